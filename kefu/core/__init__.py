@@ -1,0 +1,1 @@
+"""Shared domain types, settings and the error tree used by every part of kefu."""

@@ -1,0 +1,186 @@
+"""App configuration: one YAML file per app (``apps/<name>.yaml``).
+
+A bad file fails at start-up with :class:`~kefu.core.errors.ConfigError` naming the file,
+the key and what is wrong — never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kefu.core.errors import ConfigError
+from kefu.core.types import Language
+
+__all__ = [
+    "AppConfig",
+    "KnowledgeConfig",
+    "LimitsConfig",
+    "LocalizedText",
+    "RepliesConfig",
+    "load_app_config",
+    "parse_app_config",
+]
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class LocalizedText(BaseModel):
+    """A user-facing string in Chinese and English. YAML may give a plain string for both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zh: str
+    en: str
+
+    def get(self, language: Language) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+def _localize(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"zh": value, "en": value}
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KnowledgeConfig(_Strict):
+    """Where the app's knowledge comes from and how it is matched."""
+
+    faq: list[Path] = Field(default_factory=list, description="FAQ files (CSV or JSONL)")
+    documents: list[Path] = Field(
+        default_factory=list, description="document files or folders (Markdown, text)"
+    )
+    faq_threshold: float = Field(0.55, ge=0, le=1, description="FAQ relevance to answer directly")
+    passage_threshold: float = Field(
+        0.3, ge=0, le=1, description="passage relevance to answer from a document"
+    )
+    top_k: int = Field(3, ge=1, le=20, description="retrieved passages listed as sources")
+    chunk_size: int = Field(400, ge=50, le=4000, description="target chunk length, characters")
+    chunk_overlap: int = Field(40, ge=0, le=1000, description="overlap between chunks")
+
+
+class RepliesConfig(_Strict):
+    """Preset replies (Chinese and English)."""
+
+    fallback: LocalizedText = LocalizedText(
+        zh="抱歉，这个问题我暂时无法回答。您可以换个说法，或联系人工客服。",
+        en="Sorry, I can't answer that yet. Please rephrase, or ask for a human agent.",
+    )
+    empty_query: LocalizedText = LocalizedText(
+        zh="您好，请问有什么可以帮您？", en="Hello, how can I help you?"
+    )
+    blocked: LocalizedText = LocalizedText(
+        zh="抱歉，这个问题我无法回答。", en="Sorry, I can't help with that."
+    )
+    source_prefix: LocalizedText = LocalizedText(
+        zh="根据《{source}》：", en="According to “{source}”: "
+    )
+
+    @field_validator("fallback", "empty_query", "blocked", "source_prefix", mode="before")
+    @classmethod
+    def _accept_plain_string(cls, value: Any) -> Any:
+        return _localize(value)
+
+
+class LimitsConfig(_Strict):
+    max_query_chars: int = Field(4000, ge=1, le=100_000)
+    history_turns: int = Field(10, ge=0, le=200)
+
+
+class AppConfig(_Strict):
+    """One customer-service app, as written in ``apps/<name>.yaml``."""
+
+    name: str = Field(description="identifier used in URLs and as the OpenAI `model`")
+    title: LocalizedText | None = None
+    description: str = ""
+    language: Language = "zh"
+    persona: str = ""
+    opening_statement: LocalizedText | None = None
+    suggested_questions: list[str] = Field(default_factory=list)
+    knowledge: KnowledgeConfig = KnowledgeConfig()
+    replies: RepliesConfig = RepliesConfig()
+    limits: LimitsConfig = LimitsConfig()
+    source_file: Path | None = Field(None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError("must be 1-64 lowercase letters, digits, '-' or '_'")
+        return value
+
+    @field_validator("title", "opening_statement", mode="before")
+    @classmethod
+    def _accept_plain_string(cls, value: Any) -> Any:
+        return _localize(value)
+
+    def display_title(self, language: Language | None = None) -> str:
+        if self.title is None:
+            return self.name
+        return self.title.get(language or self.language)
+
+
+def parse_app_config(
+    data: Any, *, file: str = "<app>", base_dir: Path | None = None
+) -> AppConfig:
+    """Validate a parsed YAML/JSON mapping; relative knowledge paths resolve from ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError("the file must hold a mapping of keys to values", file=file)
+    try:
+        config = AppConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or None
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{first['msg']}{more}", file=file, key=key) from None
+    if base_dir is not None:
+        knowledge = config.knowledge.model_copy(
+            update={
+                "faq": [_resolve(base_dir, p) for p in config.knowledge.faq],
+                "documents": [_resolve(base_dir, p) for p in config.knowledge.documents],
+            }
+        )
+        config = config.model_copy(update={"knowledge": knowledge})
+    for index, path in enumerate(config.knowledge.faq):
+        if not path.is_file():
+            raise ConfigError(f"no such FAQ file: {path}", file=file, key=f"knowledge.faq.{index}")
+    for index, path in enumerate(config.knowledge.documents):
+        if not path.exists():
+            raise ConfigError(
+                f"no such document file or folder: {path}",
+                file=file,
+                key=f"knowledge.documents.{index}",
+            )
+    return config
+
+
+def load_app_config(path: Path) -> AppConfig:
+    """Read and validate an app YAML file."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the file ({exc})", file=file) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {where}{problem}", file=file) from None
+    config = parse_app_config(data, file=file, base_dir=path.parent)
+    return config.model_copy(update={"source_file": path.resolve()})
+
+
+def _resolve(base_dir: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (base_dir / path).resolve()

@@ -1,0 +1,141 @@
+"""The one error tree of kefu.
+
+Failures (something went wrong)::
+
+    KefuError                       root of everything kefu raises on purpose
+    ├── ConfigError                 a settings or app file is wrong (file, key, reason)
+    ├── RequestError                a caller sent something we cannot act on
+    │   ├── InvalidParam            a field is missing, malformed or out of range
+    │   ├── Unauthorized            missing, unknown or revoked key
+    │   ├── Forbidden               the key is valid but may not do this
+    │   └── NotFound                no such conversation/message/app *for this caller*
+    ├── ProviderError               an LLM/embedding provider failed
+    │   ├── ProviderTimeout
+    │   ├── ProviderRateLimited
+    │   └── ProviderBadResponse
+    ├── RetrievalError              the knowledge index could not answer
+    ├── ToolError                   a business-system call failed
+    └── StorageError                the database could not read or write
+
+Control-flow signals the engine raises on purpose are *not* failures and do not derive
+from ``KefuError``::
+
+    EngineSignal
+    ├── HandoffRequested            hand the conversation to a human
+    └── SlotRequested               ask the customer for a missing slot
+
+The HTTP API maps this tree to status codes and Dify-style ``{status, code, message}``
+bodies in exactly one place: ``kefu.api.errors``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EngineSignal",
+    "Forbidden",
+    "HandoffRequested",
+    "InvalidParam",
+    "KefuError",
+    "NotFound",
+    "ProviderBadResponse",
+    "ProviderError",
+    "ProviderRateLimited",
+    "ProviderTimeout",
+    "RequestError",
+    "RetrievalError",
+    "SlotRequested",
+    "StorageError",
+    "ToolError",
+    "Unauthorized",
+]
+
+
+class KefuError(Exception):
+    """Root of every failure kefu raises on purpose."""
+
+    code = "internal_server_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(KefuError):
+    """A configuration file or setting is wrong; names the file, the key and the reason."""
+
+    code = "config_error"
+
+    def __init__(self, reason: str, *, file: str | None = None, key: str | None = None) -> None:
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+class RequestError(KefuError):
+    """The caller sent something we cannot act on. ``code`` follows Dify's error codes."""
+
+    code = "bad_request"
+
+
+class InvalidParam(RequestError):
+    code = "invalid_param"
+
+
+class Unauthorized(RequestError):
+    code = "unauthorized"
+
+
+class Forbidden(RequestError):
+    code = "forbidden"
+
+
+class NotFound(RequestError):
+    code = "not_found"
+
+
+class ProviderError(KefuError):
+    code = "provider_error"
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+
+
+class ProviderBadResponse(ProviderError):
+    code = "provider_bad_response"
+
+
+class RetrievalError(KefuError):
+    code = "retrieval_error"
+
+
+class ToolError(KefuError):
+    code = "tool_error"
+
+
+class StorageError(KefuError):
+    code = "storage_error"
+
+
+class EngineSignal(Exception):
+    """Raised by the engine on purpose to change the course of a turn; never a failure."""
+
+
+class HandoffRequested(EngineSignal):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SlotRequested(EngineSignal):
+    def __init__(self, slot: str, prompt: str) -> None:
+        super().__init__(slot)
+        self.slot = slot
+        self.prompt = prompt
