@@ -1,0 +1,58 @@
+"""Relational state: apps, keys, conversations, messages, traces, feedback, knowledge.
+
+SQLite (WAL) in the data dir by default; any SQLAlchemy URL (PostgreSQL) through
+``KEFU_DATABASE_URL``. The engine sees only :class:`Store` and the records in
+``kefu.core.records``, never SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import Engine
+
+from kefu.core.records import TurnRecord
+from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
+from kefu.store.conversations import ConversationRepository
+from kefu.store.db import create_db_engine, run_migrations
+from kefu.store.ids import end_user_id, hash_key, new_id
+from kefu.store.knowledge import KnowledgeRepository
+from kefu.store.writer import TurnWriter
+
+__all__ = [
+    "ApiKeyRecord",
+    "Store",
+    "end_user_id",
+    "generate_key",
+    "hash_key",
+    "new_id",
+]
+
+
+class Store:
+    """The one handle on persistent state, opened once per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.apps = AppRepository(engine)
+        self.conversations = ConversationRepository(engine)
+        self.knowledge = KnowledgeRepository(engine)
+        self._writer = TurnWriter(engine)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and migrate to the newest schema."""
+        engine = create_db_engine(url)
+        run_migrations(engine)
+        return cls(engine)
+
+    async def save_turn(self, turn: TurnRecord) -> None:
+        """Persist a turn; returns once it is committed (group commit, see ``writer``)."""
+        await asyncio.wrap_future(self._writer.submit(turn))
+
+    def save_turn_sync(self, turn: TurnRecord) -> None:
+        self._writer.submit(turn).result()
+
+    def close(self) -> None:
+        self._writer.close()
+        self.engine.dispose()

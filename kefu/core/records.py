@@ -1,0 +1,99 @@
+"""Records the store hands to the engine and the engine to the API (no ORM objects leak)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "AppRecord",
+    "ConversationRecord",
+    "DocumentRecord",
+    "MessageRecord",
+    "TraceRecord",
+    "TurnRecord",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord:
+    id: str
+    name: str
+    config: dict[str, Any]
+    knowledge_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: str
+    app_id: str
+    end_user_id: str
+    name: str
+    inputs: dict[str, Any]
+    status: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: str
+    app_id: str
+    conversation_id: str
+    end_user_id: str
+    query: str
+    answer: str
+    inputs: dict[str, Any]
+    status: str
+    route: str
+    language: str
+    retriever_resources: list[dict[str, Any]]
+    usage: dict[str, Any]
+    latency_ms: float
+    error: str | None
+    created_at: datetime
+    feedback_rating: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    message_id: str
+    app_id: str
+    trace_id: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    id: str
+    app_id: str
+    name: str
+    source: str
+    origin: str
+    kind: str
+    content_hash: str
+    meta: dict[str, Any]
+    chunk_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class TurnRecord:
+    """Everything one turn writes, in one transaction.
+
+    ``new_conversation`` is set when the turn opened the conversation; otherwise the
+    conversation's ``updated_at`` and message count are bumped.
+    """
+
+    app_id: str
+    end_user_id: str
+    end_user_external_id: str
+    conversation_id: str
+    message: MessageRecord
+    trace: TraceRecord
+    new_conversation: ConversationRecord | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,31 @@
+"""Server settings, read once at start-up from ``KEFU_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Secrets are ``SecretStr`` so they never reach logs or reprs."""
+
+    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="SQLite file, indexes and caches")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/kefu.db"
+    )
+    admin_key: SecretStr | None = Field(None, description="key for the admin API")
+    demo_api_key: SecretStr | None = Field(None, description="API key of the demo app")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")
+    stream_ping_seconds: float = Field(10.0, gt=0, description="SSE keep-alive interval")
+    log_level: str = "info"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kefu.db').resolve()}"

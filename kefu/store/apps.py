@@ -1,0 +1,127 @@
+"""Apps and their API keys."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from kefu.core.records import AppRecord
+from kefu.store.db import as_utc, utcnow
+from kefu.store.ids import hash_key, new_id
+from kefu.store.models import ApiKeyRow, AppRow
+
+__all__ = ["ApiKeyRecord", "AppRepository", "generate_key"]
+
+KEY_PREFIXES = {"app": "app-", "dataset": "dataset-", "admin": "admin-"}
+
+
+def generate_key(kind: str) -> str:
+    return KEY_PREFIXES[kind] + secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str
+    app_id: str | None
+    kind: str
+    prefix: str
+    created_at: datetime
+    revoked: bool
+
+
+def _app(row: AppRow) -> AppRecord:
+    return AppRecord(row.id, row.name, row.config, row.knowledge_revision)
+
+
+def _key(row: ApiKeyRow) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        row.id, row.app_id, row.kind, row.prefix, as_utc(row.created_at), row.revoked_at is not None
+    )
+
+
+class AppRepository:
+    """Reads and writes apps and API keys."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def upsert_app(self, name: str, config: dict[str, Any]) -> AppRecord:
+        """Create the app or store its new configuration; the id never changes."""
+        now = utcnow()
+        with Session(self._engine) as session, session.begin():
+            row = session.scalar(select(AppRow).where(AppRow.name == name))
+            if row is None:
+                row = AppRow(
+                    id=new_id(),
+                    name=name,
+                    config=config,
+                    knowledge_revision=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+            elif row.config != config:
+                row.config = config
+                row.updated_at = now
+            session.flush()
+            return _app(row)
+
+    def get_by_name(self, name: str) -> AppRecord | None:
+        with Session(self._engine) as session:
+            row = session.scalar(select(AppRow).where(AppRow.name == name))
+            return _app(row) if row else None
+
+    def list_apps(self) -> list[AppRecord]:
+        with Session(self._engine) as session:
+            return [_app(row) for row in session.scalars(select(AppRow).order_by(AppRow.name))]
+
+    def knowledge_revision(self, app_id: str) -> int:
+        with self._engine.connect() as connection:
+            value = connection.scalar(
+                select(AppRow.knowledge_revision).where(AppRow.id == app_id)
+            )
+            return int(value or 0)
+
+    def create_key(self, app_id: str | None, kind: str, plaintext: str | None = None) -> str:
+        """Store a new key (hashed) and return its plaintext — the only time it is seen."""
+        plaintext = plaintext or generate_key(kind)
+        with Session(self._engine) as session, session.begin():
+            session.add(
+                ApiKeyRow(
+                    id=new_id(),
+                    app_id=app_id,
+                    kind=kind,
+                    prefix=plaintext[:10],
+                    key_hash=hash_key(plaintext),
+                    created_at=utcnow(),
+                    revoked_at=None,
+                )
+            )
+        return plaintext
+
+    def ensure_key(self, app_id: str | None, kind: str, plaintext: str) -> None:
+        """Register a key given from outside (e.g. ``KEFU_DEMO_API_KEY``) if it is new."""
+        with Session(self._engine) as session:
+            existing = session.scalar(
+                select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(plaintext))
+            )
+        if existing is None:
+            self.create_key(app_id, kind, plaintext)
+
+    def active_keys(self) -> dict[str, ApiKeyRecord]:
+        """All usable keys by hash, for the in-memory key cache."""
+        with Session(self._engine) as session:
+            rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None)))
+            return {row.key_hash: _key(row) for row in rows}
+
+    def list_keys(self, app_id: str) -> list[ApiKeyRecord]:
+        with Session(self._engine) as session:
+            rows = session.scalars(
+                select(ApiKeyRow).where(ApiKeyRow.app_id == app_id).order_by(ApiKeyRow.created_at)
+            )
+            return [_key(row) for row in rows]

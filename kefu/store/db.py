@@ -1,0 +1,65 @@
+"""Database engine and migrations. SQLite (WAL) by default; any SQLAlchemy URL works."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+
+from kefu.core.errors import StorageError
+
+__all__ = ["as_utc", "create_db_engine", "run_migrations", "utcnow"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine with the pragmas kefu relies on for SQLite: WAL, foreign keys, busy wait."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def run_migrations(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (run at every start)."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    # Alembic configures logging from an ini file only when one is given; keep it quiet.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database migration failed: {exc}") from exc

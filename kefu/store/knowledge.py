@@ -1,0 +1,191 @@
+"""Knowledge documents, their chunks and FAQ entries, per app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
+
+from kefu.core.records import DocumentRecord
+from kefu.core.types import Chunk, ChunkDraft, FaqEntry
+from kefu.store.db import as_utc, utcnow
+from kefu.store.ids import new_id
+from kefu.store.models import AppRow, ChunkRow, DocumentRow, FaqRow
+
+__all__ = ["KnowledgeRepository"]
+
+
+def _document(row: DocumentRow, chunk_count: int) -> DocumentRecord:
+    return DocumentRecord(
+        id=row.id,
+        app_id=row.app_id,
+        name=row.name,
+        source=row.source,
+        origin=row.origin,
+        kind=row.kind,
+        content_hash=row.content_hash,
+        meta=row.meta,
+        chunk_count=chunk_count,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+class KnowledgeRepository:
+    """Stores what the index is built from; every change bumps the app's knowledge revision."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def list_documents(self, app_id: str) -> list[DocumentRecord]:
+        with Session(self._engine) as session:
+            chunk_counts = dict(
+                session.execute(
+                    select(ChunkRow.document_id, func.count())
+                    .where(ChunkRow.app_id == app_id)
+                    .group_by(ChunkRow.document_id)
+                ).all()
+            )
+            faq_counts = dict(
+                session.execute(
+                    select(FaqRow.document_id, func.count())
+                    .where(FaqRow.app_id == app_id)
+                    .group_by(FaqRow.document_id)
+                ).all()
+            )
+            rows = session.scalars(
+                select(DocumentRow).where(DocumentRow.app_id == app_id).order_by(DocumentRow.source)
+            )
+            return [
+                _document(row, chunk_counts.get(row.id, 0) + faq_counts.get(row.id, 0))
+                for row in rows
+            ]
+
+    def save_document(
+        self,
+        app_id: str,
+        *,
+        source: str,
+        name: str,
+        origin: str,
+        content_hash: str,
+        meta: dict[str, Any],
+        chunks: Sequence[ChunkDraft] = (),
+        faqs: Sequence[FaqEntry] = (),
+    ) -> tuple[DocumentRecord, bool]:
+        """Create or replace the document at ``source``; returns it and whether it changed.
+
+        Re-importing unchanged content (same hash) is a no-op, so start-up stays cheap.
+        FAQ entries whose id already belongs to another document of the app are replaced.
+        """
+        kind = "faq" if faqs else "document"
+        now = utcnow()
+        with Session(self._engine) as session, session.begin():
+            row = session.scalar(
+                select(DocumentRow).where(DocumentRow.app_id == app_id, DocumentRow.source == source)
+            )
+            if row is not None and row.content_hash == content_hash and row.name == name:
+                return _document(row, len(chunks) + len(faqs)), False
+            if row is None:
+                row = DocumentRow(
+                    id=new_id(), app_id=app_id, source=source, created_at=now,
+                    name=name, origin=origin, kind=kind, content_hash=content_hash,
+                    meta=meta, updated_at=now,
+                )
+                session.add(row)
+                session.flush()
+            else:
+                row.name, row.origin, row.kind = name, origin, kind
+                row.content_hash, row.meta, row.updated_at = content_hash, meta, now
+                session.execute(delete(ChunkRow).where(ChunkRow.document_id == row.id))
+                session.execute(delete(FaqRow).where(FaqRow.document_id == row.id))
+            if chunks:
+                session.execute(
+                    ChunkRow.__table__.insert(),
+                    [
+                        {"id": new_id(), "app_id": app_id, "document_id": row.id,
+                         "position": c.position, "heading": c.heading, "content": c.content}
+                        for c in chunks
+                    ],
+                )
+            if faqs:
+                session.execute(
+                    delete(FaqRow).where(
+                        FaqRow.app_id == app_id, FaqRow.external_id.in_([f.id for f in faqs])
+                    )
+                )
+                session.execute(
+                    FaqRow.__table__.insert(),
+                    [
+                        {"id": new_id(), "app_id": app_id, "document_id": row.id,
+                         "external_id": f.id, "question": f.question,
+                         "variants": list(f.variants), "answer": f.answer, "created_at": now}
+                        for f in faqs
+                    ],
+                )
+            self._bump_revision(session, app_id)
+            session.flush()
+            return _document(row, len(chunks) + len(faqs)), True
+
+    def delete_document(self, app_id: str, document_id: str) -> bool:
+        with Session(self._engine) as session, session.begin():
+            result = session.execute(
+                delete(DocumentRow).where(
+                    DocumentRow.app_id == app_id, DocumentRow.id == document_id
+                )
+            )
+            if not getattr(result, "rowcount", 0):
+                return False
+            # Explicit deletes too: SQLite enforces ON DELETE CASCADE only with the pragma on.
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
+            session.execute(delete(FaqRow).where(FaqRow.document_id == document_id))
+            self._bump_revision(session, app_id)
+            return True
+
+    def load(self, app_id: str) -> tuple[list[FaqEntry], list[Chunk]]:
+        """Everything the index is built from, in a stable order."""
+        with Session(self._engine) as session:
+            names = dict(
+                session.execute(
+                    select(DocumentRow.id, DocumentRow.name).where(DocumentRow.app_id == app_id)
+                ).all()
+            )
+            faqs = [
+                FaqEntry(
+                    id=row.external_id,
+                    question=row.question,
+                    answer=row.answer,
+                    variants=tuple(row.variants),
+                    document_id=row.document_id,
+                    document_name=names.get(row.document_id, "") if row.document_id else "",
+                )
+                for row in session.scalars(
+                    select(FaqRow).where(FaqRow.app_id == app_id).order_by(FaqRow.external_id)
+                )
+            ]
+            chunks = [
+                Chunk(
+                    id=row.id,
+                    document_id=row.document_id,
+                    document_name=names.get(row.document_id, ""),
+                    position=row.position,
+                    content=row.content,
+                    heading=row.heading,
+                )
+                for row in session.scalars(
+                    select(ChunkRow)
+                    .where(ChunkRow.app_id == app_id)
+                    .order_by(ChunkRow.document_id, ChunkRow.position)
+                )
+            ]
+            return faqs, chunks
+
+    @staticmethod
+    def _bump_revision(session: Session, app_id: str) -> None:
+        session.execute(
+            AppRow.__table__.update()
+            .where(AppRow.id == app_id)
+            .values(knowledge_revision=AppRow.knowledge_revision + 1)
+        )
