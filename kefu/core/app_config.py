@@ -128,9 +128,7 @@ class AppConfig(_Strict):
         return self.title.get(language or self.language)
 
 
-def parse_app_config(
-    data: Any, *, file: str = "<app>", base_dir: Path | None = None
-) -> AppConfig:
+def parse_app_config(data: Any, *, file: str = "<app>", base_dir: Path | None = None) -> AppConfig:
     """Validate a parsed YAML/JSON mapping; relative knowledge paths resolve from ``base_dir``."""
     if not isinstance(data, dict):
         raise ConfigError("the file must hold a mapping of keys to values", file=file)

@@ -82,9 +82,7 @@ class AppRepository:
 
     def knowledge_revision(self, app_id: str) -> int:
         with self._engine.connect() as connection:
-            value = connection.scalar(
-                select(AppRow.knowledge_revision).where(AppRow.id == app_id)
-            )
+            value = connection.scalar(select(AppRow.knowledge_revision).where(AppRow.id == app_id))
             return int(value or 0)
 
     def create_key(self, app_id: str | None, kind: str, plaintext: str | None = None) -> str:

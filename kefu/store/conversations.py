@@ -61,9 +61,9 @@ class ConversationRepository:
 
     def get(self, app_id: str, end_user_id: str, conversation_id: str) -> ConversationRecord | None:
         with Session(self._engine) as session:
-            row = session.scalar(self._owned(app_id, end_user_id).where(
-                ConversationRow.id == conversation_id
-            ))
+            row = session.scalar(
+                self._owned(app_id, end_user_id).where(ConversationRow.id == conversation_id)
+            )
             return conversation_record(row) if row else None
 
     def list(
@@ -75,26 +75,37 @@ class ConversationRepository:
         limit: int,
         sort_by: SortBy = "-updated_at",
     ) -> tuple[list[ConversationRecord], bool]:
-        """A page of conversations after ``last_id`` in ``sort_by`` order, and whether more exist."""
+        """A page after ``last_id`` in ``sort_by`` order, and whether more exist."""
         column = ConversationRow.updated_at if "updated" in sort_by else ConversationRow.created_at
         descending = sort_by.startswith("-")
         with Session(self._engine) as session:
             query = self._owned(app_id, end_user_id)
             if last_id:
-                anchor = session.scalar(self._owned(app_id, end_user_id).where(
-                    ConversationRow.id == last_id
-                ))
+                anchor = session.scalar(
+                    self._owned(app_id, end_user_id).where(ConversationRow.id == last_id)
+                )
                 if anchor is None:
                     return [], False
                 anchor_value = getattr(anchor, column.key)
                 if descending:
-                    query = query.where(or_(column < anchor_value, and_(
-                        column == anchor_value, ConversationRow.id < anchor.id)))
+                    query = query.where(
+                        or_(
+                            column < anchor_value,
+                            and_(column == anchor_value, ConversationRow.id < anchor.id),
+                        )
+                    )
                 else:
-                    query = query.where(or_(column > anchor_value, and_(
-                        column == anchor_value, ConversationRow.id > anchor.id)))
-            order = (column.desc(), ConversationRow.id.desc()) if descending else (
-                column.asc(), ConversationRow.id.asc())
+                    query = query.where(
+                        or_(
+                            column > anchor_value,
+                            and_(column == anchor_value, ConversationRow.id > anchor.id),
+                        )
+                    )
+            order = (
+                (column.desc(), ConversationRow.id.desc())
+                if descending
+                else (column.asc(), ConversationRow.id.asc())
+            )
             rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
             return [conversation_record(r) for r in rows[:limit]], len(rows) > limit
 
@@ -102,9 +113,9 @@ class ConversationRepository:
         self, app_id: str, end_user_id: str, conversation_id: str, name: str
     ) -> ConversationRecord | None:
         with Session(self._engine) as session, session.begin():
-            row = session.scalar(self._owned(app_id, end_user_id).where(
-                ConversationRow.id == conversation_id
-            ))
+            row = session.scalar(
+                self._owned(app_id, end_user_id).where(ConversationRow.id == conversation_id)
+            )
             if row is None:
                 return None
             row.name = name
@@ -140,10 +151,13 @@ class ConversationRepository:
         with Session(self._engine) as session:
             base = (
                 select(MessageRow, FeedbackRow.rating)
-                .outerjoin(FeedbackRow, and_(
-                    FeedbackRow.message_id == MessageRow.id,
-                    FeedbackRow.end_user_id == MessageRow.end_user_id,
-                ))
+                .outerjoin(
+                    FeedbackRow,
+                    and_(
+                        FeedbackRow.message_id == MessageRow.id,
+                        FeedbackRow.end_user_id == MessageRow.end_user_id,
+                    ),
+                )
                 .where(
                     MessageRow.app_id == app_id,
                     MessageRow.end_user_id == end_user_id,
@@ -151,17 +165,21 @@ class ConversationRepository:
                 )
             )
             if first_id:
-                anchor = session.scalar(select(MessageRow).where(
-                    MessageRow.id == first_id,
-                    MessageRow.conversation_id == conversation_id,
-                    MessageRow.end_user_id == end_user_id,
-                ))
+                anchor = session.scalar(
+                    select(MessageRow).where(
+                        MessageRow.id == first_id,
+                        MessageRow.conversation_id == conversation_id,
+                        MessageRow.end_user_id == end_user_id,
+                    )
+                )
                 if anchor is None:
                     return [], False
-                base = base.where(or_(
-                    MessageRow.created_at < anchor.created_at,
-                    and_(MessageRow.created_at == anchor.created_at, MessageRow.id < anchor.id),
-                ))
+                base = base.where(
+                    or_(
+                        MessageRow.created_at < anchor.created_at,
+                        and_(MessageRow.created_at == anchor.created_at, MessageRow.id < anchor.id),
+                    )
+                )
             rows = session.execute(
                 base.order_by(MessageRow.created_at.desc(), MessageRow.id.desc()).limit(limit + 1)
             ).all()
@@ -174,19 +192,21 @@ class ConversationRepository:
         if count <= 0:
             return []
         with Session(self._engine) as session:
-            rows = list(session.scalars(
-                select(MessageRow)
-                .where(MessageRow.conversation_id == conversation_id)
-                .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
-                .limit(count)
-            ))
+            rows = list(
+                session.scalars(
+                    select(MessageRow)
+                    .where(MessageRow.conversation_id == conversation_id)
+                    .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+                    .limit(count)
+                )
+            )
             return [message_record(row) for row in reversed(rows)]
 
     def get_message(self, app_id: str, message_id: str) -> MessageRecord | None:
         with Session(self._engine) as session:
-            row = session.scalar(select(MessageRow).where(
-                MessageRow.id == message_id, MessageRow.app_id == app_id
-            ))
+            row = session.scalar(
+                select(MessageRow).where(MessageRow.id == message_id, MessageRow.app_id == app_id)
+            )
             return message_record(row) if row else None
 
     def set_feedback(
@@ -201,9 +221,10 @@ class ConversationRepository:
         now = utcnow()
         with Session(self._engine) as session, session.begin():
             owned = session.scalar(
-                select(func.count()).select_from(MessageRow).join(
-                    ConversationRow, ConversationRow.id == MessageRow.conversation_id
-                ).where(
+                select(func.count())
+                .select_from(MessageRow)
+                .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+                .where(
                     MessageRow.id == message_id,
                     MessageRow.app_id == app_id,
                     MessageRow.end_user_id == end_user_id,
@@ -212,17 +233,27 @@ class ConversationRepository:
             )
             if not owned:
                 return False
-            existing = session.scalar(select(FeedbackRow).where(
-                FeedbackRow.message_id == message_id, FeedbackRow.end_user_id == end_user_id
-            ))
+            existing = session.scalar(
+                select(FeedbackRow).where(
+                    FeedbackRow.message_id == message_id, FeedbackRow.end_user_id == end_user_id
+                )
+            )
             if rating is None:
                 if existing is not None:
                     session.execute(delete(FeedbackRow).where(FeedbackRow.id == existing.id))
             elif existing is None:
-                session.add(FeedbackRow(
-                    id=new_id(), app_id=app_id, message_id=message_id, end_user_id=end_user_id,
-                    rating=rating, content=content, created_at=now, updated_at=now,
-                ))
+                session.add(
+                    FeedbackRow(
+                        id=new_id(),
+                        app_id=app_id,
+                        message_id=message_id,
+                        end_user_id=end_user_id,
+                        rating=rating,
+                        content=content,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             else:
                 existing.rating = rating
                 existing.content = content
@@ -243,9 +274,7 @@ class ConversationRepository:
 
     def count_messages(self, app_id: str, conversation_ids: Sequence[str] = ()) -> int:
         with Session(self._engine) as session:
-            query = select(func.count()).select_from(MessageRow).where(
-                MessageRow.app_id == app_id
-            )
+            query = select(func.count()).select_from(MessageRow).where(MessageRow.app_id == app_id)
             if conversation_ids:
                 query = query.where(MessageRow.conversation_id.in_(conversation_ids))
             return int(session.scalar(query) or 0)

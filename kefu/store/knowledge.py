@@ -84,15 +84,24 @@ class KnowledgeRepository:
         now = utcnow()
         with Session(self._engine) as session, session.begin():
             row = session.scalar(
-                select(DocumentRow).where(DocumentRow.app_id == app_id, DocumentRow.source == source)
+                select(DocumentRow).where(
+                    DocumentRow.app_id == app_id, DocumentRow.source == source
+                )
             )
             if row is not None and row.content_hash == content_hash and row.name == name:
                 return _document(row, len(chunks) + len(faqs)), False
             if row is None:
                 row = DocumentRow(
-                    id=new_id(), app_id=app_id, source=source, created_at=now,
-                    name=name, origin=origin, kind=kind, content_hash=content_hash,
-                    meta=meta, updated_at=now,
+                    id=new_id(),
+                    app_id=app_id,
+                    source=source,
+                    created_at=now,
+                    name=name,
+                    origin=origin,
+                    kind=kind,
+                    content_hash=content_hash,
+                    meta=meta,
+                    updated_at=now,
                 )
                 session.add(row)
                 session.flush()
@@ -105,8 +114,14 @@ class KnowledgeRepository:
                 session.execute(
                     ChunkRow.__table__.insert(),
                     [
-                        {"id": new_id(), "app_id": app_id, "document_id": row.id,
-                         "position": c.position, "heading": c.heading, "content": c.content}
+                        {
+                            "id": new_id(),
+                            "app_id": app_id,
+                            "document_id": row.id,
+                            "position": c.position,
+                            "heading": c.heading,
+                            "content": c.content,
+                        }
                         for c in chunks
                     ],
                 )
@@ -119,9 +134,16 @@ class KnowledgeRepository:
                 session.execute(
                     FaqRow.__table__.insert(),
                     [
-                        {"id": new_id(), "app_id": app_id, "document_id": row.id,
-                         "external_id": f.id, "question": f.question,
-                         "variants": list(f.variants), "answer": f.answer, "created_at": now}
+                        {
+                            "id": new_id(),
+                            "app_id": app_id,
+                            "document_id": row.id,
+                            "external_id": f.id,
+                            "question": f.question,
+                            "variants": list(f.variants),
+                            "answer": f.answer,
+                            "created_at": now,
+                        }
                         for f in faqs
                     ],
                 )

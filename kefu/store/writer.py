@@ -31,7 +31,9 @@ _MESSAGE_COLUMNS = {c.key for c in MessageRow.__table__.columns}
 _CONVERSATION_COLUMNS = {c.key for c in ConversationRow.__table__.columns}
 
 
-def _insert_ignoring_conflicts(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _insert_ignoring_conflicts(
+    connection: Connection, table: Table, rows: list[dict[str, Any]]
+) -> None:
     dialect = connection.dialect.name
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert

@@ -19,13 +19,13 @@ def run_migrations_online() -> None:
             poolclass=pool.NullPool,
         )
         with connectable.connect() as fresh:
-            context.configure(connection=fresh, target_metadata=target_metadata,
-                              render_as_batch=True)
+            context.configure(
+                connection=fresh, target_metadata=target_metadata, render_as_batch=True
+            )
             with context.begin_transaction():
                 context.run_migrations()
         return
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,50 @@
+"""Request dependencies: the runtime, and who is calling (app key, web token, admin key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kefu.core.errors import Forbidden, Unauthorized
+from kefu.engine.apps import AppRuntime
+from kefu.engine.runtime import Runtime
+
+__all__ = ["AdminAuth", "AppAuth", "RuntimeDep", "bearer_token", "get_runtime"]
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Authorization header must be provided and start with 'Bearer'")
+    return token
+
+
+def app_from_key(request: Request) -> AppRuntime:
+    """The app a service-API key (``app-…``) or chat-page token (``web-…``) belongs to."""
+    credential = get_runtime(request).apps.authenticate(bearer_token(request))
+    if credential is None:
+        raise Unauthorized("Access token is invalid")
+    if credential.kind not in ("app", "web"):
+        raise Forbidden("this key cannot use the service API")
+    return credential.app
+
+
+def require_admin(request: Request) -> None:
+    runtime = get_runtime(request)
+    if not runtime.is_admin_key(bearer_token(request)):
+        raise Unauthorized("Access token is invalid")
+
+
+AppAuth = Annotated[AppRuntime, Depends(app_from_key)]
+AdminAuth = Depends(require_admin)

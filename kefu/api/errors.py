@@ -1,0 +1,119 @@
+"""The one place where failures become HTTP: Dify's ``{status, code, message}`` envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kefu.core.errors import (
+    ConfigError,
+    Forbidden,
+    InvalidParam,
+    KefuError,
+    NotFound,
+    ProviderError,
+    RequestError,
+    Unauthorized,
+)
+
+__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_for"]
+
+log = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[KefuError], int]] = [
+    (InvalidParam, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (RequestError, 400),
+    (ConfigError, 400),
+    (ProviderError, 503),
+]
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_entity_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+class ApiError(RequestError):
+    """A request failure with an explicit HTTP status (for transport-level problems)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def status_for(error: KefuError) -> int:
+    if isinstance(error, ApiError):
+        return error.status
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"status": status, "code": code, "message": message}
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return Response(
+        orjson.dumps(error_body(status, code, message)),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
+    first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return "bad_request", "The request body is not valid JSON."
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    field = ".".join(location)
+    message = str(first.get("msg", "invalid request"))
+    return "invalid_param", f"{field}: {message}" if field else message
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as the envelope: ours, validation, routing and the unexpected."""
+
+    @app.exception_handler(KefuError)
+    async def _kefu_error(_: Request, exc: KefuError) -> Response:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("request failed: %s", exc.message)
+        return error_response(status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
+        code, message = _validation_message(exc)
+        return error_response(400, code, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(
+            exc.status_code, "bad_request" if exc.status_code < 500 else "internal_server_error"
+        )
+        response = error_response(exc.status_code, code, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unexpected error")
+        return error_response(500, "internal_server_error", "Internal Server Error")

@@ -1,0 +1,76 @@
+"""Pure-ASGI guards that run before routing: body size and JSON content type."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kefu.api.errors import error_response
+
+__all__ = ["RequestGuard"]
+
+_JSON_METHODS = {b"POST", b"PUT", b"PATCH"}
+
+
+class RequestGuard:
+    """Refuse bodies over ``max_body_bytes`` (413) and non-JSON bodies on JSON routes (415).
+
+    Written as raw ASGI rather than ``BaseHTTPMiddleware`` so it adds no task per request
+    and can count the bytes of a chunked body as they arrive.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, json_prefixes: tuple[str, ...]):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.json_prefixes = json_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                413,
+                "request_entity_too_large",
+                f"The request body is larger than {self.max_body_bytes} bytes.",
+            )
+            return
+        method = scope["method"].encode() if isinstance(scope["method"], str) else scope["method"]
+        if method in _JSON_METHODS and scope["path"].startswith(self.json_prefixes):
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if content_type != b"application/json":
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    415,
+                    "unsupported_media_type",
+                    "Content-Type must be application/json.",
+                )
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # An HTTPException passes FastAPI's body parsing unchanged → envelope 413.
+                    raise HTTPException(
+                        413, f"The request body is larger than {self.max_body_bytes} bytes."
+                    )
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
+    ) -> None:
+        await error_response(status, code, message)(scope, receive, send)

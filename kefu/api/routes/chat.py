@@ -1,0 +1,95 @@
+"""``POST /v1/chat-messages`` (blocking and streaming) and ``…/{task_id}/stop``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.errors import status_for
+from kefu.api.responses import json_response
+from kefu.api.schemas import ChatMessageIn, StopIn
+from kefu.api.sse import event_stream_response, sse_data
+from kefu.core.errors import KefuError
+from kefu.engine.chat import AnswerDelta, ChatRequest, ChatService, PreparedTurn, TurnResult
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+
+def _metadata(result: TurnResult) -> dict[str, Any]:
+    return {"usage": result.usage, "retriever_resources": result.retriever_resources}
+
+
+@router.post("/chat-messages")
+async def chat_messages(body: ChatMessageIn, app: AppAuth, runtime: RuntimeDep) -> Response:
+    """Send a customer message; the answer comes whole or as SSE events."""
+    turn = await runtime.chat.prepare(
+        ChatRequest(
+            app=app,
+            user=body.user,
+            query=body.query,
+            inputs=body.inputs,
+            conversation_id=body.conversation_id or None,
+        )
+    )
+    if body.response_mode == "blocking":
+        result = await runtime.chat.answer(turn)
+        return json_response(
+            {
+                "event": "message",
+                "task_id": result.task_id,
+                "id": result.message_id,
+                "message_id": result.message_id,
+                "conversation_id": result.conversation_id,
+                "mode": "chat",
+                "answer": result.answer,
+                "metadata": _metadata(result),
+                "created_at": result.created_at,
+            }
+        )
+    return event_stream_response(
+        dify_events(runtime.chat, turn), runtime.settings.stream_ping_seconds
+    )
+
+
+async def dify_events(chat: ChatService, turn: PreparedTurn) -> AsyncIterator[bytes]:
+    """Dify's chat-app events: ``message`` pieces, then ``message_end`` (or ``error``)."""
+    base = {
+        "task_id": turn.task_id,
+        "id": turn.message_id,
+        "message_id": turn.message_id,
+        "conversation_id": turn.conversation_id,
+    }
+    created_at = int(turn.created_at)
+    try:
+        async for event in chat.stream(turn):
+            if isinstance(event, AnswerDelta):
+                yield sse_data(
+                    {"event": "message", **base, "answer": event.text, "created_at": created_at}
+                )
+            else:
+                yield sse_data({"event": "message_end", **base, "metadata": _metadata(event)})
+    except KefuError as exc:
+        yield sse_data(
+            {
+                "event": "error",
+                **base,
+                "status": status_for(exc),
+                "code": exc.code,
+                "message": exc.message,
+            }
+        )
+
+
+@router.post("/chat-messages/{task_id}/stop")
+async def stop_chat_message(
+    task_id: str, body: StopIn, app: AppAuth, runtime: RuntimeDep
+) -> Response:
+    """Stop a streaming answer; what was sent so far is kept as the stored answer."""
+    runtime.chat.stop(app, body.user, task_id)
+    return json_response({"result": "success"})

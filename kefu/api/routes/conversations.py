@@ -1,0 +1,115 @@
+"""Conversations, history and feedback of the service API (Dify's shapes)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.responses import json_response
+from kefu.api.schemas import FeedbackIn, RenameIn, UserIn
+from kefu.core.records import ConversationRecord, MessageRecord
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["conversations"])
+
+User = Annotated[str, Query(min_length=1, description="the end user's identifier")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def conversation_json(conversation: ConversationRecord) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "name": conversation.name,
+        "inputs": conversation.inputs,
+        "status": conversation.status,
+        "introduction": "",
+        "created_at": int(conversation.created_at.timestamp()),
+        "updated_at": int(conversation.updated_at.timestamp()),
+    }
+
+
+def message_json(message: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "inputs": message.inputs,
+        "query": message.query,
+        "answer": message.answer,
+        "status": message.status,
+        "message_files": [],
+        "feedback": {"rating": message.feedback_rating} if message.feedback_rating else None,
+        "retriever_resources": message.retriever_resources,
+        "agent_thoughts": [],
+        "created_at": int(message.created_at.timestamp()),
+        "error": message.error,
+    }
+
+
+@router.get("/messages")
+async def list_messages(
+    app: AppAuth,
+    runtime: RuntimeDep,
+    conversation_id: Annotated[str, Query(min_length=1)],
+    user: User,
+    first_id: str | None = None,
+    limit: Limit = 20,
+) -> Response:
+    """A conversation's history, oldest first; ``first_id`` pages back to older turns."""
+    messages, has_more = await runtime.conversations.messages(
+        app, user, conversation_id, first_id=first_id or None, limit=limit
+    )
+    return json_response(
+        {"limit": limit, "has_more": has_more, "data": [message_json(m) for m in messages]}
+    )
+
+
+@router.get("/conversations")
+async def list_conversations(
+    app: AppAuth,
+    runtime: RuntimeDep,
+    user: User,
+    last_id: str | None = None,
+    limit: Limit = 20,
+    sort_by: Literal["created_at", "-created_at", "updated_at", "-updated_at"] = "-updated_at",
+) -> Response:
+    conversations, has_more = await runtime.conversations.list(
+        app, user, last_id=last_id or None, limit=limit, sort_by=sort_by
+    )
+    return json_response(
+        {
+            "limit": limit,
+            "has_more": has_more,
+            "data": [conversation_json(c) for c in conversations],
+        }
+    )
+
+
+@router.delete("/conversations/{conversation_id}")
+async def delete_conversation(
+    conversation_id: str, body: UserIn, app: AppAuth, runtime: RuntimeDep
+) -> Response:
+    await runtime.conversations.delete(app, body.user, conversation_id)
+    return json_response({"result": "success"})
+
+
+@router.post("/conversations/{conversation_id}/name")
+async def rename_conversation(
+    conversation_id: str, body: RenameIn, app: AppAuth, runtime: RuntimeDep
+) -> Response:
+    renamed = await runtime.conversations.rename(
+        app, body.user, conversation_id, body.name, body.auto_generate
+    )
+    return json_response(conversation_json(renamed))
+
+
+@router.post("/messages/{message_id}/feedbacks")
+async def message_feedback(
+    message_id: str, body: FeedbackIn, app: AppAuth, runtime: RuntimeDep
+) -> Response:
+    """Like or dislike an answer; ``rating: null`` withdraws it."""
+    await runtime.conversations.feedback(app, body.user, message_id, body.rating, body.content)
+    return json_response({"result": "success"})

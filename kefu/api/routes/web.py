@@ -1,0 +1,43 @@
+"""The demo chat page at ``/`` and what it needs to talk to the service API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, Response
+
+from kefu.api.deps import RuntimeDep
+from kefu.api.responses import json_response
+from kefu.web import STATIC_DIR
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["web"])
+
+
+@router.get("/", include_in_schema=False)
+async def chat_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html")
+
+
+@router.get("/health")
+async def health(runtime: RuntimeDep) -> Response:
+    return json_response({"status": "ok", "apps": [app.name for app in runtime.apps.all()]})
+
+
+@router.get("/web/config")
+async def web_config(runtime: RuntimeDep, app: str | None = Query(None)) -> Response:
+    """The chat page's app and its page token (valid until the server restarts).
+
+    The token is scoped like an app key to the end-user service API; the page keeps a
+    random ``user`` id in the browser, as Dify's public web apps do.
+    """
+    runtime_app = runtime.apps.get(app) if app else runtime.apps.all()[0]
+    config = runtime_app.config
+    return json_response(
+        {
+            "app": runtime_app.name,
+            "title": config.display_title(),
+            "language": config.language,
+            "token": runtime_app.web_token,
+        }
+    )

@@ -1,0 +1,62 @@
+"""Server-sent events: ``data: {json}`` frames and ``event: ping`` keep-alives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.responses import StreamingResponse
+
+__all__ = ["COMMENT_PING", "PING", "event_stream_response", "sse_data", "with_pings"]
+
+PING = b"event: ping\n\n"
+COMMENT_PING = b": ping\n\n"  # for clients (the OpenAI SDK) that choke on unknown events
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse_data(payload: dict[str, Any] | str) -> bytes:
+    body = payload.encode() if isinstance(payload, str) else orjson.dumps(payload)
+    return b"data: " + body + b"\n\n"
+
+
+async def with_pings(
+    source: AsyncIterator[bytes], interval: float, ping: bytes = PING
+) -> AsyncIterator[bytes]:
+    """Forward ``source``, sending a ping whenever it is silent for ``interval`` seconds.
+
+    The next item is awaited in its own task so a timeout never cancels the source;
+    when the client goes away, the source is cancelled and closed properly.
+    """
+    pending: asyncio.Future[bytes] = asyncio.ensure_future(anext(source))
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield ping
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            yield item
+            pending = asyncio.ensure_future(anext(source))
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(RuntimeError):
+                await aclose()
+
+
+def event_stream_response(
+    source: AsyncIterator[bytes], ping_seconds: float, ping: bytes = PING
+) -> StreamingResponse:
+    return StreamingResponse(
+        with_pings(source, ping_seconds, ping), media_type="text/event-stream", headers=SSE_HEADERS
+    )

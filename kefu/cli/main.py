@@ -1,0 +1,227 @@
+"""The ``kefu`` command: serve, ask, chat, kb import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kefu.core.errors import KefuError
+from kefu.core.settings import Settings
+from kefu.engine.chat import ChatRequest, TurnResult
+from kefu.engine.knowledge_sync import expand_paths, import_paths
+from kefu.engine.runtime import Runtime
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="kefu 客服 — self-hosted AI customer service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+kb_app = typer.Typer(help="Manage an app's knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+out = Console()
+err = Console(stderr=True)
+
+AppFiles = Annotated[
+    list[Path] | None,
+    typer.Option("--app", help="app YAML file (repeat for several apps)", dir_okay=False),
+]
+Demo = Annotated[bool, typer.Option("--demo", help="serve the bundled demo-shop app")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="where data lives [env KEFU_DATA_DIR; ./data]")
+]
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Configuration and input mistakes end with one clear line, never a traceback."""
+    try:
+        yield
+    except KefuError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def _build(app_files: list[Path] | None, demo: bool, data_dir: Path | None) -> Runtime:
+    files = list(app_files or [])
+    return Runtime.build(_settings(data_dir), files, demo=demo or not files)
+
+
+@app.command()
+def serve(
+    app_files: AppFiles = None,
+    demo: Demo = False,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the apps over HTTP: chat page at /, API under /v1."""
+    import uvicorn
+
+    from kefu.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    with _friendly_errors():
+        runtime = _build(app_files, demo, data_dir)
+    for line in runtime.announcements:
+        err.print(f"[yellow]{line}[/]", highlight=False)
+    names = ", ".join(a.name for a in runtime.apps.all())
+    err.print(
+        f"kefu serving [bold]{names}[/] at http://{host}:{port}  (data: "
+        f"{runtime.settings.data_dir.resolve()})",
+        highlight=False,
+    )
+    uvicorn.run(
+        create_app(runtime),
+        host=host,
+        port=port,
+        log_level=runtime.settings.log_level,
+        access_log=False,
+    )
+
+
+def _print_sources(result: TurnResult) -> None:
+    for resource in result.retriever_resources:
+        err.print(
+            f"  [dim][{resource['position']}] {resource['document_name']} "
+            f"(score {resource['score']:.2f})[/]",
+            highlight=False,
+        )
+
+
+async def _ask_once(
+    runtime: Runtime, app_name: str, user: str, query: str, conversation_id: str | None
+) -> TurnResult:
+    turn = await runtime.chat.prepare(
+        ChatRequest(
+            app=runtime.apps.get(app_name), user=user, query=query, conversation_id=conversation_id
+        )
+    )
+    return await runtime.chat.answer(turn)
+
+
+@app.command()
+def ask(
+    query: Annotated[str, typer.Argument(help="the customer's question")],
+    app_files: AppFiles = None,
+    demo: Demo = False,
+    user: Annotated[str, typer.Option(help="end-user id")] = "cli-user",
+    data_dir: DataDir = None,
+) -> None:
+    """Answer one question: the answer to stdout, its sources to stderr."""
+    with _friendly_errors():
+        runtime = _build(app_files, demo, data_dir)
+        try:
+            app_name = runtime.apps.all()[0].name
+            result = asyncio.run(_ask_once(runtime, app_name, user, query, None))
+        finally:
+            runtime.close()
+    print(result.answer)
+    _print_sources(result)
+
+
+@app.command()
+def chat(
+    app_files: AppFiles = None,
+    demo: Demo = False,
+    user: Annotated[str, typer.Option(help="end-user id")] = "cli-user",
+    data_dir: DataDir = None,
+) -> None:
+    """Talk to the bot in the terminal (empty line, 'exit' or Ctrl-D to quit)."""
+    with _friendly_errors():
+        runtime = _build(app_files, demo, data_dir)
+    app_runtime = runtime.apps.all()[0]
+    config = app_runtime.config
+    if config.opening_statement:
+        out.print(
+            f"[bold cyan]{config.display_title()}[/]: "
+            f"{config.opening_statement.get(config.language)}",
+            highlight=False,
+        )
+    conversation_id: str | None = None
+    try:
+        while True:
+            try:
+                query = out.input("[bold]你 / you[/]: ")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not query.strip() or query.strip().lower() in {"exit", "quit", "退出"}:
+                break
+            try:
+                result = asyncio.run(
+                    _ask_once(runtime, app_runtime.name, user, query, conversation_id)
+                )
+            except KefuError as exc:
+                err.print(f"[red]{exc.message}[/]", highlight=False)
+                continue
+            conversation_id = result.conversation_id
+            out.print(f"[bold cyan]客服 / bot[/]: {result.answer}", highlight=False)
+            _print_sources(result)
+    finally:
+        runtime.close()
+
+
+@kb_app.command("import")
+def kb_import(
+    paths: Annotated[list[Path], typer.Argument(help="document/FAQ files or folders")],
+    app_files: AppFiles = None,
+    demo: Demo = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Import Markdown/text documents and FAQ CSV/JSONL files into an app's knowledge."""
+    with _friendly_errors():
+        runtime = _build(app_files, demo, data_dir)
+        try:
+            app_runtime = runtime.apps.all()[0]
+            files = expand_paths(paths)
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=err) as progress:
+                task = progress.add_task(f"importing into {app_runtime.name}", total=len(files))
+
+                def advance(result: Any) -> None:
+                    state = "updated" if result.changed else "unchanged"
+                    progress.console.print(
+                        f"  {result.name}: {result.items} {result.kind} items, {state}",
+                        highlight=False,
+                    )
+                    progress.advance(task)
+
+                results = import_paths(
+                    runtime.store, app_runtime.id, app_runtime.config, files, on_file=advance
+                )
+            app_runtime.reload_knowledge(runtime.store)
+        finally:
+            runtime.close()
+    changed = sum(r.changed for r in results)
+    out.print(f"imported {len(results)} files ({changed} changed) into {app_runtime.name}")
+
+
+def main() -> None:
+    app(prog_name="kefu")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

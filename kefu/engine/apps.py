@@ -1,0 +1,130 @@
+"""Apps at run time: configuration, stored identity, knowledge index and credentials."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kefu.core.app_config import AppConfig
+from kefu.core.errors import NotFound
+from kefu.engine.knowledge_sync import sync_config_sources
+from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
+from kefu.store import Store, hash_key
+
+__all__ = ["AppRegistry", "AppRuntime", "Credential"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class AppRuntime:
+    """One loaded app: what the turn pipeline needs to answer for it."""
+
+    id: str
+    config: AppConfig
+    index: KnowledgeIndex
+    knowledge_revision: int = -1
+    web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def reload_knowledge(self, store: Store) -> None:
+        """Rebuild the index from the store if the stored knowledge changed."""
+        with self._lock:
+            revision = store.apps.knowledge_revision(self.id)
+            if revision == self.knowledge_revision:
+                return
+            faqs, chunks = store.knowledge.load(self.id)
+            fingerprint = knowledge_fingerprint(faqs, chunks)
+            if not self.index.load(fingerprint):
+                self.index.rebuild(faqs, chunks)
+            self.knowledge_revision = revision
+            log.info(
+                "app %s: knowledge revision %d (%d FAQ, %d chunks)",
+                self.name,
+                revision,
+                len(faqs),
+                len(chunks),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What a bearer key grants: its kind and, for app/web keys, the app."""
+
+    kind: str  # app | web | dataset
+    app: AppRuntime
+
+
+class AppRegistry:
+    """Loads apps from YAML into the store and keeps the key → app map in memory.
+
+    Key lookups happen on every request, so keys live in a dict keyed by their SHA-256;
+    comparing hashes of long random keys leaks nothing an attacker can use.
+    """
+
+    def __init__(self, store: Store, data_dir: Path) -> None:
+        self._store = store
+        self._data_dir = data_dir
+        self._apps: dict[str, AppRuntime] = {}
+        self._credentials: dict[str, Credential] = {}
+
+    def load(self, config: AppConfig) -> AppRuntime:
+        """Register (or update) an app from its config, sync its knowledge, build its index."""
+        record = self._store.apps.upsert_app(config.name, config.model_dump(mode="json"))
+        sync_config_sources(self._store, record.id, config)
+        runtime = AppRuntime(
+            id=record.id,
+            config=config,
+            index=KnowledgeIndex(self._data_dir / "index" / config.name),
+        )
+        runtime.reload_knowledge(self._store)
+        self._apps[config.name] = runtime
+        self.refresh_credentials()
+        return runtime
+
+    def get(self, name: str) -> AppRuntime:
+        try:
+            return self._apps[name]
+        except KeyError:
+            raise NotFound(f"no app named {name!r}") from None
+
+    def all(self) -> list[AppRuntime]:
+        return list(self._apps.values())
+
+    def ensure_key(self, app: AppRuntime, plaintext: str) -> None:
+        self._store.apps.ensure_key(app.id, "app", plaintext)
+        self.refresh_credentials()
+
+    def create_key(self, app: AppRuntime) -> str:
+        plaintext = self._store.apps.create_key(app.id, "app")
+        self.refresh_credentials()
+        return plaintext
+
+    def app_key_prefixes(self, app: AppRuntime) -> list[str]:
+        return [k.prefix for k in self._store.apps.list_keys(app.id) if not k.revoked]
+
+    def refresh_credentials(self) -> None:
+        by_id = {app.id: app for app in self._apps.values()}
+        credentials = {
+            key_hash: Credential(key.kind, by_id[key.app_id])
+            for key_hash, key in self._store.apps.active_keys().items()
+            if key.app_id in by_id
+        }
+        for app in self._apps.values():
+            credentials[hash_key(app.web_token)] = Credential("web", app)
+        self._credentials = credentials
+
+    def authenticate(self, plaintext: str) -> Credential | None:
+        return self._credentials.get(hash_key(plaintext))
+
+    def refresh_knowledge(self) -> None:
+        """Pick up knowledge changed by another process (e.g. ``kefu kb import``)."""
+        for app in self.all():
+            app.reload_knowledge(self._store)

@@ -1,0 +1,263 @@
+"""Chat service: one customer turn from request to stored answer, blocking or streamed."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from anyio import to_thread
+
+from kefu.core.errors import InvalidParam, NotFound
+from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
+from kefu.engine.apps import AppRuntime
+from kefu.engine.pipeline import TurnContext, run_pipeline
+from kefu.engine.tasks import TaskRegistry
+from kefu.safety import clean_text, clean_value
+from kefu.store import Store, end_user_id, new_id
+from kefu.store.db import utcnow
+
+__all__ = [
+    "AnswerDelta",
+    "ChatRequest",
+    "ChatService",
+    "PreparedTurn",
+    "TurnEvent",
+    "TurnResult",
+    "split_for_streaming",
+]
+
+MAX_USER_CHARS = 255
+CONVERSATION_NAME_CHARS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    app: AppRuntime
+    user: str
+    query: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    conversation_id: str | None = None
+
+
+@dataclass(slots=True)
+class PreparedTurn:
+    """A validated turn whose answer is decided but not yet delivered or stored."""
+
+    request: ChatRequest
+    end_user_id: str
+    conversation_id: str
+    new_conversation: ConversationRecord | None
+    ctx: TurnContext
+    task_id: str
+    message_id: str
+    created_at: float
+    started: float
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    task_id: str
+    message_id: str
+    conversation_id: str
+    answer: str
+    status: str  # normal | stopped
+    route: str
+    retriever_resources: list[dict[str, Any]]
+    usage: dict[str, Any]
+    created_at: int
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    text: str
+
+
+TurnEvent = AnswerDelta | TurnResult
+
+_PIECE = re.compile(r".+?(?:[，。！？；：,.!?;:\n]+|$)", re.S)
+
+
+def split_for_streaming(text: str, max_piece: int = 24) -> list[str]:
+    """Cut an extractive answer into clause-sized pieces for the ``message`` events."""
+    pieces: list[str] = []
+    for match in _PIECE.finditer(text):
+        clause = match.group(0)
+        pieces.extend(clause[i : i + max_piece] for i in range(0, len(clause), max_piece))
+    return [p for p in pieces if p] or [text]
+
+
+def clean_user(user: str) -> str:
+    cleaned = clean_text(user).strip()
+    if not cleaned:
+        raise InvalidParam("user is required: an identifier of the end user")
+    if len(cleaned) > MAX_USER_CHARS:
+        raise InvalidParam(f"user is too long: at most {MAX_USER_CHARS} characters")
+    return cleaned
+
+
+def usage_block(latency_s: float) -> dict[str, Any]:
+    """Dify's usage object; extractive answers use no tokens."""
+    return {
+        "prompt_tokens": 0,
+        "prompt_unit_price": "0",
+        "prompt_price_unit": "0",
+        "prompt_price": "0",
+        "completion_tokens": 0,
+        "completion_unit_price": "0",
+        "completion_price_unit": "0",
+        "completion_price": "0",
+        "total_tokens": 0,
+        "total_price": "0",
+        "currency": "USD",
+        "latency": round(latency_s, 4),
+    }
+
+
+class ChatService:
+    """Runs turns for any loaded app and owns the conversation-facing operations."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.tasks = TaskRegistry()
+        self._background: set[asyncio.Future[TurnResult]] = set()
+
+    async def prepare(self, request: ChatRequest) -> PreparedTurn:
+        """Validate and decide the answer. Raises ``RequestError`` before anything is sent."""
+        started = time.perf_counter()
+        user = clean_user(request.user)
+        app = request.app
+        user_id = end_user_id(app.id, user)
+        new_conversation = None
+        if request.conversation_id:
+            existing = await to_thread.run_sync(
+                self.store.conversations.get, app.id, user_id, request.conversation_id
+            )
+            if existing is None:
+                raise NotFound("Conversation Not Exists.")
+            conversation_id = existing.id
+        ctx = run_pipeline(app, request.query)
+        if not request.conversation_id:
+            now = utcnow()
+            conversation_id = new_id()
+            new_conversation = ConversationRecord(
+                id=conversation_id,
+                app_id=app.id,
+                end_user_id=user_id,
+                name=ctx.query[:CONVERSATION_NAME_CHARS],
+                inputs=clean_value(request.inputs),
+                status="normal",
+                message_count=0,
+                created_at=now,
+                updated_at=now,
+            )
+        return PreparedTurn(
+            request=ChatRequest(app, user, request.query, request.inputs, conversation_id),
+            end_user_id=user_id,
+            conversation_id=conversation_id,
+            new_conversation=new_conversation,
+            ctx=ctx,
+            task_id=new_id(),
+            message_id=new_id(),
+            created_at=time.time(),
+            started=started,
+        )
+
+    async def answer(self, turn: PreparedTurn) -> TurnResult:
+        """Blocking mode: store the turn and return the whole answer."""
+        return await self._finish(turn, turn.ctx.answer, "normal")
+
+    async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+        """Streaming mode: answer pieces as they are ready, then the stored result.
+
+        The turn is stored even when the client stops it or goes away: the rest of the
+        work runs in its own task that the transport cannot cancel.
+        """
+        running = self.tasks.start(turn.task_id, turn.request.app.id, turn.end_user_id)
+        sent: list[str] = []
+        finishing: asyncio.Future[TurnResult] | None = None
+        try:
+            for piece in split_for_streaming(turn.ctx.answer):
+                if running.stopped.is_set():
+                    break
+                sent.append(piece)
+                yield AnswerDelta(piece)
+                await asyncio.sleep(0)  # let a stop request or a disconnect be noticed
+            status = "stopped" if running.stopped.is_set() else "normal"
+            finishing = self._in_background(self._finish(turn, "".join(sent), status))
+            yield await asyncio.shield(finishing)
+        except (asyncio.CancelledError, GeneratorExit):
+            if finishing is None:
+                self._in_background(self._finish(turn, "".join(sent), "stopped"))
+            raise
+        finally:
+            self.tasks.finish(turn.task_id)
+
+    def _in_background(self, work: Coroutine[Any, Any, TurnResult]) -> asyncio.Future[TurnResult]:
+        """Run ``work`` in a task the caller's cancellation cannot reach; keep a reference."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
+    def stop(self, app: AppRuntime, user: str, task_id: str) -> None:
+        self.tasks.stop(task_id, app.id, end_user_id(app.id, clean_user(user)))
+
+    async def _finish(self, turn: PreparedTurn, answer: str, status: str) -> TurnResult:
+        ctx = turn.ctx
+        latency_s = time.perf_counter() - turn.started
+        usage = usage_block(latency_s)
+        now = utcnow()
+        ctx.trace.facts["status"] = status
+        message = MessageRecord(
+            id=turn.message_id,
+            app_id=turn.request.app.id,
+            conversation_id=turn.conversation_id,
+            end_user_id=turn.end_user_id,
+            query=ctx.query,
+            answer=answer,
+            inputs=clean_value(turn.request.inputs),
+            status=status,
+            route=ctx.route,
+            language=ctx.language,
+            retriever_resources=ctx.resources,
+            usage=usage,
+            latency_ms=round(latency_s * 1000, 3),
+            error=None,
+            created_at=now,
+        )
+        trace = TraceRecord(
+            message_id=turn.message_id,
+            app_id=turn.request.app.id,
+            trace_id=ctx.trace.trace_id,
+            data=ctx.trace.to_dict(),
+            created_at=now,
+        )
+        await self.store.save_turn(
+            TurnRecord(
+                app_id=turn.request.app.id,
+                end_user_id=turn.end_user_id,
+                end_user_external_id=turn.request.user,
+                conversation_id=turn.conversation_id,
+                message=message,
+                trace=trace,
+                new_conversation=turn.new_conversation,
+            )
+        )
+        return TurnResult(
+            task_id=turn.task_id,
+            message_id=turn.message_id,
+            conversation_id=turn.conversation_id,
+            answer=answer,
+            status=status,
+            route=ctx.route,
+            retriever_resources=ctx.resources,
+            usage=usage,
+            created_at=int(turn.created_at),
+            latency_ms=message.latency_ms,
+        )

@@ -1,0 +1,115 @@
+"""Bring an app's stored knowledge in line with files: its YAML sources or an import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kefu.core.app_config import AppConfig
+from kefu.core.errors import InvalidParam
+from kefu.knowledge import (
+    content_hash,
+    iter_document_files,
+    read_document,
+    read_faq_file,
+    split_document,
+)
+from kefu.store import Store
+
+__all__ = ["ImportResult", "import_paths", "is_faq_file", "sync_config_sources"]
+
+FAQ_SUFFIXES = {".csv", ".jsonl"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    source: str
+    name: str
+    kind: str
+    items: int
+    changed: bool
+
+
+def is_faq_file(path: Path) -> bool:
+    return path.suffix.lower() in FAQ_SUFFIXES
+
+
+def _import_file(
+    store: Store, app_id: str, path: Path, config: AppConfig, origin: str
+) -> ImportResult:
+    source = str(path.resolve())
+    if is_faq_file(path):
+        entries = read_faq_file(path)
+        digest = content_hash(path.read_text(encoding="utf-8-sig"))
+        document, changed = store.knowledge.save_document(
+            app_id,
+            source=source,
+            name=path.name,
+            origin=origin,
+            content_hash=digest,
+            meta={"path": source, "format": path.suffix.lower().lstrip(".")},
+            faqs=entries,
+        )
+        return ImportResult(source, document.name, "faq", len(entries), changed)
+    parsed = read_document(path)
+    settings = config.knowledge
+    chunks = split_document(parsed, settings.chunk_size, settings.chunk_overlap)
+    # The chunking settings are part of the hash: changing them re-splits the document.
+    digest = content_hash(f"{settings.chunk_size}:{settings.chunk_overlap}:{parsed.content}")
+    document, changed = store.knowledge.save_document(
+        app_id,
+        source=source,
+        name=parsed.name,
+        origin=origin,
+        content_hash=digest,
+        meta=dict(parsed.metadata),
+        chunks=chunks,
+    )
+    return ImportResult(source, document.name, "document", len(chunks), changed)
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, and the supported files inside folders (recursively)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and is_faq_file(p))
+            files.extend(iter_document_files(path))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InvalidParam(f"no such file or folder: {path}")
+    return sorted(dict.fromkeys(files))
+
+
+def import_paths(
+    store: Store,
+    app_id: str,
+    config: AppConfig,
+    paths: Iterable[Path],
+    *,
+    origin: str = "import",
+    on_file: Callable[[ImportResult], None] | None = None,
+) -> list[ImportResult]:
+    """Import documents and FAQ files; unchanged files are skipped cheaply."""
+    results = []
+    for path in expand_paths(paths):
+        result = _import_file(store, app_id, path, config, origin)
+        results.append(result)
+        if on_file is not None:
+            on_file(result)
+    return results
+
+
+def sync_config_sources(store: Store, app_id: str, config: AppConfig) -> list[ImportResult]:
+    """Import the sources the app's YAML names and drop config documents it no longer names."""
+    faq_files = list(config.knowledge.faq)
+    document_files = [f for p in config.knowledge.documents for f in iter_document_files(p)]
+    results = [_import_file(store, app_id, p, config, "config") for p in faq_files]
+    results += [_import_file(store, app_id, p, config, "config") for p in document_files]
+    wanted = {r.source for r in results}
+    for document in store.knowledge.list_documents(app_id):
+        if document.origin == "config" and document.source not in wanted:
+            store.knowledge.delete_document(app_id, document.id)
+    return results

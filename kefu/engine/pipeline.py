@@ -1,0 +1,157 @@
+"""The turn pipeline: input guard → understand → route (FAQ → passages → fallback) → answer.
+
+Each stage is a small function over a :class:`TurnContext`, timed into the turn's trace.
+Persisting is the caller's (:mod:`kefu.engine.chat`) last step, because it is async and
+has to happen even when the client goes away mid-stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kefu.core.types import ChunkHit, FaqHit, Language
+from kefu.engine.apps import AppRuntime
+from kefu.engine.trace import Trace
+from kefu.knowledge import detect_language
+from kefu.safety import guard_input
+
+__all__ = ["Route", "TurnContext", "run_pipeline"]
+
+Route = Literal["faq", "passage", "fallback"]
+FAQ_CANDIDATES = 3
+
+
+@dataclass(slots=True)
+class TurnContext:
+    """Everything one turn knows, filled in stage by stage."""
+
+    app: AppRuntime
+    raw_query: str
+    trace: Trace = field(default_factory=Trace)
+    query: str = ""
+    language: Language = "zh"
+    route: Route = "fallback"
+    faq_hits: list[FaqHit] = field(default_factory=list)
+    passages: list[ChunkHit] = field(default_factory=list)
+    answer: str = ""
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def input_guard(ctx: TurnContext, record: dict[str, Any]) -> None:
+    guarded = guard_input(ctx.raw_query, max_chars=ctx.app.config.limits.max_query_chars)
+    ctx.query = guarded.text
+    record.update(chars=len(guarded.text), removed_chars=guarded.removed_chars)
+
+
+def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
+    has_letters = any(ch.isalpha() for ch in ctx.query)
+    ctx.language = detect_language(ctx.query) if has_letters else ctx.app.config.language
+    record["language"] = ctx.language
+
+
+def route(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """Cheapest first: a curated FAQ answer, else a document passage, else the fallback."""
+    knowledge = ctx.app.config.knowledge
+    ctx.faq_hits = ctx.app.index.match_faq(ctx.query, top_k=FAQ_CANDIDATES)
+    record["faq_candidates"] = [
+        {
+            "id": h.entry.id,
+            "matched": h.matched,
+            "score": round(h.score, 4),
+            "relevance": round(h.relevance, 4),
+        }
+        for h in ctx.faq_hits
+    ]
+    record["faq_threshold"] = knowledge.faq_threshold
+    if ctx.faq_hits and ctx.faq_hits[0].relevance >= knowledge.faq_threshold:
+        ctx.route = "faq"
+    else:
+        hits = ctx.app.index.search(ctx.query, top_k=knowledge.top_k)
+        record["passage_candidates"] = [
+            {
+                "chunk_id": h.chunk.id,
+                "document": h.chunk.document_name,
+                "heading": h.chunk.heading,
+                "score": round(h.score, 4),
+                "relevance": round(h.relevance, 4),
+            }
+            for h in hits
+        ]
+        record["passage_threshold"] = knowledge.passage_threshold
+        ctx.passages = [h for h in hits if h.relevance >= knowledge.passage_threshold]
+        ctx.route = "passage" if ctx.passages else "fallback"
+    record["route"] = ctx.route
+
+
+def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """No LLM: the FAQ answer, or the best passage with its source named, or the fallback."""
+    replies = ctx.app.config.replies
+    if ctx.route == "faq":
+        hit = ctx.faq_hits[0]
+        ctx.answer = hit.entry.answer
+        ctx.resources = [faq_resource(ctx.app, hit, 1)]
+    elif ctx.route == "passage":
+        best = ctx.passages[0].chunk
+        prefix = replies.source_prefix.get(ctx.language).format(source=best.document_name)
+        ctx.answer = prefix + best.content
+        ctx.resources = [
+            chunk_resource(ctx.app, hit, position) for position, hit in enumerate(ctx.passages, 1)
+        ]
+    else:
+        ctx.answer = replies.fallback.get(ctx.language)
+        ctx.resources = []
+    record.update(mode="extractive", sources=len(ctx.resources))
+
+
+def faq_resource(app: AppRuntime, hit: FaqHit, position: int) -> dict[str, Any]:
+    entry = hit.entry
+    return {
+        "position": position,
+        "dataset_id": app.id,
+        "dataset_name": app.name,
+        "document_id": entry.document_id or "",
+        "document_name": entry.document_name or "FAQ",
+        "segment_id": entry.id,
+        "score": round(hit.relevance, 4),
+        "content": f"{entry.question}\n{entry.answer}",
+    }
+
+
+def chunk_resource(app: AppRuntime, hit: ChunkHit, position: int) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {
+        "position": position,
+        "dataset_id": app.id,
+        "dataset_name": app.name,
+        "document_id": chunk.document_id,
+        "document_name": chunk.document_name,
+        "segment_id": chunk.id,
+        "score": round(hit.relevance, 4),
+        "content": chunk.content,
+    }
+
+
+Stage = Callable[[TurnContext, dict[str, Any]], None]
+STAGES: tuple[tuple[str, Stage], ...] = (
+    ("input_guard", input_guard),
+    ("understand", understand),
+    ("route", route),
+    ("answer", answer_extractively),
+)
+
+
+def run_pipeline(app: AppRuntime, raw_query: str) -> TurnContext:
+    """Run every stage in order; a stage raising a ``RequestError`` ends the turn early."""
+    ctx = TurnContext(app=app, raw_query=raw_query)
+    for name, stage in STAGES:
+        with ctx.trace.stage(name) as record:
+            stage(ctx, record)
+    ctx.trace.facts.update(
+        route=ctx.route,
+        language=ctx.language,
+        query=ctx.query,
+        app=app.name,
+    )
+    return ctx

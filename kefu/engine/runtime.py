@@ -1,0 +1,101 @@
+"""Everything a kefu process needs, built once from settings and app files."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kefu
+from kefu.core.app_config import load_app_config
+from kefu.core.errors import ConfigError
+from kefu.core.settings import Settings
+from kefu.engine.apps import AppRegistry, AppRuntime
+from kefu.engine.chat import ChatService
+from kefu.engine.conversations import ConversationService
+from kefu.store import Store
+
+__all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
+
+log = logging.getLogger(__name__)
+DEMO_APP = "demo-shop"
+
+
+def demo_app_file() -> Path:
+    """The demo app's YAML: bundled in the wheel, or in the source checkout."""
+    package_dir = Path(kefu.__file__).parent
+    for candidate in (
+        package_dir / "_bundled_apps" / f"{DEMO_APP}.yaml",
+        package_dir.parent / "apps" / f"{DEMO_APP}.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("the demo app is not installed", file=f"apps/{DEMO_APP}.yaml")
+
+
+@dataclass
+class Runtime:
+    """The process-wide graph: settings → store → apps → services."""
+
+    settings: Settings
+    store: Store
+    apps: AppRegistry
+    chat: ChatService
+    conversations: ConversationService
+    admin_key: str
+    announcements: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, app_files: list[Path], *, demo: bool = False) -> Runtime:
+        """Open the store (migrating it), load every app, make sure each has a key."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if demo:
+            app_files = [demo_app_file(), *app_files]
+        if not app_files:
+            raise ConfigError("no app to serve: give --app FILE or --demo")
+        configs = [load_app_config(path) for path in app_files]  # fail before touching data
+        names = [c.name for c in configs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"two app files declare the same name: {names}", key="name")
+        store = Store.open(settings.resolved_database_url())
+        registry = AppRegistry(store, settings.data_dir)
+        announcements: list[str] = []
+        for config in configs:
+            app = registry.load(config)
+            announcements += cls._ensure_app_key(registry, app, settings, demo)
+        if settings.admin_key is not None:
+            admin_key = settings.admin_key.get_secret_value()
+        else:
+            admin_key = "admin-" + secrets.token_urlsafe(24)
+            announcements.append(f"admin key (KEFU_ADMIN_KEY not set): {admin_key}")
+        return cls(
+            settings=settings,
+            store=store,
+            apps=registry,
+            chat=ChatService(store),
+            conversations=ConversationService(store),
+            admin_key=admin_key,
+            announcements=announcements,
+        )
+
+    @staticmethod
+    def _ensure_app_key(
+        registry: AppRegistry, app: AppRuntime, settings: Settings, demo: bool
+    ) -> list[str]:
+        if demo and app.name == DEMO_APP and settings.demo_api_key is not None:
+            registry.ensure_key(app, settings.demo_api_key.get_secret_value())
+            return []
+        prefixes = registry.app_key_prefixes(app)
+        if prefixes:
+            shown = ", ".join(f"{p}…" for p in prefixes)
+            return [f"app {app.name!r} uses its stored API keys ({shown})"]
+        key = registry.create_key(app)
+        return [f"API key of app {app.name!r} (shown once, store it): {key}"]
+
+    def is_admin_key(self, key: str) -> bool:
+        return hmac.compare_digest(key.encode(), self.admin_key.encode())
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,47 @@
+"""Per-turn trace: which stages ran, how long each took and what each decided."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["Trace"]
+
+
+class Trace:
+    """Collects stage timings and decisions; ``to_dict`` is what the admin API shows.
+
+    ``trace_id`` is a 32-hex-digit id, the same shape as an OpenTelemetry trace id.
+    """
+
+    def __init__(self) -> None:
+        self.trace_id = uuid.uuid4().hex
+        self._start = time.perf_counter()
+        self.stages: list[dict[str, Any]] = []
+        self.facts: dict[str, Any] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict[str, Any]]:
+        """Time a stage; the yielded dict collects what the stage wants recorded."""
+        started = time.perf_counter()
+        record: dict[str, Any] = {"name": name}
+        try:
+            yield record
+        finally:
+            record["started_ms"] = round((started - self._start) * 1000, 3)
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            self.stages.append(record)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._start) * 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            **self.facts,
+            "stages": self.stages,
+            "total_ms": round(self.elapsed_ms(), 3),
+        }

@@ -1,0 +1,1129 @@
+/*
+ * kefu demo chat page.
+ *
+ * Plain browser JavaScript, no build step, no external dependencies.
+ * Talks to the kefu server:
+ *   GET  /web/config                              -> app title, language, bearer token
+ *   GET  /v1/parameters?user=U                    -> opening statement, suggested questions
+ *   POST /v1/chat-messages (streaming, SSE)       -> answer chunks
+ *   POST /v1/chat-messages/{task_id}/stop         -> stop generation
+ *   POST /v1/messages/{message_id}/feedbacks      -> like / dislike / clear
+ *
+ * Every server-provided string is inserted as text (textContent / Text nodes),
+ * never as HTML.
+ */
+(function () {
+  'use strict';
+
+  var MAX_LEN = 4000;
+  var STOP_GRACE_MS = 2000;
+  var STORAGE_USER = 'kefu.web.user';
+  var STORAGE_LANG = 'kefu.web.lang';
+
+  /* ------------------------------------------------------------------ */
+  /* SSE parser (pure; also exported for Node-based tests)               */
+  /* ------------------------------------------------------------------ */
+
+  /**
+   * Incremental text/event-stream parser.
+   * push(text) may be called with arbitrary fragments (lines can be split
+   * anywhere, including between "\r" and "\n"); end() flushes what is left.
+   * onEvent receives each parsed JSON object from `data:` lines. Blocks with
+   * `event: ping` (and blocks with no data) are ignored.
+   */
+  function createSSEParser(onEvent) {
+    var buf = '';
+    var dataLines = [];
+    var hasData = false;
+    var eventName = '';
+    var lineRe = /\r\n|\r|\n/g;
+
+    function dispatch() {
+      if (!hasData) {
+        eventName = '';
+        return;
+      }
+      var payload = dataLines.join('\n');
+      var name = eventName || 'message';
+      dataLines = [];
+      hasData = false;
+      eventName = '';
+      if (name === 'ping' || !payload.trim()) return;
+      var obj;
+      try {
+        obj = JSON.parse(payload);
+      } catch (e) {
+        return; // not JSON: ignore
+      }
+      if (!obj || typeof obj !== 'object') return;
+      if (!obj.event && name !== 'message') obj.event = name;
+      onEvent(obj);
+    }
+
+    function processLine(line) {
+      if (line === '') {
+        dispatch();
+        return;
+      }
+      if (line.charCodeAt(0) === 58 /* ':' comment */) return;
+      var i = line.indexOf(':');
+      var field = i < 0 ? line : line.slice(0, i);
+      var value = i < 0 ? '' : line.slice(i + 1);
+      if (value.charCodeAt(0) === 32 /* ' ' */) value = value.slice(1);
+      if (field === 'data') {
+        dataLines.push(value);
+        hasData = true;
+      } else if (field === 'event') {
+        eventName = value;
+      }
+      // id / retry / unknown fields: not needed here
+    }
+
+    return {
+      push: function (chunk) {
+        if (!chunk) return;
+        buf += chunk;
+        var start = 0;
+        var m;
+        lineRe.lastIndex = 0;
+        while ((m = lineRe.exec(buf)) !== null) {
+          // A lone "\r" at the very end may be the first half of "\r\n":
+          // wait for the next chunk before deciding.
+          if (m[0] === '\r' && m.index === buf.length - 1) break;
+          processLine(buf.slice(start, m.index));
+          start = m.index + m[0].length;
+        }
+        buf = buf.slice(start);
+      },
+      end: function () {
+        if (buf) {
+          var rest = buf.replace(/\r$/, '');
+          buf = '';
+          processLine(rest);
+        }
+        dispatch();
+      }
+    };
+  }
+
+  if (typeof window === 'undefined' || typeof document === 'undefined') {
+    if (typeof module === 'object' && module && module.exports) {
+      module.exports = { createSSEParser: createSSEParser };
+    }
+    return;
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* i18n                                                                */
+  /* ------------------------------------------------------------------ */
+
+  var I18N = {
+    zh: {
+      defaultTitle: '客服',
+      subtitle: 'AI 智能客服',
+      newConversation: '新对话',
+      newConversationTitle: '开始新对话',
+      langToggle: 'EN',
+      langToggleLabel: 'Switch to English',
+      messagesLabel: '对话消息',
+      inputLabel: '输入您的问题',
+      inputPlaceholder: '输入您的问题…',
+      send: '发送',
+      stop: '停止',
+      stopLabel: '停止生成',
+      hint: 'Enter 发送，Shift+Enter 换行',
+      counterLabel: '已输入 {n} / {max} 字',
+      greeting: '您好！请问有什么可以帮您？',
+      suggestionsLabel: '猜你想问',
+      youSaid: '您：',
+      botSaid: '客服：',
+      sources: '来源',
+      score: '相关度',
+      untitledSource: '未命名文档',
+      noSnippet: '（无片段内容）',
+      feedbackGroup: '这个回答有帮助吗？',
+      helpful: '有帮助',
+      notHelpful: '没帮助',
+      feedbackThanks: '感谢您的反馈',
+      feedbackCleared: '已取消评价',
+      stopped: '已停止生成',
+      emptyAnswer: '（没有回复内容）',
+      interrupted: '连接中断，回复可能不完整',
+      networkError: '网络错误，请检查网络后重试',
+      configError: '无法加载客服配置，请稍后重试',
+      httpError: '请求失败（HTTP {status}）',
+      tooLong: '内容超出 {max} 字上限'
+    },
+    en: {
+      defaultTitle: 'Customer Service',
+      subtitle: 'AI customer service',
+      newConversation: 'New chat',
+      newConversationTitle: 'Start a new conversation',
+      langToggle: '中文',
+      langToggleLabel: '切换到中文',
+      messagesLabel: 'Conversation',
+      inputLabel: 'Type your question',
+      inputPlaceholder: 'Type your question…',
+      send: 'Send',
+      stop: 'Stop',
+      stopLabel: 'Stop generating',
+      hint: 'Enter to send, Shift+Enter for a new line',
+      counterLabel: '{n} of {max} characters',
+      greeting: 'Hello! How can I help you today?',
+      suggestionsLabel: 'Suggested questions',
+      youSaid: 'You:',
+      botSaid: 'Assistant:',
+      sources: 'Sources',
+      score: 'Score',
+      untitledSource: 'Untitled document',
+      noSnippet: '(no snippet)',
+      feedbackGroup: 'Was this answer helpful?',
+      helpful: 'Helpful',
+      notHelpful: 'Not helpful',
+      feedbackThanks: 'Thanks for your feedback',
+      feedbackCleared: 'Rating removed',
+      stopped: 'Stopped',
+      emptyAnswer: '(no answer)',
+      interrupted: 'Connection lost; the answer may be incomplete',
+      networkError: 'Network error. Please check your connection and try again.',
+      configError: 'Could not load the chat configuration. Please try again later.',
+      httpError: 'Request failed (HTTP {status})',
+      tooLong: 'Text exceeds the {max}-character limit'
+    }
+  };
+
+  function normLang(s) {
+    if (typeof s !== 'string') return null;
+    s = s.toLowerCase();
+    if (s.indexOf('zh') === 0) return 'zh';
+    if (s.indexOf('en') === 0) return 'en';
+    return null;
+  }
+
+  function storageGet(key) {
+    try {
+      return window.localStorage.getItem(key);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function storageSet(key, value) {
+    try {
+      window.localStorage.setItem(key, value);
+    } catch (e) {
+      /* private mode / disabled storage: keep in memory only */
+    }
+  }
+
+  function browserLang() {
+    var langs = (navigator.languages && navigator.languages.length)
+      ? navigator.languages : [navigator.language || ''];
+    for (var i = 0; i < langs.length; i++) {
+      var l = normLang(langs[i]);
+      if (l) return l;
+    }
+    return 'zh';
+  }
+
+  function t(key, vars) {
+    var dict = I18N[state.lang] || I18N.zh;
+    var s = Object.prototype.hasOwnProperty.call(dict, key) ? dict[key]
+      : (Object.prototype.hasOwnProperty.call(I18N.zh, key) ? I18N.zh[key] : key);
+    if (vars) {
+      s = s.replace(/\{(\w+)\}/g, function (all, name) {
+        return Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : all;
+      });
+    }
+    return s;
+  }
+
+  /** Make el's text a translatable string (re-rendered on language switch). */
+  function setI18nText(el, key, vars) {
+    el.setAttribute('data-i18n', key);
+    if (vars) el.setAttribute('data-i18n-vars', JSON.stringify(vars));
+    else el.removeAttribute('data-i18n-vars');
+    el.textContent = t(key, vars);
+  }
+
+  function readVars(el) {
+    var raw = el.getAttribute('data-i18n-vars');
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function applyI18n(root) {
+    root = root || document;
+    var i, nodes;
+    nodes = root.querySelectorAll('[data-i18n]');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].textContent = t(nodes[i].getAttribute('data-i18n'), readVars(nodes[i]));
+    }
+    nodes = root.querySelectorAll('[data-i18n-aria]');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].setAttribute('aria-label', t(nodes[i].getAttribute('data-i18n-aria')));
+    }
+    nodes = root.querySelectorAll('[data-i18n-title]');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].setAttribute('title', t(nodes[i].getAttribute('data-i18n-title')));
+    }
+    nodes = root.querySelectorAll('[data-i18n-placeholder]');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].setAttribute('placeholder', t(nodes[i].getAttribute('data-i18n-placeholder')));
+    }
+  }
+
+  function setLang(lang, explicit) {
+    lang = normLang(lang) || 'zh';
+    state.lang = lang;
+    if (explicit) {
+      state.langExplicit = true;
+      storageSet(STORAGE_LANG, lang);
+    }
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    if (els.langToggle) els.langToggle.setAttribute('lang', lang === 'zh' ? 'en' : 'zh-CN');
+    applyI18n(document);
+    updateCounter();
+    if (!state.config || !state.config.title) document.title = t('defaultTitle');
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* state & elements                                                    */
+  /* ------------------------------------------------------------------ */
+
+  var savedLang = normLang(storageGet(STORAGE_LANG));
+
+  var state = {
+    lang: savedLang || browserLang(),
+    langExplicit: !!savedLang,
+    config: null,
+    token: '',
+    user: getUserId(),
+    conversationId: '',
+    turn: null, // the answer currently streaming, if any
+    epoch: 0, // bumped by "new conversation" to discard late events
+    stick: true // auto-scroll while the user is at the bottom
+  };
+
+  var els = {};
+
+  function randomId() {
+    var c = window.crypto || window.msCrypto;
+    if (c && typeof c.getRandomValues === 'function') {
+      var bytes = new Uint8Array(16);
+      c.getRandomValues(bytes);
+      var out = '';
+      for (var i = 0; i < bytes.length; i++) out += (bytes[i] + 0x100).toString(16).slice(1);
+      return out;
+    }
+    return (Date.now().toString(36) + Math.random().toString(36).slice(2) +
+      Math.random().toString(36).slice(2)).slice(0, 32);
+  }
+
+  function getUserId() {
+    var id = storageGet(STORAGE_USER);
+    if (!id || !/^web-[A-Za-z0-9_-]{6,64}$/.test(id)) {
+      id = 'web-' + randomId();
+      storageSet(STORAGE_USER, id);
+    }
+    return id;
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* HTTP                                                                */
+  /* ------------------------------------------------------------------ */
+
+  /** Build an Error from a non-2xx response ({status, code, message} body). */
+  async function httpError(res, fallbackKey) {
+    var message = '';
+    var code = '';
+    try {
+      var body = await res.json();
+      if (body && typeof body === 'object') {
+        if (typeof body.message === 'string') message = body.message;
+        if (typeof body.code === 'string') code = body.code;
+      }
+    } catch (e) {
+      /* body is not JSON */
+    }
+    var err = new Error(message || t(fallbackKey || 'httpError', { status: res.status }));
+    err.isHttp = true;
+    err.status = res.status;
+    err.code = code;
+    if (!message) err.i18n = { key: fallbackKey || 'httpError', vars: { status: res.status } };
+    return err;
+  }
+
+  function i18nError(key) {
+    var err = new Error(t(key));
+    err.i18n = { key: key };
+    return err;
+  }
+
+  var configPromise = null;
+
+  function loadConfig(force) {
+    if (configPromise && !force) return configPromise;
+    var p = (async function () {
+      var res;
+      try {
+        res = await fetch('/web/config', {
+          headers: { Accept: 'application/json' },
+          cache: 'no-store',
+          credentials: 'same-origin'
+        });
+      } catch (e) {
+        throw i18nError('networkError');
+      }
+      if (!res.ok) throw await httpError(res, 'configError');
+      var cfg;
+      try {
+        cfg = await res.json();
+      } catch (e) {
+        throw i18nError('configError');
+      }
+      if (!cfg || typeof cfg !== 'object') throw i18nError('configError');
+      state.config = cfg;
+      state.token = typeof cfg.token === 'string' ? cfg.token : '';
+      applyConfig(cfg);
+      return cfg;
+    })();
+    configPromise = p;
+    p.catch(function () {
+      if (configPromise === p) configPromise = null; // allow a later retry
+    });
+    return p;
+  }
+
+  function applyConfig(cfg) {
+    if (typeof cfg.title === 'string' && cfg.title.trim()) {
+      els.title.removeAttribute('data-i18n');
+      els.title.textContent = cfg.title;
+      document.title = cfg.title;
+    }
+    if (!state.langExplicit) {
+      var l = normLang(cfg.language);
+      if (l && l !== state.lang) setLang(l, false);
+    }
+  }
+
+  /**
+   * Call a /v1 endpoint with the bearer token. On 401, re-fetch /web/config
+   * once and retry. Throws an Error (with .isHttp) for non-2xx answers.
+   * opts: {method, json, headers, signal}
+   */
+  async function api(path, opts, retried) {
+    opts = opts || {};
+    await loadConfig();
+    var headers = { Accept: 'application/json' };
+    var extra = opts.headers || {};
+    for (var k in extra) {
+      if (Object.prototype.hasOwnProperty.call(extra, k)) headers[k] = extra[k];
+    }
+    if (state.token) headers.Authorization = 'Bearer ' + state.token;
+    var init = {
+      method: opts.method || 'GET',
+      headers: headers,
+      cache: 'no-store',
+      credentials: 'same-origin'
+    };
+    if (opts.signal) init.signal = opts.signal;
+    if (opts.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(opts.json);
+    }
+    var res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
+      throw i18nError('networkError');
+    }
+    if (res.status === 401 && !retried) {
+      try {
+        if (res.body) res.body.cancel();
+      } catch (e) { /* ignore */ }
+      await loadConfig(true);
+      return api(path, opts, true);
+    }
+    if (!res.ok) throw await httpError(res);
+    return res;
+  }
+
+  function withUser(path) {
+    return path + (path.indexOf('?') < 0 ? '?' : '&') + 'user=' + encodeURIComponent(state.user);
+  }
+
+  var paramsPromise = null;
+
+  function getParameters() {
+    if (!paramsPromise) {
+      var p = api(withUser('/v1/parameters')).then(function (res) {
+        return res.json();
+      });
+      paramsPromise = p;
+      p.catch(function () {
+        if (paramsPromise === p) paramsPromise = null;
+      });
+    }
+    return paramsPromise;
+  }
+
+  /** Show an Error's text in el (translatable when it is one of ours). */
+  function showErrorText(el, err) {
+    if (err && err.i18n) {
+      setI18nText(el, err.i18n.key, err.i18n.vars);
+    } else {
+      el.removeAttribute('data-i18n');
+      el.textContent = (err && err.message) ? String(err.message) : t('networkError');
+    }
+  }
+
+  function isAbort(e) {
+    return !!e && (e.name === 'AbortError' || e.code === 20);
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* DOM helpers                                                         */
+  /* ------------------------------------------------------------------ */
+
+  function h(tag, className, text) {
+    var el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined && text !== null) el.textContent = String(text);
+    return el;
+  }
+
+  function i18nEl(tag, className, key, vars) {
+    var el = h(tag, className);
+    setI18nText(el, key, vars);
+    return el;
+  }
+
+  function isNearBottom() {
+    var m = els.messages;
+    return m.scrollHeight - m.scrollTop - m.clientHeight < 60;
+  }
+
+  function scrollToBottom(force) {
+    if (force) state.stick = true;
+    if (!state.stick) return;
+    var m = els.messages;
+    m.scrollTop = m.scrollHeight;
+  }
+
+  function addUserMessage(text) {
+    var row = h('div', 'row row-user');
+    row.appendChild(i18nEl('span', 'visually-hidden', 'youSaid'));
+    row.appendChild(h('div', 'msg user', text));
+    els.messages.appendChild(row);
+    scrollToBottom(true);
+    return row;
+  }
+
+  function typingIndicator() {
+    var tEl = h('span', 'typing');
+    tEl.setAttribute('aria-hidden', 'true');
+    tEl.appendChild(h('span'));
+    tEl.appendChild(h('span'));
+    tEl.appendChild(h('span'));
+    return tEl;
+  }
+
+  /** Create a bot bubble: {row, bubble, textEl, extras, ...}. */
+  function addBotMessage(opts) {
+    opts = opts || {};
+    var row = h('div', 'row row-bot');
+    row.appendChild(i18nEl('span', 'visually-hidden', 'botSaid'));
+    var bubble = h('div', 'msg bot');
+    var textEl = h('div', 'msg-text');
+    bubble.appendChild(textEl);
+    var b = { row: row, bubble: bubble, textEl: textEl, textNode: null, typing: null, extras: null };
+    if (opts.pending) {
+      b.typing = typingIndicator();
+      bubble.appendChild(b.typing);
+      bubble.setAttribute('aria-busy', 'true');
+    }
+    if (opts.streaming) bubble.classList.add('streaming');
+    row.appendChild(bubble);
+    els.messages.appendChild(row);
+    scrollToBottom(false);
+    return b;
+  }
+
+  function removeTyping(b) {
+    if (b.typing) {
+      b.typing.remove();
+      b.typing = null;
+    }
+  }
+
+  function appendText(b, chunk) {
+    if (!chunk) return;
+    removeTyping(b);
+    if (!b.textNode) {
+      b.textEl.removeAttribute('data-i18n');
+      b.textEl.textContent = '';
+      b.textNode = document.createTextNode('');
+      b.textEl.appendChild(b.textNode);
+    }
+    b.textNode.appendData(chunk);
+    scrollToBottom(false);
+  }
+
+  function replaceText(b, text) {
+    removeTyping(b);
+    b.textEl.removeAttribute('data-i18n');
+    b.textEl.textContent = '';
+    b.textNode = document.createTextNode(text);
+    b.textEl.appendChild(b.textNode);
+    scrollToBottom(false);
+  }
+
+  function hasText(b) {
+    return !!(b.textNode && b.textNode.data);
+  }
+
+  function setBubbleError(b, err) {
+    removeTyping(b);
+    b.bubble.classList.add('error');
+    var e = b.bubble.querySelector('.msg-error');
+    if (!e) {
+      e = h('div', 'msg-error');
+      e.setAttribute('role', 'alert');
+      b.bubble.insertBefore(e, b.textEl.nextSibling);
+    }
+    showErrorText(e, err);
+    scrollToBottom(false);
+  }
+
+  function addNote(b, key) {
+    var note = i18nEl('div', 'msg-note', key);
+    b.bubble.appendChild(note);
+  }
+
+  function getExtras(b) {
+    if (!b.extras) {
+      b.extras = h('div', 'extras');
+      b.row.appendChild(b.extras);
+    }
+    return b.extras;
+  }
+
+  /** A standalone error bubble (e.g. parameters could not be loaded). */
+  function addErrorMessage(err) {
+    var b = addBotMessage();
+    setBubbleError(b, err);
+    return b;
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* opening statement & suggestions                                     */
+  /* ------------------------------------------------------------------ */
+
+  function showOpening() {
+    var epoch = state.epoch;
+    var b = addBotMessage({ pending: true });
+    getParameters().then(function (params) {
+      if (epoch !== state.epoch) return;
+      params = params || {};
+      var opening = typeof params.opening_statement === 'string' ? params.opening_statement : '';
+      if (opening.trim()) replaceText(b, opening);
+      else setI18nText(b.textEl, 'greeting');
+      renderSuggestions(b, params.suggested_questions);
+    }, function (err) {
+      if (epoch !== state.epoch) return;
+      setI18nText(b.textEl, 'greeting');
+      addErrorMessage(err);
+    }).then(function () {
+      removeTyping(b);
+      b.bubble.removeAttribute('aria-busy');
+      scrollToBottom(false);
+    });
+  }
+
+  function renderSuggestions(b, questions) {
+    if (!Array.isArray(questions)) return;
+    var list = questions.filter(function (q) {
+      return typeof q === 'string' && q.trim();
+    });
+    if (!list.length) return;
+    var wrap = h('div', 'suggestions');
+    wrap.setAttribute('role', 'group');
+    wrap.setAttribute('data-i18n-aria', 'suggestionsLabel');
+    wrap.setAttribute('aria-label', t('suggestionsLabel'));
+    list.forEach(function (q) {
+      var btn = h('button', 'suggestion', q);
+      btn.type = 'button';
+      btn.disabled = !!state.turn;
+      btn.addEventListener('click', function () {
+        if (state.turn) return;
+        sendMessage(q);
+        els.input.focus();
+      });
+      wrap.appendChild(btn);
+    });
+    b.row.appendChild(wrap);
+  }
+
+  function removeSuggestions() {
+    var nodes = els.messages.querySelectorAll('.suggestions');
+    for (var i = 0; i < nodes.length; i++) nodes[i].remove();
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* sources & feedback                                                  */
+  /* ------------------------------------------------------------------ */
+
+  function formatScore(score) {
+    var n = typeof score === 'number' ? score : parseFloat(score);
+    return isFinite(n) ? n.toFixed(2) : '';
+  }
+
+  function renderSources(b, resources) {
+    if (!Array.isArray(resources)) return;
+    var list = resources.filter(function (r) {
+      return r && typeof r === 'object';
+    });
+    if (!list.length) return;
+    list = list.map(function (r, i) {
+      return { r: r, i: i };
+    }).sort(function (a, z) {
+      var pa = typeof a.r.position === 'number' ? a.r.position : Infinity;
+      var pz = typeof z.r.position === 'number' ? z.r.position : Infinity;
+      return pa === pz ? a.i - z.i : (pa < pz ? -1 : 1);
+    }).map(function (x) {
+      return x.r;
+    });
+
+    var box = h('section', 'sources');
+    var titleId = 'src-' + randomId().slice(0, 10);
+    var title = i18nEl('h2', 'sources-title', 'sources');
+    title.id = titleId;
+    box.setAttribute('aria-labelledby', titleId);
+    box.appendChild(title);
+    var ol = h('ol', 'sources-list');
+
+    list.forEach(function (r) {
+      var li = h('li', 'source');
+      var name = (typeof r.document_name === 'string' && r.document_name.trim()) ? r.document_name
+        : ((typeof r.dataset_name === 'string' && r.dataset_name.trim()) ? r.dataset_name : null);
+      var nameEl = name ? h('span', 'source-name', name) : i18nEl('span', 'source-name', 'untitledSource');
+      nameEl.title = name || '';
+      var score = formatScore(r.score);
+      var scoreEl = null;
+      if (score) {
+        scoreEl = h('span', 'source-score');
+        scoreEl.setAttribute('data-i18n-title', 'score');
+        scoreEl.title = t('score');
+        scoreEl.appendChild(i18nEl('span', 'visually-hidden', 'score'));
+        scoreEl.appendChild(document.createTextNode(' ' + score));
+      }
+      var content = typeof r.content === 'string' ? r.content : '';
+      if (content.trim()) {
+        var details = document.createElement('details');
+        var summary = h('summary');
+        summary.appendChild(nameEl);
+        if (scoreEl) summary.appendChild(scoreEl);
+        details.appendChild(summary);
+        details.appendChild(h('div', 'source-content', content));
+        li.appendChild(details);
+      } else {
+        var head = h('div', 'source-head');
+        head.appendChild(nameEl);
+        if (scoreEl) head.appendChild(scoreEl);
+        li.appendChild(head);
+      }
+      ol.appendChild(li);
+    });
+    box.appendChild(ol);
+    getExtras(b).appendChild(box);
+  }
+
+  function renderFeedback(b, messageId) {
+    var wrap = h('div', 'feedback');
+    wrap.setAttribute('role', 'group');
+    wrap.setAttribute('data-i18n-aria', 'feedbackGroup');
+    wrap.setAttribute('aria-label', t('feedbackGroup'));
+
+    function mkBtn(cls, emoji, key) {
+      var btn = h('button', cls, emoji);
+      btn.type = 'button';
+      btn.setAttribute('data-i18n-aria', key);
+      btn.setAttribute('aria-label', t(key));
+      btn.setAttribute('data-i18n-title', key);
+      btn.title = t(key);
+      btn.setAttribute('aria-pressed', 'false');
+      return btn;
+    }
+
+    var like = mkBtn('feedback-like', '👍', 'helpful');
+    var dislike = mkBtn('feedback-dislike', '👎', 'notHelpful');
+    var status = h('span', 'feedback-status');
+    status.setAttribute('role', 'status');
+    var rating = null;
+    var busy = false;
+
+    function show(r) {
+      like.setAttribute('aria-pressed', r === 'like' ? 'true' : 'false');
+      dislike.setAttribute('aria-pressed', r === 'dislike' ? 'true' : 'false');
+      like.classList.toggle('active', r === 'like');
+      dislike.classList.toggle('active', r === 'dislike');
+    }
+
+    async function rate(r) {
+      if (busy) return;
+      busy = true;
+      wrap.setAttribute('aria-busy', 'true');
+      var prev = rating;
+      var next = rating === r ? null : r;
+      show(next);
+      status.classList.remove('error');
+      try {
+        await api('/v1/messages/' + encodeURIComponent(messageId) + '/feedbacks', {
+          method: 'POST',
+          json: { rating: next, user: state.user }
+        });
+        rating = next;
+        setI18nText(status, next ? 'feedbackThanks' : 'feedbackCleared');
+      } catch (err) {
+        show(prev);
+        status.classList.add('error');
+        showErrorText(status, err);
+      } finally {
+        busy = false;
+        wrap.removeAttribute('aria-busy');
+      }
+    }
+
+    like.addEventListener('click', function () { rate('like'); });
+    dislike.addEventListener('click', function () { rate('dislike'); });
+    wrap.appendChild(like);
+    wrap.appendChild(dislike);
+    wrap.appendChild(status);
+    getExtras(b).appendChild(wrap);
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* chat turn                                                           */
+  /* ------------------------------------------------------------------ */
+
+  function handleEvent(turn, ev) {
+    if (turn.epoch !== state.epoch || turn.discarded) return;
+    if (!ev || typeof ev !== 'object') return;
+    turn.gotEvent = true;
+    if (typeof ev.task_id === 'string' && ev.task_id && !turn.taskId) {
+      turn.taskId = ev.task_id;
+      if (turn.stopRequested) sendStop(turn);
+    }
+    if (typeof ev.conversation_id === 'string' && ev.conversation_id) {
+      state.conversationId = ev.conversation_id;
+    }
+    switch (ev.event) {
+      case 'message':
+      case 'agent_message':
+        if (ev.message_id) turn.messageId = String(ev.message_id);
+        if (ev.answer !== undefined && ev.answer !== null) appendText(turn.bot, String(ev.answer));
+        break;
+      case 'message_replace':
+        if (ev.message_id) turn.messageId = String(ev.message_id);
+        replaceText(turn.bot, ev.answer == null ? '' : String(ev.answer));
+        break;
+      case 'message_end':
+        if (ev.message_id) turn.messageId = String(ev.message_id);
+        turn.ended = true;
+        if (ev.metadata && typeof ev.metadata === 'object') {
+          turn.resources = ev.metadata.retriever_resources;
+        }
+        break;
+      case 'error': {
+        turn.error = true;
+        var err = new Error(typeof ev.message === 'string' && ev.message ? ev.message
+          : t('httpError', { status: ev.status || 500 }));
+        if (!(typeof ev.message === 'string' && ev.message)) {
+          err.i18n = { key: 'httpError', vars: { status: ev.status || 500 } };
+        }
+        setBubbleError(turn.bot, err);
+        break;
+      }
+      default:
+        // ping, workflow/node events, etc.: nothing to show
+        break;
+    }
+  }
+
+  function sendStop(turn) {
+    if (turn.stopSent || !turn.taskId) return;
+    turn.stopSent = true;
+    api('/v1/chat-messages/' + encodeURIComponent(turn.taskId) + '/stop', {
+      method: 'POST',
+      json: { user: state.user }
+    }).catch(function () { /* the abort below still ends the stream */ });
+  }
+
+  function stopStreaming() {
+    var turn = state.turn;
+    if (!turn || turn.stopRequested) return;
+    turn.stopRequested = true;
+    if (document.activeElement === els.stop) els.input.focus();
+    els.stop.disabled = true;
+    sendStop(turn); // if task_id is not known yet, sent as soon as it is
+    turn.stopTimer = setTimeout(function () {
+      if (state.turn === turn) turn.controller.abort();
+    }, STOP_GRACE_MS);
+  }
+
+  async function readStream(res, onEvent) {
+    var parser = createSSEParser(onEvent);
+    if (!res.body || typeof res.body.getReader !== 'function') {
+      parser.push(await res.text());
+      parser.end();
+      return;
+    }
+    var reader = res.body.getReader();
+    var decoder = new TextDecoder('utf-8');
+    try {
+      for (;;) {
+        var r = await reader.read();
+        if (r.done) break;
+        parser.push(decoder.decode(r.value, { stream: true }));
+      }
+      parser.push(decoder.decode());
+      parser.end();
+    } finally {
+      try {
+        reader.releaseLock();
+      } catch (e) { /* ignore */ }
+    }
+  }
+
+  async function sendMessage(query) {
+    if (state.turn) return;
+    if (typeof query !== 'string' || !query.trim()) return;
+    if (query.length > MAX_LEN) return;
+
+    removeSuggestions();
+    addUserMessage(query);
+    var turn = {
+      epoch: state.epoch,
+      bot: addBotMessage({ pending: true, streaming: true }),
+      controller: new AbortController(),
+      taskId: '',
+      messageId: '',
+      gotEvent: false,
+      ended: false,
+      error: false,
+      stopRequested: false,
+      stopSent: false,
+      stopTimer: null,
+      resources: null,
+      discarded: false
+    };
+    state.turn = turn;
+    updateComposer();
+
+    try {
+      var res = await api('/v1/chat-messages', {
+        method: 'POST',
+        headers: { Accept: 'text/event-stream' },
+        json: {
+          query: query,
+          inputs: {},
+          user: state.user,
+          response_mode: 'streaming',
+          conversation_id: state.conversationId || ''
+        },
+        signal: turn.controller.signal
+      });
+      var ctype = (res.headers.get('content-type') || '').toLowerCase();
+      var onEvent = function (ev) { handleEvent(turn, ev); };
+      if (ctype.indexOf('application/json') >= 0) {
+        // Blocking-style answer: {event?, message_id, conversation_id, answer, metadata}
+        var data = await res.json();
+        if (data && typeof data === 'object') {
+          if (data.event === 'error') {
+            onEvent(data);
+          } else {
+            var copy = {};
+            for (var k in data) {
+              if (Object.prototype.hasOwnProperty.call(data, k)) copy[k] = data[k];
+            }
+            copy.event = 'message_replace';
+            onEvent(copy);
+            copy.event = 'message_end';
+            onEvent(copy);
+          }
+        }
+      } else {
+        await readStream(res, onEvent);
+      }
+      if (!turn.ended && !turn.error && !turn.stopRequested && turn.epoch === state.epoch) {
+        turn.interrupted = true;
+      }
+    } catch (e) {
+      if (turn.epoch === state.epoch && !turn.discarded) {
+        if (isAbort(e)) {
+          if (!turn.stopRequested) turn.interrupted = true;
+        } else if (turn.gotEvent && hasText(turn.bot)) {
+          turn.interrupted = true;
+        } else {
+          turn.error = true;
+          setBubbleError(turn.bot, e);
+        }
+      }
+    } finally {
+      clearTimeout(turn.stopTimer);
+      finishTurn(turn);
+      if (state.turn === turn) state.turn = null;
+      updateComposer();
+    }
+  }
+
+  function finishTurn(turn) {
+    var b = turn.bot;
+    removeTyping(b);
+    b.bubble.classList.remove('streaming');
+    b.bubble.removeAttribute('aria-busy');
+    if (turn.epoch !== state.epoch || turn.discarded) return;
+    if (!turn.error) {
+      if (turn.stopRequested) addNote(b, 'stopped');
+      else if (turn.interrupted) addNote(b, 'interrupted');
+      else if (!hasText(b)) addNote(b, 'emptyAnswer');
+    }
+    renderSources(b, turn.resources);
+    if (turn.messageId && !turn.error && hasText(b)) renderFeedback(b, turn.messageId);
+    scrollToBottom(false);
+  }
+
+  function newConversation() {
+    var turn = state.turn;
+    if (turn) {
+      turn.discarded = true;
+      turn.stopRequested = true;
+      sendStop(turn);
+      clearTimeout(turn.stopTimer);
+      turn.controller.abort();
+    }
+    state.epoch++;
+    state.turn = null;
+    state.conversationId = '';
+    state.stick = true;
+    els.messages.textContent = '';
+    showOpening();
+    updateComposer();
+    els.input.focus();
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* composer                                                            */
+  /* ------------------------------------------------------------------ */
+
+  function updateCounter() {
+    if (!els.counter) return;
+    var n = els.input.value.length;
+    els.counter.textContent = n + '/' + MAX_LEN;
+    els.counter.setAttribute('aria-label', t('counterLabel', { n: n, max: MAX_LEN }));
+    els.counter.classList.toggle('near-limit', n >= MAX_LEN * 0.9 && n < MAX_LEN);
+    els.counter.classList.toggle('at-limit', n >= MAX_LEN);
+    if (n > MAX_LEN) els.counter.title = t('tooLong', { max: MAX_LEN });
+    else els.counter.removeAttribute('title');
+  }
+
+  function autoResize() {
+    var ta = els.input;
+    ta.style.height = 'auto';
+    ta.style.height = Math.min(ta.scrollHeight, 180) + 'px';
+  }
+
+  function canSend() {
+    var v = els.input.value;
+    return !state.turn && !!v.trim() && v.length <= MAX_LEN;
+  }
+
+  function updateComposer() {
+    var streaming = !!state.turn;
+    els.send.disabled = !canSend();
+    var stopHadFocus = document.activeElement === els.stop;
+    els.stop.hidden = !streaming;
+    els.stop.disabled = !streaming || !!(state.turn && state.turn.stopRequested);
+    if (!streaming && stopHadFocus) els.input.focus();
+    var chips = els.messages.querySelectorAll('.suggestion');
+    for (var i = 0; i < chips.length; i++) chips[i].disabled = streaming;
+  }
+
+  function submitFromInput() {
+    if (!canSend()) return;
+    var text = els.input.value;
+    els.input.value = '';
+    updateCounter();
+    autoResize();
+    if (document.activeElement !== els.input) els.input.focus();
+    sendMessage(text);
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* init                                                                */
+  /* ------------------------------------------------------------------ */
+
+  function init() {
+    els.title = document.getElementById('app-title');
+    els.messages = document.getElementById('messages');
+    els.input = document.getElementById('input');
+    els.send = document.getElementById('send');
+    els.stop = document.getElementById('stop');
+    els.form = document.getElementById('composer');
+    els.newConv = document.getElementById('new-conversation');
+    els.langToggle = document.getElementById('lang-toggle');
+    els.counter = document.getElementById('char-counter');
+
+    els.input.setAttribute('maxlength', String(MAX_LEN));
+    setLang(state.lang, false);
+
+    els.form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      submitFromInput();
+    });
+    els.input.addEventListener('keydown', function (e) {
+      if (e.key === 'Enter' && !e.shiftKey) {
+        // Do not send while an IME (e.g. Chinese pinyin) is composing.
+        if (e.isComposing || e.keyCode === 229) return;
+        e.preventDefault();
+        submitFromInput();
+      } else if (e.key === 'Escape' && state.turn) {
+        e.preventDefault();
+        stopStreaming();
+      }
+    });
+    els.input.addEventListener('input', function () {
+      updateCounter();
+      autoResize();
+      updateComposer();
+    });
+    els.stop.addEventListener('click', stopStreaming);
+    els.newConv.addEventListener('click', newConversation);
+    els.langToggle.addEventListener('click', function () {
+      setLang(state.lang === 'zh' ? 'en' : 'zh', true);
+    });
+    els.messages.addEventListener('scroll', function () {
+      state.stick = isNearBottom();
+    }, { passive: true });
+
+    updateCounter();
+    updateComposer();
+    loadConfig().catch(function () {
+      /* reported through the opening message below; retried on next call */
+    });
+    showOpening();
+    els.input.focus();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', init);
+  } else {
+    init();
+  }
+})();

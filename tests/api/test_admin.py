@@ -1,0 +1,59 @@
+"""Admin API: every message's trace is readable; app keys cannot use it."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import ADMIN_KEY
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def test_trace_shows_route_stages_and_scores(client: httpx.AsyncClient, user: str) -> None:
+    answer = (
+        await client.post(
+            "/v1/chat-messages",
+            json={"query": "退货要扣多少运费?", "user": user, "response_mode": "blocking"},
+        )
+    ).json()
+    response = await client.get(f"/admin/messages/{answer['message_id']}/trace", headers=ADMIN)
+    assert response.status_code == 200
+    trace = response.json()
+    assert trace["route"] == "faq"
+    assert len(trace["trace_id"]) == 32
+    assert [s["name"] for s in trace["stages"]] == ["input_guard", "understand", "route", "answer"]
+    assert all(s["duration_ms"] >= 0 for s in trace["stages"])
+    route = trace["stages"][2]
+    top = route["faq_candidates"][0]
+    assert top["id"] == answer["metadata"]["retriever_resources"][0]["segment_id"]
+    assert top["relevance"] >= route["faq_threshold"]
+
+
+async def test_passage_trace_lists_chunks(client: httpx.AsyncClient, user: str) -> None:
+    answer = (
+        await client.post(
+            "/v1/chat-messages",
+            json={"query": "钻石会员有哪些权益和生日礼", "user": user, "response_mode": "blocking"},
+        )
+    ).json()
+    trace = (
+        await client.get(f"/admin/messages/{answer['message_id']}/trace", headers=ADMIN)
+    ).json()
+    route = trace["stages"][2]
+    assert "faq_candidates" in route
+    if trace["route"] == "passage":
+        assert route["passage_candidates"][0]["relevance"] >= route["passage_threshold"]
+
+
+async def test_admin_refuses_app_keys_and_unknown_messages(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/admin/apps")).status_code == 401
+    assert (await client.get("/admin/apps", headers=ADMIN)).status_code == 200
+    missing = await client.get("/admin/messages/nope/trace", headers=ADMIN)
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+async def test_documents_listed(client: httpx.AsyncClient) -> None:
+    docs = (await client.get("/admin/apps/demo-shop/documents", headers=ADMIN)).json()["data"]
+    kinds = sorted({d["kind"] for d in docs})
+    assert kinds == ["document", "faq"]
+    assert sum(d["items"] for d in docs if d["kind"] == "faq") >= 40

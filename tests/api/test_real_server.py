@@ -1,0 +1,134 @@
+"""Against a real uvicorn server on a free port: `kefu serve --demo`, stop mid-stream, restart."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.sse import parse_sse
+
+pytestmark = pytest.mark.integration
+KEY = "app-real-server-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KEFU_DEMO_API_KEY": KEY, "KEFU_ADMIN_KEY": "admin-real"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kefu.cli.main",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"server exited: {output}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("server did not become ready in 60 s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("real-server")
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    process = start_server(data_dir, port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(process)
+
+
+def test_chat_page_and_streaming_over_http(server: str) -> None:
+    page = httpx.get(server + "/")
+    assert page.status_code == 200 and "chat.js" in page.text
+    assert httpx.get(server + "/static/chat.js").status_code == 200
+    config = httpx.get(server + "/web/config").json()
+    assert config["app"] == "demo-shop" and config["token"].startswith("web-")
+    headers = {"Authorization": f"Bearer {config['token']}"}
+    with httpx.stream(
+        "POST",
+        server + "/v1/chat-messages",
+        headers=headers,
+        json={"query": "订单多久发货?", "user": "web-1", "response_mode": "streaming"},
+    ) as response:
+        assert response.status_code == 200
+        body = "".join(response.iter_text())
+    events = [data for _, data in parse_sse(body)]
+    assert events[-1]["event"] == "message_end"
+    assert events[-1]["metadata"]["retriever_resources"]
+
+
+def test_data_survives_restart(data_dir: Path, server: str) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    answer = httpx.post(
+        server + "/v1/chat-messages",
+        headers=headers,
+        json={"query": "怎么开发票", "user": "restart-user", "response_mode": "blocking"},
+    ).json()
+    assert (data_dir / "kefu.db").is_file()
+    journal = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1])"
+            ".execute('pragma journal_mode').fetchone()[0])",
+            str(data_dir / "kefu.db"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert journal.stdout.strip() == "wal"
+    port = free_port()
+    second = start_server(data_dir, port)  # a second process over the same data dir
+    try:
+        history = httpx.get(
+            f"http://127.0.0.1:{port}/v1/messages",
+            headers=headers,
+            params={"conversation_id": answer["conversation_id"], "user": "restart-user"},
+        )
+        assert [m["id"] for m in history.json()["data"]] == [answer["message_id"]]
+    finally:
+        stop_server(second)

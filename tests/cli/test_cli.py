@@ -1,0 +1,78 @@
+"""The `kefu` command: ask, kb import, and friendly configuration errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kefu.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def test_ask_demo_prints_the_answer(data_dir: Path) -> None:
+    result = runner.invoke(app, ["ask", "订单多久发货?", "--demo", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "48" in result.stdout
+    assert (data_dir / "kefu.db").is_file()
+
+
+def test_bad_app_file_names_file_key_and_reason(tmp_path: Path, data_dir: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad Name!\nlanguage: fr\n", encoding="utf-8")
+    result = runner.invoke(app, ["ask", "hi", "--app", str(bad), "--data-dir", str(data_dir)])
+    assert result.exit_code == 2
+    assert str(bad) in result.output and "name" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("name: [unclosed\n", "invalid YAML"),
+        ("- just\n- a list\n", "mapping"),
+        ("name: ok\nknowledge:\n  faq: [missing.jsonl]\n", "knowledge.faq.0"),
+        ("name: ok\nknowledge:\n  faq_threshold: 2\n", "knowledge.faq_threshold"),
+        ("name: ok\nsurprise: 1\n", "surprise"),
+    ],
+)
+def test_config_errors_are_one_clear_line(
+    tmp_path: Path, data_dir: Path, content: str, expected: str
+) -> None:
+    bad = tmp_path / "app.yaml"
+    bad.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, ["ask", "hi", "--app", str(bad), "--data-dir", str(data_dir)])
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert "Traceback" not in result.output
+
+
+def test_kb_import_then_answer_from_new_knowledge(tmp_path: Path, data_dir: Path) -> None:
+    faq = tmp_path / "extra.csv"
+    faq.write_text(
+        "question,answer,variants\n"
+        "门店营业时间是几点,门店每天10:00-21:00营业。,门店几点开门|实体店几点关门\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["kb", "import", str(faq), "--demo", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 files (1 changed)" in result.stdout
+    answer = runner.invoke(app, ["ask", "实体店几点关门", "--demo", "--data-dir", str(data_dir)])
+    assert "10:00-21:00" in answer.stdout
+    again = runner.invoke(app, ["kb", "import", str(faq), "--demo", "--data-dir", str(data_dir)])
+    assert "(0 changed)" in again.stdout
+
+
+def test_kb_import_missing_path(data_dir: Path) -> None:
+    result = runner.invoke(
+        app, ["kb", "import", "/no/such/file.md", "--demo", "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 2
+    assert "no such file" in result.output

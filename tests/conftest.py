@@ -1,0 +1,61 @@
+"""Shared fixtures: a runtime over a temp data dir with the demo app and a tiny second app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from kefu.api.app import create_app
+from kefu.core.settings import Settings
+from kefu.engine.runtime import Runtime
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY_APP = FIXTURES / "apps" / "tiny.yaml"
+DEMO_KEY = "app-demo-test-key"
+ADMIN_KEY = "admin-test-key"
+
+
+def make_settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        admin_key=SecretStr(ADMIN_KEY),
+        demo_api_key=SecretStr(DEMO_KEY),
+    )
+
+
+@pytest.fixture(scope="session")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """One runtime for the session; tests isolate themselves by using their own `user`."""
+    built = Runtime.build(
+        make_settings(tmp_path_factory.mktemp("kefu-data")), [TINY_APP], demo=True
+    )
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_key(runtime: Runtime) -> str:
+    return runtime.apps.create_key(runtime.apps.get("tiny"))
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The demo app's service API, in process."""
+    app = create_app(runtime, close_runtime=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://kefu.test",
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def user(request: pytest.FixtureRequest) -> str:
+    """An end-user id unique to the test, so tests never see each other's conversations."""
+    return f"user-{request.node.name}"

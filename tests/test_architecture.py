@@ -1,0 +1,63 @@
+"""Dependencies point inward (DESIGN.md): api/cli/web → engine → parts → store → core."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import kefu
+
+PACKAGE = Path(kefu.__file__).parent
+# What each part may import from kefu (besides itself).
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "store": {"core"},
+    "safety": {"core"},
+    "knowledge": {"core"},
+    "nlu": {"core", "knowledge"},
+    "llm": {"core"},
+    "tools": {"core"},
+    "handoff": {"core", "store"},
+    "engine": {"core", "store", "safety", "knowledge", "nlu", "llm", "tools", "handoff"},
+    "web": set(),
+    "api": {"core", "engine", "safety", "web"},
+    "cli": {"core", "engine", "api"},
+}
+
+
+def kefu_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    parts: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            pieces = name.split(".")
+            if pieces[0] == "kefu" and len(pieces) > 1:
+                parts.add(pieces[1])
+    return parts
+
+
+def test_every_part_imports_only_inward() -> None:
+    violations = []
+    for part, allowed in ALLOWED.items():
+        for path in (PACKAGE / part).rglob("*.py"):
+            for imported in kefu_imports(path) - allowed - {part}:
+                if imported.startswith("_") or imported == "__init__":
+                    continue
+                violations.append(f"{path.relative_to(PACKAGE)} imports kefu.{imported}")
+    assert violations == []
+
+
+def test_engine_never_imports_the_web_framework() -> None:
+    for path in (PACKAGE / "engine").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert "fastapi" not in source and "starlette" not in source, path
+
+
+def test_every_part_is_covered() -> None:
+    parts = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert parts - {"_bundled_apps"} == set(ALLOWED)
