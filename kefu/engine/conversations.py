@@ -26,12 +26,12 @@ class ConversationService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def list(
+    async def list_page(
         self, app: AppRuntime, user: str, *, last_id: str | None, limit: int, sort_by: SortBy
     ) -> tuple[list[ConversationRecord], bool]:
         uid = end_user_id(app.id, clean_user(user))
         return await to_thread.run_sync(
-            lambda: self._store.conversations.list(
+            lambda: self._store.conversations.list_page(
                 app.id, uid, last_id=last_id, limit=limit, sort_by=sort_by
             )
         )

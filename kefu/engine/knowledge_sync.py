@@ -9,6 +9,7 @@ from pathlib import Path
 from kefu.core.app_config import AppConfig
 from kefu.core.errors import InvalidParam
 from kefu.knowledge import (
+    FAQ_SUFFIXES,
     content_hash,
     iter_document_files,
     read_document,
@@ -18,8 +19,6 @@ from kefu.knowledge import (
 from kefu.store import Store
 
 __all__ = ["ImportResult", "import_paths", "is_faq_file", "sync_config_sources"]
-
-FAQ_SUFFIXES = {".csv", ".jsonl"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,9 @@ def split_document(
             if (sentences := split_sentences(block))
         ]
         for content in _pack(paragraphs, chunk_size, overlap):
-            drafts.append(ChunkDraft(position=len(drafts), content=content, heading=section.heading))
+            drafts.append(
+                ChunkDraft(position=len(drafts), content=content, heading=section.heading)
+            )
     return drafts
 
 
@@ -90,7 +92,7 @@ def _markdown_sections(content: str) -> list[_Section]:
 
 
 def _render(pieces: list[tuple[int, str]]) -> str:
-    """Join (paragraph number, sentence) pieces: sentences as written, paragraphs by a blank line."""
+    """Join (paragraph, sentence) pieces: sentences as written, paragraphs by a blank line."""
     paragraphs: list[list[str]] = []
     last = None
     for number, sentence in pieces:

@@ -68,7 +68,8 @@ def read_faq_file(path: Path) -> list[FaqEntry]:
     for line, row in rows:
         entry = _faq_entry(path, line, row)
         if entry.id in first_line:
-            what = f"FAQ id {entry.id!r}" if row.get("id") else "question"
+            given_id = row.get("id") not in (None, "")
+            what = f"FAQ id {entry.id!r}" if given_id else "question"
             raise InvalidParam(
                 f"{path}, line {line}: duplicate {what} (first on line {first_line[entry.id]})"
             )

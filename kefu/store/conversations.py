@@ -66,7 +66,7 @@ class ConversationRepository:
             )
             return conversation_record(row) if row else None
 
-    def list(
+    def list_page(
         self,
         app_id: str,
         end_user_id: str,

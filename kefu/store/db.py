@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -36,6 +37,8 @@ def create_db_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=8,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
         )
 
         @event.listens_for(engine, "connect")
@@ -48,7 +51,14 @@ def create_db_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads
+    )
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns hold traces and sources on the hot path: orjson is ~10x the stdlib."""
+    return orjson.dumps(value).decode()
 
 
 def run_migrations(engine: Engine) -> None:

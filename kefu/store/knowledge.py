@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kefu.core.records import DocumentRecord
@@ -112,7 +112,7 @@ class KnowledgeRepository:
                 session.execute(delete(FaqRow).where(FaqRow.document_id == row.id))
             if chunks:
                 session.execute(
-                    ChunkRow.__table__.insert(),
+                    insert(ChunkRow),
                     [
                         {
                             "id": new_id(),
@@ -132,7 +132,7 @@ class KnowledgeRepository:
                     )
                 )
                 session.execute(
-                    FaqRow.__table__.insert(),
+                    insert(FaqRow),
                     [
                         {
                             "id": new_id(),
@@ -207,7 +207,7 @@ class KnowledgeRepository:
     @staticmethod
     def _bump_revision(session: Session, app_id: str) -> None:
         session.execute(
-            AppRow.__table__.update()
+            update(AppRow)
             .where(AppRow.id == app_id)
             .values(knowledge_revision=AppRow.knowledge_revision + 1)
         )

@@ -13,7 +13,6 @@ import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, update
@@ -29,12 +28,19 @@ log = logging.getLogger(__name__)
 
 _MESSAGE_COLUMNS = {c.key for c in MessageRow.__table__.columns}
 _CONVERSATION_COLUMNS = {c.key for c in ConversationRow.__table__.columns}
+_TRACE_COLUMNS = {c.key for c in TraceRow.__table__.columns}
+
+
+def _columns(record: Any, columns: set[str]) -> dict[str, Any]:
+    """A record's fields that are table columns (``asdict`` would deep-copy the JSON)."""
+    return {name: getattr(record, name) for name in record.__slots__ if name in columns}
 
 
 def _insert_ignoring_conflicts(
     connection: Connection, table: Table, rows: list[dict[str, Any]]
 ) -> None:
     dialect = connection.dialect.name
+    dialect_insert: Any
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     elif dialect == "postgresql":
@@ -58,7 +64,7 @@ def write_turns(connection: Connection, turns: Sequence[TurnRecord]) -> None:
     }
     _insert_ignoring_conflicts(connection, EndUserRow.__table__, list(users.values()))  # type: ignore[arg-type]
     new_conversations = [
-        {k: v for k, v in asdict(t.new_conversation).items() if k in _CONVERSATION_COLUMNS}
+        _columns(t.new_conversation, _CONVERSATION_COLUMNS)
         for t in turns
         if t.new_conversation is not None
     ]
@@ -69,9 +75,9 @@ def write_turns(connection: Connection, turns: Sequence[TurnRecord]) -> None:
         connection.execute(insert(ConversationRow), new_conversations)
     connection.execute(
         insert(MessageRow),
-        [{k: v for k, v in asdict(t.message).items() if k in _MESSAGE_COLUMNS} for t in turns],
+        [_columns(t.message, _MESSAGE_COLUMNS) for t in turns],
     )
-    connection.execute(insert(TraceRow), [asdict(t.trace) for t in turns])
+    connection.execute(insert(TraceRow), [_columns(t.trace, _TRACE_COLUMNS) for t in turns])
     counts: dict[str, int] = {}
     for t in turns:
         counts[t.conversation_id] = counts.get(t.conversation_id, 0) + 1

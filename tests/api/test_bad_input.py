@@ -66,7 +66,7 @@ async def test_lone_surrogates_and_controls_are_cleaned_and_stored(
 ) -> None:
     raw = (
         b'{"query": "\\ud800\\u8ba2\\u5355\\u591a\\u4e45\\u53d1\\u8d27\\u0007\\udfff",'
-        b' "user": "u-\\ud83d"}'
+        b' "user": "u-\\ud83d", "response_mode": "blocking"}'
     )
     response = await client.post(CHAT, content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text

@@ -27,27 +27,16 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KEFU_DEMO_API_KEY": KEY, "KEFU_ADMIN_KEY": "admin-real"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kefu.cli.main",
-            "serve",
-            "--demo",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = data_dir.parent / f"server-{port}.log"
+    command = [sys.executable, "-m", "kefu.cli.main", "serve", "--demo", "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)], env=env, stdout=log, stderr=log
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"server exited: {output}")
+            raise AssertionError(f"server exited: {log_path.read_text(errors='replace')}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process

@@ -76,7 +76,7 @@ async def list_conversations(
     limit: Limit = 20,
     sort_by: Literal["created_at", "-created_at", "updated_at", "-updated_at"] = "-updated_at",
 ) -> Response:
-    conversations, has_more = await runtime.conversations.list(
+    conversations, has_more = await runtime.conversations.list_page(
         app, user, last_id=last_id or None, limit=limit, sort_by=sort_by
     )
     return json_response(

@@ -1,0 +1,121 @@
+"""On-disk layout of a persisted knowledge index, so a restart does not re-tokenize.
+
+``<index_dir>/index-<key>/`` holds ``manifest.json`` (format, fingerprint, the entries and
+chunks) and one bm25s folder per lexicon. A new index is written to a temporary folder
+and renamed into place, then older ones are removed: a crash leaves either the old index
+or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jieba
+
+from kefu.core.types import Chunk, FaqEntry
+from kefu.knowledge._lexicon import Lexicon
+from kefu.knowledge.tokenize import TOKENIZER_VERSION
+
+__all__ = ["FORMAT_VERSION", "knowledge_fingerprint", "read_manifest", "save_index"]
+
+logger = logging.getLogger(__name__)
+
+# Bump when the index layout or the relevance inputs change: old indexes are then rebuilt.
+FORMAT_VERSION = 1
+_MANIFEST = "manifest.json"
+_PREFIX = "index-"
+
+
+def knowledge_fingerprint(faqs: Sequence[FaqEntry], chunks: Sequence[Chunk]) -> str:
+    """A SHA-256 of everything the index is built from, including the tokenizer version."""
+    payload = [
+        FORMAT_VERSION,
+        TOKENIZER_VERSION,
+        jieba.__version__,
+        [dataclasses.astuple(entry) for entry in faqs],
+        [dataclasses.astuple(chunk) for chunk in chunks],
+    ]
+    encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def save_index(
+    index_dir: Path,
+    fingerprint: str,
+    faqs: Sequence[FaqEntry],
+    chunks: Sequence[Chunk],
+    lexicons: Mapping[str, Lexicon],
+) -> None:
+    """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays."""
+    target = _folder(index_dir, fingerprint)
+    staging = index_dir / f".tmp-{uuid.uuid4().hex}"
+    try:
+        staging.mkdir(parents=True)
+        for name, lexicon in lexicons.items():
+            lexicon.save(staging / name)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "fingerprint": fingerprint,
+            "faqs": [dataclasses.asdict(entry) for entry in faqs],
+            "chunks": [dataclasses.asdict(chunk) for chunk in chunks],
+        }
+        (staging / _MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except OSError as exc:
+        logger.warning("could not save the knowledge index to %s: %s", index_dir, exc)
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    # Older indexes go; a staging folder only once it is stale, as another process sharing
+    # the folder may still be writing it.
+    stale = time.time() - 3600
+    for old in index_dir.iterdir():
+        if old == target or not old.is_dir():
+            continue
+        if old.name.startswith(_PREFIX) or (
+            old.name.startswith(".tmp-") and old.stat().st_mtime < stale
+        ):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(
+    index_dir: Path, fingerprint: str
+) -> tuple[Path, list[FaqEntry], list[Chunk]] | None:
+    """The folder, entries and chunks saved for ``fingerprint``, or None if there are none."""
+    folder = _folder(index_dir, fingerprint)
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring an unreadable knowledge index in %s: %s", folder, exc)
+        return None
+    if manifest.get("format") != FORMAT_VERSION or manifest.get("fingerprint") != fingerprint:
+        return None
+    try:
+        faqs = [_faq_entry(item) for item in manifest["faqs"]]
+        chunks = [Chunk(**item) for item in manifest["chunks"]]
+    except (KeyError, TypeError) as exc:
+        logger.warning("ignoring a malformed knowledge index in %s: %s", folder, exc)
+        return None
+    return folder, faqs, chunks
+
+
+def _faq_entry(item: dict[str, Any]) -> FaqEntry:
+    return FaqEntry(**{**item, "variants": tuple(item.get("variants", ()))})
+
+
+def _folder(index_dir: Path, fingerprint: str) -> Path:
+    key = hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:16]
+    return index_dir / f"{_PREFIX}{key}"
