@@ -55,6 +55,11 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         description="kefu 客服 — self-hosted AI customer service. Dify-compatible service API, "
         "OpenAI-compatible chat completions, admin API.",
         lifespan=lifespan,
+        telemetry={
+            "tracing": runtime.settings.otel,
+            "metrics": runtime.settings.otel,
+            "logs": runtime.settings.otel,
+        },
     )
     app.state.runtime = runtime
     install_error_handlers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,8 +89,12 @@ def serve(
         f"{runtime.settings.data_dir.resolve()})",
         highlight=False,
     )
+    app = create_app(runtime)
+    # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
+    # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
+    gc.freeze()
     uvicorn.run(
-        create_app(runtime),
+        app,
         host=host,
         port=port,
         log_level=runtime.settings.log_level,

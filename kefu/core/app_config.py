@@ -65,6 +65,9 @@ class KnowledgeConfig(_Strict):
     top_k: int = Field(3, ge=1, le=20, description="retrieved passages listed as sources")
     chunk_size: int = Field(400, ge=50, le=4000, description="target chunk length, characters")
     chunk_overlap: int = Field(40, ge=0, le=1000, description="overlap between chunks")
+    route_cache_size: int = Field(
+        4096, ge=0, le=1_000_000, description="questions whose routing is cached (0: off)"
+    )
 
 
 class RepliesConfig(_Strict):

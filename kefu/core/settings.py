@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")
     stream_ping_seconds: float = Field(10.0, gt=0, description="SSE keep-alive interval")
     log_level: str = "info"
+    otel: bool = Field(
+        False,
+        description="FastAPI's native OpenTelemetry spans and metrics per request (off: the "
+        "per-request provider check alone costs ~20% of a FAQ answer)",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

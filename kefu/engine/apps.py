@@ -11,6 +11,7 @@ from pathlib import Path
 from kefu.core.app_config import AppConfig
 from kefu.core.errors import NotFound
 from kefu.engine.knowledge_sync import sync_config_sources
+from kefu.engine.route_cache import RouteCache
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
 from kefu.store import Store, hash_key
 
@@ -27,6 +28,7 @@ class AppRuntime:
     config: AppConfig
     index: KnowledgeIndex
     knowledge_revision: int = -1
+    route_cache: RouteCache = field(default_factory=lambda: RouteCache(0))
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -44,6 +46,8 @@ class AppRuntime:
             fingerprint = knowledge_fingerprint(faqs, chunks)
             if not self.index.load(fingerprint):
                 self.index.rebuild(faqs, chunks)
+            # A new cache object, not clear(): the event loop may be reading the old one.
+            self.route_cache = RouteCache(self.config.knowledge.route_cache_size)
             self.knowledge_revision = revision
             log.info(
                 "app %s: knowledge revision %d (%d FAQ, %d chunks)",

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from kefu.core.types import ChunkHit, FaqHit, Language
 from kefu.engine.apps import AppRuntime
+from kefu.engine.route_cache import RouteDecision
 from kefu.engine.trace import Trace
 from kefu.knowledge import detect_language
 from kefu.safety import guard_input
@@ -53,6 +54,20 @@ def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
 
 def route(ctx: TurnContext, record: dict[str, Any]) -> None:
     """Cheapest first: a curated FAQ answer, else a document passage, else the fallback."""
+    cache = ctx.app.route_cache
+    cached = cache.get(ctx.query, ctx.language)
+    if cached is not None:
+        ctx.route = cached.route  # type: ignore[assignment]
+        ctx.faq_hits, ctx.passages = list(cached.faq_hits), list(cached.passages)
+        record.update(cached.record, cache="hit")
+        return
+    decide_route(ctx, record)
+    decision = RouteDecision(ctx.route, tuple(ctx.faq_hits), tuple(ctx.passages), dict(record))
+    cache.put(ctx.query, ctx.language, decision)
+    record["cache"] = "miss"
+
+
+def decide_route(ctx: TurnContext, record: dict[str, Any]) -> None:
     knowledge = ctx.app.config.knowledge
     ctx.faq_hits = ctx.app.index.match_faq(ctx.query, top_k=FAQ_CANDIDATES)
     record["faq_candidates"] = [

@@ -17,9 +17,18 @@ import numpy as np
 
 from kefu.knowledge.tokenize import informativeness
 
-__all__ = ["Lexicon"]
+__all__ = ["Lexicon", "Query"]
 
 _EMPTY_MARKER = "EMPTY"  # saved in place of a bm25s index for a corpus with no tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A query's tokens as an index sees them."""
+
+    known: frozenset[int]  # ids of the tokens the index has
+    weight: float  # total weight of all distinct tokens, known or not
+    terms: tuple[tuple[str, int | None, float], ...]  # (token, id or None, weight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,7 @@ class Lexicon:
 
     bm25: bm25s.BM25 | None
     vocab: Mapping[str, int]
+    tokens: tuple[str, ...]  # token id → text
     doc_tokens: tuple[frozenset[int], ...]
     doc_weights: tuple[float, ...]
     weights: tuple[float, ...]
@@ -66,7 +76,7 @@ class Lexicon:
 
     @classmethod
     def empty(cls, num_docs: int) -> Lexicon:
-        return cls(None, {}, (frozenset(),) * num_docs, (0.0,) * num_docs, (), 0.0)
+        return cls(None, {}, (), (frozenset(),) * num_docs, (0.0,) * num_docs, (), 0.0)
 
     @classmethod
     def from_bm25(cls, bm25: bm25s.BM25, num_docs: int, groups: Sequence[int] | None) -> Lexicon:
@@ -90,29 +100,40 @@ class Lexicon:
                 frequency[token_id] += 1
 
         weights = [0.0] * len(frequency)
+        texts = [""] * len(frequency)
         for token, token_id in bm25.vocab_dict.items():
             weights[token_id] = _idf(total, frequency[token_id]) * informativeness(token)
+            texts[token_id] = token
         doc_weights = tuple(sum(weights[t] for t in own) for own in doc_tokens)
-        return cls(bm25, bm25.vocab_dict, doc_tokens, doc_weights, tuple(weights), _idf(total, 1))
+        return cls(
+            bm25,
+            bm25.vocab_dict,
+            tuple(texts),
+            doc_tokens,
+            doc_weights,
+            tuple(weights),
+            _idf(total, 1),
+        )
 
-    def query(self, tokens: Iterable[str]) -> tuple[frozenset[int], float]:
-        """The query's known token ids and the total weight of all its distinct tokens.
+    def query(self, tokens: Iterable[str]) -> Query:
+        """Weigh a query's distinct tokens against this index.
 
-        A token the index has never seen weighs as much as the rarest known one: the
-        knowledge says nothing about it, so it counts against every candidate.
+        A token the index has never seen weighs as much as the rarest known one (times its
+        informativeness): the knowledge says nothing about it, so it counts against every
+        candidate.
         """
         known: set[int] = set()
-        weight = 0.0
-        for token in set(tokens):
+        terms: list[tuple[str, int | None, float]] = []
+        for token in dict.fromkeys(tokens):
             if not token:  # bm25s keeps "" in its vocabulary as a filler; never a real token
                 continue
             token_id = self.vocab.get(token)
             if token_id is not None:
                 known.add(token_id)
-                weight += self.weights[token_id]
+                terms.append((token, token_id, self.weights[token_id]))
             else:
-                weight += self.unknown_weight * informativeness(token)
-        return frozenset(known), weight
+                terms.append((token, None, self.unknown_weight * informativeness(token)))
+        return Query(frozenset(known), sum(weight for *_, weight in terms), tuple(terms))
 
     def weight_of(self, token_ids: Iterable[int]) -> float:
         weights = self.weights

@@ -3,9 +3,8 @@
 BM25 (bm25s) picks candidates; each hit then gets a ``relevance`` in [0, 1] that means the
 same thing for every query, so one threshold works:
 
-* FAQ: the F1 of two IDF-weighted coverages — how much of the query the entry covers
-  (all its forms together, so a query may mix words from two variants) and how much of
-  the best-matching form the query covers. Unknown query words count against the match.
+* FAQ (see ``_faq``): the F1 of two IDF-weighted coverages — how much of the query the
+  entry covers and how much of its best-matching form the query covers.
 * Passages: how much of the query (IDF-weighted) the chunk's heading and text cover,
   raised to the power 1.5 (a long passage covers many words, so only coverage counts).
 
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
+from kefu.knowledge._faq import FaqIndex
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.tokenize import tokenize
@@ -32,70 +32,10 @@ logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1_000  # a longer query is cut before tokenizing, so 100 KB stays fast
 MAX_QUERY_TOKENS = 256
-_CANDIDATES = 64  # BM25 candidates scored for relevance per query
+_CANDIDATES = 64  # BM25 candidates that get a relevance, per query
 # Passage relevance is coverage ** 1.5: the default threshold 0.3 then needs ~45% of the
 # query's weight found in the passage, so a passage sharing one word of three falls short.
 _PASSAGE_COVERAGE_EXPONENT = 1.5
-
-
-@dataclass(frozen=True, slots=True)
-class _FaqIndex:
-    entries: tuple[FaqEntry, ...]
-    forms: tuple[str, ...]  # every question and variant, in entry order
-    form_entry: tuple[int, ...]  # form → entry index
-    entry_forms: tuple[tuple[int, ...], ...]  # entry → its form indexes
-    entry_tokens: tuple[frozenset[int], ...]  # entry → tokens of all its forms
-    lexicon: Lexicon
-
-    @classmethod
-    def create(cls, entries: Sequence[FaqEntry], saved: Path | None = None) -> _FaqIndex:
-        """Index ``entries``, or load the lexicon ``saved`` for them instead of tokenizing."""
-        forms: list[str] = []
-        form_entry: list[int] = []
-        entry_forms: list[tuple[int, ...]] = []
-        for number, entry in enumerate(entries):
-            texts = dict.fromkeys((entry.question, *entry.variants))
-            entry_forms.append(tuple(range(len(forms), len(forms) + len(texts))))
-            forms += texts
-            form_entry += [number] * len(texts)
-        if saved is None:
-            lexicon = Lexicon.build([tokenize(form) for form in forms], form_entry)
-        else:
-            lexicon = Lexicon.load(saved, len(forms), form_entry)
-        entry_tokens = tuple(
-            frozenset().union(*(lexicon.doc_tokens[form] for form in own)) for own in entry_forms
-        )
-        return cls(
-            tuple(entries),
-            tuple(forms),
-            tuple(form_entry),
-            tuple(entry_forms),
-            entry_tokens,
-            lexicon,
-        )
-
-    def best_form(
-        self,
-        entry: int,
-        query_tokens: frozenset[int],
-        query_weight: float,
-        scores: dict[int, float],
-    ) -> tuple[float, int]:
-        """The entry's relevance to the query and its best form (ties go to higher BM25).
-
-        Relevance is the F1 of the query's coverage by the whole entry and the form's
-        coverage by the query, both IDF-weighted.
-        """
-        lexicon = self.lexicon
-        coverage = lexicon.weight_of(query_tokens & self.entry_tokens[entry]) / query_weight
-        best = (0.0, 0.0, self.entry_forms[entry][0])
-        for form in self.entry_forms[entry]:
-            shared = query_tokens & lexicon.doc_tokens[form]
-            if shared:
-                precision = lexicon.weight_of(shared) / lexicon.doc_weights[form]
-                relevance = 2 * coverage * precision / (coverage + precision)
-                best = max(best, (relevance, scores.get(form, 0.0), form), key=lambda c: c[:2])
-        return best[0], best[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +57,7 @@ class _ChunkIndex:
 class _Snapshot:
     """Everything a query reads, swapped in as one reference."""
 
-    faq: _FaqIndex
+    faq: FaqIndex
     chunks: _ChunkIndex
     fingerprint: str | None
 
@@ -127,7 +67,7 @@ class KnowledgeIndex:
 
     def __init__(self, index_dir: Path | None = None) -> None:
         self.index_dir = index_dir
-        self._snapshot = _Snapshot(_FaqIndex.create(()), _ChunkIndex.create(()), None)
+        self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
         self._write_lock = threading.Lock()
 
     @property
@@ -152,7 +92,7 @@ class KnowledgeIndex:
         """
         fingerprint = fingerprint or knowledge_fingerprint(faqs, chunks)
         with self._write_lock:
-            snapshot = _Snapshot(_FaqIndex.create(faqs), _ChunkIndex.create(chunks), fingerprint)
+            snapshot = _Snapshot(FaqIndex.create(faqs), _ChunkIndex.create(chunks), fingerprint)
             if self.index_dir is not None:
                 lexicons = {"faq": snapshot.faq.lexicon, "chunks": snapshot.chunks.lexicon}
                 save_index(self.index_dir, fingerprint, faqs, chunks, lexicons)
@@ -169,7 +109,7 @@ class KnowledgeIndex:
             folder, faqs, chunks = found
             try:
                 snapshot = _Snapshot(
-                    _FaqIndex.create(faqs, folder / "faq"),
+                    FaqIndex.create(faqs, folder / "faq"),
                     _ChunkIndex.create(chunks, folder / "chunks"),
                     fingerprint,
                 )
@@ -181,34 +121,18 @@ class KnowledgeIndex:
 
     def match_faq(self, query: str, top_k: int = 3) -> list[FaqHit]:
         """The FAQ entries that best answer ``query``, best first (at most one hit per entry)."""
-        faq = self._snapshot.faq
-        query_tokens, query_weight = faq.lexicon.query(_query_tokens(query))
-        candidates = faq.lexicon.candidates(query_tokens, _CANDIDATES) if top_k > 0 else []
-        scores = dict(candidates)
-        hits: list[FaqHit] = []
-        for entry in dict.fromkeys(faq.form_entry[form] for form, _ in candidates):
-            relevance, form = faq.best_form(entry, query_tokens, query_weight, scores)
-            hits.append(
-                FaqHit(
-                    entry=faq.entries[entry],
-                    score=scores.get(form, 0.0),
-                    relevance=_rounded(relevance),
-                    matched=faq.forms[form],
-                )
-            )
-        hits.sort(key=lambda hit: (hit.relevance, hit.score), reverse=True)
-        return hits[:top_k]
+        return self._snapshot.faq.match(_query_tokens(query), top_k)
 
     def search(self, query: str, top_k: int = 3) -> list[ChunkHit]:
         """The document chunks most relevant to ``query``, best first."""
         index = self._snapshot.chunks
         lexicon = index.lexicon
-        query_tokens, query_weight = lexicon.query(_query_tokens(query))
-        candidates = lexicon.candidates(query_tokens, max(_CANDIDATES, top_k)) if top_k > 0 else []
+        weighed = lexicon.query(_query_tokens(query))
+        candidates = lexicon.candidates(weighed.known, max(_CANDIDATES, top_k)) if top_k > 0 else []
         hits: list[ChunkHit] = []
         for doc, score in candidates:
-            coverage = lexicon.weight_of(query_tokens & lexicon.doc_tokens[doc]) / query_weight
-            relevance = _rounded(min(1.0, coverage) ** _PASSAGE_COVERAGE_EXPONENT)
+            coverage = lexicon.weight_of(weighed.known & lexicon.doc_tokens[doc]) / weighed.weight
+            relevance = round(min(1.0, coverage) ** _PASSAGE_COVERAGE_EXPONENT, 4)
             hits.append(ChunkHit(chunk=index.chunks[doc], score=score, relevance=relevance))
         hits.sort(key=lambda hit: (hit.relevance, hit.score), reverse=True)
         return hits[:top_k]
@@ -216,8 +140,3 @@ class KnowledgeIndex:
 
 def _query_tokens(query: str) -> list[str]:
     return tokenize(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS]
-
-
-def _rounded(relevance: float) -> float:
-    """Four decimals: enough to compare with a threshold, and a full match reads 1.0."""
-    return round(min(1.0, relevance), 4)

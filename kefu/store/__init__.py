@@ -7,14 +7,12 @@ SQLite (WAL) in the data dir by default; any SQLAlchemy URL (PostgreSQL) through
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import Engine
 
 from kefu.core.records import TurnRecord
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
-from kefu.store.db import create_db_engine, run_migrations
+from kefu.store.db import Checkpointer, create_db_engine, run_migrations
 from kefu.store.ids import end_user_id, hash_key, new_id
 from kefu.store.knowledge import KnowledgeRepository
 from kefu.store.writer import TurnWriter
@@ -38,6 +36,7 @@ class Store:
         self.conversations = ConversationRepository(engine)
         self.knowledge = KnowledgeRepository(engine)
         self._writer = TurnWriter(engine)
+        self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -48,11 +47,13 @@ class Store:
 
     async def save_turn(self, turn: TurnRecord) -> None:
         """Persist a turn; returns once it is committed (group commit, see ``writer``)."""
-        await asyncio.wrap_future(self._writer.submit(turn))
+        await self._writer.save(turn)
 
     def save_turn_sync(self, turn: TurnRecord) -> None:
         self._writer.submit(turn).result()
 
     def close(self) -> None:
         self._writer.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.core.errors import StorageError
 
-__all__ = ["as_utc", "create_db_engine", "run_migrations", "utcnow"]
+__all__ = ["Checkpointer", "as_utc", "create_db_engine", "run_migrations", "utcnow"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,6 +49,9 @@ def create_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Checkpoints run on a background thread (``Checkpointer``), not inside the
+            # commit of whichever request happens to cross the WAL size limit.
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine
@@ -59,6 +63,38 @@ def create_db_engine(url: str) -> Engine:
 def _json_dumps(value: Any) -> str:
     """JSON columns hold traces and sources on the hot path: orjson is ~10x the stdlib."""
     return orjson.dumps(value).decode()
+
+
+class Checkpointer:
+    """Copies SQLite's write-ahead log back into the database every few seconds.
+
+    With automatic checkpoints, the commit that crosses the WAL limit pays for copying
+    and syncing megabytes, and every request in that group commit waits for it.
+    A PASSIVE checkpoint on its own thread never blocks writers.
+    """
+
+    def __init__(self, engine: Engine, interval_s: float = 1.0) -> None:
+        self._engine = engine
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kefu-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.checkpoint("PASSIVE")
+
+    def checkpoint(self, mode: str) -> None:
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
+        except SQLAlchemyError as exc:
+            logging.getLogger(__name__).warning("WAL checkpoint failed: %s", exc)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.checkpoint("TRUNCATE")
 
 
 def run_migrations(engine: Engine) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 import uuid
 
 __all__ = ["end_user_id", "hash_key", "new_id"]
@@ -11,7 +13,17 @@ _END_USER_NAMESPACE = uuid.UUID("6f1c1f0e-8a52-4b8e-9a3e-2f7b6c1d9e40")
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A time-ordered UUID (version 7, RFC 9562).
+
+    New rows land at the right edge of every primary-key index instead of on random
+    pages, which keeps each group commit to a few pages. Ids are not secrets (every read
+    checks app and user), so the random bits come from the fast PRNG, not ``os.urandom``.
+    """
+    millis = time.time_ns() // 1_000_000
+    value = (millis & (1 << 48) - 1) << 80 | random.getrandbits(80)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
 
 
 def end_user_id(app_id: str, external_id: str) -> str:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from kefu.knowledge import detect_language, tokenize
+from kefu.knowledge.tokenize import informativeness
 
 
 @pytest.mark.parametrize(
@@ -81,3 +82,16 @@ def test_first_use_is_quiet() -> None:
     )
     assert result.stdout.strip() == "['退货', '运费']"
     assert result.stderr == ""
+
+
+def test_unknown_character_runs_are_not_glued_into_words() -> None:
+    # jieba's HMM would invent "完款"; single characters can still match "付款" in an FAQ.
+    assert tokenize("付完款要几天才发货") == ["付", "完", "款", "多久", "才", "发货"]
+
+
+def test_informativeness_ranks_topic_words_above_common_ones() -> None:
+    assert informativeness("发货") == informativeness("运费") == informativeness("refund") == 1.0
+    assert informativeness("一般") < informativeness("今天") < 1.0  # common in any text
+    assert informativeness("的") < 0.1
+    assert informativeness("80") == 0.5
+    assert informativeness("扣") < informativeness("扣款")  # a lone ideograph says less

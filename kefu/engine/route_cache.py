@@ -1,0 +1,51 @@
+"""Exact-question cache for routing decisions.
+
+Customers ask the same questions over and over ("订单多久发货?"); the FAQ match and passage
+search for a question only change when the knowledge does. This LRU keeps the decision per
+cleaned question and language; it is replaced wholesale when the app's knowledge reloads.
+(The semantic cache of DESIGN.md — similar questions, with an embedder — builds on it.)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from kefu.core.types import ChunkHit, FaqHit
+
+__all__ = ["RouteCache", "RouteDecision"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    route: str
+    faq_hits: tuple[FaqHit, ...]
+    passages: tuple[ChunkHit, ...]
+    record: dict[str, Any]  # what the route stage wrote into the trace
+
+
+class RouteCache:
+    """A bounded LRU used from the event-loop thread only; ``size=0`` disables it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], RouteDecision] = OrderedDict()
+
+    def get(self, query: str, language: str) -> RouteDecision | None:
+        key = (query, language)
+        decision = self._entries.get(key)
+        if decision is not None:
+            self._entries.move_to_end(key)
+        return decision
+
+    def put(self, query: str, language: str, decision: RouteDecision) -> None:
+        if self.size <= 0:
+            return
+        self._entries[(query, language)] = decision
+        self._entries.move_to_end((query, language))
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
