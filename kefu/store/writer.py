@@ -19,11 +19,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, Connection, DateTime, Engine, Table, bindparam, update
+from sqlalchemy import JSON, Connection, DateTime, Engine, Table, bindparam, update
 
 from kefu.core.errors import StorageError
 from kefu.core.records import TurnRecord
@@ -95,10 +97,16 @@ def turn_rows(turns: Sequence[TurnRecord]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def write_turns(connection: Connection, turns: Sequence[TurnRecord]) -> None:
-    """Write turns (end user, conversation, message, trace) inside the caller's transaction."""
+def write_turns(
+    connection: Connection, turns: Sequence[TurnRecord], *, portable: bool = False
+) -> None:
+    """Write turns (end user, conversation, message, trace) inside the caller's transaction.
+
+    ``portable`` forces the SQLAlchemy Core path on SQLite too (for the conformance test).
+    """
     rows = turn_rows(turns)
-    insert_many = _sqlite_insert if connection.dialect.name == "sqlite" else _core_insert
+    fast = connection.dialect.name == "sqlite" and not portable
+    insert_many = _sqlite_insert if fast else _core_insert
     insert_many(connection, _END_USERS, rows["end_users"], True)
     for table in (_CONVERSATIONS, _MESSAGES, _TRACES):
         if rows[table.name]:
@@ -110,48 +118,72 @@ def write_turns(connection: Connection, turns: Sequence[TurnRecord]) -> None:
 def _core_insert(
     connection: Connection, table: Table, rows: list[dict[str, Any]], ignore_conflicts: bool
 ) -> None:
+    """Portable path through SQLAlchemy Core (PostgreSQL; SQLite in the conformance test)."""
     if not ignore_conflicts:
         connection.execute(table.insert(), rows)
         return
-    dialect = connection.dialect.name
-    if dialect != "postgresql":  # pragma: no cover - other databases are not supported yet
-        raise StorageError(f"unsupported database dialect: {dialect}")
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    dialect_insert: Any
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other databases are not supported yet
+        raise StorageError(f"unsupported database dialect: {connection.dialect.name}")
+    connection.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
 
-    connection.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+
+def _json_text(value: Any) -> Any:
+    return None if value is None else orjson.dumps(value).decode()
 
 
-def _sqlite_value(column: Column[Any]) -> Callable[[Any], Any]:
-    """How SQLAlchemy would store a value of this column in SQLite."""
-    if isinstance(column.type, JSON):
-        return lambda value: None if value is None else orjson.dumps(value).decode()
-    if isinstance(column.type, DateTime):
-        # SQLAlchemy's SQLite DATETIME storage format (timezone dropped, UTC by convention).
-        return lambda value: (
-            None if value is None else datetime.strftime(value, "%Y-%m-%d %H:%M:%S.%f")
+def _datetime_text(value: Any) -> Any:
+    # SQLAlchemy's SQLite DATETIME storage format (timezone dropped, UTC by convention).
+    return None if value is None else datetime.strftime(value, "%Y-%m-%d %H:%M:%S.%f")
+
+
+@dataclass(frozen=True, slots=True)
+class _SqliteInsert:
+    """An INSERT for one table with the value conversions SQLAlchemy would apply."""
+
+    sql: str
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+    conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    @classmethod
+    def build(cls, table: Table, ignore_conflicts: bool) -> _SqliteInsert:
+        columns = list(table.columns)
+        verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+        names = ", ".join(c.name for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        conversions = tuple(
+            (position, _json_text if isinstance(c.type, JSON) else _datetime_text)
+            for position, c in enumerate(columns)
+            if isinstance(c.type, JSON | DateTime)
         )
-    return lambda value: value
+        return cls(
+            f"{verb} INTO {table.name} ({names}) VALUES ({marks})",
+            itemgetter(*(c.key for c in columns)),
+            conversions,
+        )
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        values = list(self.values(row))
+        for position, convert in self.conversions:
+            values[position] = convert(values[position])
+        return tuple(values)
 
 
-_SQLITE_STATEMENTS: dict[tuple[str, bool], tuple[str, list[tuple[str, Callable[[Any], Any]]]]] = {}
+_SQLITE_INSERTS: dict[tuple[str, bool], _SqliteInsert] = {}
 
 
 def _sqlite_insert(
     connection: Connection, table: Table, rows: list[dict[str, Any]], ignore_conflicts: bool
 ) -> None:
     key = (table.name, ignore_conflicts)
-    if key not in _SQLITE_STATEMENTS:
-        columns = list(table.columns)
-        verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
-        names = ", ".join(c.name for c in columns)
-        marks = ", ".join("?" for _ in columns)
-        _SQLITE_STATEMENTS[key] = (
-            f"{verb} INTO {table.name} ({names}) VALUES ({marks})",
-            [(c.key, _sqlite_value(c)) for c in columns],
-        )
-    sql, converters = _SQLITE_STATEMENTS[key]
-    params = [tuple(convert(row[name]) for name, convert in converters) for row in rows]
-    connection.exec_driver_sql(sql, params)
+    statement = _SQLITE_INSERTS.get(key)
+    if statement is None:
+        statement = _SQLITE_INSERTS[key] = _SqliteInsert.build(table, ignore_conflicts)
+    connection.exec_driver_sql(statement.sql, [statement.params(row) for row in rows])
 
 
 Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"] | Future[None]
