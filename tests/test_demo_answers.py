@@ -33,13 +33,28 @@ def test_acceptance_questions(
 
 
 def test_passage_answer_names_its_source(runtime: Runtime) -> None:
-    ctx = run_pipeline(
-        runtime.apps.get("demo-shop"), "钻石会员每个月可以免费退货几次，退货运费怎么算"
-    )
-    assert ctx.route in ("faq", "passage")
-    if ctx.route == "passage":
-        assert ctx.answer.startswith("根据《")
-    assert ctx.resources
+    """No FAQ entry answers it, so the best policy passage is quoted with its title."""
+    ctx = run_pipeline(runtime.apps.get("demo-shop"), "拒收的话运费谁出")
+    assert ctx.route == "passage"
+    assert ctx.answer.startswith("根据《配送政策》：")
+    assert "12 元" in ctx.answer
+    assert ctx.resources[0]["document_name"] == "配送政策"
+    assert ctx.resources[0]["content"] in ctx.answer
+
+
+def test_english_passage_answer_names_its_source(runtime: Runtime) -> None:
+    ctx = run_pipeline(runtime.apps.get("demo-shop"), "What happens if I refuse delivery?")
+    assert ctx.route == "passage"
+    assert ctx.answer.startswith("According to “Shipping Policy”: ")
+    assert all(r["document_name"].endswith("Policy") for r in ctx.resources)
+
+
+def test_out_of_scope_gets_the_fallback(runtime: Runtime) -> None:
+    app = runtime.apps.get("demo-shop")
+    for query, opening in [("帮我写一首关于大海的诗", "抱歉"), ("Who won the World Cup?", "Sorry")]:
+        ctx = run_pipeline(app, query)
+        assert ctx.route == "fallback", query
+        assert ctx.answer.startswith(opening) and ctx.resources == []
 
 
 def test_held_out_faq_queries_hit_rate(runtime: Runtime) -> None:

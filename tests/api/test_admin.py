@@ -30,19 +30,18 @@ async def test_trace_shows_route_stages_and_scores(client: httpx.AsyncClient, us
 
 
 async def test_passage_trace_lists_chunks(client: httpx.AsyncClient, user: str) -> None:
-    answer = (
-        await client.post(
-            "/v1/chat-messages",
-            json={"query": "钻石会员有哪些权益和生日礼", "user": user, "response_mode": "blocking"},
-        )
-    ).json()
+    body = {"query": "拒收的话运费谁出", "user": user, "response_mode": "blocking"}
+    answer = (await client.post("/v1/chat-messages", json=body)).json()
     trace = (
         await client.get(f"/admin/messages/{answer['message_id']}/trace", headers=ADMIN)
     ).json()
+    assert trace["route"] == "passage"
     route = trace["stages"][2]
-    assert "faq_candidates" in route
-    if trace["route"] == "passage":
-        assert route["passage_candidates"][0]["relevance"] >= route["passage_threshold"]
+    assert route["faq_candidates"][0]["relevance"] < route["faq_threshold"]
+    best = route["passage_candidates"][0]
+    assert best["relevance"] >= route["passage_threshold"]
+    assert best["chunk_id"] == answer["metadata"]["retriever_resources"][0]["segment_id"]
+    assert best["document"] == "配送政策"
 
 
 async def test_admin_refuses_app_keys_and_unknown_messages(client: httpx.AsyncClient) -> None:
