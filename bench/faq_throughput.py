@@ -603,7 +603,7 @@ def default_kefu_bin() -> str:
     return shutil.which("kefu") or str(beside)
 
 
-def kefu_spec(host: str, kefu_bin: str, data_dir: Path) -> ServerSpec:
+def kefu_spec(host: str, kefu_bin: str, data_dir: Path, route_cache: bool = True) -> ServerSpec:
     """``kefu serve --demo`` on a fresh data dir, the demo app keyed with the bench API key."""
     port = free_port(host)
     argv = [
@@ -622,7 +622,7 @@ def kefu_spec(host: str, kefu_bin: str, data_dir: Path) -> ServerSpec:
         argv=argv,
         host=host,
         port=port,
-        env={"KEFU_DEMO_API_KEY": API_KEY},
+        env={"KEFU_DEMO_API_KEY": API_KEY, "KEFU_ROUTE_CACHE": "1" if route_cache else "0"},
         data_dir=data_dir,
     )
 
@@ -836,6 +836,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="keep uvicorn's access log on for the echo app (match kefu if kefu logs requests)",
     )
     parser.add_argument(
+        "--no-route-cache",
+        action="store_true",
+        help="turn kefu's routing cache off (KEFU_ROUTE_CACHE=0): every request retrieves",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep server logs and kefu's data dir afterwards"
     )
     # Hidden: start the echo app in kefu's place, to dry-run the whole pipeline without kefu.
@@ -894,7 +899,7 @@ def run(args: argparse.Namespace) -> int:
                 raise BenchError(f"kefu executable not found: {kefu_bin} (run `make demo` once)")
             data_dir = tmp / "kefu-data"
             data_dir.mkdir()
-            kefu = kefu_spec(args.host, kefu_bin, data_dir)
+            kefu = kefu_spec(args.host, kefu_bin, data_dir, not args.no_route_cache)
 
         # Sequential, echo first: only one server is alive during each measurement, so on a
         # small machine the two never compete for CPU or page cache, and each gets the whole

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     demo_api_key: SecretStr | None = Field(None, description="API key of the demo app")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")
     stream_ping_seconds: float = Field(10.0, gt=0, description="SSE keep-alive interval")
+    route_cache: bool = Field(
+        True, description="cache routing decisions per exact question (apps set the size)"
+    )
     log_level: str = "info"
     otel: bool = Field(
         False,

@@ -28,6 +28,7 @@ class AppRuntime:
     config: AppConfig
     index: KnowledgeIndex
     knowledge_revision: int = -1
+    route_cache_size: int = 0
     route_cache: RouteCache = field(default_factory=lambda: RouteCache(0))
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -47,7 +48,7 @@ class AppRuntime:
             if not self.index.load(fingerprint):
                 self.index.rebuild(faqs, chunks)
             # A new cache object, not clear(): the event loop may be reading the old one.
-            self.route_cache = RouteCache(self.config.knowledge.route_cache_size)
+            self.route_cache = RouteCache(self.route_cache_size)
             self.knowledge_revision = revision
             log.info(
                 "app %s: knowledge revision %d (%d FAQ, %d chunks)",
@@ -73,9 +74,10 @@ class AppRegistry:
     comparing hashes of long random keys leaks nothing an attacker can use.
     """
 
-    def __init__(self, store: Store, data_dir: Path) -> None:
+    def __init__(self, store: Store, data_dir: Path, *, route_cache: bool = True) -> None:
         self._store = store
         self._data_dir = data_dir
+        self._route_cache = route_cache
         self._apps: dict[str, AppRuntime] = {}
         self._credentials: dict[str, Credential] = {}
 
@@ -87,6 +89,7 @@ class AppRegistry:
             id=record.id,
             config=config,
             index=KnowledgeIndex(self._data_dir / "index" / config.name),
+            route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
         )
         runtime.reload_knowledge(self._store)
         self._apps[config.name] = runtime

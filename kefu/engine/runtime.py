@@ -60,7 +60,7 @@ class Runtime:
         if len(set(names)) != len(names):
             raise ConfigError(f"two app files declare the same name: {names}", key="name")
         store = Store.open(settings.resolved_database_url())
-        registry = AppRegistry(store, settings.data_dir)
+        registry = AppRegistry(store, settings.data_dir, route_cache=settings.route_cache)
         announcements: list[str] = []
         for config in configs:
             app = registry.load(config)

@@ -81,43 +81,63 @@ class FaqIndex:
         chinese = [term for term in query.terms if detect_language(term[0]) == "zh"]
         characters = frozenset("".join(text for text, *_ in chinese))
         token_shares: dict[int, float] = {}  # FAQ token → share of it in the query's characters
-        hits: list[FaqHit] = []
-        for entry in dict.fromkeys(self.form_entry[form] for form, _ in candidates):
+        # Relevance is the F1 of coverage and precision, and precision is at most 1, so
+        # 2c / (c + 1) bounds an entry from its coverage alone: entries are scored in order
+        # of coverage and the rest skipped once none can reach the top ``top_k``.
+        ranked = sorted(
+            (
+                (self._coverage(entry, query, chinese), entry)
+                for entry in dict.fromkeys(self.form_entry[form] for form, _ in candidates)
+            ),
+            reverse=True,
+        )
+        # Best first; among equals the higher BM25 score, then the entry listed first.
+        scored: list[tuple[float, float, int, FaqHit]] = []
+        for coverage, entry in ranked:
+            bound = 2 * coverage / (coverage + 1) + 1e-4  # relevance is rounded to 4 places
+            if len(scored) >= top_k and bound < scored[top_k - 1][0]:
+                break
             relevance, form = self._best_form(
-                entry, query, chinese, characters, token_shares, scores
+                entry, coverage, query, characters, token_shares, scores
             )
-            hits.append(
-                FaqHit(
-                    entry=self.entries[entry],
-                    score=scores.get(form, 0.0),
-                    relevance=round(min(1.0, relevance), 4),
-                    matched=self.forms[form],
-                )
+            hit = FaqHit(
+                entry=self.entries[entry],
+                score=scores.get(form, 0.0),
+                relevance=round(min(1.0, relevance), 4),
+                matched=self.forms[form],
             )
-        hits.sort(key=lambda hit: (hit.relevance, hit.score), reverse=True)
-        return hits[:top_k]
+            scored.append((hit.relevance, hit.score, -entry, hit))
+            scored.sort(key=lambda item: item[:3], reverse=True)
+        return [hit for *_, hit in scored[:top_k]]
+
+    def _coverage(
+        self, entry: int, query: Query, chinese: list[tuple[str, int | None, float]]
+    ) -> float:
+        """How much of the query (IDF-weighted) the entry's forms cover together.
+
+        ``chinese`` are the query's Chinese terms, for partial credit on other cuts.
+        """
+        own_tokens, own_characters = self.entry_tokens[entry], self.entry_characters[entry]
+        covered = self.lexicon.weight_of(query.known & own_tokens)
+        for text, token_id, weight in chinese:
+            if token_id is None or token_id not in own_tokens:
+                covered += _PARTIAL_CREDIT * weight * _share(text, own_characters)
+        return covered / query.weight
 
     def _best_form(
         self,
         entry: int,
+        coverage: float,
         query: Query,
-        chinese: list[tuple[str, int | None, float]],
         characters: frozenset[str],
         token_shares: dict[int, float],
         scores: dict[int, float],
     ) -> tuple[float, int]:
         """The entry's relevance and the form that earns it (ties go to higher BM25).
 
-        ``chinese`` are the query's Chinese terms and ``characters`` their ideographs.
+        ``characters`` are the ideographs of the query's Chinese terms.
         """
         lexicon = self.lexicon
-        own_tokens, own_characters = self.entry_tokens[entry], self.entry_characters[entry]
-        covered = lexicon.weight_of(query.known & own_tokens)
-        for text, token_id, weight in chinese:
-            if token_id is None or token_id not in own_tokens:
-                covered += _PARTIAL_CREDIT * weight * _share(text, own_characters)
-        coverage = covered / query.weight
-
         best = (0.0, 0.0, self.entry_forms[entry][0])
         for form in self.entry_forms[entry]:
             shared = query.known & lexicon.doc_tokens[form]
