@@ -79,10 +79,11 @@ def serve(
     from kefu.api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     with _friendly_errors():
         runtime = _build(app_files, demo, data_dir)
     for line in runtime.announcements:
-        err.print(f"[yellow]{line}[/]", highlight=False)
+        err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
     names = ", ".join(a.name for a in runtime.apps.all())
     err.print(
         f"kefu serving [bold]{names}[/] at http://{host}:{port}  (data: "

@@ -19,6 +19,11 @@ async def chat_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html")
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(status_code=204)
+
+
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> Response:
     return json_response({"status": "ok", "apps": [app.name for app in runtime.apps.all()]})
