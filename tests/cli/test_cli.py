@@ -76,3 +76,20 @@ def test_kb_import_missing_path(data_dir: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+def test_chat_keeps_one_conversation(data_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["chat", "--demo", "--data-dir", str(data_dir), "--user", "terminal"],
+        input="订单多久发货?\nHow long does shipping take?\nexit\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("客服 / bot") == 2
+    assert "48" in result.stdout and "days" in result.stdout
+    from kefu.store import Store
+
+    store = Store.open(f"sqlite:///{data_dir / 'kefu.db'}")
+    app_id = store.apps.get_by_name("demo-shop").id  # type: ignore[union-attr]
+    assert store.conversations.count_messages(app_id) == 2
+    store.close()
