@@ -17,7 +17,7 @@ from kefu.knowledge.ingest import (
     read_document,
     read_faq_file,
 )
-from kefu.knowledge.tokenize import detect_language, tokenize
+from kefu.knowledge.tokenizer import detect_language, tokenize
 
 __all__ = [
     "DOCUMENT_SUFFIXES",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kefu.core.types import FaqEntry, FaqHit
 from kefu.knowledge._lexicon import Lexicon, Query
-from kefu.knowledge.tokenize import detect_language, tokenize
+from kefu.knowledge.tokenizer import detect_language, tokenize
 
 __all__ = ["FaqIndex"]
 

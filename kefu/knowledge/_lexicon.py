@@ -15,7 +15,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from kefu.knowledge.tokenize import informativeness
+from kefu.knowledge.tokenizer import informativeness
 
 __all__ = ["Lexicon", "Query"]
 

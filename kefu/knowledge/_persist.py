@@ -24,7 +24,7 @@ import jieba
 
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge._lexicon import Lexicon
-from kefu.knowledge.tokenize import TOKENIZER_VERSION
+from kefu.knowledge.tokenizer import TOKENIZER_VERSION
 
 __all__ = ["FORMAT_VERSION", "knowledge_fingerprint", "read_manifest", "save_index"]
 

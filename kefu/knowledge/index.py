@@ -24,7 +24,7 @@ from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
 from kefu.knowledge._faq import FaqIndex
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
-from kefu.knowledge.tokenize import tokenize
+from kefu.knowledge.tokenizer import tokenize
 
 __all__ = ["KnowledgeIndex", "knowledge_fingerprint"]
 

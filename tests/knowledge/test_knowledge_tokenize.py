@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from kefu.knowledge import detect_language, tokenize
-from kefu.knowledge.tokenize import informativeness
+from kefu.knowledge.tokenizer import informativeness
 
 
 @pytest.mark.parametrize(
