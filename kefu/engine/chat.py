@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound
@@ -100,6 +101,16 @@ def clean_user(user: str) -> str:
     return cleaned
 
 
+def clean_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The app inputs, cleaned, if they can be stored as JSON (bounded depth, 64-bit ints)."""
+    cleaned: dict[str, Any] = clean_value(inputs)
+    try:
+        orjson.dumps(cleaned)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidParam(f"inputs cannot be stored: {exc}") from None
+    return cleaned
+
+
 def usage_block(latency_s: float) -> dict[str, Any]:
     """Dify's usage object; extractive answers use no tokens."""
     return {
@@ -130,6 +141,7 @@ class ChatService:
         """Validate and decide the answer. Raises ``RequestError`` before anything is sent."""
         started = time.perf_counter()
         user = clean_user(request.user)
+        inputs = clean_inputs(request.inputs)
         app = request.app
         user_id = end_user_id(app.id, user)
         new_conversation = None
@@ -149,14 +161,14 @@ class ChatService:
                 app_id=app.id,
                 end_user_id=user_id,
                 name=ctx.query[:CONVERSATION_NAME_CHARS],
-                inputs=clean_value(request.inputs),
+                inputs=inputs,
                 status="normal",
                 message_count=0,
                 created_at=now,
                 updated_at=now,
             )
         return PreparedTurn(
-            request=ChatRequest(app, user, request.query, request.inputs, conversation_id),
+            request=ChatRequest(app, user, request.query, inputs, conversation_id),
             end_user_id=user_id,
             conversation_id=conversation_id,
             new_conversation=new_conversation,
@@ -221,7 +233,7 @@ class ChatService:
             end_user_id=turn.end_user_id,
             query=ctx.query,
             answer=answer,
-            inputs=clean_value(turn.request.inputs),
+            inputs=turn.request.inputs,
             status=status,
             route=ctx.route,
             language=ctx.language,

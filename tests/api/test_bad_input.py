@@ -37,6 +37,21 @@ async def message_count(runtime: Runtime) -> int:
         (b'{"query": 42, "user": "u"}', 400, "invalid_param"),
         (b'{"query": "hi", "user": "u", "response_mode": "telepathy"}', 400, "invalid_param"),
         (b'{"query": "hi", "user": "u", "inputs": "nope"}', 400, "invalid_param"),
+        (
+            b'{"query": "hi", "user": "u", "inputs": {"n": 123456789012345678901234}}',
+            400,
+            "invalid_param",
+        ),
+        (
+            b'{"query": "hi", "user": "u", "inputs": {"a": ' + b"[" * 300 + b"]" * 300 + b"}}",
+            400,
+            "invalid_param",
+        ),
+        (
+            b'{"query": "hi", "user": "u", "inputs": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+            400,
+            "bad_request",
+        ),
     ],
 )
 async def test_malformed_chat_bodies(
