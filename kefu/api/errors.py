@@ -21,6 +21,7 @@ from kefu.core.errors import (
     RequestError,
     Unauthorized,
 )
+from kefu.safety import clean_text
 
 __all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_for"]
 
@@ -67,7 +68,8 @@ def status_for(error: KefuError) -> int:
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
-    return {"status": status, "code": code, "message": message}
+    # Messages may quote what the client sent; lone surrogates would break the encoder.
+    return {"status": status, "code": code, "message": clean_text(message)}
 
 
 def error_response(status: int, code: str, message: str) -> Response:

@@ -18,7 +18,7 @@ from kefu.engine.apps import AppRuntime
 from kefu.engine.pipeline import TurnContext, run_pipeline
 from kefu.engine.tasks import TaskRegistry
 from kefu.safety import clean_text, clean_value
-from kefu.store import Store, end_user_id, new_id
+from kefu.store import Store, end_user_id, is_id, new_id
 from kefu.store.db import utcnow
 
 __all__ = [
@@ -146,6 +146,8 @@ class ChatService:
         user_id = end_user_id(app.id, user)
         new_conversation = None
         if request.conversation_id:
+            if not is_id(request.conversation_id):
+                raise NotFound("Conversation Not Exists.")
             existing = await to_thread.run_sync(
                 self.store.conversations.get, app.id, user_id, request.conversation_id
             )

@@ -11,7 +11,7 @@ from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
 from kefu.engine.apps import AppRuntime
 from kefu.engine.chat import CONVERSATION_NAME_CHARS, clean_user
 from kefu.safety import clean_text
-from kefu.store import Store, end_user_id
+from kefu.store import Store, end_user_id, is_id
 from kefu.store.conversations import SortBy
 
 __all__ = ["ConversationService", "SortBy"]
@@ -30,6 +30,8 @@ class ConversationService:
         self, app: AppRuntime, user: str, *, last_id: str | None, limit: int, sort_by: SortBy
     ) -> tuple[list[ConversationRecord], bool]:
         uid = end_user_id(app.id, clean_user(user))
+        if last_id is not None and not is_id(last_id):
+            return [], False
         return await to_thread.run_sync(
             lambda: self._store.conversations.list_page(
                 app.id, uid, last_id=last_id, limit=limit, sort_by=sort_by
@@ -40,6 +42,8 @@ class ConversationService:
         self, app: AppRuntime, user: str, conversation_id: str, name: str | None, auto: bool
     ) -> ConversationRecord:
         uid = end_user_id(app.id, clean_user(user))
+        if not is_id(conversation_id):
+            raise NotFound("Conversation Not Exists.")
         if auto:
             first, _ = await to_thread.run_sync(
                 lambda: self._store.conversations.messages(
@@ -62,6 +66,8 @@ class ConversationService:
 
     async def delete(self, app: AppRuntime, user: str, conversation_id: str) -> None:
         uid = end_user_id(app.id, clean_user(user))
+        if not is_id(conversation_id):
+            raise NotFound("Conversation Not Exists.")
         deleted = await to_thread.run_sync(
             self._store.conversations.delete, app.id, uid, conversation_id
         )
@@ -78,6 +84,10 @@ class ConversationService:
         limit: int,
     ) -> tuple[list[MessageRecord], bool]:
         uid = end_user_id(app.id, clean_user(user))
+        if not is_id(conversation_id):
+            raise NotFound("Conversation Not Exists.")
+        if first_id is not None and not is_id(first_id):
+            return [], False
         conversation = await to_thread.run_sync(
             self._store.conversations.get, app.id, uid, conversation_id
         )
@@ -93,6 +103,8 @@ class ConversationService:
         self, app: AppRuntime, user: str, message_id: str, rating: Rating, content: str | None
     ) -> None:
         uid = end_user_id(app.id, clean_user(user))
+        if not is_id(message_id):
+            raise NotFound("Message Not Exists.")
         content = clean_text(content) if content else None
         found = await to_thread.run_sync(
             self._store.conversations.set_feedback, app.id, uid, message_id, rating, content
@@ -102,6 +114,8 @@ class ConversationService:
 
     async def trace(self, message_id: str) -> TraceRecord:
         """For operators (admin API): the full trace of any message."""
+        if not is_id(message_id):
+            raise NotFound("Message Not Exists.")
         trace = await to_thread.run_sync(self._store.conversations.get_trace, message_id)
         if trace is None:
             raise NotFound("Message Not Exists.")

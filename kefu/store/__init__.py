@@ -13,7 +13,7 @@ from kefu.core.records import TurnRecord
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
-from kefu.store.ids import end_user_id, hash_key, new_id
+from kefu.store.ids import end_user_id, hash_key, is_id, new_id
 from kefu.store.knowledge import KnowledgeRepository
 from kefu.store.writer import TurnWriter
 
@@ -23,6 +23,7 @@ __all__ = [
     "end_user_id",
     "generate_key",
     "hash_key",
+    "is_id",
     "new_id",
 ]
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 import uuid
 
-__all__ = ["end_user_id", "hash_key", "new_id"]
+__all__ = ["end_user_id", "hash_key", "is_id", "new_id"]
+
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 _END_USER_NAMESPACE = uuid.UUID("6f1c1f0e-8a52-4b8e-9a3e-2f7b6c1d9e40")
 
@@ -34,3 +37,9 @@ def end_user_id(app_id: str, external_id: str) -> str:
 def hash_key(plaintext: str) -> str:
     """API keys are stored as SHA-256: they are long random strings, so no salt/KDF needed."""
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def is_id(value: str | None) -> bool:
+    """Whether ``value`` has the shape of a kefu id; anything else cannot name a row, so
+    callers answer "not found" without sending arbitrary text to the database."""
+    return value is not None and _ID.fullmatch(value) is not None
