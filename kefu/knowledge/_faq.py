@@ -12,17 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from kefu.core.types import FaqEntry, FaqHit
-from kefu.knowledge._lexicon import Lexicon, Query
+from kefu.knowledge._faq_scorer import FaqScorer
+from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge.tokenizer import detect_language, tokenize
 
 __all__ = ["FaqIndex"]
 
-# jieba cuts colloquial text differently from a curated question (付完款 vs 付款, 澳门 vs
-# 港澳台). A Chinese word one side lacks counts this much of its weight times the share of
-# its characters the other side has. Measured: 0.3 lifts paraphrases (demo eval 28 → 30 of
-# 40) without lifting any near-miss question; 0.5 starts to.
-_PARTIAL_CREDIT = 0.3
 _CANDIDATES = 64  # BM25's best forms whose entries get a relevance
 
 
@@ -36,8 +34,8 @@ class FaqIndex:
     entry_forms: tuple[tuple[int, ...], ...]  # entry → its forms
     entry_tokens: tuple[frozenset[int], ...]  # entry → the tokens of all its forms
     entry_characters: tuple[frozenset[str], ...]  # entry → the ideographs of those tokens
-    form_chinese: tuple[frozenset[int], ...]  # form → its Chinese tokens
     lexicon: Lexicon
+    scorer: FaqScorer
 
     @classmethod
     def create(cls, entries: Sequence[FaqEntry], saved: Path | None = None) -> FaqIndex:
@@ -58,102 +56,62 @@ class FaqIndex:
         entry_tokens = tuple(
             frozenset().union(*(lexicon.doc_tokens[form] for form in own)) for own in entry_forms
         )
-        chinese = {i for i, text in enumerate(texts_by_id) if detect_language(text) == "zh"}
+        chinese = frozenset(
+            i for i, text in enumerate(texts_by_id) if detect_language(text) == "zh"
+        )
+        entry_characters = tuple(
+            frozenset("".join(texts_by_id[t] for t in tokens if t in chinese))
+            for tokens in entry_tokens
+        )
         return cls(
             entries=tuple(entries),
             forms=tuple(forms),
             form_entry=tuple(form_entry),
             entry_forms=tuple(entry_forms),
             entry_tokens=entry_tokens,
-            entry_characters=tuple(
-                frozenset("".join(texts_by_id[t] for t in tokens if t in chinese))
-                for tokens in entry_tokens
-            ),
-            form_chinese=tuple(frozenset(tokens & chinese) for tokens in lexicon.doc_tokens),
+            entry_characters=entry_characters,
             lexicon=lexicon,
+            scorer=FaqScorer.build(lexicon, entry_tokens, entry_characters, chinese, form_entry),
         )
 
     def match(self, tokens: Sequence[str], top_k: int) -> list[FaqHit]:
         """The entries that best answer a tokenized query, best first, one hit per entry."""
         query = self.lexicon.query(tokens)
         candidates = self.lexicon.candidates(query.known, _CANDIDATES) if top_k > 0 else []
+        if not candidates:
+            return []
         scores = dict(candidates)
+        entries = np.fromiter(
+            dict.fromkeys(self.form_entry[form] for form, _ in candidates), dtype=np.int64
+        )
+        known_weights = np.zeros(len(self.lexicon.weights))
+        known = list(query.known)
+        known_weights[known] = self.scorer.weights[known]
         chinese = [term for term in query.terms if detect_language(term[0]) == "zh"]
         characters = frozenset("".join(text for text, *_ in chinese))
-        token_shares: dict[int, float] = {}  # FAQ token → share of it in the query's characters
-        # Relevance is the F1 of coverage and precision, and precision is at most 1, so
-        # 2c / (c + 1) bounds an entry from its coverage alone: entries are scored in order
-        # of coverage and the rest skipped once none can reach the top ``top_k``.
-        ranked = sorted(
-            (
-                (self._coverage(entry, query, chinese), entry)
-                for entry in dict.fromkeys(self.form_entry[form] for form, _ in candidates)
-            ),
-            reverse=True,
-        )
-        # Best first; among equals the higher BM25 score, then the entry listed first.
+        coverage = self.scorer.coverage(query, known_weights, chinese)
+        precision = self.scorer.precision(query, known_weights, characters)
+        relevance = self.scorer.form_relevance(coverage, precision)
+        # Only entries that can make the top ``top_k`` (ties included) need their best form.
+        best = self.scorer.entry_best(relevance)[entries]
+        cutoff = np.sort(best)[::-1][min(top_k, len(best)) - 1]
+        finalists = entries[best >= cutoff].tolist()
+
         scored: list[tuple[float, float, int, FaqHit]] = []
-        for coverage, entry in ranked:
-            bound = 2 * coverage / (coverage + 1) + 1e-4  # relevance is rounded to 4 places
-            if len(scored) >= top_k and bound < scored[top_k - 1][0]:
-                break
-            relevance, form = self._best_form(
-                entry, coverage, query, characters, token_shares, scores
-            )
+        for entry in finalists:
+            # The best form: highest relevance, then BM25 score, then the first listed.
+            chosen = (0.0, 0.0, self.entry_forms[entry][0])
+            for form in self.entry_forms[entry]:
+                candidate = (float(relevance[form]), scores.get(form, 0.0), form)
+                if candidate[:2] > chosen[:2]:
+                    chosen = candidate
             hit = FaqHit(
                 entry=self.entries[entry],
-                score=scores.get(form, 0.0),
-                relevance=round(min(1.0, relevance), 4),
-                matched=self.forms[form],
+                score=scores.get(chosen[2], 0.0),
+                relevance=chosen[0],
+                matched=self.forms[chosen[2]],
             )
             scored.append((hit.relevance, hit.score, -entry, hit))
-            scored.sort(key=lambda item: item[:3], reverse=True)
+        # Best first; among equals the higher BM25 score, then the entry listed first.
+        scored.sort(key=lambda item: item[:3], reverse=True)
         return [hit for *_, hit in scored[:top_k]]
-
-    def _coverage(
-        self, entry: int, query: Query, chinese: list[tuple[str, int | None, float]]
-    ) -> float:
-        """How much of the query (IDF-weighted) the entry's forms cover together.
-
-        ``chinese`` are the query's Chinese terms, for partial credit on other cuts.
-        """
-        own_tokens, own_characters = self.entry_tokens[entry], self.entry_characters[entry]
-        covered = self.lexicon.weight_of(query.known & own_tokens)
-        for text, token_id, weight in chinese:
-            if token_id is None or token_id not in own_tokens:
-                covered += _PARTIAL_CREDIT * weight * _share(text, own_characters)
-        return covered / query.weight
-
-    def _best_form(
-        self,
-        entry: int,
-        coverage: float,
-        query: Query,
-        characters: frozenset[str],
-        token_shares: dict[int, float],
-        scores: dict[int, float],
-    ) -> tuple[float, int]:
-        """The entry's relevance and the form that earns it (ties go to higher BM25).
-
-        ``characters`` are the ideographs of the query's Chinese terms.
-        """
-        lexicon = self.lexicon
-        best = (0.0, 0.0, self.entry_forms[entry][0])
-        for form in self.entry_forms[entry]:
-            shared = query.known & lexicon.doc_tokens[form]
-            found = lexicon.weight_of(shared)
-            for token in self.form_chinese[form] - shared if characters else ():
-                share = token_shares.get(token)
-                if share is None:
-                    share = token_shares[token] = _share(lexicon.tokens[token], characters)
-                found += _PARTIAL_CREDIT * lexicon.weights[token] * share
-            if found > 0:
-                precision = found / lexicon.doc_weights[form]
-                relevance = 2 * coverage * precision / (coverage + precision)
-                best = max(best, (relevance, scores.get(form, 0.0), form), key=lambda c: c[:2])
-        return best[0], best[2]
-
-
-def _share(text: str, characters: frozenset[str]) -> float:
-    """The share of ``text``'s characters found in ``characters``."""
-    return sum(character in characters for character in text) / len(text)
