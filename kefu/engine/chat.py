@@ -130,7 +130,7 @@ def usage_block(latency_s: float) -> dict[str, Any]:
 
 
 class ChatService:
-    """Runs turns for any loaded app and owns the conversation-facing operations."""
+    """Runs customer turns for any loaded app: validate, answer, stream, stop, store."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
