@@ -20,7 +20,7 @@ async def test_pings_fill_silence_and_never_cut_the_source() -> None:
     assert frames[-1] == b'data: {"event":"message_end"}\n\n'
     pings = frames[1:-1]
     assert pings and set(pings) == {PING}
-    assert 2 <= len(pings) <= 4
+    assert 1 <= len(pings) <= 4  # ~3; fewer if the machine stalls the loop
 
 
 async def test_closing_the_stream_closes_the_source() -> None:
