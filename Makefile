@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./data
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test unit bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ $(VENV)/.test-installed: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/kefu serve --demo --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
+## Debian's chromium for the browser tests (Playwright drives it; it downloads nothing)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 ## Install the test extras, lint, type-check and run the whole suite
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed browser
 	$(BIN)/ruff check kefu tests bench
 	$(BIN)/ruff format --check kefu tests bench
 	$(BIN)/mypy
