@@ -15,6 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "safety": {"core"},
     "knowledge": {"core"},
     "nlu": {"core", "knowledge"},
+    "testing": {"core", "llm"},
     "llm": {"core"},
     "tools": {"core"},
     "handoff": {"core", "store"},

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kefu.core.errors import ConfigError
+from kefu.core.llm_config import LLMConfig
 from kefu.core.types import Language
 
 __all__ = [
@@ -95,7 +96,7 @@ class RepliesConfig(_Strict):
 
 class LimitsConfig(_Strict):
     max_query_chars: int = Field(4000, ge=1, le=100_000)
-    history_turns: int = Field(10, ge=0, le=200)
+    history_turns: int = Field(10, ge=0, le=200, description="turns of history an LLM sees")
 
 
 class AppConfig(_Strict):
@@ -111,6 +112,7 @@ class AppConfig(_Strict):
     knowledge: KnowledgeConfig = KnowledgeConfig()
     replies: RepliesConfig = RepliesConfig()
     limits: LimitsConfig = LimitsConfig()
+    llm: LLMConfig = LLMConfig()
     source_file: Path | None = Field(None, exclude=True)
 
     @field_validator("name")
@@ -150,6 +152,11 @@ def parse_app_config(data: Any, *, file: str = "<app>", base_dir: Path | None = 
             }
         )
         config = config.model_copy(update={"knowledge": knowledge})
+    if config.llm.model_path is not None and base_dir is not None:
+        llm = config.llm.model_copy(
+            update={"model_path": _resolve(base_dir, config.llm.model_path)}
+        )
+        config = config.model_copy(update={"llm": llm})
     for index, path in enumerate(config.knowledge.faq):
         if not path.is_file():
             raise ConfigError(f"no such FAQ file: {path}", file=file, key=f"knowledge.faq.{index}")

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     route_cache: bool = Field(
         True, description="cache routing decisions per exact question (apps set the size)"
     )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible server for every app's primary model"
+    )
+    llm_model: str | None = Field(None, description="model name for every app's primary model")
+    llm_api_key: SecretStr | None = Field(None, description="API key for that server")
     log_level: str = "info"
     otel: bool = Field(
         False,

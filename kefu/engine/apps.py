@@ -13,6 +13,8 @@ from kefu.core.errors import NotFound
 from kefu.engine.knowledge_sync import sync_config_sources
 from kefu.engine.route_cache import RouteCache
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
+from kefu.llm.base import ChatModel
+from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.store import Store, hash_key
 
 __all__ = ["AppRegistry", "AppRuntime", "Credential"]
@@ -29,6 +31,7 @@ class AppRuntime:
     index: KnowledgeIndex
     knowledge_revision: int = -1
     route_cache_size: int = 0
+    model: ChatModel | None = None  # None: extractive answers only
     route_cache: RouteCache = field(default_factory=lambda: RouteCache(0))
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -74,10 +77,18 @@ class AppRegistry:
     comparing hashes of long random keys leaks nothing an attacker can use.
     """
 
-    def __init__(self, store: Store, data_dir: Path, *, route_cache: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        data_dir: Path,
+        *,
+        route_cache: bool = True,
+        llm_overrides: LLMOverrides | None = None,
+    ) -> None:
         self._store = store
         self._data_dir = data_dir
         self._route_cache = route_cache
+        self._llm_overrides = llm_overrides
         self._apps: dict[str, AppRuntime] = {}
         self._credentials: dict[str, Credential] = {}
 
@@ -90,6 +101,7 @@ class AppRegistry:
             config=config,
             index=KnowledgeIndex(self._data_dir / "index" / config.name),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
+            model=build_chat_model(config.llm, self._llm_overrides),
         )
         runtime.reload_knowledge(self._store)
         self._apps[config.name] = runtime

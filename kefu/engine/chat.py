@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
@@ -15,14 +14,23 @@ from anyio import to_thread
 from kefu.core.errors import InvalidParam, NotFound
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
 from kefu.engine.apps import AppRuntime
-from kefu.engine.pipeline import TurnContext, run_pipeline
+from kefu.engine.generation import (
+    AnswerDelta,
+    AnswerReplace,
+    AnswerState,
+    Generator,
+    split_for_streaming,
+)
+from kefu.engine.pipeline import TurnContext, finish_pipeline, start_pipeline
 from kefu.engine.tasks import TaskRegistry
+from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
 from kefu.store import Store, end_user_id, is_id, new_id
 from kefu.store.db import utcnow
 
 __all__ = [
     "AnswerDelta",
+    "AnswerReplace",
     "ChatRequest",
     "ChatService",
     "PreparedTurn",
@@ -57,6 +65,8 @@ class PreparedTurn:
     message_id: str
     created_at: float
     started: float
+    prompt: list[ChatMessage] | None = None  # set when a model writes the answer
+    state: AnswerState = field(default_factory=AnswerState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,23 +83,7 @@ class TurnResult:
     latency_ms: float
 
 
-@dataclass(frozen=True, slots=True)
-class AnswerDelta:
-    text: str
-
-
-TurnEvent = AnswerDelta | TurnResult
-
-_PIECE = re.compile(r".+?(?:[，。！？；：,.!?;:\n]+|$)", re.S)
-
-
-def split_for_streaming(text: str, max_piece: int = 24) -> list[str]:
-    """Cut an extractive answer into clause-sized pieces for the ``message`` events."""
-    pieces: list[str] = []
-    for match in _PIECE.finditer(text):
-        clause = match.group(0)
-        pieces.extend(clause[i : i + max_piece] for i in range(0, len(clause), max_piece))
-    return [p for p in pieces if p] or [text]
+TurnEvent = AnswerDelta | AnswerReplace | TurnResult
 
 
 def clean_user(user: str) -> str:
@@ -111,18 +105,20 @@ def clean_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def usage_block(latency_s: float) -> dict[str, Any]:
-    """Dify's usage object; extractive answers use no tokens."""
+def usage_block(
+    latency_s: float, prompt_tokens: int = 0, completion_tokens: int = 0
+) -> dict[str, Any]:
+    """Dify's usage object (extractive answers use no tokens; kefu does not price them)."""
     return {
-        "prompt_tokens": 0,
+        "prompt_tokens": prompt_tokens,
         "prompt_unit_price": "0",
         "prompt_price_unit": "0",
         "prompt_price": "0",
-        "completion_tokens": 0,
+        "completion_tokens": completion_tokens,
         "completion_unit_price": "0",
         "completion_price_unit": "0",
         "completion_price": "0",
-        "total_tokens": 0,
+        "total_tokens": prompt_tokens + completion_tokens,
         "total_price": "0",
         "currency": "USD",
         "latency": round(latency_s, 4),
@@ -135,16 +131,19 @@ class ChatService:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.tasks = TaskRegistry()
+        self.generator = Generator()
         self._background: set[asyncio.Future[TurnResult]] = set()
 
     async def prepare(self, request: ChatRequest) -> PreparedTurn:
-        """Validate and decide the answer. Raises ``RequestError`` before anything is sent."""
+        """Validate and decide how to answer. Raises ``RequestError`` before anything is sent."""
         started = time.perf_counter()
         user = clean_user(request.user)
         inputs = clean_inputs(request.inputs)
         app = request.app
         user_id = end_user_id(app.id, user)
+        ctx = start_pipeline(app, request.query)
         new_conversation = None
+        history: list[MessageRecord] = []
         if request.conversation_id:
             if not is_id(request.conversation_id):
                 raise NotFound("Conversation Not Exists.")
@@ -154,8 +153,15 @@ class ChatService:
             if existing is None:
                 raise NotFound("Conversation Not Exists.")
             conversation_id = existing.id
-        ctx = run_pipeline(app, request.query)
-        if not request.conversation_id:
+            if app.model is not None:
+                # Twice the window: turns beyond it are summarised rather than forgotten.
+                history = await to_thread.run_sync(
+                    self.store.conversations.recent_messages,
+                    conversation_id,
+                    2 * app.config.limits.history_turns,
+                )
+                await self.generator.rewrite(app, ctx, history)
+        else:
             now = utcnow()
             conversation_id = new_id()
             new_conversation = ConversationRecord(
@@ -169,6 +175,10 @@ class ChatService:
                 created_at=now,
                 updated_at=now,
             )
+        finish_pipeline(ctx)
+        prompt = None
+        if ctx.route == "generate":
+            prompt = await self.generator.plan(app, ctx, history, conversation_id)
         return PreparedTurn(
             request=ChatRequest(app, user, request.query, inputs, conversation_id),
             end_user_id=user_id,
@@ -179,34 +189,58 @@ class ChatService:
             message_id=new_id(),
             created_at=time.time(),
             started=started,
+            prompt=prompt,
         )
 
+    async def _produce(
+        self, turn: PreparedTurn, stopped: asyncio.Event
+    ) -> AsyncIterator[AnswerDelta | AnswerReplace]:
+        """The answer as it is ready: a model's tokens, or the extractive answer in pieces."""
+        model = turn.request.app.model
+        if turn.prompt is not None and model is not None:
+            async for event in self.generator.stream(
+                model, turn.prompt, turn.ctx, turn.state, stopped
+            ):
+                yield event
+            return
+        for piece in split_for_streaming(turn.ctx.answer):
+            if stopped.is_set():
+                return
+            turn.state.parts.append(piece)
+            yield AnswerDelta(piece)
+            await asyncio.sleep(0)  # let a stop request or a disconnect be noticed
+
     async def answer(self, turn: PreparedTurn) -> TurnResult:
-        """Blocking mode: store the turn and return the whole answer."""
-        return await self._finish(turn, turn.ctx.answer, "normal")
+        """Blocking mode: the whole answer, stored. It completes even if the caller leaves."""
+        return await asyncio.shield(self._in_background(self._answer(turn)))
+
+    async def _answer(self, turn: PreparedTurn) -> TurnResult:
+        running = self.tasks.start(turn.task_id, turn.request.app.id, turn.end_user_id)
+        try:
+            async for _ in self._produce(turn, running.stopped):
+                pass
+        finally:
+            self.tasks.finish(turn.task_id)
+        status = "stopped" if running.stopped.is_set() else "normal"
+        return await self._finish(turn, status)
 
     async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
         """Streaming mode: answer pieces as they are ready, then the stored result.
 
-        The turn is stored even when the client stops it or goes away: the rest of the
-        work runs in its own task that the transport cannot cancel.
+        Stopping or leaving closes the model's stream (cancelling the upstream request); the
+        turn is still stored, by a task the transport cannot cancel.
         """
         running = self.tasks.start(turn.task_id, turn.request.app.id, turn.end_user_id)
-        sent: list[str] = []
         finishing: asyncio.Future[TurnResult] | None = None
         try:
-            for piece in split_for_streaming(turn.ctx.answer):
-                if running.stopped.is_set():
-                    break
-                sent.append(piece)
-                yield AnswerDelta(piece)
-                await asyncio.sleep(0)  # let a stop request or a disconnect be noticed
+            async for event in self._produce(turn, running.stopped):
+                yield event
             status = "stopped" if running.stopped.is_set() else "normal"
-            finishing = self._in_background(self._finish(turn, "".join(sent), status))
+            finishing = self._in_background(self._finish(turn, status))
             yield await asyncio.shield(finishing)
         except (asyncio.CancelledError, GeneratorExit):
             if finishing is None:
-                self._in_background(self._finish(turn, "".join(sent), "stopped"))
+                self._in_background(self._finish(turn, "stopped"))
             raise
         finally:
             self.tasks.finish(turn.task_id)
@@ -222,10 +256,13 @@ class ChatService:
     def stop(self, app: AppRuntime, user: str, task_id: str) -> None:
         self.tasks.stop(task_id, app.id, end_user_id(app.id, clean_user(user)))
 
-    async def _finish(self, turn: PreparedTurn, answer: str, status: str) -> TurnResult:
+    async def _finish(self, turn: PreparedTurn, status: str) -> TurnResult:
         ctx = turn.ctx
+        answer = turn.state.text
         latency_s = time.perf_counter() - turn.started
-        usage = usage_block(latency_s)
+        usage = usage_block(
+            latency_s, turn.state.usage.prompt_tokens, turn.state.usage.completion_tokens
+        )
         now = utcnow()
         ctx.trace.facts["status"] = status
         message = MessageRecord(
@@ -242,7 +279,7 @@ class ChatService:
             retriever_resources=ctx.resources,
             usage=usage,
             latency_ms=round(latency_s * 1000, 3),
-            error=None,
+            error=ctx.trace.facts.get("fallback"),
             created_at=now,
         )
         trace = TraceRecord(

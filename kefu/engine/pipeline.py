@@ -1,8 +1,12 @@
 """The turn pipeline: input guard → understand → route (FAQ → passages → fallback) → answer.
 
 Each stage is a small function over a :class:`TurnContext`, timed into the turn's trace.
-Persisting is the caller's (:mod:`kefu.engine.chat`) last step, because it is async and
-has to happen even when the client goes away mid-stream.
+With an LLM, the chat service rewrites a follow-up between ``understand`` and ``route``
+(:func:`start_pipeline` / :func:`finish_pipeline`), and a question without a direct FAQ
+answer but with sources is routed to ``generate``: the model answers from the numbered
+sources, and the extractive answer stays ready in case every model fails. Generating and
+persisting are the caller's (:mod:`kefu.engine.chat`), because they are async and must
+finish even when the client goes away mid-stream.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from kefu.safety import guard_input
 
 __all__ = ["Route", "TurnContext", "run_pipeline"]
 
-Route = Literal["faq", "passage", "fallback"]
+Route = Literal["faq", "passage", "fallback", "generate"]
 FAQ_CANDIDATES = 3
+MAX_FAQ_SOURCES = 2  # FAQ entries below the direct-answer bar still ground a generated answer
 
 
 @dataclass(slots=True)
@@ -33,16 +38,17 @@ class TurnContext:
     trace: Trace = field(default_factory=Trace)
     query: str = ""
     language: Language = "zh"
+    search_query: str = ""  # what retrieval uses: the query, or its rewrite with history
     route: Route = "fallback"
     faq_hits: list[FaqHit] = field(default_factory=list)
     passages: list[ChunkHit] = field(default_factory=list)
-    answer: str = ""
+    answer: str = ""  # the extractive answer (kept as the fallback when a model generates)
     resources: list[dict[str, Any]] = field(default_factory=list)
 
 
 def input_guard(ctx: TurnContext, record: dict[str, Any]) -> None:
     guarded = guard_input(ctx.raw_query, max_chars=ctx.app.config.limits.max_query_chars)
-    ctx.query = guarded.text
+    ctx.query = ctx.search_query = guarded.text
     record.update(chars=len(guarded.text), removed_chars=guarded.removed_chars)
 
 
@@ -55,7 +61,7 @@ def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
 def route(ctx: TurnContext, record: dict[str, Any]) -> None:
     """Cheapest first: a curated FAQ answer, else a document passage, else the fallback."""
     cache = ctx.app.route_cache
-    cached = cache.get(ctx.query, ctx.language)
+    cached = cache.get(ctx.search_query, ctx.language)
     if cached is not None:
         ctx.route = cached.route  # type: ignore[assignment]
         ctx.faq_hits, ctx.passages = list(cached.faq_hits), list(cached.passages)
@@ -63,13 +69,13 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
         return
     decide_route(ctx, record)
     decision = RouteDecision(ctx.route, tuple(ctx.faq_hits), tuple(ctx.passages), dict(record))
-    cache.put(ctx.query, ctx.language, decision)
+    cache.put(ctx.search_query, ctx.language, decision)
     record["cache"] = "miss"
 
 
 def decide_route(ctx: TurnContext, record: dict[str, Any]) -> None:
     knowledge = ctx.app.config.knowledge
-    ctx.faq_hits = ctx.app.index.match_faq(ctx.query, top_k=FAQ_CANDIDATES)
+    ctx.faq_hits = ctx.app.index.match_faq(ctx.search_query, top_k=FAQ_CANDIDATES)
     record["faq_candidates"] = [
         {
             "id": h.entry.id,
@@ -83,7 +89,7 @@ def decide_route(ctx: TurnContext, record: dict[str, Any]) -> None:
     if ctx.faq_hits and ctx.faq_hits[0].relevance >= knowledge.faq_threshold:
         ctx.route = "faq"
     else:
-        hits = ctx.app.index.search(ctx.query, top_k=knowledge.top_k)
+        hits = ctx.app.index.search(ctx.search_query, top_k=knowledge.top_k)
         record["passage_candidates"] = [
             {
                 "chunk_id": h.chunk.id,
@@ -118,6 +124,22 @@ def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
         ctx.answer = replies.fallback.get(ctx.language)
         ctx.resources = []
     record.update(mode="extractive", sources=len(ctx.resources))
+    if ctx.app.model is not None and ctx.route != "faq":
+        plan_generation(ctx, record)
+
+
+def plan_generation(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """With a model: number the sources it may use; without any, keep the fallback reply."""
+    threshold = ctx.app.config.knowledge.passage_threshold
+    faq_sources = [h for h in ctx.faq_hits if h.relevance >= threshold][:MAX_FAQ_SOURCES]
+    sources = [faq_resource(ctx.app, hit, n) for n, hit in enumerate(faq_sources, 1)]
+    offset = len(sources)
+    sources += [chunk_resource(ctx.app, hit, offset + n) for n, hit in enumerate(ctx.passages, 1)]
+    if not sources:
+        return
+    ctx.route = "generate"
+    ctx.resources = sources
+    record.update(mode="generate", sources=len(sources))
 
 
 def faq_resource(app: AppRuntime, hit: FaqHit, position: int) -> dict[str, Any]:
@@ -157,16 +179,30 @@ STAGES: tuple[tuple[str, Stage], ...] = (
 )
 
 
-def run_pipeline(app: AppRuntime, raw_query: str) -> TurnContext:
-    """Run every stage in order; a stage raising a ``RequestError`` ends the turn early."""
+def start_pipeline(app: AppRuntime, raw_query: str) -> TurnContext:
+    """The stages before routing: a ``RequestError`` here ends the turn before any output."""
     ctx = TurnContext(app=app, raw_query=raw_query)
-    for name, stage in STAGES:
+    for name, stage in STAGES[:2]:
+        with ctx.trace.stage(name) as record:
+            stage(ctx, record)
+    return ctx
+
+
+def finish_pipeline(ctx: TurnContext) -> TurnContext:
+    for name, stage in STAGES[2:]:
         with ctx.trace.stage(name) as record:
             stage(ctx, record)
     ctx.trace.facts.update(
         route=ctx.route,
         language=ctx.language,
         query=ctx.query,
-        app=app.name,
+        app=ctx.app.name,
     )
+    if ctx.search_query != ctx.query:
+        ctx.trace.facts["search_query"] = ctx.search_query
     return ctx
+
+
+def run_pipeline(app: AppRuntime, raw_query: str) -> TurnContext:
+    """Run every stage in order (no history, so no rewrite)."""
+    return finish_pipeline(start_pipeline(app, raw_query))

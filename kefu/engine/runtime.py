@@ -15,6 +15,7 @@ from kefu.core.settings import Settings
 from kefu.engine.apps import AppRegistry, AppRuntime
 from kefu.engine.chat import ChatService
 from kefu.engine.conversations import ConversationService
+from kefu.llm.factory import LLMOverrides
 from kefu.store import Store
 
 __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
@@ -60,7 +61,14 @@ class Runtime:
         if len(set(names)) != len(names):
             raise ConfigError(f"two app files declare the same name: {names}", key="name")
         store = Store.open(settings.resolved_database_url())
-        registry = AppRegistry(store, settings.data_dir, route_cache=settings.route_cache)
+        overrides = LLMOverrides(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        )
+        registry = AppRegistry(
+            store, settings.data_dir, route_cache=settings.route_cache, llm_overrides=overrides
+        )
         announcements: list[str] = []
         for config in configs:
             app = registry.load(config)

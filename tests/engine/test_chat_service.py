@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from kefu.engine.chat import AnswerDelta, ChatRequest, TurnResult, split_for_streaming
+from kefu.engine.chat import AnswerDelta, ChatRequest, TurnResult
+from kefu.engine.generation import split_for_streaming
 from kefu.engine.runtime import Runtime
 
 

@@ -14,7 +14,14 @@ from kefu.api.responses import json_response
 from kefu.api.schemas import ChatMessageIn, StopIn
 from kefu.api.sse import event_stream_response, sse_data
 from kefu.core.errors import KefuError
-from kefu.engine.chat import AnswerDelta, ChatRequest, ChatService, PreparedTurn, TurnResult
+from kefu.engine.chat import (
+    AnswerDelta,
+    AnswerReplace,
+    ChatRequest,
+    ChatService,
+    PreparedTurn,
+    TurnResult,
+)
 
 __all__ = ["router"]
 
@@ -71,6 +78,15 @@ async def dify_events(chat: ChatService, turn: PreparedTurn) -> AsyncIterator[by
             if isinstance(event, AnswerDelta):
                 yield sse_data(
                     {"event": "message", **base, "answer": event.text, "created_at": created_at}
+                )
+            elif isinstance(event, AnswerReplace):  # the model failed mid-answer
+                yield sse_data(
+                    {
+                        "event": "message_replace",
+                        **base,
+                        "answer": event.text,
+                        "created_at": created_at,
+                    }
                 )
             else:
                 yield sse_data({"event": "message_end", **base, "metadata": _metadata(event)})

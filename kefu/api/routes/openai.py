@@ -20,7 +20,14 @@ from kefu.api.responses import json_response
 from kefu.api.schemas import OpenAIChatIn, OpenAIMessageIn
 from kefu.api.sse import COMMENT_PING, event_stream_response, sse_data
 from kefu.core.errors import InvalidParam, KefuError, NotFound
-from kefu.engine.chat import AnswerDelta, ChatRequest, ChatService, PreparedTurn, TurnResult
+from kefu.engine.chat import (
+    AnswerDelta,
+    AnswerReplace,
+    ChatRequest,
+    ChatService,
+    PreparedTurn,
+    TurnResult,
+)
 
 __all__ = ["router"]
 
@@ -118,6 +125,9 @@ async def openai_chunks(
         async for event in chat.stream(turn):
             if isinstance(event, AnswerDelta):
                 yield chunk({"content": event.text})
+            elif isinstance(event, AnswerReplace):
+                # Chunks cannot take back text: the replacement follows what was sent.
+                yield chunk({"content": "\n\n" + event.text})
             else:
                 yield chunk({}, "stop", kefu=_extras(event))
                 if include_usage:

@@ -1,0 +1,57 @@
+"""The ``llm:`` section of an app file: which model answers, and how it is sampled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["LLMConfig", "ProviderConfig", "SamplingConfig"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SamplingConfig(_Strict):
+    temperature: float | None = Field(0.3, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1, le=32_768)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(
+        None, gt=0, le=2, description="vLLM/SGLang/llama.cpp extension"
+    )
+    stop: list[str] = Field(default_factory=list)
+
+
+class ProviderConfig(_Strict):
+    """One model endpoint. ``openai`` covers every OpenAI-compatible server."""
+
+    provider: Literal["openai", "llamacpp", "none"] = "none"
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1 for vLLM")
+    model: str = Field("", description="model name the server knows, or a label")
+    api_key_env: str | None = Field(
+        None, description="environment variable holding the API key (never the key itself)"
+    )
+    model_path: Path | None = Field(None, description="GGUF file for the llamacpp provider")
+    profile: Literal["auto", "default", "qwen3"] = "auto"
+    thinking: bool = Field(False, description="Qwen3: let the model think before answering")
+    context_window: int = Field(8192, ge=256, le=1_048_576)
+    timeout_s: float = Field(30.0, gt=0, le=600)
+    retries: int = Field(2, ge=0, le=10)
+
+
+class LLMConfig(ProviderConfig):
+    """The primary model, its fallbacks (tried in order), and sampling for all of them.
+
+    When every model fails the customer still gets the extractive answer.
+    """
+
+    sampling: SamplingConfig = SamplingConfig()
+    fallbacks: list[ProviderConfig] = Field(default_factory=list)
+    rewrite_query: bool = Field(True, description="rewrite follow-ups with the history")
+    summarize_history: bool = Field(True, description="summarise turns that no longer fit")
+    circuit_failures: int = Field(3, ge=1, le=100, description="failures that open the circuit")
+    circuit_reset_s: float = Field(30.0, gt=0, le=3600, description="how long it stays open")

@@ -1,0 +1,225 @@
+"""Answers written by a model: rewrite follow-ups, build the grounded prompt, stream it.
+
+Everything here degrades instead of failing: a failed rewrite keeps the question as typed,
+a failed summary drops the old turns, and a failed generation delivers the extractive
+answer (replacing any partial text with Dify's ``message_replace``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kefu.core.errors import ProviderError
+from kefu.core.llm_config import SamplingConfig
+from kefu.core.records import MessageRecord
+from kefu.engine.apps import AppRuntime
+from kefu.engine.pipeline import TurnContext
+from kefu.engine.prompt import (
+    Budget,
+    build_prompt,
+    cited_sources,
+    rewrite_prompt,
+    summary_prompt,
+)
+from kefu.llm.base import ChatMessage, ChatModel, Usage
+from kefu.llm.profiles import ThinkStripper, strip_think
+
+__all__ = ["AnswerDelta", "AnswerReplace", "AnswerState", "Generator", "split_for_streaming"]
+
+log = logging.getLogger(__name__)
+
+REWRITE_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=96)
+SUMMARY_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=256)
+SUMMARY_CACHE_SIZE = 1024
+_PIECE = re.compile(r".+?(?:[，。！？；：,.!?;:\n]+|$)", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerReplace:
+    """Everything shown so far is replaced by ``text`` (the model failed mid-answer)."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class AnswerState:
+    """What has been delivered of one answer, and what it cost."""
+
+    parts: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def split_for_streaming(text: str, max_piece: int = 24) -> list[str]:
+    """Cut an extractive answer into clause-sized pieces for the ``message`` events."""
+    pieces: list[str] = []
+    for match in _PIECE.finditer(text):
+        clause = match.group(0)
+        pieces.extend(clause[i : i + max_piece] for i in range(0, len(clause), max_piece))
+    return [p for p in pieces if p] or [text]
+
+
+class Generator:
+    """Model calls of a turn; the summaries of long conversations are cached per process."""
+
+    def __init__(self) -> None:
+        self._summaries: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    async def rewrite(
+        self, app: AppRuntime, ctx: TurnContext, history: Sequence[MessageRecord]
+    ) -> None:
+        """Make a follow-up ("那运费呢?") a standalone question for retrieval."""
+        model = app.model
+        if model is None or not history or not app.config.llm.rewrite_query:
+            return
+        with ctx.trace.stage("rewrite") as record:
+            try:
+                completion = await model.complete(
+                    rewrite_prompt(history, ctx.query), REWRITE_SAMPLING
+                )
+            except ProviderError as exc:
+                record["error"] = exc.message
+                return
+            rewritten = strip_think(completion.text).strip().splitlines()
+            if rewritten and 0 < len(rewritten[0]) <= 4 * len(ctx.query) + 200:
+                ctx.search_query = rewritten[0].strip()
+            record.update(search_query=ctx.search_query, tokens=completion.usage.total_tokens)
+
+    async def plan(
+        self,
+        app: AppRuntime,
+        ctx: TurnContext,
+        history: Sequence[MessageRecord],
+        conversation_id: str,
+    ) -> list[ChatMessage]:
+        """The grounded prompt, with a summary of turns that no longer fit."""
+        config = app.config
+        with ctx.trace.stage("prompt") as record:
+            budget = Budget(config.llm.context_window, config.llm.sampling.max_tokens)
+            arguments: dict[str, Any] = {
+                "persona": config.persona,
+                "language": ctx.language,
+                "sources": ctx.resources,
+                "history": history,
+                "question": ctx.query,
+                "budget": budget,
+                "window_turns": config.limits.history_turns,
+            }
+            plan = build_prompt(**arguments)
+            if plan.history_dropped and config.llm.summarize_history:
+                dropped = list(history)[: plan.history_dropped]
+                summary = await self._summary(app, conversation_id, dropped, ctx)
+                if summary:
+                    plan = build_prompt(**arguments, summary=summary)
+                    record["summarised_turns"] = len(dropped)
+            record.update(
+                history_turns=plan.history_used,
+                history_dropped=plan.history_dropped,
+                prompt_tokens_estimate=plan.prompt_tokens_estimate,
+                sources=len(ctx.resources),
+            )
+            ctx.trace.facts["prompt"] = [
+                {"role": m.role, "content": m.content} for m in plan.messages
+            ]
+            return plan.messages
+
+    async def _summary(
+        self,
+        app: AppRuntime,
+        conversation_id: str,
+        turns: Sequence[MessageRecord],
+        ctx: TurnContext,
+    ) -> str | None:
+        key = (conversation_id, turns[-1].id)
+        if key in self._summaries:
+            self._summaries.move_to_end(key)
+            return self._summaries[key]
+        assert app.model is not None
+        try:
+            completion = await app.model.complete(
+                summary_prompt(turns, ctx.language), SUMMARY_SAMPLING
+            )
+        except ProviderError as exc:
+            log.warning("could not summarise the conversation: %s", exc.message)
+            return None
+        summary = strip_think(completion.text).strip()
+        self._summaries[key] = summary
+        while len(self._summaries) > SUMMARY_CACHE_SIZE:
+            self._summaries.popitem(last=False)
+        return summary
+
+    async def stream(
+        self,
+        model: ChatModel,
+        messages: Sequence[ChatMessage],
+        ctx: TurnContext,
+        state: AnswerState,
+        stopped: Any,
+    ) -> AsyncIterator[AnswerDelta | AnswerReplace]:
+        """Stream the model's answer without its thinking; on failure, the extractive one."""
+        record: dict[str, Any] = {"name": "generate", "model": model.name}
+        started = time.perf_counter()
+        record["started_ms"] = round(ctx.trace.elapsed_ms(), 3)
+        stripper = ThinkStripper()
+        chunks = model.stream(messages, ctx.app.config.llm.sampling)
+        try:
+            async for chunk in chunks:
+                if chunk.usage is not None:
+                    state.usage = chunk.usage
+                if chunk.finish_reason:
+                    record["finish_reason"] = chunk.finish_reason
+                visible = stripper.feed(chunk.text)
+                if not state.parts:
+                    visible = visible.lstrip()
+                if visible:
+                    if not state.parts:
+                        record["first_token_ms"] = round((time.perf_counter() - started) * 1000, 3)
+                    state.parts.append(visible)
+                    yield AnswerDelta(visible)
+                if stopped.is_set():
+                    break
+            else:
+                tail = stripper.finish()
+                if not state.parts:
+                    tail = tail.lstrip()
+                if tail:
+                    state.parts.append(tail)
+                    yield AnswerDelta(tail)
+        except ProviderError as exc:
+            record["error"] = exc.message
+            ctx.trace.facts["fallback"] = "extractive"
+            if state.parts:
+                state.parts[:] = [ctx.answer]
+                yield AnswerReplace(ctx.answer)
+            else:
+                for piece in split_for_streaming(ctx.answer):
+                    state.parts.append(piece)
+                    yield AnswerDelta(piece)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            record["model"] = getattr(model, "last_used", "") or model.name
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            record["usage"] = {
+                "prompt_tokens": state.usage.prompt_tokens,
+                "completion_tokens": state.usage.completion_tokens,
+            }
+            if "error" not in record:
+                cited = cited_sources(state.text, len(ctx.resources))
+                record["citations"] = cited
+                # A factual answer that names no source may be invented: flag it for review.
+                record["uncited"] = not cited and bool(state.text.strip())
+            ctx.trace.stages.append(record)

@@ -1,0 +1,133 @@
+"""Any OpenAI-compatible chat server: vLLM, SGLang, TGI, Ollama, llama.cpp, DashScope,
+DeepSeek, OpenAI. One adapter; the official SDK does the HTTP, retries and backoff."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from kefu.core.errors import (
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from kefu.core.llm_config import ProviderConfig, SamplingConfig
+from kefu.llm.base import ChatMessage, Completion, StreamChunk, Usage
+from kefu.llm.profiles import profile_for
+
+__all__ = ["OpenAIChatModel", "provider_error"]
+
+
+def provider_error(exc: Exception, name: str) -> ProviderError:
+    """The SDK's exceptions as kefu's provider errors (message without secrets)."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeout(f"{name}: the model server did not answer in time")
+    if isinstance(exc, openai.RateLimitError):
+        return ProviderRateLimited(f"{name}: the model server is rate limiting (429)")
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderError(f"{name}: the model server answered {exc.status_code}")
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(f"{name}: cannot reach the model server")
+    return ProviderBadResponse(f"{name}: unexpected response ({type(exc).__name__})")
+
+
+class OpenAIChatModel:
+    """``ChatModel`` over ``/v1/chat/completions``.
+
+    The SDK retries 429, 5xx and connection errors with exponential backoff
+    (``retries`` times); ``timeout_s`` bounds each attempt.
+    """
+
+    def __init__(self, config: ProviderConfig, api_key: str | None) -> None:
+        if not config.base_url:
+            raise ValueError("the openai provider needs base_url")
+        self.name = f"openai:{config.model or 'default'}@{config.base_url}"
+        self._config = config
+        self._profile = profile_for(config.model, config.profile)
+        self._client = AsyncOpenAI(
+            base_url=config.base_url,
+            api_key=api_key or "not-needed",  # local servers accept anything
+            timeout=config.timeout_s,
+            max_retries=config.retries,
+        )
+
+    def _request(self, messages: Sequence[ChatMessage], sampling: SamplingConfig) -> dict[str, Any]:
+        extra_body: dict[str, Any] = dict(self._profile.request_extras(self._config.thinking))
+        if sampling.repetition_penalty is not None:
+            extra_body["repetition_penalty"] = sampling.repetition_penalty
+        request: dict[str, Any] = {
+            "model": self._config.model or "default",
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": sampling.max_tokens,
+        }
+        optional = {
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "presence_penalty": sampling.presence_penalty,
+            "frequency_penalty": sampling.frequency_penalty,
+            "stop": sampling.stop or None,
+        }
+        request.update({k: v for k, v in optional.items() if v is not None})
+        if extra_body:
+            request["extra_body"] = extra_body
+        return request
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], sampling: SamplingConfig
+    ) -> Completion:
+        try:
+            response = await self._client.chat.completions.create(
+                **self._request(messages, sampling), stream=False
+            )
+        except openai.OpenAIError as exc:
+            raise provider_error(exc, self.name) from exc
+        if not response.choices:
+            raise ProviderBadResponse(f"{self.name}: the answer had no choices")
+        choice = response.choices[0]
+        usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+            finish_reason=choice.finish_reason,
+            model=response.model,
+        )
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], sampling: SamplingConfig
+    ) -> AsyncIterator[StreamChunk]:
+        try:
+            stream = await self._client.chat.completions.create(
+                **self._request(messages, sampling),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        except openai.OpenAIError as exc:
+            raise provider_error(exc, self.name) from exc
+        try:
+            async for event in stream:
+                usage = (
+                    Usage(event.usage.prompt_tokens, event.usage.completion_tokens)
+                    if event.usage
+                    else None
+                )
+                if not event.choices:
+                    if usage is not None:
+                        yield StreamChunk(usage=usage)
+                    continue
+                choice = event.choices[0]
+                yield StreamChunk(
+                    text=choice.delta.content or "",
+                    usage=usage,
+                    finish_reason=choice.finish_reason,
+                )
+        except openai.OpenAIError as exc:
+            raise provider_error(exc, self.name) from exc
+        finally:
+            await stream.close()  # closing the response cancels the upstream generation
+
+    async def aclose(self) -> None:
+        await self._client.close()
