@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,11 +20,12 @@ DEMO_KEY = "app-demo-test-key"
 ADMIN_KEY = "admin-test-key"
 
 
-def make_settings(data_dir: Path) -> Settings:
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(
         data_dir=data_dir,
         admin_key=SecretStr(ADMIN_KEY),
         demo_api_key=SecretStr(DEMO_KEY),
+        **overrides,
     )
 
 

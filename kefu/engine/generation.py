@@ -24,6 +24,7 @@ from kefu.engine.prompt import (
     Budget,
     build_prompt,
     cited_sources,
+    estimate_tokens,
     rewrite_prompt,
     summary_prompt,
 )
@@ -180,6 +181,8 @@ class Generator:
             async for chunk in chunks:
                 if chunk.usage is not None:
                     state.usage = chunk.usage
+                if chunk.text:
+                    record["chunks"] = record.get("chunks", 0) + 1
                 if chunk.finish_reason:
                     record["finish_reason"] = chunk.finish_reason
                 visible = stripper.feed(chunk.text)
@@ -211,6 +214,12 @@ class Generator:
                     yield AnswerDelta(piece)
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
+            if state.usage.total_tokens == 0 and state.parts and "error" not in record:
+                # Some servers (llama.cpp) send no usage when streaming: estimate it.
+                state.usage = Usage(
+                    sum(estimate_tokens(m.content) for m in messages), record.get("chunks", 0)
+                )
+                record["usage_estimated"] = True
             record["model"] = getattr(model, "last_used", "") or model.name
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             record["usage"] = {

@@ -36,7 +36,7 @@ class LlamaCppChatModel:
         if path is None or not Path(path).is_file():
             raise ConfigError(f"no GGUF model file at {path}", key="llm.model_path")
         self.name = f"llamacpp:{Path(path).name}"
-        self._llama = Llama(
+        self._llama: Any = Llama(  # its TypedDicts do not fit plain dicts; Any at the edge
             model_path=str(path), n_ctx=config.context_window, n_threads=2, verbose=False
         )
         self._lock = threading.Lock()  # one generation at a time per loaded model
@@ -69,7 +69,7 @@ class LlamaCppChatModel:
                         if cancelled.is_set():
                             return
                         choice = event["choices"][0]
-                        text = choice["delta"].get("content") or ""
+                        text: str = choice["delta"].get("content") or ""
                         completion_tokens += 1 if text else 0
                         chunk = StreamChunk(text=text, finish_reason=choice.get("finish_reason"))
                         loop.call_soon_threadsafe(queue.put_nowait, chunk)

@@ -3,6 +3,7 @@ DeepSeek, OpenAI. One adapter; the official SDK does the HTTP, retries and backo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -48,12 +49,25 @@ class OpenAIChatModel:
         self.name = f"openai:{config.model or 'default'}@{config.base_url}"
         self._config = config
         self._profile = profile_for(config.model, config.profile)
-        self._client = AsyncOpenAI(
-            base_url=config.base_url,
-            api_key=api_key or "not-needed",  # local servers accept anything
-            timeout=config.timeout_s,
-            max_retries=config.retries,
-        )
+        self._api_key = api_key or "not-needed"  # local servers accept anything
+        self._clients: dict[int, AsyncOpenAI] = {}
+
+    @property
+    def _client(self) -> AsyncOpenAI:
+        """One client per event loop: its connection pool belongs to the loop that made it
+        (``kefu chat`` runs each turn in a fresh loop; the server has one)."""
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.get(loop)
+        if client is None:
+            if len(self._clients) > 8:  # loops that have ended; their pools are dead anyway
+                self._clients.clear()
+            client = self._clients[loop] = AsyncOpenAI(
+                base_url=self._config.base_url,
+                api_key=self._api_key,
+                timeout=self._config.timeout_s,
+                max_retries=self._config.retries,
+            )
+        return client
 
     def _request(self, messages: Sequence[ChatMessage], sampling: SamplingConfig) -> dict[str, Any]:
         extra_body: dict[str, Any] = dict(self._profile.request_extras(self._config.thinking))
@@ -128,6 +142,3 @@ class OpenAIChatModel:
             raise provider_error(exc, self.name) from exc
         finally:
             await stream.close()  # closing the response cancels the upstream generation
-
-    async def aclose(self) -> None:
-        await self._client.close()
