@@ -41,6 +41,10 @@ class LlamaCppChatModel:
         )
         self._lock = threading.Lock()  # one generation at a time per loaded model
 
+    def close(self) -> None:
+        """Free the model's memory now rather than at garbage collection."""
+        self._llama.close()
+
     async def complete(
         self, messages: Sequence[ChatMessage], sampling: SamplingConfig
     ) -> Completion:

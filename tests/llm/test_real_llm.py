@@ -181,3 +181,4 @@ async def test_in_process_llamacpp_provider() -> None:
     assert completion.usage.prompt_tokens > 0 and 0 < completion.usage.completion_tokens <= 16
     pieces = [chunk.text async for chunk in model.stream(messages, sampling) if chunk.text]
     assert len(pieces) > 1
+    model.close()
