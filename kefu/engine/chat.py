@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,14 +195,16 @@ class ChatService:
 
     async def _produce(
         self, turn: PreparedTurn, stopped: asyncio.Event
-    ) -> AsyncIterator[AnswerDelta | AnswerReplace]:
+    ) -> AsyncGenerator[AnswerDelta | AnswerReplace, None]:
         """The answer as it is ready: a model's tokens, or the extractive answer in pieces."""
         model = turn.request.app.model
         if turn.prompt is not None and model is not None:
-            async for event in self.generator.stream(
-                model, turn.prompt, turn.ctx, turn.state, stopped
-            ):
-                yield event
+            # aclosing: a consumer that leaves closes the model's stream now, not at GC.
+            async with aclosing(
+                self.generator.stream(model, turn.prompt, turn.ctx, turn.state, stopped)
+            ) as events:
+                async for event in events:
+                    yield event
             return
         for piece in split_for_streaming(turn.ctx.answer):
             if stopped.is_set():
@@ -217,14 +220,15 @@ class ChatService:
     async def _answer(self, turn: PreparedTurn) -> TurnResult:
         running = self.tasks.start(turn.task_id, turn.request.app.id, turn.end_user_id)
         try:
-            async for _ in self._produce(turn, running.stopped):
-                pass
+            async with aclosing(self._produce(turn, running.stopped)) as events:
+                async for _ in events:
+                    pass
         finally:
             self.tasks.finish(turn.task_id)
         status = "stopped" if running.stopped.is_set() else "normal"
         return await self._finish(turn, status)
 
-    async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+    async def stream(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         """Streaming mode: answer pieces as they are ready, then the stored result.
 
         Stopping or leaving closes the model's stream (cancelling the upstream request); the
@@ -233,8 +237,9 @@ class ChatService:
         running = self.tasks.start(turn.task_id, turn.request.app.id, turn.end_user_id)
         finishing: asyncio.Future[TurnResult] | None = None
         try:
-            async for event in self._produce(turn, running.stopped):
-                yield event
+            async with aclosing(self._produce(turn, running.stopped)) as events:
+                async for event in events:
+                    yield event
             status = "stopped" if running.stopped.is_set() else "normal"
             finishing = self._in_background(self._finish(turn, status))
             yield await asyncio.shield(finishing)

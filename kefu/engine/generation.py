@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,7 +170,7 @@ class Generator:
         ctx: TurnContext,
         state: AnswerState,
         stopped: Any,
-    ) -> AsyncIterator[AnswerDelta | AnswerReplace]:
+    ) -> AsyncGenerator[AnswerDelta | AnswerReplace, None]:
         """Stream the model's answer without its thinking; on failure, the extractive one."""
         record: dict[str, Any] = {"name": "generate", "model": model.name}
         started = time.perf_counter()

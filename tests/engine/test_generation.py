@@ -185,3 +185,23 @@ async def test_turns_beyond_the_window_are_summarised(llm_runtime: Runtime) -> N
     assert trace is not None
     prompt_stage = next(s for s in trace.data["stages"] if s["name"] == "prompt")
     assert prompt_stage["history_turns"] == 1 and prompt_stage["summarised_turns"] >= 1
+
+
+async def test_client_leaving_closes_the_model_stream(llm_runtime: Runtime) -> None:
+    import asyncio
+
+    model = ScriptedChatModel(replies=[ScriptedReply(("一", "二", "三"), delay_s=0.01)])
+    with_model(llm_runtime, model)
+    app = llm_runtime.apps.get("demo-shop")
+    turn = await llm_runtime.chat.prepare(ChatRequest(app=app, user="gone", query=PASSAGE_QUESTION))
+    stream = llm_runtime.chat.stream(turn)
+    first = await anext(stream)
+    assert isinstance(first, AnswerDelta) and first.text == "一"
+    await stream.aclose()  # what the server does when the client disconnects
+    assert model.closed_early == 1
+    for _ in range(100):
+        stored = llm_runtime.store.conversations.get_message(app.id, turn.message_id)
+        if stored is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert stored is not None and stored.status == "stopped" and stored.answer == "一"
