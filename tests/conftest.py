@@ -61,3 +61,15 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 def user(request: pytest.FixtureRequest) -> str:
     """An end-user id unique to the test, so tests never see each other's conversations."""
     return f"user-{request.node.name}"
+
+
+@pytest.fixture
+def llm_runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """The demo app for tests that give it a (scripted) model: the FAQ answers directly
+    only near-exact questions, so most questions are generated."""
+    runtime = Runtime.build(make_settings(tmp_path / "data"), [], demo=True)
+    app = runtime.apps.get("demo-shop")
+    knowledge = app.config.knowledge.model_copy(update={"faq_threshold": 0.99})
+    app.config = app.config.model_copy(update={"knowledge": knowledge})
+    yield runtime
+    runtime.close()

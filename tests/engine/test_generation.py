@@ -6,29 +6,12 @@ answers with citations, or fails and the customer gets the extractive answer any
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from kefu.core.app_config import LimitsConfig
 from kefu.engine.chat import AnswerDelta, AnswerReplace, ChatRequest, TurnResult
 from kefu.engine.runtime import Runtime
 from kefu.testing import ScriptedChatModel, ScriptedReply
-from tests.conftest import make_settings
 
 PASSAGE_QUESTION = "拒收的话运费谁出"  # no FAQ entry answers it directly; 《配送政策》 does
-
-
-@pytest.fixture
-def llm_runtime(tmp_path: Path) -> Iterator[Runtime]:
-    """The demo app, answering directly from the FAQ only for near-exact questions."""
-    runtime = Runtime.build(make_settings(tmp_path / "data"), [], demo=True)
-    app = runtime.apps.get("demo-shop")
-    knowledge = app.config.knowledge.model_copy(update={"faq_threshold": 0.99})
-    app.config = app.config.model_copy(update={"knowledge": knowledge})
-    yield runtime
-    runtime.close()
 
 
 def with_model(runtime: Runtime, model: ScriptedChatModel) -> None:

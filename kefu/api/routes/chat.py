@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter
@@ -74,22 +75,23 @@ async def dify_events(chat: ChatService, turn: PreparedTurn) -> AsyncIterator[by
     }
     created_at = int(turn.created_at)
     try:
-        async for event in chat.stream(turn):
-            if isinstance(event, AnswerDelta):
-                yield sse_data(
-                    {"event": "message", **base, "answer": event.text, "created_at": created_at}
-                )
-            elif isinstance(event, AnswerReplace):  # the model failed mid-answer
-                yield sse_data(
-                    {
-                        "event": "message_replace",
-                        **base,
-                        "answer": event.text,
-                        "created_at": created_at,
-                    }
-                )
-            else:
-                yield sse_data({"event": "message_end", **base, "metadata": _metadata(event)})
+        async with aclosing(chat.stream(turn)) as events:
+            async for event in events:
+                if isinstance(event, AnswerDelta):
+                    yield sse_data(
+                        {"event": "message", **base, "answer": event.text, "created_at": created_at}
+                    )
+                elif isinstance(event, AnswerReplace):  # the model failed mid-answer
+                    yield sse_data(
+                        {
+                            "event": "message_replace",
+                            **base,
+                            "answer": event.text,
+                            "created_at": created_at,
+                        }
+                    )
+                else:
+                    yield sse_data({"event": "message_end", **base, "metadata": _metadata(event)})
     except KefuError as exc:
         yield sse_data(
             {

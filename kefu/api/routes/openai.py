@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter
@@ -122,16 +123,17 @@ async def openai_chunks(
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        async for event in chat.stream(turn):
-            if isinstance(event, AnswerDelta):
-                yield chunk({"content": event.text})
-            elif isinstance(event, AnswerReplace):
-                # Chunks cannot take back text: the replacement follows what was sent.
-                yield chunk({"content": "\n\n" + event.text})
-            else:
-                yield chunk({}, "stop", kefu=_extras(event))
-                if include_usage:
-                    yield sse_data({**base, "choices": [], "usage": _usage(event)})
+        async with aclosing(chat.stream(turn)) as events:
+            async for event in events:
+                if isinstance(event, AnswerDelta):
+                    yield chunk({"content": event.text})
+                elif isinstance(event, AnswerReplace):
+                    # Chunks cannot take back text: the replacement follows what was sent.
+                    yield chunk({"content": "\n\n" + event.text})
+                else:
+                    yield chunk({}, "stop", kefu=_extras(event))
+                    if include_usage:
+                        yield sse_data({**base, "choices": [], "usage": _usage(event)})
     except KefuError as exc:
         yield sse_data(
             {"error": {"message": exc.message, "code": exc.code, "status": status_for(exc)}}
