@@ -215,6 +215,11 @@ class ChatService:
 
     async def answer(self, turn: PreparedTurn) -> TurnResult:
         """Blocking mode: the whole answer, stored. It completes even if the caller leaves."""
+        if turn.prompt is None:
+            # Decided already (FAQ, passage, fallback): nothing to wait for but the store,
+            # whose writer commits the turn even if this caller is cancelled.
+            turn.state.parts.append(turn.ctx.answer)
+            return await self._finish(turn, "normal")
         return await asyncio.shield(self._in_background(self._answer(turn)))
 
     async def _answer(self, turn: PreparedTurn) -> TurnResult:
