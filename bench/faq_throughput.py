@@ -808,7 +808,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Throughput of kefu's FAQ path (with persistence) vs a bare FastAPI echo app.",
     )
-    parser.add_argument("--duration", type=int, default=15, help="measured seconds (default 15)")
+    parser.add_argument("--duration", type=int, default=10, help="measured seconds (default 10)")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds (default 3)")
     parser.add_argument(
         "--connections", type=int, default=32, help="concurrent connections (default 32)"
@@ -836,6 +836,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="keep uvicorn's access log on for the echo app (match kefu if kefu logs requests)",
     )
     parser.add_argument(
+        "--rounds", type=int, default=3, help="echo/kefu rounds; the median is shown (default 3)"
+    )
+    parser.add_argument(
         "--no-route-cache",
         action="store_true",
         help="turn kefu's routing cache off (KEFU_ROUTE_CACHE=0): every request retrieves",
@@ -846,8 +849,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     # Hidden: start the echo app in kefu's place, to dry-run the whole pipeline without kefu.
     parser.add_argument("--dry-run-echo-as-kefu", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.duration < 1 or args.warmup < 0 or args.connections < 1 or args.threads < 1:
-        parser.error("--duration/--connections/--threads must be >= 1, --warmup >= 0")
+    if min(args.duration, args.connections, args.threads, args.rounds) < 1 or args.warmup < 0:
+        parser.error("--duration/--connections/--threads/--rounds must be >= 1, --warmup >= 0")
     return args
 
 
@@ -890,25 +893,37 @@ def run(args: argparse.Namespace) -> int:
         bodies_file.write_text("\n".join(bodies) + "\n", encoding="utf-8")
 
         echo = echo_spec(args.host, access_log=args.echo_access_log)
-        if args.dry_run_echo_as_kefu:
-            kefu = echo_spec(args.host, access_log=args.echo_access_log)
-            kefu.name = "kefu"
-        else:
-            kefu_bin = args.kefu_bin or default_kefu_bin()
-            if not Path(kefu_bin).exists() and shutil.which(kefu_bin) is None:
-                raise BenchError(f"kefu executable not found: {kefu_bin} (run `make demo` once)")
-            data_dir = tmp / "kefu-data"
+        kefu_bin = args.kefu_bin or default_kefu_bin()
+        if not args.dry_run_echo_as_kefu and (
+            not Path(kefu_bin).exists() and shutil.which(kefu_bin) is None
+        ):
+            raise BenchError(f"kefu executable not found: {kefu_bin} (run `make demo` once)")
+
+        def kefu_for_round(number: int) -> ServerSpec:
+            if args.dry_run_echo_as_kefu:
+                spec = echo_spec(args.host, access_log=args.echo_access_log)
+                spec.name = "kefu"
+                return spec
+            data_dir = tmp / f"kefu-data-{number}"
             data_dir.mkdir()
-            kefu = kefu_spec(args.host, kefu_bin, data_dir, not args.no_route_cache)
+            return kefu_spec(args.host, kefu_bin, data_dir, not args.no_route_cache)
 
         # Sequential, echo first: only one server is alive during each measurement, so on a
         # small machine the two never compete for CPU or page cache, and each gets the whole
         # machine minus the (identical) load generator.  The cheap echo baseline goes first so a
         # kefu failure still leaves the baseline printed in the log; kefu's memory is read right
-        # after its own run.
-        results = [
-            bench_server(spec, load, bodies, bodies_file, tmp, server_cpus) for spec in (echo, kefu)
+        # after its own run.  Several rounds alternate the two, because this machine's speed
+        # drifts by ±20 % over minutes; the round with the median ratio is reported.
+        rounds = [
+            [
+                bench_server(spec, load, bodies, bodies_file, tmp, server_cpus)
+                for spec in (echo, kefu_for_round(number))
+            ]
+            for number in range(args.rounds)
         ]
+        ratios = [k.load.rps / e.load.rps if e.load.rps else 0.0 for e, k in rounds]
+        median = sorted(range(len(rounds)), key=ratios.__getitem__)[len(rounds) // 2]
+        results = rounds[median]
 
     echo_result, kefu_result = results
     checks = evaluate(echo_result, kefu_result, precheck_count=len(QUERIES))
@@ -919,6 +934,12 @@ def run(args: argparse.Namespace) -> int:
         "closed loop: each connection sends its next request when the previous answer arrives; "
         "every kefu request runs the full FAQ path and persists conversation, messages and trace.",
     ]
+    if len(rounds) > 1:
+        notes.append(
+            f"{len(rounds)} rounds, echo and kefu alternating; kefu/echo ratios "
+            + ", ".join(f"{r:.2f}" for r in ratios)
+            + f"; the median round ({median + 1}) is shown."
+        )
     if args.dry_run_echo_as_kefu:
         notes.append("DRY RUN: the 'kefu' row is the echo app, not kefu.")
     if kefu_result.logs_requests and not echo_result.logs_requests:
@@ -953,6 +974,7 @@ def run(args: argparse.Namespace) -> int:
                 for r in results
             },
             "ratio": ratio,
+            "round_ratios": ratios,
             "checks": [asdict(c) for c in checks],
             "pass": passed,
         }
