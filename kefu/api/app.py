@@ -46,6 +46,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await runtime.aclose_models()
             if close_runtime:
                 runtime.close()
 

@@ -105,5 +105,12 @@ class Runtime:
     def is_admin_key(self, key: str) -> bool:
         return hmac.compare_digest(key.encode(), self.admin_key.encode())
 
+    async def aclose_models(self) -> None:
+        """Close the model clients' connections (from the event loop that used them)."""
+        for app in self.apps.all():
+            aclose = getattr(app.model, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     def close(self) -> None:
         self.store.close()

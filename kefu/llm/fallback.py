@@ -66,6 +66,13 @@ class FallbackChain:
         self.name = " → ".join(model.name for model in self.models)
         self.last_used: str = ""
 
+    async def aclose(self) -> None:
+        """Release the models' connections (call from the loop that used them)."""
+        for model in self.models:
+            aclose = getattr(model, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     def _available(self) -> list[tuple[ChatModel, CircuitBreaker]]:
         available = [(m, b) for m, b in zip(self.models, self.breakers, strict=True) if b.allow()]
         if not available:

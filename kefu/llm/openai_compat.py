@@ -142,3 +142,9 @@ class OpenAIChatModel:
             raise provider_error(exc, self.name) from exc
         finally:
             await stream.close()  # closing the response cancels the upstream generation
+
+    async def aclose(self) -> None:
+        """Close this event loop's client (its pooled connections)."""
+        client = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.close()

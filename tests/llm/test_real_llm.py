@@ -8,7 +8,7 @@ the in-process llama.cpp provider.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -39,16 +39,17 @@ def limit_tokens(runtime: Runtime, max_tokens: int = 48) -> None:
     app.config = app.config.model_copy(update={"llm": llm})
 
 
-@pytest.fixture(scope="module")
-def llm_runtime(
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def llm_runtime(
     tmp_path_factory: pytest.TempPathFactory, llama_server: LlamaServer
-) -> Iterator[Runtime]:
+) -> AsyncIterator[Runtime]:
     settings = make_settings(
         tmp_path_factory.mktemp("llm-data"), llm_base_url=llama_server.base_url, llm_model="smollm2"
     )
     runtime = Runtime.build(settings, [], demo=True)
     limit_tokens(runtime)
     yield runtime
+    await runtime.aclose_models()
     runtime.close()
 
 
@@ -162,6 +163,7 @@ async def test_killed_server_still_answers(tmp_path: Path) -> None:
         secondary_server.stop()
         answer, fallback = await ask("k3")
         assert fallback == "extractive" and answer.startswith("根据《配送政策》")
+        await chain.aclose()
         runtime.close()
     finally:
         primary_server.stop()
