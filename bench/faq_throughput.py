@@ -338,16 +338,20 @@ class ManagedServer:
 # --------------------------------------------------------------------------------------------
 
 
-def build_bodies(connections: int) -> list[str]:
-    """Request bodies to rotate through: every query paired with ``bench-user-<n>`` for each
-    connection slot (``lcm(queries, connections)`` bodies, so both cycles line up)."""
-    count = math.lcm(len(QUERIES), max(1, connections))
+BENCH_USERS = 12_000
+
+
+def build_bodies(connections: int, users: int = BENCH_USERS) -> list[str]:
+    """Request bodies to rotate through: the queries in turn, each from one of ``users``
+    end users, as a shop's many customers would (kefu rate-limits each end user, so a
+    handful of users sending thousands of messages a second would measure 429s)."""
+    count = math.lcm(len(QUERIES), max(1, users))
     return [
         json.dumps(
             {
                 "query": QUERIES[i % len(QUERIES)],
                 "inputs": {},
-                "user": f"bench-user-{i % connections}",
+                "user": f"bench-user-{i % users}",
                 "response_mode": "blocking",
                 "conversation_id": "",
             },

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import kefu
@@ -22,6 +23,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 KNOWLEDGE_POLL_SECONDS = 2.0
+RETENTION_EVERY_SECONDS = 3600.0
 
 
 async def _watch_knowledge(runtime: Runtime) -> None:
@@ -34,18 +36,30 @@ async def _watch_knowledge(runtime: Runtime) -> None:
             log.exception("knowledge refresh failed; will retry")
 
 
+async def _apply_retention(runtime: Runtime) -> None:
+    while True:
+        try:
+            await runtime.admin.run_retention("retention-job")
+        except Exception:
+            log.exception("retention failed; will retry")
+        await asyncio.sleep(RETENTION_EVERY_SECONDS)
+
+
 def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     """Build the HTTP app around an already-built runtime."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        watcher = asyncio.create_task(_watch_knowledge(runtime))
+        jobs = [asyncio.create_task(_watch_knowledge(runtime))]
+        if any(app.config.security.retention_days for app in runtime.apps.all()):
+            jobs.append(asyncio.create_task(_apply_retention(runtime)))
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for job in jobs:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             await runtime.aclose_models()
             if close_runtime:
                 runtime.close()
@@ -67,6 +81,17 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     for module in (chat, conversations, app_info, openai, admin, web):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    origins = sorted({o for a in runtime.apps.all() for o in a.config.security.cors_origins})
+    if origins:
+        # One CORS policy for the process: the union of the apps' origins (a preflight
+        # request carries no key, so it cannot be told which app it is for).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     app.add_middleware(
         RequestGuard,
         max_body_bytes=runtime.settings.max_body_bytes,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from kefu.core.errors import Forbidden, Unauthorized
+from kefu.core.errors import Forbidden, TooManyRequests, Unauthorized
 from kefu.engine.apps import AppRuntime
 from kefu.engine.runtime import Runtime
 
@@ -37,12 +37,21 @@ def bearer_token(request: Request) -> str:
 
 
 async def app_from_key(request: Request) -> AppRuntime:
-    """The app a service-API key (``app-…``) or chat-page token (``web-…``) belongs to."""
-    credential = runtime_of(request).apps.authenticate(bearer_token(request))
+    """The app a service-API key (``app-…``) or chat-page token (``web-…``) belongs to,
+    within the app's per-key rate limit."""
+    runtime = runtime_of(request)
+    credential = runtime.apps.authenticate(bearer_token(request))
     if credential is None:
         raise Unauthorized("Access token is invalid")
     if credential.kind not in ("app", "web"):
         raise Forbidden("this key cannot use the service API")
+    security = credential.app.config.security
+    if security.key_rate_per_s:
+        wait = runtime.limits.take(
+            f"key:{credential.key_id}", security.key_rate_per_s, security.key_burst
+        )
+        if wait:
+            raise TooManyRequests("Too many requests with this key; slow down.", wait)
     return credential.app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from kefu.core.errors import (
     NotFound,
     ProviderError,
     RequestError,
+    TooManyRequests,
     Unauthorized,
 )
 from kefu.safety import clean_text
@@ -32,6 +34,7 @@ _STATUS: list[tuple[type[KefuError], int]] = [
     (Unauthorized, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (TooManyRequests, 429),
     (RequestError, 400),
     (ConfigError, 400),
     (ProviderError, 503),
@@ -98,7 +101,10 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed: %s", exc.message)
-        return error_response(status, exc.code, exc.message)
+        response = error_response(status, exc.code, exc.message)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> Response:

@@ -41,7 +41,8 @@ class RequestGuard:
             )
             return
         method = scope["method"].encode() if isinstance(scope["method"], str) else scope["method"]
-        if method in _JSON_METHODS and scope["path"].startswith(self.json_prefixes):
+        has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
+        if has_body and method in _JSON_METHODS and scope["path"].startswith(self.json_prefixes):
             content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             if content_type != b"application/json":
                 await self._refuse(

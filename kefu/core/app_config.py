@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kefu.core.errors import ConfigError
 from kefu.core.llm_config import LLMConfig
+from kefu.core.security_config import SafetyConfig, SecurityConfig
 from kefu.core.types import Language
 
 __all__ = [
@@ -84,11 +85,18 @@ class RepliesConfig(_Strict):
     blocked: LocalizedText = LocalizedText(
         zh="抱歉，这个问题我无法回答。", en="Sorry, I can't help with that."
     )
+    refused: LocalizedText = LocalizedText(
+        zh="抱歉，我只能回答与本店购物和服务相关的问题。请问您的订单、售后或会员有什么需要帮忙的吗？",
+        en="Sorry, I can only help with questions about our shop and its services. "
+        "Is there anything about your order, a return or your membership I can help with?",
+    )
     source_prefix: LocalizedText = LocalizedText(
         zh="根据《{source}》：", en="According to “{source}”: "
     )
 
-    @field_validator("fallback", "empty_query", "blocked", "source_prefix", mode="before")
+    @field_validator(
+        "fallback", "empty_query", "blocked", "refused", "source_prefix", mode="before"
+    )
     @classmethod
     def _accept_plain_string(cls, value: Any) -> Any:
         return _localize(value)
@@ -113,6 +121,8 @@ class AppConfig(_Strict):
     replies: RepliesConfig = RepliesConfig()
     limits: LimitsConfig = LimitsConfig()
     llm: LLMConfig = LLMConfig()
+    security: SecurityConfig = SecurityConfig()
+    safety: SafetyConfig = SafetyConfig()
     source_file: Path | None = Field(None, exclude=True)
 
     @field_validator("name")

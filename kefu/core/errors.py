@@ -8,7 +8,8 @@ Failures (something went wrong)::
     │   ├── InvalidParam            a field is missing, malformed or out of range
     │   ├── Unauthorized            missing, unknown or revoked key
     │   ├── Forbidden               the key is valid but may not do this
-    │   └── NotFound                no such conversation/message/app *for this caller*
+    │   ├── NotFound                no such conversation/message/app *for this caller*
+    │   └── TooManyRequests         a rate limit or concurrency cap (``retry_after`` seconds)
     ├── ProviderError               an LLM/embedding provider failed
     │   ├── ProviderTimeout
     │   ├── ProviderRateLimited
@@ -46,6 +47,7 @@ __all__ = [
     "RetrievalError",
     "SlotRequested",
     "StorageError",
+    "TooManyRequests",
     "ToolError",
     "Unauthorized",
 ]
@@ -94,6 +96,14 @@ class Forbidden(RequestError):
 
 class NotFound(RequestError):
     code = "not_found"
+
+
+class TooManyRequests(RequestError):
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ProviderError(KefuError):

@@ -15,7 +15,7 @@ from kefu.engine.route_cache import RouteCache
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
 from kefu.llm.base import ChatModel
 from kefu.llm.factory import LLMOverrides, build_chat_model
-from kefu.store import Store, hash_key
+from kefu.store import ApiKeyRecord, Store, hash_key
 
 __all__ = ["AppRegistry", "AppRuntime", "Credential"]
 
@@ -68,6 +68,7 @@ class Credential:
 
     kind: str  # app | web | dataset
     app: AppRuntime
+    key_id: str  # for rate limits and the audit log; "web:<app>" for the page token
 
 
 class AppRegistry:
@@ -126,18 +127,32 @@ class AppRegistry:
         self.refresh_credentials()
         return plaintext
 
+    def new_key(self, app: AppRuntime, kind: str) -> tuple[ApiKeyRecord, str]:
+        """A new ``app-…`` or ``dataset-…`` key; the plaintext is returned only now."""
+        record, plaintext = self._store.apps.create_key_record(app.id, kind)
+        self.refresh_credentials()
+        return record, plaintext
+
+    def revoke_key(self, app: AppRuntime, key_id: str) -> bool:
+        revoked = self._store.admin.revoke_key(app.id, key_id)
+        self.refresh_credentials()
+        return revoked
+
+    def list_keys(self, app: AppRuntime) -> list[ApiKeyRecord]:
+        return self._store.apps.list_keys(app.id)
+
     def app_key_prefixes(self, app: AppRuntime) -> list[str]:
         return [k.prefix for k in self._store.apps.list_keys(app.id) if not k.revoked]
 
     def refresh_credentials(self) -> None:
         by_id = {app.id: app for app in self._apps.values()}
         credentials = {
-            key_hash: Credential(key.kind, by_id[key.app_id])
+            key_hash: Credential(key.kind, by_id[key.app_id], key.id)
             for key_hash, key in self._store.apps.active_keys().items()
             if key.app_id in by_id
         }
         for app in self._apps.values():
-            credentials[hash_key(app.web_token)] = Credential("web", app)
+            credentials[hash_key(app.web_token)] = Credential("web", app, f"web:{app.name}")
         self._credentials = credentials
 
     def authenticate(self, plaintext: str) -> Credential | None:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from anyio import to_thread
 
-from kefu.core.errors import InvalidParam, NotFound
+from kefu.core.errors import InvalidParam, NotFound, TooManyRequests
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
 from kefu.engine.apps import AppRuntime
 from kefu.engine.generation import (
@@ -26,6 +26,7 @@ from kefu.engine.pipeline import TurnContext, finish_pipeline, start_pipeline
 from kefu.engine.tasks import TaskRegistry
 from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
+from kefu.safety.rate_limit import TokenBuckets
 from kefu.store import Store, end_user_id, is_id, new_id
 from kefu.store.db import utcnow
 
@@ -129,9 +130,11 @@ def usage_block(
 class ChatService:
     """Runs customer turns for any loaded app: validate, answer, stream, stop, store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, limits: TokenBuckets | None = None) -> None:
         self.store = store
+        self.limits = limits or TokenBuckets()
         self.tasks = TaskRegistry()
+        self._active: dict[str, int] = {}  # answers in progress per app
         self.generator = Generator()
         self._background: set[asyncio.Future[TurnResult]] = set()
 
@@ -142,6 +145,13 @@ class ChatService:
         inputs = clean_inputs(request.inputs)
         app = request.app
         user_id = end_user_id(app.id, user)
+        security = app.config.security
+        rate = security.user_rate_per_s
+        wait = self.limits.take(f"user:{user_id}", rate, security.user_burst) if rate else 0.0
+        if wait:
+            raise TooManyRequests("Too many messages from this user; slow down.", wait)
+        if self._active.get(app.id, 0) >= security.max_concurrent_turns:
+            raise TooManyRequests("Too many answers in progress for this app; retry shortly.")
         ctx = start_pipeline(app, request.query)
         new_conversation = None
         history: list[MessageRecord] = []
@@ -197,6 +207,18 @@ class ChatService:
         self, turn: PreparedTurn, stopped: asyncio.Event
     ) -> AsyncGenerator[AnswerDelta | AnswerReplace, None]:
         """The answer as it is ready: a model's tokens, or the extractive answer in pieces."""
+        app_id = turn.request.app.id
+        self._active[app_id] = self._active.get(app_id, 0) + 1
+        try:
+            async with aclosing(self._answer_events(turn, stopped)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._active[app_id] -= 1
+
+    async def _answer_events(
+        self, turn: PreparedTurn, stopped: asyncio.Event
+    ) -> AsyncGenerator[AnswerDelta | AnswerReplace, None]:
         model = turn.request.app.model
         if turn.prompt is not None and model is not None:
             # aclosing: a consumer that leaves closes the model's stream now, not at GC.

@@ -12,10 +12,12 @@ import kefu
 from kefu.core.app_config import load_app_config
 from kefu.core.errors import ConfigError
 from kefu.core.settings import Settings
+from kefu.engine.admin import AdminService
 from kefu.engine.apps import AppRegistry, AppRuntime
 from kefu.engine.chat import ChatService
 from kefu.engine.conversations import ConversationService
 from kefu.llm.factory import LLMOverrides
+from kefu.safety.rate_limit import TokenBuckets
 from kefu.store import Store
 
 __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
@@ -45,6 +47,8 @@ class Runtime:
     apps: AppRegistry
     chat: ChatService
     conversations: ConversationService
+    admin: AdminService
+    limits: TokenBuckets
     admin_key: str
     announcements: list[str] = field(default_factory=list)
 
@@ -78,12 +82,15 @@ class Runtime:
         else:
             admin_key = "admin-" + secrets.token_urlsafe(24)
             announcements.append(f"admin key (KEFU_ADMIN_KEY not set): {admin_key}")
+        limits = TokenBuckets()
         return cls(
             settings=settings,
             store=store,
             apps=registry,
-            chat=ChatService(store),
+            chat=ChatService(store, limits),
             conversations=ConversationService(store),
+            admin=AdminService(store, registry),
+            limits=limits,
             admin_key=admin_key,
             announcements=announcements,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from kefu.core.records import TurnRecord
+from kefu.store.admin import AdminRepository, AuditEntry
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
@@ -19,6 +20,7 @@ from kefu.store.writer import TurnWriter
 
 __all__ = [
     "ApiKeyRecord",
+    "AuditEntry",
     "Store",
     "end_user_id",
     "generate_key",
@@ -36,6 +38,7 @@ class Store:
         self.apps = AppRepository(engine)
         self.conversations = ConversationRepository(engine)
         self.knowledge = KnowledgeRepository(engine)
+        self.admin = AdminRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

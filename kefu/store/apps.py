@@ -87,11 +87,17 @@ class AppRepository:
 
     def create_key(self, app_id: str | None, kind: str, plaintext: str | None = None) -> str:
         """Store a new key (hashed) and return its plaintext — the only time it is seen."""
+        return self.create_key_record(app_id, kind, plaintext)[1]
+
+    def create_key_record(
+        self, app_id: str | None, kind: str, plaintext: str | None = None
+    ) -> tuple[ApiKeyRecord, str]:
         plaintext = plaintext or generate_key(kind)
+        key_id = new_id()
         with Session(self._engine) as session, session.begin():
             session.add(
                 ApiKeyRow(
-                    id=new_id(),
+                    id=key_id,
                     app_id=app_id,
                     kind=kind,
                     prefix=plaintext[:10],
@@ -100,7 +106,8 @@ class AppRepository:
                     revoked_at=None,
                 )
             )
-        return plaintext
+        record = ApiKeyRecord(key_id, app_id, kind, plaintext[:10], utcnow(), False)
+        return record, plaintext
 
     def ensure_key(self, app_id: str | None, kind: str, plaintext: str) -> None:
         """Register a key given from outside (e.g. ``KEFU_DEMO_API_KEY``) if it is new."""
