@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "ApiKeyRecord",
     "AppRecord",
     "ConversationRecord",
     "DocumentRecord",
@@ -22,6 +23,18 @@ class AppRecord:
     name: str
     config: dict[str, Any]
     knowledge_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored key as operators see it: never the key, only its prefix."""
+
+    id: str
+    app_id: str | None
+    kind: str
+    prefix: str
+    created_at: datetime
+    revoked: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from kefu.core.records import AppRecord
+from kefu.core.records import ApiKeyRecord, AppRecord
 from kefu.store.db import as_utc, utcnow
 from kefu.store.ids import hash_key, new_id
 from kefu.store.models import ApiKeyRow, AppRow
@@ -22,16 +20,6 @@ KEY_PREFIXES = {"app": "app-", "dataset": "dataset-", "admin": "admin-"}
 
 def generate_key(kind: str) -> str:
     return KEY_PREFIXES[kind] + secrets.token_urlsafe(24)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    id: str
-    app_id: str | None
-    kind: str
-    prefix: str
-    created_at: datetime
-    revoked: bool
 
 
 def _app(row: AppRow) -> AppRecord:

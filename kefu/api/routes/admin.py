@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict
 
 from kefu.api.deps import AdminAuth, RuntimeDep
 from kefu.api.responses import json_response
+from kefu.core.records import ApiKeyRecord
 from kefu.engine.admin import ADMIN_ACTOR
-from kefu.store import ApiKeyRecord
 
 __all__ = ["router"]
 
