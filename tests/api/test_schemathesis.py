@@ -1,0 +1,82 @@
+"""Schemathesis against kefu's own OpenAPI document, on a real uvicorn server.
+
+Every operation is fuzzed (coverage and fuzzing phases) with an app key, and the admin
+operations again with the admin key. No response may be a server error, and afterwards the
+database must be consistent: no message without its conversation or trace, no stale counts.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import KEY, free_port, start_server, stop_server
+
+pytestmark = pytest.mark.slow
+ADMIN_KEY = "admin-real"  # what tests.servers gives the server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
+    port = free_port()
+    process = start_server(data_dir, port)
+    try:
+        yield f"http://127.0.0.1:{port}", data_dir
+    finally:
+        stop_server(process)
+
+
+def schemathesis(base_url: str, key: str, *extra: str) -> int:
+    """Run the schemathesis CLI; return how many cases it generated (all must pass)."""
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "st"), "run", f"{base_url}/openapi.json",
+            "--header", f"Authorization: Bearer {key}",
+            "--checks", "not_a_server_error",
+            "--phases", "coverage,fuzzing",
+            "--max-examples", "40", "--seed", "20261121", "--workers", "2",
+            "--suppress-health-check", "all",
+            *extra,
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    counts = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert counts is not None, output[-2000:]
+    generated, passed = int(counts.group(1)), int(counts.group(2))
+    assert generated == passed and generated > 100, output[-2000:]
+    print(f"schemathesis {extra or '(all)'}: {generated} cases generated, {passed} passed")
+    return generated
+
+
+def test_no_server_errors_and_a_consistent_database(served: tuple[str, Path]) -> None:
+    base_url, data_dir = served
+    cases = schemathesis(base_url, KEY)
+    cases += schemathesis(base_url, ADMIN_KEY, "--include-path-regex", "^/admin")
+    assert cases > 500
+    with sqlite3.connect(data_dir / "kefu.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        orphans = db.execute(
+            "SELECT count(*) FROM messages m LEFT JOIN conversations c "
+            "ON c.id = m.conversation_id WHERE c.id IS NULL"
+        ).fetchone()[0]
+        untraced = db.execute(
+            "SELECT count(*) FROM messages m LEFT JOIN message_traces t "
+            "ON t.message_id = m.id WHERE t.message_id IS NULL"
+        ).fetchone()[0]
+        stale = db.execute(
+            "SELECT count(*) FROM conversations c WHERE c.message_count != "
+            "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+        ).fetchone()[0]
+        stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    assert (orphans, untraced, stale) == (0, 0, 0)
+    assert stored > 0, "the fuzzing reached the chat endpoints"
