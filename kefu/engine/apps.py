@@ -15,6 +15,7 @@ from kefu.engine.route_cache import RouteCache
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
 from kefu.llm.base import ChatModel
 from kefu.llm.factory import LLMOverrides, build_chat_model
+from kefu.safety.sensitive import SensitiveWords
 from kefu.store import ApiKeyRecord, Store, hash_key
 
 __all__ = ["AppRegistry", "AppRuntime", "Credential"]
@@ -32,6 +33,7 @@ class AppRuntime:
     knowledge_revision: int = -1
     route_cache_size: int = 0
     model: ChatModel | None = None  # None: extractive answers only
+    sensitive: SensitiveWords | None = None  # None: no word list at all
     route_cache: RouteCache = field(default_factory=lambda: RouteCache(0))
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -60,6 +62,16 @@ class AppRuntime:
                 len(faqs),
                 len(chunks),
             )
+
+
+def sensitive_words(config: AppConfig) -> SensitiveWords | None:
+    safety = config.safety
+    words = SensitiveWords.from_lists(
+        safety.sensitive_words,
+        include_default=safety.default_word_list,
+        allow=safety.allowed_words,
+    )
+    return words if len(words) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +115,7 @@ class AppRegistry:
             index=KnowledgeIndex(self._data_dir / "index" / config.name),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(config.llm, self._llm_overrides),
+            sensitive=sensitive_words(config),
         )
         runtime.reload_knowledge(self._store)
         self._apps[config.name] = runtime

@@ -11,8 +11,8 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kefu.core.errors import ProviderError
@@ -21,6 +21,7 @@ from kefu.core.records import MessageRecord
 from kefu.engine.apps import AppRuntime
 from kefu.engine.pipeline import TurnContext
 from kefu.engine.prompt import (
+    POLICY,
     Budget,
     build_prompt,
     cited_sources,
@@ -30,6 +31,9 @@ from kefu.engine.prompt import (
 )
 from kefu.llm.base import ChatMessage, ChatModel, Usage
 from kefu.llm.profiles import ThinkStripper, strip_think
+from kefu.safety.injection import leaks_secret
+from kefu.safety.pii import mask_pii
+from kefu.safety.stream_guard import StreamGuard
 
 __all__ = ["AnswerDelta", "AnswerReplace", "AnswerState", "Generator", "split_for_streaming"]
 
@@ -74,6 +78,15 @@ def split_for_streaming(text: str, max_piece: int = 24) -> list[str]:
     return [p for p in pieces if p] or [text]
 
 
+def _prompt_masker(app: AppRuntime) -> Callable[[str], str]:
+    """PII never reaches a model unless the app allows it (``safety.mask_pii_in_prompts``)."""
+    return mask_pii if app.config.safety.mask_pii_in_prompts else str
+
+
+def _masked_turn(turn: MessageRecord, mask: Callable[[str], str]) -> MessageRecord:
+    return replace(turn, query=mask(turn.query), answer=mask(turn.answer))
+
+
 class Generator:
     """Model calls of a turn; the summaries of long conversations are cached per process."""
 
@@ -88,9 +101,11 @@ class Generator:
         if model is None or not history or not app.config.llm.rewrite_query:
             return
         with ctx.trace.stage("rewrite") as record:
+            mask = _prompt_masker(app)
             try:
                 completion = await model.complete(
-                    rewrite_prompt(history, ctx.query), REWRITE_SAMPLING
+                    rewrite_prompt([_masked_turn(t, mask) for t in history], mask(ctx.query)),
+                    REWRITE_SAMPLING,
                 )
             except ProviderError as exc:
                 record["error"] = exc.message
@@ -111,12 +126,14 @@ class Generator:
         config = app.config
         with ctx.trace.stage("prompt") as record:
             budget = Budget(config.llm.context_window, config.llm.sampling.max_tokens)
+            mask = _prompt_masker(app)
+            history = [_masked_turn(turn, mask) for turn in history]
             arguments: dict[str, Any] = {
                 "persona": config.persona,
                 "language": ctx.language,
                 "sources": ctx.resources,
                 "history": history,
-                "question": ctx.query,
+                "question": mask(ctx.query),
                 "budget": budget,
                 "window_turns": config.limits.history_turns,
             }
@@ -133,8 +150,9 @@ class Generator:
                 prompt_tokens_estimate=plan.prompt_tokens_estimate,
                 sources=len(ctx.resources),
             )
+            shown = mask_pii if config.safety.mask_pii_in_traces else str
             ctx.trace.facts["prompt"] = [
-                {"role": m.role, "content": m.content} for m in plan.messages
+                {"role": m.role, "content": shown(m.content)} for m in plan.messages
             ]
             return plan.messages
 
@@ -163,6 +181,20 @@ class Generator:
             self._summaries.popitem(last=False)
         return summary
 
+    @staticmethod
+    def _show(
+        text: str, state: AnswerState, record: dict[str, Any], started: float
+    ) -> list[AnswerDelta]:
+        """Text cleared for the customer (leading whitespace dropped) as a delta."""
+        if not state.parts:
+            text = text.lstrip()
+        if not text:
+            return []
+        if not state.parts:
+            record["first_token_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        state.parts.append(text)
+        return [AnswerDelta(text)]
+
     async def stream(
         self,
         model: ChatModel,
@@ -176,8 +208,11 @@ class Generator:
         started = time.perf_counter()
         record["started_ms"] = round(ctx.trace.elapsed_ms(), 3)
         stripper = ThinkStripper()
+        words = ctx.app.sensitive
+        guard = StreamGuard(words) if words is not None else None
         chunks = model.stream(messages, ctx.app.config.llm.sampling)
         try:
+            ended = False
             async for chunk in chunks:
                 if chunk.usage is not None:
                     state.usage = chunk.usage
@@ -186,22 +221,34 @@ class Generator:
                 if chunk.finish_reason:
                     record["finish_reason"] = chunk.finish_reason
                 visible = stripper.feed(chunk.text)
-                if not state.parts:
-                    visible = visible.lstrip()
-                if visible:
-                    if not state.parts:
-                        record["first_token_ms"] = round((time.perf_counter() - started) * 1000, 3)
-                    state.parts.append(visible)
-                    yield AnswerDelta(visible)
+                if guard is not None:
+                    visible = guard.feed(visible)
+                for event in self._show(visible, state, record, started):
+                    yield event
+                if guard is not None and guard.hit is not None:
+                    break
                 if stopped.is_set():
                     break
             else:
+                ended = True
+            if ended:
                 tail = stripper.finish()
-                if not state.parts:
-                    tail = tail.lstrip()
-                if tail:
-                    state.parts.append(tail)
-                    yield AnswerDelta(tail)
+                if guard is not None:
+                    tail = guard.feed(tail) + guard.finish()
+                for event in self._show(tail, state, record, started):
+                    yield event
+            if guard is not None and guard.hit is not None:
+                # The answer said something it must not: take back what was sent.
+                record["output_sensitive_words"] = [guard.hit.word]
+                blocked = ctx.app.config.replies.blocked.get(ctx.language)
+                state.parts[:] = [blocked]
+                yield AnswerReplace(blocked)
+            elif leaks_secret(state.text, [ctx.app.config.persona, *POLICY.values()]):
+                # The model recited its instructions (prompt extraction got through).
+                record["leaked_system_prompt"] = True
+                refused = ctx.app.config.replies.refused.get(ctx.language)
+                state.parts[:] = [refused]
+                yield AnswerReplace(refused)
         except ProviderError as exc:
             record["error"] = exc.message
             ctx.trace.facts["fallback"] = "extractive"

@@ -21,10 +21,13 @@ from kefu.engine.route_cache import RouteDecision
 from kefu.engine.trace import Trace
 from kefu.knowledge import detect_language
 from kefu.safety import guard_input
+from kefu.safety.injection import detect_injection
+from kefu.safety.pii import find_pii, mask_pii
 
 __all__ = ["Route", "TurnContext", "run_pipeline"]
 
-Route = Literal["faq", "passage", "fallback", "generate"]
+Route = Literal["faq", "passage", "fallback", "generate", "blocked", "refused"]
+GUARDED: tuple[Route, ...] = ("blocked", "refused")  # answered by the input guard
 FAQ_CANDIDATES = 3
 MAX_FAQ_SOURCES = 2  # FAQ entries below the direct-answer bar still ground a generated answer
 
@@ -47,9 +50,26 @@ class TurnContext:
 
 
 def input_guard(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """Clean-up and size, then what the customer may not say: a sensitive word gets the
+    preset reply and no model ever sees the message. PII is noted (masked) for the trace."""
     guarded = guard_input(ctx.raw_query, max_chars=ctx.app.config.limits.max_query_chars)
     ctx.query = ctx.search_query = guarded.text
     record.update(chars=len(guarded.text), removed_chars=guarded.removed_chars)
+    pii = find_pii(ctx.query)
+    if pii:
+        record["pii"] = sorted({hit.kind for hit in pii})
+    words = ctx.app.sensitive
+    hits = words.find(ctx.query) if words is not None else []
+    if hits:
+        record["sensitive_words"] = [{"word": h.word, "category": h.category} for h in hits]
+        ctx.route = "blocked"
+        return
+    if ctx.app.config.safety.block_injection:
+        verdict = detect_injection(ctx.query)
+        if verdict.reasons:
+            record["injection"] = {"score": round(verdict.score, 3), "reasons": verdict.reasons}
+        if verdict.flagged:
+            ctx.route = "refused"  # a polite refusal in character, and no model call
 
 
 def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
@@ -60,6 +80,9 @@ def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
 
 def route(ctx: TurnContext, record: dict[str, Any]) -> None:
     """Cheapest first: a curated FAQ answer, else a document passage, else the fallback."""
+    if ctx.route in GUARDED:
+        record["route"] = ctx.route
+        return
     cache = ctx.app.route_cache
     cached = cache.get(ctx.search_query, ctx.language)
     if cached is not None:
@@ -109,6 +132,11 @@ def decide_route(ctx: TurnContext, record: dict[str, Any]) -> None:
 def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
     """No LLM: the FAQ answer, or the best passage with its source named, or the fallback."""
     replies = ctx.app.config.replies
+    if ctx.route in GUARDED:
+        ctx.answer = getattr(replies, ctx.route).get(ctx.language)
+        ctx.resources = []
+        record.update(mode="preset")
+        return
     if ctx.route == "faq":
         hit = ctx.faq_hits[0]
         ctx.answer = hit.entry.answer
@@ -124,6 +152,13 @@ def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
         ctx.answer = replies.fallback.get(ctx.language)
         ctx.resources = []
     record.update(mode="extractive", sources=len(ctx.resources))
+    words = ctx.app.sensitive
+    leaked = words.find(ctx.answer) if words is not None else []
+    if leaked:  # knowledge should never say it, but the customer must never see it
+        record["output_sensitive_words"] = [h.word for h in leaked]
+        ctx.answer = replies.blocked.get(ctx.language)
+        ctx.resources = []
+        return
     if ctx.app.model is not None and ctx.route != "faq":
         plan_generation(ctx, record)
 
@@ -192,14 +227,15 @@ def finish_pipeline(ctx: TurnContext) -> TurnContext:
     for name, stage in STAGES[2:]:
         with ctx.trace.stage(name) as record:
             stage(ctx, record)
+    shown = mask_pii if ctx.app.config.safety.mask_pii_in_traces else str
     ctx.trace.facts.update(
         route=ctx.route,
         language=ctx.language,
-        query=ctx.query,
+        query=shown(ctx.query),
         app=ctx.app.name,
     )
     if ctx.search_query != ctx.query:
-        ctx.trace.facts["search_query"] = ctx.search_query
+        ctx.trace.facts["search_query"] = shown(ctx.search_query)
     return ctx
 
 

@@ -1,6 +1,6 @@
 """Traditional to simplified Chinese, one character for one character.
 
-1003 pairs from OpenCC's ``TSCharacters`` table (Apache-2.0): the ones whose simplified
+1004 pairs from OpenCC's ``TSCharacters`` table (Apache-2.0): the ones whose simplified
 form is most frequent in jieba's dictionary (about 98% of character uses), plus those our word
 lists need. A full converter costs milliseconds per call; ``str.translate`` costs microseconds
 and keeps every position, so hits map straight back to the original text.
@@ -36,7 +36,7 @@ _TRADITIONAL = (
     "籠瀰彌敘弔剝騙獵倆縫攜灘禍馳獄緯蹤渾繩頸遙鬱憶閥邏惱貪瘋偵鷹駛斬鶴賜悶轎輻僞偽拋"
     "僑飽呂瑪鹼馮倉欽龐洩禎艙壩垻誇豔艷聰僕瑤謙臥貓銜蒼漿鑄嚥懲邁鋭銳顫濱餓纏憐撐腎脹"
     "謹鵝醜鎊兌貞誕稟樸餅狹榪賠綿誘蔔頑攤賬榘鴨掙柺枴蘆睜紗凍脣軒蠻暈鄖鵬棲疊輿齋蕭皺"
-    "賤癡犢"
+    "賤癡濾犢"
 )
 _SIMPLIFIED = (
     "国为为这个个来会时出学说说家们于后发发对长过业里里经面面面门动进区同开产产军还种"
@@ -64,7 +64,7 @@ _SIMPLIFIED = (
     "笼弥弥叙吊剥骗猎俩缝携滩祸驰狱纬踪浑绳颈遥郁忆阀逻恼贪疯侦鹰驶斩鹤赐闷轿辐伪伪抛"
     "侨饱吕玛碱冯仓钦庞泄祯舱坝坝夸艳艳聪仆瑶谦卧猫衔苍浆铸咽惩迈锐锐颤滨饿缠怜撑肾胀"
     "谨鹅丑镑兑贞诞禀朴饼狭杩赔绵诱卜顽摊账矩鸭挣拐拐芦睁纱冻唇轩蛮晕郧鹏栖叠舆斋萧皱"
-    "贱痴犊"
+    "贱痴滤犊"
 )
 TRADITIONAL_TO_SIMPLIFIED: dict[int, int] = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
 

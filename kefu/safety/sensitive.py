@@ -155,11 +155,8 @@ class SensitiveWords:
             if _plausible(text, start, end, entry, ends, first):
                 found.append((start, end, entry, first))
         hits: list[WordHit] = []
-        for start, end, entry, first in sorted(found, key=lambda f: (f[0], -f[1])):
-            last = first + entry.length - 1
-            if (not hits or start >= hits[-1].end) and not any(
-                a <= first and last <= b for a, b in allowed
-            ):
+        for start, end, entry, _ in sorted(_outside(found, allowed), key=lambda f: (f[0], -f[1])):
+            if not hits or start >= hits[-1].end:
                 hits.append(WordHit(entry.word, start, end, entry.category))
         return hits
 
@@ -174,6 +171,23 @@ class SensitiveWords:
             parts += [text[done : hit.start], char * (hit.end - hit.start)]
             done = hit.end
         return "".join(parts) + text[done:]
+
+
+def _outside(
+    found: list[tuple[int, int, _Entry, int]], allowed: list[tuple[int, int]]
+) -> list[tuple[int, int, _Entry, int]]:
+    """Finds not inside an allowed phrase (compared in matching-form positions)."""
+    if not allowed:
+        return found
+    allowed.sort()
+    kept, reach, next_allowed = [], -1, 0
+    for find in sorted(found, key=lambda f: f[3]):
+        while next_allowed < len(allowed) and allowed[next_allowed][0] <= find[3]:
+            reach = max(reach, allowed[next_allowed][1])
+            next_allowed += 1
+        if find[3] + find[2].length - 1 > reach:
+            kept.append(find)
+    return kept
 
 
 def _plausible(text: str, start: int, end: int, entry: _Entry, ends: list[int], first: int) -> bool:
@@ -205,16 +219,29 @@ def _run(text: str, index: int, step: int) -> int:
     return count
 
 
+def _gap(text: str, index: int, step: int) -> str:
+    """The separators right next to ``text[index]`` in direction ``step``."""
+    other = index + step
+    while 0 <= other < len(text) and not _FORMS[ord(text[other])]:
+        other += step
+    return text[min(index, other) + 1 : max(index, other)]
+
+
 def _joined(text: str, edge: int, step: int) -> bool:
     """Whether the word at ``edge`` continues past it: "class" for "ass", "p.a.s.s" for "ass"."""
     neighbour = edge + step
-    if not 0 <= neighbour < len(text):
-        return False
-    if _is_latin(text[neighbour]):  # letters join letters, digits join digits: "加我vx123"
+    if 0 <= neighbour < len(text) and _is_latin(text[neighbour]):
+        # letters join letters and digits join digits: "加我vx123" holds "加我vx"
         return _FORMS[ord(text[neighbour])][0].isdigit() == _FORMS[ord(text[edge])][-1].isdigit()
-    while 0 <= neighbour < len(text) and not _FORMS[ord(text[neighbour])]:
-        neighbour += step
+    outside = _gap(text, edge, step)
+    neighbour = edge + step * (len(outside) + 1)
     if not 0 <= neighbour < len(text) or not _is_latin(text[neighbour]):
         return False
-    # Across separators only a spelled-out sequence continues: both sides single letters.
-    return _run(text, neighbour, step) == 1 and _run(text, edge, -step) == 1
+    if step < 0 and _FORMS[ord(text[neighbour])] in ("a", "i"):
+        return False  # the words "a" and "I": "you are a f u c k i n g idiot"
+    # Across separators only a spelled-out sequence continues: single letters, same separators.
+    return (
+        _run(text, neighbour, step) == 1
+        and _run(text, edge, -step) == 1
+        and outside == _gap(text, edge, -step)
+    )
