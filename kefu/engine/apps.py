@@ -10,8 +10,9 @@ from pathlib import Path
 
 from kefu.core.app_config import AppConfig
 from kefu.core.errors import NotFound
+from kefu.engine.guards import InputVerdict
 from kefu.engine.knowledge_sync import sync_config_sources
-from kefu.engine.route_cache import RouteCache
+from kefu.engine.route_cache import BoundedCache, RouteCache
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
 from kefu.llm.base import ChatModel
 from kefu.llm.factory import LLMOverrides, build_chat_model
@@ -21,6 +22,7 @@ from kefu.store import ApiKeyRecord, Store, hash_key
 __all__ = ["AppRegistry", "AppRuntime", "Credential"]
 
 log = logging.getLogger(__name__)
+VERDICT_CACHE_SIZE = 4096
 
 
 @dataclass(eq=False)
@@ -34,6 +36,12 @@ class AppRuntime:
     route_cache_size: int = 0
     model: ChatModel | None = None  # None: extractive answers only
     sensitive: SensitiveWords | None = None  # None: no word list at all
+    input_verdicts: BoundedCache[str, InputVerdict] = field(
+        default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
+    )
+    answer_verdicts: BoundedCache[str, list[str]] = field(
+        default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
+    )
     route_cache: RouteCache = field(default_factory=lambda: RouteCache(0))
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -26,7 +26,6 @@ from kefu.engine.pipeline import TurnContext, finish_pipeline, start_pipeline
 from kefu.engine.tasks import TaskRegistry
 from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
-from kefu.safety.pii import mask_pii
 from kefu.safety.rate_limit import TokenBuckets
 from kefu.store import Store, end_user_id, is_id, new_id
 from kefu.store.db import utcnow
@@ -180,7 +179,7 @@ class ChatService:
                 id=conversation_id,
                 app_id=app.id,
                 end_user_id=user_id,
-                name=self._stored_text(app, ctx.query)[:CONVERSATION_NAME_CHARS],
+                name=self._stored_text(ctx)[:CONVERSATION_NAME_CHARS],
                 inputs=inputs,
                 status="normal",
                 message_count=0,
@@ -287,9 +286,9 @@ class ChatService:
         return task
 
     @staticmethod
-    def _stored_text(app: AppRuntime, text: str) -> str:
+    def _stored_text(ctx: TurnContext) -> str:
         """What the customer wrote, PII-masked unless the app keeps raw messages."""
-        return text if app.config.safety.store_raw_messages else mask_pii(text)
+        return ctx.query if ctx.app.config.safety.store_raw_messages else ctx.masked_query
 
     def stop(self, app: AppRuntime, user: str, task_id: str) -> None:
         self.tasks.stop(task_id, app.id, end_user_id(app.id, clean_user(user)))
@@ -308,7 +307,7 @@ class ChatService:
             app_id=turn.request.app.id,
             conversation_id=turn.conversation_id,
             end_user_id=turn.end_user_id,
-            query=self._stored_text(turn.request.app, ctx.query),
+            query=self._stored_text(ctx),
             answer=answer,
             inputs=turn.request.inputs,
             status=status,

@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 from kefu.core.types import ChunkHit, FaqHit, Language
 from kefu.engine.apps import AppRuntime
+from kefu.engine.guards import judge_answer, judge_input
 from kefu.engine.route_cache import RouteDecision
 from kefu.engine.trace import Trace
 from kefu.knowledge import detect_language
 from kefu.safety import guard_input
-from kefu.safety.injection import detect_injection
-from kefu.safety.pii import find_pii, mask_pii
+from kefu.safety.pii import mask_pii
 
 __all__ = ["Route", "TurnContext", "run_pipeline"]
 
@@ -40,6 +40,7 @@ class TurnContext:
     raw_query: str
     trace: Trace = field(default_factory=Trace)
     query: str = ""
+    masked_query: str = ""  # the query with PII masked (traces, prompts, storage)
     language: Language = "zh"
     search_query: str = ""  # what retrieval uses: the query, or its rewrite with history
     route: Route = "fallback"
@@ -51,25 +52,24 @@ class TurnContext:
 
 def input_guard(ctx: TurnContext, record: dict[str, Any]) -> None:
     """Clean-up and size, then what the customer may not say: a sensitive word gets the
-    preset reply and no model ever sees the message. PII is noted (masked) for the trace."""
+    preset reply, an injection attempt a polite refusal, and no model sees either.
+    PII is noted (masked) for the trace."""
     guarded = guard_input(ctx.raw_query, max_chars=ctx.app.config.limits.max_query_chars)
     ctx.query = ctx.search_query = guarded.text
     record.update(chars=len(guarded.text), removed_chars=guarded.removed_chars)
-    pii = find_pii(ctx.query)
-    if pii:
-        record["pii"] = sorted({hit.kind for hit in pii})
-    words = ctx.app.sensitive
-    hits = words.find(ctx.query) if words is not None else []
-    if hits:
-        record["sensitive_words"] = [{"word": h.word, "category": h.category} for h in hits]
-        ctx.route = "blocked"
-        return
-    if ctx.app.config.safety.block_injection:
-        verdict = detect_injection(ctx.query)
-        if verdict.reasons:
-            record["injection"] = {"score": round(verdict.score, 3), "reasons": verdict.reasons}
-        if verdict.flagged:
-            ctx.route = "refused"  # a polite refusal in character, and no model call
+    app = ctx.app
+    verdict = app.input_verdicts.get(ctx.query)
+    if verdict is None:
+        verdict = app.input_verdicts.put(
+            ctx.query,
+            judge_input(
+                ctx.query, app.sensitive, block_injection=app.config.safety.block_injection
+            ),
+        )
+    ctx.masked_query = verdict.masked
+    record.update(verdict.facts)
+    if verdict.route is not None:
+        ctx.route = verdict.route
 
 
 def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
@@ -152,10 +152,13 @@ def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
         ctx.answer = replies.fallback.get(ctx.language)
         ctx.resources = []
     record.update(mode="extractive", sources=len(ctx.resources))
-    words = ctx.app.sensitive
-    leaked = words.find(ctx.answer) if words is not None else []
+    leaked = ctx.app.answer_verdicts.get(ctx.answer)
+    if leaked is None:
+        leaked = ctx.app.answer_verdicts.put(
+            ctx.answer, judge_answer(ctx.answer, ctx.app.sensitive)
+        )
     if leaked:  # knowledge should never say it, but the customer must never see it
-        record["output_sensitive_words"] = [h.word for h in leaked]
+        record["output_sensitive_words"] = leaked
         ctx.answer = replies.blocked.get(ctx.language)
         ctx.resources = []
         return
@@ -227,15 +230,17 @@ def finish_pipeline(ctx: TurnContext) -> TurnContext:
     for name, stage in STAGES[2:]:
         with ctx.trace.stage(name) as record:
             stage(ctx, record)
-    shown = mask_pii if ctx.app.config.safety.mask_pii_in_traces else str
+    masking = ctx.app.config.safety.mask_pii_in_traces
     ctx.trace.facts.update(
         route=ctx.route,
         language=ctx.language,
-        query=shown(ctx.query),
+        query=ctx.masked_query if masking else ctx.query,
         app=ctx.app.name,
     )
     if ctx.search_query != ctx.query:
-        ctx.trace.facts["search_query"] = shown(ctx.search_query)
+        ctx.trace.facts["search_query"] = (
+            mask_pii(ctx.search_query) if masking else ctx.search_query
+        )
     return ctx
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from kefu.core.types import ChunkHit, FaqHit
 
-__all__ = ["RouteCache", "RouteDecision"]
+__all__ = ["BoundedCache", "RouteCache", "RouteDecision"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +49,30 @@ class RouteCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A plain LRU for pure, repeatable work on the event-loop thread (e.g. safety verdicts
+    per question): the same customer questions come back again and again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        if self.size > 0:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
