@@ -42,6 +42,11 @@ class SafetyConfig(_Strict):
     )
     default_word_list: bool = True
     block_injection: bool = Field(True, description="refuse prompt-injection attempts")
+    llm_guard: bool = Field(
+        False,
+        description="with a model: ask it whether a question that reaches generation is a "
+        "jailbreak or off-topic before answering (one short extra call)",
+    )
     mask_pii_in_prompts: bool = Field(True, description="mask PII before it reaches an LLM")
     mask_pii_in_traces: bool = Field(True, description="mask PII in traces and logs")
     store_raw_messages: bool = Field(

@@ -22,7 +22,7 @@ from kefu.engine.generation import (
     Generator,
     split_for_streaming,
 )
-from kefu.engine.pipeline import TurnContext, finish_pipeline, start_pipeline
+from kefu.engine.pipeline import TurnContext, finish_pipeline, refuse, start_pipeline
 from kefu.engine.tasks import TaskRegistry
 from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
@@ -188,6 +188,8 @@ class ChatService:
             )
         finish_pipeline(ctx)
         prompt = None
+        if ctx.route == "generate" and not await self.generator.screen(app, ctx):
+            refuse(ctx)
         if ctx.route == "generate":
             prompt = await self.generator.plan(app, ctx, history, conversation_id)
         return PreparedTurn(

@@ -26,6 +26,7 @@ from kefu.engine.prompt import (
     build_prompt,
     cited_sources,
     estimate_tokens,
+    guard_prompt,
     rewrite_prompt,
     summary_prompt,
 )
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 REWRITE_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=96)
 SUMMARY_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=256)
+GUARD_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=4)
 SUMMARY_CACHE_SIZE = 1024
 _PIECE = re.compile(r".+?(?:[，。！？；：,.!?;:\n]+|$)", re.S)
 
@@ -114,6 +116,27 @@ class Generator:
             if rewritten and 0 < len(rewritten[0]) <= 4 * len(ctx.query) + 200:
                 ctx.search_query = rewritten[0].strip()
             record.update(search_query=ctx.search_query, tokens=completion.usage.total_tokens)
+
+    async def screen(self, app: AppRuntime, ctx: TurnContext) -> bool:
+        """The optional model guard (``safety.llm_guard``): False means refuse politely.
+
+        A model that cannot answer does not block the customer (the heuristics already ran).
+        """
+        model = app.model
+        if model is None or not app.config.safety.llm_guard:
+            return True
+        with ctx.trace.stage("llm_guard") as record:
+            mask = _prompt_masker(app)
+            try:
+                completion = await model.complete(
+                    guard_prompt(mask(ctx.query), app.config.description), GUARD_SAMPLING
+                )
+            except ProviderError as exc:
+                record["error"] = exc.message
+                return True
+            verdict = strip_think(completion.text).strip().upper()
+            record["verdict"] = verdict[:20]
+            return not verdict.startswith("UNSAFE")
 
     async def plan(
         self,

@@ -24,7 +24,7 @@ from kefu.knowledge import detect_language
 from kefu.safety import guard_input
 from kefu.safety.pii import mask_pii
 
-__all__ = ["Route", "TurnContext", "run_pipeline"]
+__all__ = ["Route", "TurnContext", "finish_pipeline", "refuse", "run_pipeline", "start_pipeline"]
 
 Route = Literal["faq", "passage", "fallback", "generate", "blocked", "refused"]
 GUARDED: tuple[Route, ...] = ("blocked", "refused")  # answered by the input guard
@@ -215,6 +215,14 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("route", route),
     ("answer", answer_extractively),
 )
+
+
+def refuse(ctx: TurnContext) -> None:
+    """Turn the answer into the polite refusal (a guard said no after routing)."""
+    ctx.route = "refused"
+    ctx.answer = ctx.app.config.replies.refused.get(ctx.language)
+    ctx.resources = []
+    ctx.trace.facts["route"] = "refused"
 
 
 def start_pipeline(app: AppRuntime, raw_query: str) -> TurnContext:

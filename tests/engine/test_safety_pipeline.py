@@ -113,3 +113,18 @@ async def test_a_recited_system_prompt_never_reaches_the_customer(llm_runtime: R
     assert stored is not None and persona[:40] not in stored.answer
     generate = next(s for s in turn.ctx.trace.stages if s["name"] == "generate")
     assert generate["leaked_system_prompt"] is True
+
+
+async def test_optional_llm_guard_refuses_what_heuristics_miss(llm_runtime: Runtime) -> None:
+    app = llm_runtime.apps.get("demo-shop")
+    safety = app.config.safety.model_copy(update={"llm_guard": True})
+    app.config = app.config.model_copy(update={"safety": safety})
+    model = ScriptedChatModel().say("UNSAFE").say("SAFE").say("拒收按政策处理 [1]。")
+    app.model = model
+    # The guard model decides: the same question is refused when it says UNSAFE.
+    _, _, result = await ask(llm_runtime, "拒收的话运费谁出", user="g1")
+    assert result.route == "refused" and result.answer == app.config.replies.refused.zh
+    assert len(model.calls) == 1, "refused before any answer was generated"
+    assert "You screen messages" in model.calls[0][0].content
+    _, _, ok = await ask(llm_runtime, "拒收的话运费谁出", user="g2")
+    assert ok.route == "generate" and ok.answer == "拒收按政策处理 [1]。"
