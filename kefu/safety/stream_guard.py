@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from kefu.safety.sensitive import SensitiveWords, WordHit, matching_form
+from kefu.safety.sensitive import SensitiveWords, WordHit
 
 __all__ = ["StreamGuard"]
 
 
 class StreamGuard:
-    """Releases streamed text only once no listed word can still be forming at its end.
+    """Checks streamed text on a buffer of what was already shown, releasing it at once.
 
-    ``feed`` holds back a tail with as many matching characters as the longest word (so a
-    word split across pieces is still caught, with one character to settle word
-    boundaries); ``finish`` checks and releases the rest. When a word appears, ``hit`` is
-    set (positions count from the start of the stream), the text before it is released and
-    nothing after: the caller stops streaming and sends its preset reply instead.
+    A listed word is never shown whole: the piece that would complete it is withheld,
+    ``hit`` is set (positions count from the start of the stream) and nothing more is
+    released; the caller replaces the answer with its preset reply (Dify's
+    ``message_replace``). Its beginning may have been shown — holding back every character
+    that could begin a word ("你" begins several) would delay every answer's first token.
+    The one thing held back is a complete Latin word at the very end, whose boundary the
+    next character settles ("ass" may become "assist").
     """
 
     def __init__(self, words: SensitiveWords) -> None:
@@ -39,28 +41,23 @@ class StreamGuard:
 
     def _release(self, *, final: bool) -> str:
         pending = self._pending
-        cut = len(pending) if final else _tail_start(pending, self.words.longest)
+        cut = len(pending)
         offset = len(self._context)
         for hit in self.words.find(self._context + pending):
             start, end = hit.start - offset, hit.end - offset
-            if start < 0:
-                continue  # began in released text: it was judged then
+            if end <= 0:
+                continue  # wholly in released text: it was judged then
             if start >= cut:
                 break  # may still change as more text arrives
+            if not final and end == len(pending) and pending[-1].isascii():
+                cut = max(start, 0)  # a Latin word at the very end: "ass" may become "assist"
+                break
+            # (A word begun in released text may complete now: its start was already shown.)
             self.hit = WordHit(hit.word, self._released + start, self._released + end, hit.category)
             self._pending = ""
-            return pending[:start]
+            return pending[: max(start, 0)]
         released, self._pending = pending[:cut], pending[cut:]
         self._released += len(released)
         keep = 2 * self.words.longest + 8
         self._context = (self._context + released)[-keep:]
         return released
-
-
-def _tail_start(text: str, longest: int) -> int:
-    """Where the shortest tail holding ``longest`` matching characters begins."""
-    index, count = len(text), 0
-    while index > 0 and count < longest:
-        index -= 1
-        count += len(matching_form(text[index]))
-    return index

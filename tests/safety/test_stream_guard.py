@@ -24,7 +24,7 @@ def run(guard: StreamGuard, pieces: list[str]) -> list[str]:
 def test_word_split_across_pieces_is_caught(words: SensitiveWords) -> None:
     guard = StreamGuard(words)
     released = run(guard, ["好的，你这个傻", "逼，我们", "马上处理"])
-    assert "".join(released) == "好的，你这个"
+    assert "".join(released) == "好的，你这个傻", "its beginning was shown, never the word"
     assert guard.hit == WordHit("傻逼", 6, 8, "insult")
 
 
@@ -34,7 +34,8 @@ def test_spelled_out_word_fed_one_character_at_a_time(words: SensitiveWords) -> 
     released = "".join(run(guard, list(text)))
     start = text.index("f.u.c.k")
     assert guard.hit == WordHit("fuck", start, start + 7, "profanity")
-    assert released == text[:start]
+    # English flows without waiting, so the beginning was shown; never the whole word.
+    assert released == text[: start + 6]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 50, 1000])
@@ -46,11 +47,15 @@ def test_clean_text_is_released_whole_and_in_order(words: SensitiveWords, size: 
     assert guard.hit is None
 
 
-def test_a_tail_is_held_back_until_finish(words: SensitiveWords) -> None:
+def test_clean_text_flows_and_the_completing_piece_is_withheld(words: SensitiveWords) -> None:
     guard = StreamGuard(words)
-    first = guard.feed("a" * 100)
-    assert first == "a" * (100 - words.longest)  # one matching character per "a"
-    assert guard.finish() == "a" * words.longest
+    clean = "您的退款将在三个工作日内到账。"
+    assert guard.feed(clean) == clean, "ordinary text flows at once (time to first token)"
+    assert guard.feed("另外，刷") == "另外，刷", "nothing is held back for a CJK beginning"
+    assert guard.feed("新一下页面") == "新一下页面"
+    assert guard.feed("刷单") == "刷单"
+    assert guard.feed("返利，日赚") == "", "the piece completing a word is withheld"
+    assert guard.hit is not None and guard.hit.word == "刷单返利"
 
 
 def test_nothing_after_a_hit(words: SensitiveWords) -> None:
@@ -76,3 +81,21 @@ def test_no_words_releases_everything_at_once() -> None:
     guard = StreamGuard(SensitiveWords.from_lists(include_default=False))
     assert guard.feed("傻逼 text") == "傻逼 text"
     assert guard.finish() == ""
+
+
+def test_latin_words_settle_at_the_next_character() -> None:
+    words = SensitiveWords.from_lists(["ass"], include_default=False)
+    guard = StreamGuard(words)
+    assert guard.feed("I can ass") == "I can "
+    assert guard.feed("ist you") == "assist you" and guard.hit is None
+    guard = StreamGuard(words)
+    assert guard.feed("I can ass") == "I can "
+    assert guard.feed(" you") == "" and guard.hit is not None
+
+
+def test_a_word_completed_after_its_start_was_shown_is_still_a_hit() -> None:
+    words = SensitiveWords.from_lists(["idiot"], include_default=False)
+    guard = StreamGuard(words)
+    assert guard.feed("You idi") == "You idi", "English flows on without waiting"
+    assert guard.feed("ot!") == ""
+    assert guard.hit is not None and guard.hit.word == "idiot"
