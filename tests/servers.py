@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -47,3 +49,14 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@contextmanager
+def running_server(data_dir: Path) -> Iterator[str]:
+    """``kefu serve --demo`` over ``data_dir`` on a free port, for the ``with`` block."""
+    port = free_port()
+    process = start_server(data_dir, port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(process)

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import KEY, free_port, start_server, stop_server
+from tests.servers import KEY, running_server
 
 pytestmark = pytest.mark.slow
 ADMIN_KEY = "admin-real"  # what tests.servers gives the server
@@ -26,12 +26,8 @@ ADMIN_KEY = "admin-real"  # what tests.servers gives the server
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
-    port = free_port()
-    process = start_server(data_dir, port)
-    try:
-        yield f"http://127.0.0.1:{port}", data_dir
-    finally:
-        stop_server(process)
+    with running_server(data_dir) as base_url:
+        yield base_url, data_dir
 
 
 def schemathesis(base_url: str, key: str, *extra: str) -> int:
@@ -44,12 +40,14 @@ def schemathesis(base_url: str, key: str, *extra: str) -> int:
             "--phases", "coverage,fuzzing",
             "--max-examples", "40", "--seed", "20261121", "--workers", "2",
             "--suppress-health-check", "all", "--generation-database", "none",
+            "--request-timeout", "30",
             *extra,
         ],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
+    errors = output.find("ERRORS")
+    assert result.returncode == 0, output[errors : errors + 3000] if errors >= 0 else output[-4000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", output)
     assert counts is not None, output[-2000:]
     generated, passed = int(counts.group(1)), int(counts.group(2))

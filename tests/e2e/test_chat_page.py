@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import KEY, free_port, start_server, stop_server
+from tests.servers import KEY, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("chat-page") / "data"
-    port = free_port()
-    process = start_server(data_dir, port)
-    try:
-        yield f"http://127.0.0.1:{port}", data_dir
-    finally:
-        stop_server(process)
+    with running_server(data_dir) as base_url:
+        yield base_url, data_dir
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
