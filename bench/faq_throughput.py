@@ -341,7 +341,7 @@ class ManagedServer:
 BENCH_USERS = 12_000
 
 
-def build_bodies(connections: int, users: int = BENCH_USERS) -> list[str]:
+def build_bodies(users: int = BENCH_USERS) -> list[str]:
     """Request bodies to rotate through: the queries in turn, each from one of ``users``
     end users, as a shop's many customers would (kefu rate-limits each end user, so a
     handful of users sending thousands of messages a second would measure 429s)."""
@@ -892,7 +892,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     with _workdir(args.keep) as tmp:
-        bodies = build_bodies(load.connections)
+        bodies = build_bodies()
         bodies_file = tmp / "bodies.jsonl"
         bodies_file.write_text("\n".join(bodies) + "\n", encoding="utf-8")
 

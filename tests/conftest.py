@@ -41,7 +41,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 
 @pytest.fixture(scope="session")
 def tiny_key(runtime: Runtime) -> str:
-    return runtime.apps.create_key(runtime.apps.get("tiny"))
+    return runtime.apps.new_key(runtime.apps.get("tiny"), "app")[1]
 
 
 @pytest.fixture

@@ -79,9 +79,6 @@ class RepliesConfig(_Strict):
         zh="抱歉，这个问题我暂时无法回答。您可以换个说法，或联系人工客服。",
         en="Sorry, I can't answer that yet. Please rephrase, or ask for a human agent.",
     )
-    empty_query: LocalizedText = LocalizedText(
-        zh="您好，请问有什么可以帮您？", en="Hello, how can I help you?"
-    )
     blocked: LocalizedText = LocalizedText(
         zh="抱歉，这个问题我无法回答。", en="Sorry, I can't help with that."
     )
@@ -94,9 +91,7 @@ class RepliesConfig(_Strict):
         zh="根据《{source}》：", en="According to “{source}”: "
     )
 
-    @field_validator(
-        "fallback", "empty_query", "blocked", "refused", "source_prefix", mode="before"
-    )
+    @field_validator("fallback", "blocked", "refused", "source_prefix", mode="before")
     @classmethod
     def _accept_plain_string(cls, value: Any) -> Any:
         return _localize(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -109,4 +109,3 @@ class TurnRecord:
     message: MessageRecord
     trace: TraceRecord
     new_conversation: ConversationRecord | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -12,7 +12,7 @@ from kefu.core.app_config import AppConfig
 from kefu.core.errors import NotFound
 from kefu.engine.guards import InputVerdict
 from kefu.engine.knowledge_sync import sync_config_sources
-from kefu.engine.route_cache import BoundedCache, RouteCache
+from kefu.engine.route_cache import BoundedCache, RouteDecision
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
 from kefu.llm.base import ChatModel
 from kefu.llm.factory import LLMOverrides, build_chat_model
@@ -42,7 +42,9 @@ class AppRuntime:
     answer_verdicts: BoundedCache[str, list[str]] = field(
         default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
     )
-    route_cache: RouteCache = field(default_factory=lambda: RouteCache(0))
+    route_cache: BoundedCache[tuple[str, str], RouteDecision] = field(
+        default_factory=lambda: BoundedCache(0)
+    )
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -61,7 +63,7 @@ class AppRuntime:
             if not self.index.load(fingerprint):
                 self.index.rebuild(faqs, chunks)
             # A new cache object, not clear(): the event loop may be reading the old one.
-            self.route_cache = RouteCache(self.route_cache_size)
+            self.route_cache = BoundedCache(self.route_cache_size)
             self.knowledge_revision = revision
             log.info(
                 "app %s: knowledge revision %d (%d FAQ, %d chunks)",
@@ -142,11 +144,6 @@ class AppRegistry:
     def ensure_key(self, app: AppRuntime, plaintext: str) -> None:
         self._store.apps.ensure_key(app.id, "app", plaintext)
         self.refresh_credentials()
-
-    def create_key(self, app: AppRuntime) -> str:
-        plaintext = self._store.apps.create_key(app.id, "app")
-        self.refresh_credentials()
-        return plaintext
 
     def new_key(self, app: AppRuntime, kind: str) -> tuple[ApiKeyRecord, str]:
         """A new ``app-…`` or ``dataset-…`` key; the plaintext is returned only now."""

@@ -38,7 +38,6 @@ __all__ = [
     "PreparedTurn",
     "TurnEvent",
     "TurnResult",
-    "split_for_streaming",
 ]
 
 MAX_USER_CHARS = 255

@@ -45,12 +45,10 @@ class ConversationService:
         if not is_id(conversation_id):
             raise NotFound("Conversation Not Exists.")
         if auto:
-            first, _ = await to_thread.run_sync(
-                lambda: self._store.conversations.messages(
-                    app.id, uid, conversation_id, first_id=None, limit=1_000_000
-                )
+            first = await to_thread.run_sync(
+                self._store.conversations.first_query, app.id, uid, conversation_id
             )
-            name = first[0].query[:CONVERSATION_NAME_CHARS] if first else None
+            name = first[:CONVERSATION_NAME_CHARS] if first else None
         else:
             name = clean_text(name or "").strip()
             if not name:

@@ -173,7 +173,11 @@ class Generator:
                 prompt_tokens_estimate=plan.prompt_tokens_estimate,
                 sources=len(ctx.resources),
             )
-            shown = mask_pii if config.safety.mask_pii_in_traces else str
+            # The customer's words in the prompt are masked already when prompts are; mask
+            # again for the trace only when the app sends models raw text but masks traces.
+            safety = config.safety
+            remask = safety.mask_pii_in_traces and not safety.mask_pii_in_prompts
+            shown = mask_pii if remask else str
             ctx.trace.facts["prompt"] = [
                 {"role": m.role, "content": shown(m.content)} for m in plan.messages
             ]

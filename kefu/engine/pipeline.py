@@ -84,7 +84,7 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
         record["route"] = ctx.route
         return
     cache = ctx.app.route_cache
-    cached = cache.get(ctx.search_query, ctx.language)
+    cached = cache.get((ctx.search_query, ctx.language))
     if cached is not None:
         ctx.route = cached.route  # type: ignore[assignment]
         ctx.faq_hits, ctx.passages = list(cached.faq_hits), list(cached.passages)
@@ -92,7 +92,7 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
         return
     decide_route(ctx, record)
     decision = RouteDecision(ctx.route, tuple(ctx.faq_hits), tuple(ctx.passages), dict(record))
-    cache.put(ctx.search_query, ctx.language, decision)
+    cache.put((ctx.search_query, ctx.language), decision)
     record["cache"] = "miss"
 
 

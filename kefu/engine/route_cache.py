@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from kefu.core.types import ChunkHit, FaqHit
 
-__all__ = ["BoundedCache", "RouteCache", "RouteDecision"]
+__all__ = ["BoundedCache", "RouteDecision"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,39 +25,14 @@ class RouteDecision:
     record: dict[str, Any]  # what the route stage wrote into the trace
 
 
-class RouteCache:
-    """A bounded LRU used from the event-loop thread only; ``size=0`` disables it."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str], RouteDecision] = OrderedDict()
-
-    def get(self, query: str, language: str) -> RouteDecision | None:
-        key = (query, language)
-        decision = self._entries.get(key)
-        if decision is not None:
-            self._entries.move_to_end(key)
-        return decision
-
-    def put(self, query: str, language: str, decision: RouteDecision) -> None:
-        if self.size <= 0:
-            return
-        self._entries[(query, language)] = decision
-        self._entries.move_to_end((query, language))
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 K = TypeVar("K")
 V = TypeVar("V")
 
 
 class BoundedCache(Generic[K, V]):
-    """A plain LRU for pure, repeatable work on the event-loop thread (e.g. safety verdicts
-    per question): the same customer questions come back again and again."""
+    """An LRU for pure, repeatable work on the event-loop thread (routing decisions, safety
+    verdicts per question): the same customer questions come back again and again.
+    ``size=0`` disables it."""
 
     def __init__(self, size: int) -> None:
         self.size = size

@@ -106,7 +106,7 @@ class Runtime:
         if prefixes:
             shown = ", ".join(f"{p}…" for p in prefixes)
             return [f"app {app.name!r} uses its stored API keys ({shown})"]
-        key = registry.create_key(app)
+        _, key = registry.new_key(app, "app")
         return [f"API key of app {app.name!r} (shown once, store it): {key}"]
 
     def is_admin_key(self, key: str) -> bool:

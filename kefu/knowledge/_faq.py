@@ -32,8 +32,6 @@ class FaqIndex:
     forms: tuple[str, ...]  # every question and variant, in entry order
     form_entry: tuple[int, ...]  # form → entry
     entry_forms: tuple[tuple[int, ...], ...]  # entry → its forms
-    entry_tokens: tuple[frozenset[int], ...]  # entry → the tokens of all its forms
-    entry_characters: tuple[frozenset[str], ...]  # entry → the ideographs of those tokens
     lexicon: Lexicon
     scorer: FaqScorer
 
@@ -68,8 +66,6 @@ class FaqIndex:
             forms=tuple(forms),
             form_entry=tuple(form_entry),
             entry_forms=tuple(entry_forms),
-            entry_tokens=entry_tokens,
-            entry_characters=entry_characters,
             lexicon=lexicon,
             scorer=FaqScorer.build(lexicon, entry_tokens, entry_characters, chinese, form_entry),
         )

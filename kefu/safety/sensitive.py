@@ -165,12 +165,18 @@ class SensitiveWords:
         return bool(self.find(text))
 
     def mask(self, text: str, char: str = "*") -> str:
-        """``text`` with every hit replaced by ``char``, one per original character."""
-        parts, done = [], 0
-        for hit in self.find(text):
-            parts += [text[done : hit.start], char * (hit.end - hit.start)]
-            done = hit.end
-        return "".join(parts) + text[done:]
+        """``text`` with every hit replaced by ``char``, one per original character.
+
+        Masking can join what is left into a new hit ("傻傻逼逼" → "傻**逼" reads as 傻*逼
+        when ``char`` is a separator), so it repeats until nothing is found.
+        """
+        while hits := self.find(text):
+            parts, done = [], 0
+            for hit in hits:
+                parts += [text[done : hit.start], char * (hit.end - hit.start)]
+                done = hit.end
+            text = "".join(parts) + text[done:]
+        return text
 
 
 def _outside(

@@ -53,9 +53,6 @@ class Store:
         """Persist a turn; returns once it is committed (group commit, see ``writer``)."""
         await self._writer.save(turn)
 
-    def save_turn_sync(self, turn: TurnRecord) -> None:
-        self._writer.submit(turn).result()
-
     def close(self) -> None:
         self._writer.close()
         if self._checkpointer is not None:

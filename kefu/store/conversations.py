@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
@@ -187,6 +186,20 @@ class ConversationRepository:
             page.reverse()
             return page, len(rows) > limit
 
+    def first_query(self, app_id: str, end_user_id: str, conversation_id: str) -> str | None:
+        """What the end user asked first in the conversation (for its default name)."""
+        with Session(self._engine) as session:
+            return session.scalar(
+                select(MessageRow.query)
+                .where(
+                    MessageRow.app_id == app_id,
+                    MessageRow.end_user_id == end_user_id,
+                    MessageRow.conversation_id == conversation_id,
+                )
+                .order_by(MessageRow.created_at, MessageRow.id)
+                .limit(1)
+            )
+
     def recent_messages(self, conversation_id: str, count: int) -> list[MessageRecord]:
         """The last ``count`` turns of a conversation, oldest first (the memory window)."""
         if count <= 0:
@@ -272,11 +285,9 @@ class ConversationRepository:
                 row.message_id, row.app_id, row.trace_id, row.data, as_utc(row.created_at)
             )
 
-    def count_messages(self, app_id: str, conversation_ids: Sequence[str] = ()) -> int:
+    def count_messages(self, app_id: str) -> int:
         with Session(self._engine) as session:
             query = select(func.count()).select_from(MessageRow).where(MessageRow.app_id == app_id)
-            if conversation_ids:
-                query = query.where(MessageRow.conversation_id.in_(conversation_ids))
             return int(session.scalar(query) or 0)
 
     @staticmethod

@@ -21,6 +21,7 @@ from tests.servers import KEY, running_server
 
 pytestmark = pytest.mark.slow
 ADMIN_KEY = "admin-real"  # what tests.servers gives the server
+INTERPRETER_BUG = "AST constructor recursion depth mismatch"
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +33,27 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 def schemathesis(base_url: str, key: str, *extra: str) -> int:
     """Run the schemathesis CLI; return how many cases it generated (all must pass)."""
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "st"), "run", f"{base_url}/openapi.json",
-            "--header", f"Authorization: Bearer {key}",
-            "--checks", "not_a_server_error",
-            "--phases", "coverage,fuzzing",
-            "--max-examples", "40", "--seed", "20261121", "--workers", "2",
-            "--suppress-health-check", "all", "--generation-database", "none",
-            "--request-timeout", "30",
-            *extra,
-        ],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    output = result.stdout + result.stderr
-    errors = output.find("ERRORS")
-    assert result.returncode == 0, output[errors : errors + 3000] if errors >= 0 else output[-4000:]
+    for _attempt in range(2):
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "st"), "run", f"{base_url}/openapi.json",
+                "--header", f"Authorization: Bearer {key}",
+                "--checks", "not_a_server_error",
+                "--phases", "coverage,fuzzing",
+                "--max-examples", "40", "--seed", "20261121", "--workers", "2",
+                "--suppress-health-check", "all", "--generation-database", "none",
+                "--request-timeout", "30",
+                *extra,
+            ],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        output = result.stdout + result.stderr
+        # Now and then schemathesis dies of a SystemError from CPython 3.11.7's own AST code
+        # ("AST constructor recursion depth mismatch", also seen once in pytest here); that
+        # run says nothing about kefu, so it is repeated once. Any other failure fails.
+        if INTERPRETER_BUG not in output:
+            break
+    assert result.returncode == 0, output[-8000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", output)
     assert counts is not None, output[-2000:]
     generated, passed = int(counts.group(1)), int(counts.group(2))

@@ -82,6 +82,7 @@ def test_mask_replaces_each_matched_character(default: SensitiveWords) -> None:
     assert default.mask("你这个傻*逼，f.u.c.k you") == "你这个***，******* you"
     assert default.mask("賤人!", char="█") == "██!"
     assert default.mask("一切正常") == "一切正常"
+    assert default.mask("傻傻逼逼") == "****", "what masking leaves cannot form a word again"
 
 
 def test_expanding_normalisation_keeps_positions() -> None:

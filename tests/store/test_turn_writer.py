@@ -9,7 +9,7 @@ import pytest
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
 from kefu.store import Store, end_user_id, new_id
 from kefu.store.db import utcnow
-from kefu.store.writer import write_turns
+from kefu.store.writer import TurnWriter, write_turns
 
 
 def make_turn(app_id: str, user: str, conversation_id: str | None = None) -> TurnRecord:
@@ -75,8 +75,11 @@ async def test_a_bad_turn_does_not_fail_its_batch(tmp_path: Path) -> None:
     good = make_turn(app.id, "carol")
     duplicate = make_turn(app.id, "carol")
     duplicate.message = good.message  # same primary key: this one must fail alone
-    futures = [store._writer.submit(good), store._writer.submit(duplicate)]
+    # A writer that waits long enough for both turns to land in one group commit.
+    writer = TurnWriter(store.engine, linger_s=0.2)
+    futures = [writer.submit(good), writer.submit(duplicate)]
     outcomes = [f.exception(timeout=10) for f in futures]
+    writer.close()
     assert outcomes[0] is None and outcomes[1] is not None
     assert store.conversations.get_message(app.id, good.message.id) is not None
     store.close()
