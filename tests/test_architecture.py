@@ -18,11 +18,12 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"core", "llm"},
     "llm": {"core"},
     "tools": {"core"},
+    "demo_shop": {"core"},
     "handoff": {"core", "store"},
     "engine": {"core", "store", "safety", "knowledge", "nlu", "llm", "tools", "handoff"},
     "web": set(),
     "api": {"core", "engine", "safety", "web"},
-    "cli": {"core", "engine", "api"},
+    "cli": {"core", "engine", "api", "nlu", "knowledge", "demo_shop"},
 }
 
 
