@@ -15,7 +15,18 @@ from fastapi.staticfiles import StaticFiles
 import kefu
 from kefu.api.errors import install_error_handlers
 from kefu.api.middleware import RequestGuard
-from kefu.api.routes import admin, app_info, chat, conversations, openai, web
+from kefu.api.routes import (
+    admin,
+    admin_agents,
+    agents,
+    app_info,
+    chat,
+    console,
+    conversations,
+    handoff,
+    openai,
+    web,
+)
 from kefu.engine.runtime import Runtime
 from kefu.web import STATIC_DIR
 
@@ -78,7 +89,9 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (chat, conversations, app_info, openai, admin, web):
+    for module in (chat, conversations, handoff, app_info, openai, admin, admin_agents, agents):
+        app.include_router(module.router)
+    for module in (web, console):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     origins = sorted({o for a in runtime.apps.all() for o in a.config.security.cors_origins})

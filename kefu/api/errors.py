@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu.core.errors import (
     ConfigError,
+    Conflict,
     Forbidden,
     InvalidParam,
     KefuError,
@@ -34,6 +35,7 @@ _STATUS: list[tuple[type[KefuError], int]] = [
     (Unauthorized, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (Conflict, 409),
     (TooManyRequests, 429),
     (RequestError, 400),
     (ConfigError, 400),
@@ -45,6 +47,7 @@ _HTTP_CODES = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
+    409: "conflict",
     405: "method_not_allowed",
     413: "request_entity_too_large",
     415: "unsupported_media_type",

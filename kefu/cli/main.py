@@ -1,4 +1,4 @@
-"""The ``kefu`` command: serve, ask, chat, kb import."""
+"""The ``kefu`` command: serve, ask, chat, kb import, eval, demo-shop."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kefu.cli.demo_shop import demo_shop_app
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.engine.chat import ChatRequest, TurnResult
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(help="Manage an app's knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+app.add_typer(demo_shop_app, name="demo-shop")
 
 out = Console()
 err = Console(stderr=True)

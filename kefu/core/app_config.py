@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kefu.core.dialog_config import FlowConfig, NluConfig, intent_examples
 from kefu.core.errors import ConfigError
+from kefu.core.handoff_config import HandoffConfig
 from kefu.core.llm_config import LLMConfig
+from kefu.core.localized import LocalizedText
+from kefu.core.localized import localize as _localize
 from kefu.core.security_config import SafetyConfig, SecurityConfig
+from kefu.core.tool_config import ToolList
 from kefu.core.types import Language
 
 __all__ = [
@@ -29,24 +34,6 @@ __all__ = [
 ]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class LocalizedText(BaseModel):
-    """A user-facing string in Chinese and English. YAML may give a plain string for both."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    zh: str
-    en: str
-
-    def get(self, language: Language) -> str:
-        return self.zh if language == "zh" else self.en
-
-
-def _localize(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"zh": value, "en": value}
-    return value
 
 
 class _Strict(BaseModel):
@@ -90,8 +77,48 @@ class RepliesConfig(_Strict):
     source_prefix: LocalizedText = LocalizedText(
         zh="根据《{source}》：", en="According to “{source}”: "
     )
+    handoff: LocalizedText = LocalizedText(
+        zh="正在为您转接人工客服，请稍候。",
+        en="I'm connecting you with a human agent; please hold on.",
+    )
+    flow_cancelled: LocalizedText = LocalizedText(
+        zh="好的，已取消。还有其他可以帮您的吗？",
+        en="OK, cancelled. Is there anything else I can help with?",
+    )
+    action_declined: LocalizedText = LocalizedText(
+        zh="好的，不做任何更改。还有其他可以帮您的吗？",
+        en="OK, nothing has been changed. Is there anything else I can help with?",
+    )
+    confirm_action: LocalizedText = LocalizedText(
+        zh="我将为您{action}：{details}。确认请回复“是”，不需要请回复“否”。",
+        en="I will {action}: {details}. Reply “yes” to confirm or “no” to leave it.",
+    )
+    not_understood: LocalizedText = LocalizedText(
+        zh="抱歉，我没有识别出来。", en="Sorry, I didn't catch that."
+    )
+    resume: LocalizedText = LocalizedText(
+        zh="我们继续刚才的事情：", en="Back to what we were doing: "
+    )
+    action_failed: LocalizedText = LocalizedText(
+        zh="抱歉，系统暂时无法处理，请稍后再试，或输入「转人工」联系人工客服。",
+        en="Sorry, the system can't handle this right now. Please try again later "
+        "or ask for a human agent.",
+    )
 
-    @field_validator("fallback", "blocked", "refused", "source_prefix", mode="before")
+    @field_validator(
+        "fallback",
+        "blocked",
+        "refused",
+        "source_prefix",
+        "handoff",
+        "flow_cancelled",
+        "action_declined",
+        "confirm_action",
+        "not_understood",
+        "resume",
+        "action_failed",
+        mode="before",
+    )
     @classmethod
     def _accept_plain_string(cls, value: Any) -> Any:
         return _localize(value)
@@ -115,9 +142,16 @@ class AppConfig(_Strict):
     knowledge: KnowledgeConfig = KnowledgeConfig()
     replies: RepliesConfig = RepliesConfig()
     limits: LimitsConfig = LimitsConfig()
+    nlu: NluConfig = NluConfig()
+    intents: dict[str, list[str]] = Field(
+        default_factory=dict, description="intent label → example utterances"
+    )
+    flows: list[FlowConfig] = Field(default_factory=list)
+    tools: ToolList = Field(default_factory=list)
     llm: LLMConfig = LLMConfig()
     security: SecurityConfig = SecurityConfig()
     safety: SafetyConfig = SafetyConfig()
+    handoff: HandoffConfig = HandoffConfig()
     source_file: Path | None = Field(None, exclude=True)
 
     @field_validator("name")
@@ -131,6 +165,36 @@ class AppConfig(_Strict):
     @classmethod
     def _accept_plain_string(cls, value: Any) -> Any:
         return _localize(value)
+
+    @field_validator("intents", mode="before")
+    @classmethod
+    def _valid_intents(cls, value: Any) -> Any:
+        return intent_examples(value) if value is not None else {}
+
+    @model_validator(mode="after")
+    def _flows_have_intents(self) -> AppConfig:
+        names: set[str] = set()
+        starters: set[str] = set()
+        for flow in self.flows:
+            if flow.name in names:
+                raise ValueError(f"flows: two flows are named {flow.name!r}")
+            if flow.intent in starters:
+                raise ValueError(f"flows: two flows start on intent {flow.intent!r}")
+            if flow.intent not in self.intents:
+                raise ValueError(
+                    f"flows: flow {flow.name!r} starts on intent {flow.intent!r}, "
+                    "which has no examples under `intents`"
+                )
+            declared = {t.name for t in self.tools}
+            for step in flow.steps:
+                if step.tool not in declared:
+                    raise ValueError(
+                        f"flows: flow {flow.name!r} calls tool {step.tool!r}, "
+                        "which is not declared under `tools`"
+                    )
+            names.add(flow.name)
+            starters.add(flow.intent)
+        return self
 
     def display_title(self, language: Language | None = None) -> str:
         if self.title is None:

@@ -9,6 +9,8 @@ Failures (something went wrong)::
     │   ├── Unauthorized            missing, unknown or revoked key
     │   ├── Forbidden               the key is valid but may not do this
     │   ├── NotFound                no such conversation/message/app *for this caller*
+    │   ├── Conflict                the thing is not in a state that allows this (e.g. a
+    │   │                           conversation another agent already claimed)
     │   └── TooManyRequests         a rate limit or concurrency cap (``retry_after`` seconds)
     ├── ProviderError               an LLM/embedding provider failed
     │   ├── ProviderTimeout
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "EngineSignal",
     "Forbidden",
     "HandoffRequested",
@@ -96,6 +99,10 @@ class Forbidden(RequestError):
 
 class NotFound(RequestError):
     code = "not_found"
+
+
+class Conflict(RequestError):
+    code = "conflict"
 
 
 class TooManyRequests(RequestError):

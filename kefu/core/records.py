@@ -48,6 +48,12 @@ class ConversationRecord:
     message_count: int
     created_at: datetime
     updated_at: datetime
+    dialog_state: dict[str, Any] | None = None
+    handoff_state: str = "bot"  # bot | pending_human | human | resolved (kefu.handoff.states)
+    assigned_agent_id: str | None = None
+    handoff_at: datetime | None = None
+    handoff_reason: str | None = None
+    handoff_note: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,10 @@ class MessageRecord:
     error: str | None
     created_at: datetime
     feedback_rating: str | None = None
+    intent: str | None = None
+    sentiment: str | None = None
+    agent_id: str | None = None  # set on an agent's reply
+    agent_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +119,4 @@ class TurnRecord:
     message: MessageRecord
     trace: TraceRecord
     new_conversation: ConversationRecord | None = None
+    dialog_state: dict[str, Any] | None = None  # None: unchanged

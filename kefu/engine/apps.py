@@ -8,16 +8,19 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kefu.core.app_config import AppConfig
+from kefu.core.app_config import AppConfig, RepliesConfig
 from kefu.core.errors import NotFound
+from kefu.engine.flows import FlowBook
 from kefu.engine.guards import InputVerdict
 from kefu.engine.knowledge_sync import sync_config_sources
 from kefu.engine.route_cache import BoundedCache, RouteDecision
+from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
 from kefu.llm.base import ChatModel
 from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.safety.sensitive import SensitiveWords
 from kefu.store import ApiKeyRecord, Store, hash_key
+from kefu.tools import ToolRegistry
 
 __all__ = ["AppRegistry", "AppRuntime", "Credential"]
 
@@ -36,6 +39,9 @@ class AppRuntime:
     route_cache_size: int = 0
     model: ChatModel | None = None  # None: extractive answers only
     sensitive: SensitiveWords | None = None  # None: no word list at all
+    understanding: AppUnderstanding | None = None  # None: no intents, entities or sentiment
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
+    flows: FlowBook = field(default_factory=lambda: FlowBook((), RepliesConfig()))
     input_verdicts: BoundedCache[str, InputVerdict] = field(
         default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
     )
@@ -119,6 +125,7 @@ class AppRegistry:
         """Register (or update) an app from its config, sync its knowledge, build its index."""
         record = self._store.apps.upsert_app(config.name, config.model_dump(mode="json"))
         sync_config_sources(self._store, record.id, config)
+        tools = ToolRegistry.from_config(config.tools)
         runtime = AppRuntime(
             id=record.id,
             config=config,
@@ -126,8 +133,16 @@ class AppRegistry:
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(config.llm, self._llm_overrides),
             sensitive=sensitive_words(config),
+            tools=tools,
+            flows=FlowBook(config.flows, config.replies, tools),
         )
         runtime.reload_knowledge(self._store)
+        if config.intents:
+            faqs, _ = self._store.knowledge.load(record.id)
+            questions = [form for faq in faqs for form in (faq.question, *faq.variants)]
+            runtime.understanding = AppUnderstanding.build(config, questions)
+        else:
+            runtime.understanding = AppUnderstanding.build(config)
         self._apps[config.name] = runtime
         self.refresh_credentials()
         return runtime

@@ -14,7 +14,9 @@ from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound, TooManyRequests
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
+from kefu.engine.actions import run_flow_action
 from kefu.engine.apps import AppRuntime
+from kefu.engine.dialog_state import DialogState
 from kefu.engine.generation import (
     AnswerDelta,
     AnswerReplace,
@@ -22,8 +24,11 @@ from kefu.engine.generation import (
     Generator,
     split_for_streaming,
 )
+from kefu.engine.handoff import HandoffService
+from kefu.engine.handoff_policy import hold_for_agent, settle_handoff
 from kefu.engine.pipeline import TurnContext, finish_pipeline, refuse, start_pipeline
 from kefu.engine.tasks import TaskRegistry
+from kefu.handoff.states import held_by_human
 from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
 from kefu.safety.rate_limit import TokenBuckets
@@ -68,6 +73,7 @@ class PreparedTurn:
     started: float
     prompt: list[ChatMessage] | None = None  # set when a model writes the answer
     state: AnswerState = field(default_factory=AnswerState)
+    handoff_state: str = "bot"  # the conversation's, before this turn (kefu.handoff.states)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ class TurnResult:
     usage: dict[str, Any]
     created_at: int
     latency_ms: float
+    handoff_state: str = "bot"  # the conversation's, after this turn
 
 
 TurnEvent = AnswerDelta | AnswerReplace | TurnResult
@@ -129,8 +136,14 @@ def usage_block(
 class ChatService:
     """Runs customer turns for any loaded app: validate, answer, stream, stop, store."""
 
-    def __init__(self, store: Store, limits: TokenBuckets | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limits: TokenBuckets | None = None,
+        handoff: HandoffService | None = None,
+    ) -> None:
         self.store = store
+        self.handoff = handoff or HandoffService(store)
         self.limits = limits or TokenBuckets()
         self.tasks = TaskRegistry()
         self._active: dict[str, int] = {}  # answers in progress per app
@@ -154,6 +167,7 @@ class ChatService:
         ctx = start_pipeline(app, request.query)
         new_conversation = None
         history: list[MessageRecord] = []
+        handoff_state = "bot"
         if request.conversation_id:
             if not is_id(request.conversation_id):
                 raise NotFound("Conversation Not Exists.")
@@ -163,7 +177,9 @@ class ChatService:
             if existing is None:
                 raise NotFound("Conversation Not Exists.")
             conversation_id = existing.id
-            if app.model is not None:
+            handoff_state = existing.handoff_state
+            ctx.dialog = DialogState.from_dict(existing.dialog_state, app.flows.names)
+            if app.model is not None and not held_by_human(handoff_state):
                 # Twice the window: turns beyond it are summarised rather than forgotten.
                 history = await to_thread.run_sync(
                     self.store.conversations.recent_messages,
@@ -185,7 +201,13 @@ class ChatService:
                 created_at=now,
                 updated_at=now,
             )
-        finish_pipeline(ctx)
+        if held_by_human(handoff_state):
+            hold_for_agent(ctx, handoff_state)  # the bot stays silent; the agent answers
+        else:
+            finish_pipeline(ctx)
+            if ctx.flow_step is not None and ctx.flow_step.kind == "act":
+                await run_flow_action(ctx, conversation_id, user)
+            settle_handoff(ctx)
         prompt = None
         if ctx.route == "generate" and not await self.generator.screen(app, ctx):
             refuse(ctx)
@@ -202,6 +224,7 @@ class ChatService:
             created_at=time.time(),
             started=started,
             prompt=prompt,
+            handoff_state=handoff_state,
         )
 
     async def _produce(
@@ -319,6 +342,8 @@ class ChatService:
             latency_ms=round(latency_s * 1000, 3),
             error=ctx.trace.facts.get("fallback"),
             created_at=now,
+            intent=_intent_label(ctx),
+            sentiment=ctx.understood.sentiment.label if ctx.understood else None,
         )
         trace = TraceRecord(
             message_id=turn.message_id,
@@ -336,7 +361,16 @@ class ChatService:
                 message=message,
                 trace=trace,
                 new_conversation=turn.new_conversation,
+                dialog_state=ctx.dialog.to_dict(),
             )
+        )
+        handoff_state = await self.handoff.after_turn(
+            turn.request.app,
+            message,
+            turn.request.user,
+            turn.handoff_state,
+            ctx.handoff_reason,
+            ctx.ticket_id,
         )
         return TurnResult(
             task_id=turn.task_id,
@@ -349,4 +383,12 @@ class ChatService:
             usage=usage,
             created_at=int(turn.created_at),
             latency_ms=message.latency_ms,
+            handoff_state=handoff_state,
         )
+
+
+def _intent_label(ctx: TurnContext) -> str | None:
+    understood = ctx.understood
+    if understood is None or understood.intent is None:
+        return None
+    return understood.intent.label

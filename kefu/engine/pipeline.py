@@ -1,4 +1,8 @@
-"""The turn pipeline: input guard → understand → route (FAQ → passages → fallback) → answer.
+"""The turn pipeline: input guard → understand → route → answer.
+
+Routing is cheapest first: a flow in progress takes the message when it answers it; else a
+near-verbatim FAQ answer; else a recognised flow intent starts its flow; else an FAQ answer,
+a document passage, or the fallback. A customer who asks for a human is handed over.
 
 Each stage is a small function over a :class:`TurnContext`, timed into the turn's trace.
 With an LLM, the chat service rewrites a follow-up between ``understand`` and ``route``
@@ -17,19 +21,32 @@ from typing import Any, Literal
 
 from kefu.core.types import ChunkHit, FaqHit, Language
 from kefu.engine.apps import AppRuntime
+from kefu.engine.dialog_state import DialogState
+from kefu.engine.flows import FlowStep, TurnFacts
 from kefu.engine.guards import judge_answer, judge_input
+from kefu.engine.handoff_policy import apply_handoff_policy
 from kefu.engine.route_cache import RouteDecision
 from kefu.engine.trace import Trace
+from kefu.engine.understanding import Understood
 from kefu.knowledge import detect_language
+from kefu.nlu.dialog_acts import detect_act, wants_human
 from kefu.safety import guard_input
 from kefu.safety.pii import mask_pii
 
 __all__ = ["Route", "TurnContext", "finish_pipeline", "refuse", "run_pipeline", "start_pipeline"]
 
-Route = Literal["faq", "passage", "fallback", "generate", "blocked", "refused"]
+Route = Literal[
+    "faq", "passage", "fallback", "generate", "blocked", "refused", "flow", "handoff",
+    "ticket",  # a hand-over outside business hours: a ticket instead
+    "human",  # a human owns the conversation: no answer, the message waits for the agent
+]  # fmt: skip
 GUARDED: tuple[Route, ...] = ("blocked", "refused")  # answered by the input guard
 FAQ_CANDIDATES = 3
 MAX_FAQ_SOURCES = 2  # FAQ entries below the direct-answer bar still ground a generated answer
+# A recognised flow intent outranks an FAQ match unless the FAQ match is near-verbatim:
+# "我的订单还没发货，能查一下吗" wants the order looked up, not the shipping-time FAQ.
+FAQ_OVER_FLOW = 0.9
+STICKY_LANGUAGE_WORDS = 3  # a shorter message without Chinese keeps the conversation's language
 
 
 @dataclass(slots=True)
@@ -48,6 +65,12 @@ class TurnContext:
     passages: list[ChunkHit] = field(default_factory=list)
     answer: str = ""  # the extractive answer (kept as the fallback when a model generates)
     resources: list[dict[str, Any]] = field(default_factory=list)
+    understood: Understood | None = None
+    dialog: DialogState = field(default_factory=DialogState)
+    flow_step: FlowStep | None = None
+    reminder: str | None = None  # a flow's pending question, after answering something else
+    handoff_reason: str | None = None  # why the route is "handoff" (kefu.engine.handoff_policy)
+    ticket_id: str | None = None  # the ticket a hand-over outside business hours opens
 
 
 def input_guard(ctx: TurnContext, record: dict[str, Any]) -> None:
@@ -73,16 +96,91 @@ def input_guard(ctx: TurnContext, record: dict[str, Any]) -> None:
 
 
 def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """Language, then (for questions that got past the guard) intent, entities, sentiment."""
     has_letters = any(ch.isalpha() for ch in ctx.query)
     ctx.language = detect_language(ctx.query) if has_letters else ctx.app.config.language
     record["language"] = ctx.language
+    if ctx.route in GUARDED or ctx.app.understanding is None:
+        return
+    ctx.understood = ctx.app.understanding.understand(ctx.query, ctx.language)
+    record.update(ctx.understood.record(mask=ctx.app.config.safety.mask_pii_in_traces))
 
 
 def route(ctx: TurnContext, record: dict[str, Any]) -> None:
-    """Cheapest first: a curated FAQ answer, else a document passage, else the fallback."""
+    """Flows and hand-over first (they depend on the conversation), then knowledge."""
     if ctx.route in GUARDED:
         record["route"] = ctx.route
         return
+    state = ctx.dialog
+    _keep_conversation_language(ctx, state)
+    book = ctx.app.flows
+    understood = ctx.understood
+    intent = understood.intent.label if understood and understood.intent else None
+    facts = TurnFacts(
+        text=ctx.query,
+        entities=understood.entities if understood else (),
+        intent=intent,
+        act=detect_act(ctx.query),
+    )
+    step = None
+    if wants_human(ctx.query):
+        state.suspend_active()
+        ctx.route = "handoff"
+        ctx.answer = ctx.app.config.replies.handoff.get(ctx.language)
+    else:
+        if state.active is not None:
+            step = book.continue_active(state, facts, ctx.language)
+        if step is None:
+            lookup_knowledge(ctx, record)
+            flow = book.for_intent(intent)
+            near_verbatim = ctx.route == "faq" and ctx.faq_hits[0].relevance >= FAQ_OVER_FLOW
+            if (
+                flow is not None
+                and not near_verbatim
+                and (state.active is None or state.active.flow != flow.name)
+            ):
+                step = book.start(state, flow, facts, ctx.language)
+            elif state.active is not None:
+                if ctx.route == "faq":  # a question on the side: answer it, then remind
+                    ctx.reminder = book.pending_question(state, ctx.language)
+                else:
+                    step = book.reask(state, ctx.language)
+    if step is not None:
+        ctx.flow_step = step
+        ctx.route = "handoff" if step.kind == "handoff" else "flow"
+        ctx.answer = step.reply
+        ctx.faq_hits, ctx.passages = [], []
+        record["flow"] = step.record()
+        if step.kind in ("cancelled", "declined"):
+            resumed = book.finish(state, ctx.language)
+            if resumed:
+                ctx.answer = f"{ctx.answer}\n\n{resumed}"
+    _remember(ctx, state, intent)
+    apply_handoff_policy(ctx, record)
+    record["route"] = ctx.route
+
+
+def _keep_conversation_language(ctx: TurnContext, state: DialogState) -> None:
+    """ "#W2378156" or "ok" in a Chinese conversation is answered in Chinese."""
+    if state.language is None or state.language == ctx.language:
+        return
+    if ctx.language == "en" and len(ctx.query.split()) < STICKY_LANGUAGE_WORDS:
+        ctx.language = state.language  # type: ignore[assignment]
+
+
+def _remember(ctx: TurnContext, state: DialogState, intent: str | None) -> None:
+    """Streaks the hand-over policy reads: negative messages, unanswered questions."""
+    state.language = ctx.language
+    understood = ctx.understood
+    negative = understood is not None and understood.sentiment.label == "negative"
+    state.negative_streak = state.negative_streak + 1 if negative else 0
+    state.unanswered_streak = state.unanswered_streak + 1 if ctx.route == "fallback" else 0
+    if intent is not None:
+        state.last_intent = intent
+
+
+def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """A curated FAQ answer, else a document passage, else the fallback (cached per question)."""
     cache = ctx.app.route_cache
     cached = cache.get((ctx.search_query, ctx.language))
     if cached is not None:
@@ -137,10 +235,18 @@ def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
         ctx.resources = []
         record.update(mode="preset")
         return
+    if ctx.route in ("flow", "handoff", "ticket"):
+        ctx.resources = []
+        record.update(mode=ctx.route)
+        return
     if ctx.route == "faq":
         hit = ctx.faq_hits[0]
         ctx.answer = hit.entry.answer
         ctx.resources = [faq_resource(ctx.app, hit, 1)]
+        if ctx.reminder:
+            ctx.answer = (
+                f"{ctx.answer}\n\n{ctx.app.config.replies.resume.get(ctx.language)}{ctx.reminder}"
+            )
     elif ctx.route == "passage":
         best = ctx.passages[0].chunk
         prefix = replies.source_prefix.get(ctx.language).format(source=best.document_name)

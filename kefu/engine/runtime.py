@@ -13,9 +13,11 @@ from kefu.core.app_config import load_app_config
 from kefu.core.errors import ConfigError
 from kefu.core.settings import Settings
 from kefu.engine.admin import AdminService
+from kefu.engine.agent_desk import AgentDesk
 from kefu.engine.apps import AppRegistry, AppRuntime
 from kefu.engine.chat import ChatService
 from kefu.engine.conversations import ConversationService
+from kefu.engine.handoff import HandoffService
 from kefu.llm.factory import LLMOverrides
 from kefu.safety.rate_limit import TokenBuckets
 from kefu.store import Store
@@ -50,6 +52,8 @@ class Runtime:
     admin: AdminService
     limits: TokenBuckets
     admin_key: str
+    handoff: HandoffService
+    agents: AgentDesk
     announcements: list[str] = field(default_factory=list)
 
     @classmethod
@@ -83,15 +87,18 @@ class Runtime:
             admin_key = "admin-" + secrets.token_urlsafe(24)
             announcements.append(f"admin key (KEFU_ADMIN_KEY not set): {admin_key}")
         limits = TokenBuckets()
+        handoff = HandoffService(store, registry)
         return cls(
             settings=settings,
             store=store,
             apps=registry,
-            chat=ChatService(store, limits),
+            chat=ChatService(store, limits, handoff),
             conversations=ConversationService(store),
             admin=AdminService(store, registry),
             limits=limits,
             admin_key=admin_key,
+            handoff=handoff,
+            agents=AgentDesk(store, handoff),
             announcements=announcements,
         )
 
@@ -118,6 +125,8 @@ class Runtime:
             aclose = getattr(app.model, "aclose", None)
             if aclose is not None:
                 await aclose()
+            await app.tools.aclose()
+        await self.handoff.notify.dispatcher.drain(timeout_s=5.0)  # webhooks in flight
 
     def close(self) -> None:
         self.store.close()

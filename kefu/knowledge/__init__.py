@@ -1,33 +1,55 @@
 """Knowledge: documents → chunks → indexes; FAQ matching and passage retrieval.
 
-This is the embedded default (jieba + BM25, no database access); the store keeps what the
-index is built from, and the engine decides what to do with the hits.
+* Ingestion: Markdown, text, HTML, PDF and DOCX (:func:`read_document`,
+  :func:`parse_document` for uploads), FAQ JSONL/CSV (:func:`read_faq_file`), cleaning
+  (:func:`clean_text`), structure-aware chunking (:func:`split_document`).
+* Retrieval: :class:`KnowledgeIndex` — jieba + BM25 by default; with an embedder
+  (:func:`build_embedder`, ``knowledge.embedders``) hybrid BM25 + dense over the embedded
+  vector index, fused into one relevance in [0, 1]; an optional :class:`Reranker`.
+* Vector stores behind :class:`VectorIndex`: the embedded numpy index (default) and Milvus
+  (``kefu.knowledge.vectors.milvus``, the ``kefu[milvus]`` extra).
+
+No database access: the store keeps what the index is built from, and the engine decides
+what to do with the hits.
 """
 
 from __future__ import annotations
 
 from kefu.knowledge.chunking import split_document, split_sentences
+from kefu.knowledge.embedders import Embedder, build_embedder, build_reranker
 from kefu.knowledge.index import KnowledgeIndex, knowledge_fingerprint
 from kefu.knowledge.ingest import (
     DOCUMENT_SUFFIXES,
     FAQ_SUFFIXES,
+    clean_text,
     content_hash,
     faq_id,
     iter_document_files,
+    parse_document,
     read_document,
     read_faq_file,
 )
+from kefu.knowledge.rerank import Reranker
 from kefu.knowledge.tokenizer import detect_language, tokenize
+from kefu.knowledge.vectors import EmbeddedVectorIndex, VectorIndex
 
 __all__ = [
     "DOCUMENT_SUFFIXES",
     "FAQ_SUFFIXES",
+    "EmbeddedVectorIndex",
+    "Embedder",
     "KnowledgeIndex",
+    "Reranker",
+    "VectorIndex",
+    "build_embedder",
+    "build_reranker",
+    "clean_text",
     "content_hash",
     "detect_language",
     "faq_id",
     "iter_document_files",
     "knowledge_fingerprint",
+    "parse_document",
     "read_document",
     "read_faq_file",
     "split_document",

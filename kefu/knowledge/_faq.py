@@ -16,7 +16,7 @@ import numpy as np
 
 from kefu.core.types import FaqEntry, FaqHit
 from kefu.knowledge._faq_scorer import FaqScorer
-from kefu.knowledge._lexicon import Lexicon
+from kefu.knowledge._lexicon import Lexicon, Query
 from kefu.knowledge.tokenizer import detect_language, tokenize
 
 __all__ = ["FaqIndex"]
@@ -80,14 +80,7 @@ class FaqIndex:
         entries = np.fromiter(
             dict.fromkeys(self.form_entry[form] for form, _ in candidates), dtype=np.int64
         )
-        known_weights = np.zeros(len(self.lexicon.weights))
-        known = list(query.known)
-        known_weights[known] = self.scorer.weights[known]
-        chinese = [term for term in query.terms if detect_language(term[0]) == "zh"]
-        characters = frozenset("".join(text for text, *_ in chinese))
-        coverage = self.scorer.coverage(query, known_weights, chinese)
-        precision = self.scorer.precision(query, known_weights, characters)
-        relevance = self.scorer.form_relevance(coverage, precision)
+        relevance = self._form_relevance(query)
         # Only entries that can make the top ``top_k`` (ties included) need their best form.
         best = self.scorer.entry_best(relevance)[entries]
         cutoff = np.sort(best)[::-1][min(top_k, len(best)) - 1]
@@ -95,12 +88,7 @@ class FaqIndex:
 
         scored: list[tuple[float, float, int, FaqHit]] = []
         for entry in finalists:
-            # The best form: highest relevance, then BM25 score, then the first listed.
-            chosen = (0.0, 0.0, self.entry_forms[entry][0])
-            for form in self.entry_forms[entry]:
-                candidate = (float(relevance[form]), scores.get(form, 0.0), form)
-                if candidate[:2] > chosen[:2]:
-                    chosen = candidate
+            chosen = self.best_form(entry, relevance, scores)
             hit = FaqHit(
                 entry=self.entries[entry],
                 score=scores.get(chosen[2], 0.0),
@@ -111,3 +99,33 @@ class FaqIndex:
         # Best first; among equals the higher BM25 score, then the entry listed first.
         scored.sort(key=lambda item: item[:3], reverse=True)
         return [hit for *_, hit in scored[:top_k]]
+
+    def lexical_scores(self, tokens: Sequence[str]) -> tuple[np.ndarray, dict[int, float]]:
+        """Every form's relevance (zeros if BM25 finds no candidate) and BM25's candidates."""
+        query = self.lexicon.query(tokens)
+        candidates = self.lexicon.candidates(query.known, _CANDIDATES)
+        if not candidates:
+            return np.zeros(len(self.forms)), {}
+        return self._form_relevance(query), dict(candidates)
+
+    def best_form(
+        self, entry: int, relevance: np.ndarray, scores: dict[int, float]
+    ) -> tuple[float, float, int]:
+        """(relevance, BM25 score, form) of the entry's best form: highest relevance, then
+        BM25 score, then the first listed."""
+        chosen = (0.0, 0.0, self.entry_forms[entry][0])
+        for form in self.entry_forms[entry]:
+            candidate = (float(relevance[form]), scores.get(form, 0.0), form)
+            if candidate[:2] > chosen[:2]:
+                chosen = candidate
+        return chosen
+
+    def _form_relevance(self, query: Query) -> np.ndarray:
+        known_weights = np.zeros(len(self.lexicon.weights))
+        known = list(query.known)
+        known_weights[known] = self.scorer.weights[known]
+        chinese = [term for term in query.terms if detect_language(term[0]) == "zh"]
+        characters = frozenset("".join(text for text, *_ in chinese))
+        coverage = self.scorer.coverage(query, known_weights, chinese)
+        precision = self.scorer.precision(query, known_weights, characters)
+        return self.scorer.form_relevance(coverage, precision)

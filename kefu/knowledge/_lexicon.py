@@ -84,27 +84,36 @@ class Lexicon:
         indptr = np.asarray(bm25.scores["indptr"])
         doc_ids = np.asarray(bm25.scores["indices"])
         token_ids = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-        per_doc: list[list[int]] = [[] for _ in range(num_docs)]
-        for doc, token in zip(doc_ids.tolist(), token_ids.tolist(), strict=True):
-            per_doc[doc].append(token)
-        doc_tokens = tuple(frozenset(tokens) for tokens in per_doc)
+        order = np.argsort(doc_ids, kind="stable")
+        bounds = np.searchsorted(doc_ids[order], np.arange(num_docs + 1)).tolist()
+        by_doc = token_ids[order].tolist()
+        doc_tokens = tuple(
+            frozenset(by_doc[bounds[doc] : bounds[doc + 1]]) for doc in range(num_docs)
+        )
 
-        group_of = list(groups) if groups is not None else list(range(num_docs))
-        group_tokens: dict[int, set[int]] = {}
-        for doc, own in enumerate(doc_tokens):
-            group_tokens.setdefault(group_of[doc], set()).update(own)
-        total = len(group_tokens)
-        frequency = [0] * len(bm25.vocab_dict)
-        for shared in group_tokens.values():
-            for token_id in shared:
-                frequency[token_id] += 1
+        if groups is None:  # every document its own group: the column lengths
+            total = num_docs
+            frequency = np.diff(indptr).tolist()
+            frequency += [0] * (len(bm25.vocab_dict) - len(frequency))
+        else:
+            group_tokens: dict[int, set[int]] = {}
+            for doc, own in enumerate(doc_tokens):
+                group_tokens.setdefault(groups[doc], set()).update(own)
+            total = len(group_tokens)
+            frequency = [0] * len(bm25.vocab_dict)
+            for shared in group_tokens.values():
+                for token_id in shared:
+                    frequency[token_id] += 1
 
         weights = [0.0] * len(frequency)
         texts = [""] * len(frequency)
         for token, token_id in bm25.vocab_dict.items():
             weights[token_id] = _idf(total, frequency[token_id]) * informativeness(token)
             texts[token_id] = token
-        doc_weights = tuple(sum(weights[t] for t in own) for own in doc_tokens)
+        # Per document, the sum of its distinct tokens' weights (one bincount, not a loop).
+        doc_weights = tuple(
+            np.bincount(doc_ids, np.asarray(weights)[token_ids], minlength=num_docs).tolist()
+        )
         return cls(
             bm25,
             bm25.vocab_dict,
@@ -139,11 +148,18 @@ class Lexicon:
         weights = self.weights
         return sum(weights[token] for token in token_ids)
 
-    def candidates(self, token_ids: frozenset[int], limit: int) -> list[tuple[int, float]]:
-        """Up to ``limit`` documents sharing a token with the query: (document, BM25 score)."""
+    def candidates(
+        self, token_ids: frozenset[int], limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Up to ``limit`` documents sharing a token with the query: (document, BM25 score).
+
+        ``allowed`` (a boolean mask over documents) keeps only the documents it marks.
+        """
         if self.bm25 is None or not token_ids:
             return []
         scores = self.bm25.get_scores_from_ids(list(token_ids))
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
         if len(scores) > limit:
             top = np.argpartition(-scores, limit)[:limit]
             top = top[scores[top] > 0]

@@ -1,9 +1,12 @@
 """On-disk layout of a persisted knowledge index, so a restart does not re-tokenize.
 
-``<index_dir>/index-<key>/`` holds ``manifest.json`` (format, fingerprint, the entries and
-chunks) and one bm25s folder per lexicon. A new index is written to a temporary folder
-and renamed into place, then older ones are removed: a crash leaves either the old index
-or the new one, never half of one.
+``<index_dir>/index-<key>/`` holds ``manifest.json`` (format, fingerprint, embedder, the
+entries and chunks), one bm25s folder per lexicon and, with an embedder, one vector folder
+per kind (``faq_vectors``, ``chunk_vectors``). The key hashes the fingerprint and the
+embedder's name, so switching the embedder never loads vectors of another model.
+
+A new index is written to a temporary folder and renamed into place, then older ones are
+removed: a crash leaves either the old index or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import jieba
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge.tokenizer import TOKENIZER_VERSION
+from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
 
 __all__ = ["FORMAT_VERSION", "knowledge_fingerprint", "read_manifest", "save_index"]
 
@@ -36,17 +40,31 @@ _MANIFEST = "manifest.json"
 _PREFIX = "index-"
 
 
-def knowledge_fingerprint(faqs: Sequence[FaqEntry], chunks: Sequence[Chunk]) -> str:
-    """A SHA-256 of everything the index is built from, including the tokenizer version."""
-    payload = [
+def knowledge_fingerprint(
+    faqs: Sequence[FaqEntry], chunks: Sequence[Chunk], embedder: str | None = None
+) -> str:
+    """A SHA-256 of everything the index is built from, including the tokenizer version
+    and, when given, the embedder's name (a lexical-only fingerprint is unchanged)."""
+    payload: list[Any] = [
         FORMAT_VERSION,
         TOKENIZER_VERSION,
         jieba.__version__,
-        [dataclasses.astuple(entry) for entry in faqs],
-        [dataclasses.astuple(chunk) for chunk in chunks],
+        [_values(entry) for entry in faqs],
+        [_values(chunk) for chunk in chunks],
     ]
+    if embedder is not None:
+        payload.append(embedder)
     encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _values(item: FaqEntry | Chunk) -> list[Any]:
+    """The item's field values in order: what ``dataclasses.astuple`` gives for these flat
+    types (same JSON, same fingerprints), at a tenth of its cost on 100k chunks."""
+    return [getattr(item, name) for name in _FIELDS[type(item)]]
+
+
+_FIELDS = {kind: [f.name for f in dataclasses.fields(kind)] for kind in (FaqEntry, Chunk)}
 
 
 def save_index(
@@ -55,17 +73,22 @@ def save_index(
     faqs: Sequence[FaqEntry],
     chunks: Sequence[Chunk],
     lexicons: Mapping[str, Lexicon],
+    vectors: Mapping[str, EmbeddedVectorIndex] | None = None,
+    embedder: str | None = None,
 ) -> None:
     """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays."""
-    target = _folder(index_dir, fingerprint)
+    target = _folder(index_dir, fingerprint, embedder)
     staging = index_dir / f".tmp-{uuid.uuid4().hex}"
     try:
         staging.mkdir(parents=True)
         for name, lexicon in lexicons.items():
             lexicon.save(staging / name)
+        for name, vector_index in (vectors or {}).items():
+            vector_index.save(staging / name)
         manifest = {
             "format": FORMAT_VERSION,
             "fingerprint": fingerprint,
+            "embedder": embedder,
             "faqs": [dataclasses.asdict(entry) for entry in faqs],
             "chunks": [dataclasses.asdict(chunk) for chunk in chunks],
         }
@@ -90,10 +113,10 @@ def save_index(
 
 
 def read_manifest(
-    index_dir: Path, fingerprint: str
+    index_dir: Path, fingerprint: str, embedder: str | None = None
 ) -> tuple[Path, list[FaqEntry], list[Chunk]] | None:
-    """The folder, entries and chunks saved for ``fingerprint``, or None if there are none."""
-    folder = _folder(index_dir, fingerprint)
+    """The folder, entries and chunks saved for ``fingerprint`` (and ``embedder``), or None."""
+    folder = _folder(index_dir, fingerprint, embedder)
     try:
         manifest = json.loads((folder / _MANIFEST).read_text("utf-8"))
     except FileNotFoundError:
@@ -101,7 +124,11 @@ def read_manifest(
     except (OSError, ValueError) as exc:
         logger.warning("ignoring an unreadable knowledge index in %s: %s", folder, exc)
         return None
-    if manifest.get("format") != FORMAT_VERSION or manifest.get("fingerprint") != fingerprint:
+    if (
+        manifest.get("format") != FORMAT_VERSION
+        or manifest.get("fingerprint") != fingerprint
+        or manifest.get("embedder") != embedder
+    ):
         return None
     try:
         faqs = [_faq_entry(item) for item in manifest["faqs"]]
@@ -116,6 +143,7 @@ def _faq_entry(item: dict[str, Any]) -> FaqEntry:
     return FaqEntry(**{**item, "variants": tuple(item.get("variants", ()))})
 
 
-def _folder(index_dir: Path, fingerprint: str) -> Path:
-    key = hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:16]
+def _folder(index_dir: Path, fingerprint: str, embedder: str | None) -> Path:
+    seed = fingerprint if embedder is None else f"{fingerprint}\n{embedder}"
+    key = hashlib.sha256(seed.encode("utf-8")).hexdigest()[:16]
     return index_dir / f"{_PREFIX}{key}"

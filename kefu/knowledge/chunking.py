@@ -1,8 +1,9 @@
 """Split a parsed document into chunks that respect its structure.
 
-Markdown headings bound sections (a chunk never spans two); inside a section chunks are
-packed from whole paragraphs, then whole sentences, and only a single sentence longer
-than the chunk size is cut. Consecutive chunks of a section overlap by whole sentences.
+Headings (Markdown's, and those HTML and DOCX documents were converted to) bound sections
+(a chunk never spans two); inside a section chunks are packed from whole paragraphs, then
+whole sentences, and only a single sentence longer than the chunk size is cut.
+Consecutive chunks of a section overlap by whole sentences.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _SENTENCE_END = re.compile(
     r"(?:[。！？；!?;]+|…+|\.+(?=[\s\"”’')）\]」』]|$))[\"”’')）\]」』]*[ \t]*\n?|\n"
 )
+# Formats whose content has Markdown headings (HTML and DOCX are converted to them).
+_HEADED_FORMATS = frozenset({"markdown", "html", "docx"})
 # Where a hard split of an over-long sentence prefers to cut.
 _SOFT_BREAK = re.compile(r"[\s，,、：:]")
 
@@ -42,7 +45,7 @@ def split_document(
         raise ConfigError("must be at least 1", key="knowledge.chunk_size")
     if not 0 <= overlap < chunk_size:
         raise ConfigError("must be between 0 and chunk_size - 1", key="knowledge.chunk_overlap")
-    markdown = doc.metadata.get("format", "markdown") == "markdown"
+    markdown = doc.metadata.get("format", "markdown") in _HEADED_FORMATS
     sections = _markdown_sections(doc.content) if markdown else [_Section("", [doc.content])]
     drafts: list[ChunkDraft] = []
     for section in sections:

@@ -1,4 +1,4 @@
-"""The embedded lexical knowledge index: FAQ matching and passage search over BM25.
+"""The embedded knowledge index: FAQ matching and passage search, lexical or hybrid.
 
 BM25 (bm25s) picks candidates; each hit then gets a ``relevance`` in [0, 1] that means the
 same thing for every query, so one threshold works:
@@ -8,6 +8,11 @@ same thing for every query, so one threshold works:
 * Passages: how much of the query (IDF-weighted) the chunk's heading and text cover,
   raised to the power 1.5 (a long passage covers many words, so only coverage counts).
 
+With an :class:`~kefu.knowledge.embedders.Embedder`, every FAQ form and chunk also gets a
+vector (an exact cosine search, ``vectors.EmbeddedVectorIndex``) and the two relevances are
+fused (``_fusion``); an optional :class:`~kefu.knowledge.rerank.Reranker` then rescores the
+best passages. Without an embedder the lexical path runs exactly as it always has.
+
 Reads are lock-free: :meth:`KnowledgeIndex.rebuild` and :meth:`~KnowledgeIndex.load` build
 a new immutable snapshot and swap one reference, so a query sees the old or the new index.
 """
@@ -16,15 +21,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
+import numpy as np
+
+from kefu.core.embedding_config import RetrievalConfig
+from kefu.core.errors import ConfigError, InvalidParam
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
 from kefu.knowledge._faq import FaqIndex
+from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
-from kefu.knowledge.tokenizer import tokenize
+from kefu.knowledge.embedders.base import Embedder
+from kefu.knowledge.embedders.factory import embedder_languages
+from kefu.knowledge.rerank import Reranker
+from kefu.knowledge.tokenizer import detect_language, tokenize
+from kefu.knowledge.vectors.base import normalise_filters
+from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
 
 __all__ = ["KnowledgeIndex", "knowledge_fingerprint"]
 
@@ -32,16 +48,19 @@ logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1_000  # a longer query is cut before tokenizing, so 100 KB stays fast
 MAX_QUERY_TOKENS = 256
-_CANDIDATES = 64  # BM25 candidates that get a relevance, per query
+_CANDIDATES = 64  # BM25 (and dense) candidates that get a relevance, per query
 # Passage relevance is coverage ** 1.5: the default threshold 0.3 then needs ~45% of the
 # query's weight found in the passage, so a passage sharing one word of three falls short.
 _PASSAGE_COVERAGE_EXPONENT = 1.5
+_QUERY_VECTOR_CACHE = 1024  # match_faq and search of one turn embed the query once
+_PASSAGE_FILTERS = frozenset({"document_id", "language"})
 
 
 @dataclass(frozen=True, slots=True)
 class _ChunkIndex:
     chunks: tuple[Chunk, ...]
     lexicon: Lexicon
+    _languages: list[str] = field(default_factory=list)  # filled on the first filter
 
     @classmethod
     def create(cls, chunks: Sequence[Chunk], saved: Path | None = None) -> _ChunkIndex:
@@ -52,6 +71,23 @@ class _ChunkIndex:
             lexicon = Lexicon.load(saved, len(chunks), None)
         return cls(tuple(chunks), lexicon)
 
+    def allowed(self, filters: Mapping[str, Any]) -> np.ndarray:
+        """A boolean mask of the chunks that pass ``filters`` (document_id, language)."""
+        wanted = normalise_filters(filters)
+        unknown = set(wanted) - _PASSAGE_FILTERS
+        if unknown:
+            raise InvalidParam("passages can be filtered by document_id and language only")
+        mask = np.ones(len(self.chunks), dtype=bool)
+        if "document_id" in wanted:
+            ids = set(wanted["document_id"])
+            mask &= np.fromiter((c.document_id in ids for c in self.chunks), dtype=bool)
+        if "language" in wanted:
+            if not self._languages and self.chunks:
+                self._languages.extend(detect_language(c.content) for c in self.chunks)
+            languages = set(wanted["language"])
+            mask &= np.fromiter((lang in languages for lang in self._languages), dtype=bool)
+        return mask
+
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
@@ -60,20 +96,51 @@ class _Snapshot:
     faq: FaqIndex
     chunks: _ChunkIndex
     fingerprint: str | None
+    faq_vectors: EmbeddedVectorIndex | None = None  # one row per FAQ form
+    chunk_vectors: EmbeddedVectorIndex | None = None  # one row per chunk
 
 
 class KnowledgeIndex:
-    """An app's FAQ and passage index; persisted under ``index_dir`` when one is given."""
+    """An app's FAQ and passage index; persisted under ``index_dir`` when one is given.
 
-    def __init__(self, index_dir: Path | None = None) -> None:
+    ``embedder`` turns on dense retrieval, fused with BM25 as ``retrieval`` says (its
+    ``retrievers``: ``auto`` = hybrid when there is an embedder); ``reranker`` rescores the
+    best ``retrieval.rerank.candidates`` passages of :meth:`search`.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        retrieval: RetrievalConfig | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.index_dir = index_dir
+        self.retrieval = retrieval or RetrievalConfig()
+        mode = self.retrieval.retrievers
+        if mode == "auto":
+            mode = "hybrid" if embedder is not None else "lexical"
+        if mode != "lexical" and embedder is None:
+            raise ConfigError(f"{mode} retrieval needs an embedder", key="retrieval.retrievers")
+        self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
+        self.embedder = embedder if mode != "lexical" else None
+        self._fusion = Fusion.from_config(self.retrieval, mode) if mode != "lexical" else None
+        self.reranker = reranker
+        self.dense_languages = embedder_languages(self.retrieval.embedding)
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
         self._write_lock = threading.Lock()
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     @property
     def fingerprint(self) -> str | None:
         """The fingerprint of the knowledge now indexed (None before a rebuild or load)."""
         return self._snapshot.fingerprint
+
+    @property
+    def embedder_name(self) -> str | None:
+        """The embedder's name, part of the persisted index's key (None: lexical only)."""
+        return self.embedder.name if self.embedder is not None else None
 
     @property
     def faq_count(self) -> int:
@@ -89,13 +156,24 @@ class KnowledgeIndex:
         """Index ``faqs`` and ``chunks`` from scratch, persist them, and swap them in.
 
         ``fingerprint`` defaults to :func:`knowledge_fingerprint` of the same knowledge.
+        With an embedder every FAQ form and chunk is embedded here (the slow part).
         """
         fingerprint = fingerprint or knowledge_fingerprint(faqs, chunks)
         with self._write_lock:
-            snapshot = _Snapshot(FaqIndex.create(faqs), _ChunkIndex.create(chunks), fingerprint)
+            faq, chunk_index = FaqIndex.create(faqs), _ChunkIndex.create(chunks)
+            faq_vectors = chunk_vectors = None
+            if self.embedder is not None:
+                faq_vectors = self._vectors(faq.forms)
+                chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
+            snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
             if self.index_dir is not None:
-                lexicons = {"faq": snapshot.faq.lexicon, "chunks": snapshot.chunks.lexicon}
-                save_index(self.index_dir, fingerprint, faqs, chunks, lexicons)
+                lexicons = {"faq": faq.lexicon, "chunks": chunk_index.lexicon}
+                vectors = {}
+                if faq_vectors is not None and chunk_vectors is not None:
+                    vectors = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
+                save_index(
+                    self.index_dir, fingerprint, faqs, chunks, lexicons, vectors, self.embedder_name
+                )
             self._snapshot = snapshot
 
     def load(self, fingerprint: str) -> bool:
@@ -103,39 +181,199 @@ class KnowledgeIndex:
         if self.index_dir is None:
             return False
         with self._write_lock:
-            found = read_manifest(self.index_dir, fingerprint)
+            found = read_manifest(self.index_dir, fingerprint, self.embedder_name)
             if found is None:
                 return False
             folder, faqs, chunks = found
             try:
-                snapshot = _Snapshot(
-                    FaqIndex.create(faqs, folder / "faq"),
-                    _ChunkIndex.create(chunks, folder / "chunks"),
-                    fingerprint,
-                )
-            except (OSError, ValueError, KeyError, IndexError) as exc:
+                faq = FaqIndex.create(faqs, folder / "faq")
+                chunk_index = _ChunkIndex.create(chunks, folder / "chunks")
+                faq_vectors = chunk_vectors = None
+                if self.embedder is not None:
+                    faq_vectors = _load_vectors(folder / "faq_vectors", len(faq.forms))
+                    chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
+            except (OSError, ValueError, KeyError, IndexError, InvalidParam) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False
-            self._snapshot = snapshot
+            self._snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
             return True
 
     def match_faq(self, query: str, top_k: int = 3) -> list[FaqHit]:
         """The FAQ entries that best answer ``query``, best first (at most one hit per entry)."""
-        return self._snapshot.faq.match(_query_tokens(query), top_k)
+        snapshot = self._snapshot
+        if snapshot.faq_vectors is None or not self._dense_for(query):
+            return snapshot.faq.match(_query_tokens(query), top_k)
+        return self._hybrid_faq(snapshot, query, top_k)
 
-    def search(self, query: str, top_k: int = 3) -> list[ChunkHit]:
-        """The document chunks most relevant to ``query``, best first."""
-        index = self._snapshot.chunks
+    def search(
+        self,
+        query: str,
+        top_k: int = 3,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        min_relevance: float = 0.0,
+    ) -> list[ChunkHit]:
+        """The document chunks most relevant to ``query``, best first.
+
+        ``filters``: ``document_id`` and/or ``language`` (a value or a list of values).
+        With a reranker its score is the relevance, so ``min_relevance`` (the passage
+        threshold) applies after reranking.
+        """
+        snapshot = self._snapshot
+        allowed = snapshot.chunks.allowed(filters) if filters else None
+        pool = top_k
+        if self.reranker is not None and top_k > 0:
+            pool = max(top_k, self.retrieval.rerank.candidates)
+        if snapshot.chunk_vectors is None or not self._dense_for(query):
+            hits = _lexical_passages(snapshot.chunks, query, pool, allowed)
+        else:
+            hits = self._hybrid_passages(snapshot, query, pool, allowed)
+        if self.reranker is not None and hits:
+            hits = self._rerank(query, hits)
+        if min_relevance > 0:
+            hits = [hit for hit in hits if hit.relevance >= min_relevance]
+        return hits[:top_k]
+
+    # --- dense and hybrid -------------------------------------------------------------
+
+    def _vectors(self, texts: Sequence[str]) -> EmbeddedVectorIndex:
+        assert self.embedder is not None
+        index = EmbeddedVectorIndex(self.embedder.dim)
+        if texts:
+            index.add([str(i) for i in range(len(texts))], self.embedder.embed(texts))
+        return index
+
+    def _dense_for(self, query: str) -> bool:
+        """Whether the embedder understands the query's language."""
+        languages = self.dense_languages
+        return languages is None or detect_language(query[:MAX_QUERY_CHARS]) in languages
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        assert self.embedder is not None
+        text = query[:MAX_QUERY_CHARS]
+        vector = self._query_vectors.get(text)
+        if vector is None:
+            vector = self.embedder.embed([text])[0]
+            if len(self._query_vectors) >= _QUERY_VECTOR_CACHE:
+                self._query_vectors.clear()
+            self._query_vectors[text] = vector
+        return vector
+
+    def _hybrid_faq(self, snapshot: _Snapshot, query: str, top_k: int) -> list[FaqHit]:
+        faq, fusion = snapshot.faq, self._fusion
+        assert snapshot.faq_vectors is not None and fusion is not None
+        if top_k <= 0 or not faq.entries:
+            return []
+        cosine_forms = snapshot.faq_vectors.similarities(self._query_vector(query))
+        starts = faq.scorer.entry_starts
+        cosine = np.maximum.reduceat(cosine_forms, starts)
+        scores: dict[int, float] = {}
+        if fusion.retrievers == "dense":
+            form_relevance = np.zeros(len(faq.forms))
+        else:
+            form_relevance, scores = faq.lexical_scores(_query_tokens(query))
+        bm25_forms = np.zeros(len(faq.forms))
+        if scores:
+            bm25_forms[list(scores)] = list(scores.values())
+        lexical = np.maximum.reduceat(form_relevance, starts)
+        relevance, rank_key = fusion.fuse(lexical, np.maximum.reduceat(bm25_forms, starts), cosine)
+        dense = fusion.calibrate(cosine)
+        order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
+        hits: list[FaqHit] = []
+        for entry in order.tolist():
+            if len(hits) == top_k or relevance[entry] <= 0:
+                break
+            if lexical[entry] > 0 and lexical[entry] >= dense[entry]:
+                form = faq.best_form(entry, form_relevance, scores)[2]
+            else:
+                own = faq.entry_forms[entry]
+                form = own[int(np.argmax(cosine_forms[list(own)]))]
+            hits.append(
+                FaqHit(
+                    entry=faq.entries[entry],
+                    score=round(float(rank_key[entry]), 6),
+                    relevance=float(relevance[entry]),
+                    matched=faq.forms[form],
+                )
+            )
+        return hits
+
+    def _hybrid_passages(
+        self, snapshot: _Snapshot, query: str, pool: int, allowed: np.ndarray | None
+    ) -> list[ChunkHit]:
+        index, fusion = snapshot.chunks, self._fusion
+        assert snapshot.chunk_vectors is not None and fusion is not None
+        if pool <= 0 or not index.chunks:
+            return []
+        limit = max(_CANDIDATES, pool)
+        cosine = snapshot.chunk_vectors.similarities(self._query_vector(query))
+        if allowed is not None:
+            cosine = np.where(allowed, cosine, -np.inf)
+        dense = np.argpartition(-cosine, limit)[:limit] if len(cosine) > limit else None
+        candidates = np.arange(len(cosine)) if dense is None else dense
+        candidates = candidates[np.isfinite(cosine[candidates])]
         lexicon = index.lexicon
         weighed = lexicon.query(_query_tokens(query))
-        candidates = lexicon.candidates(weighed.known, max(_CANDIDATES, top_k)) if top_k > 0 else []
-        hits: list[ChunkHit] = []
-        for doc, score in candidates:
-            coverage = lexicon.weight_of(weighed.known & lexicon.doc_tokens[doc]) / weighed.weight
-            relevance = round(min(1.0, coverage) ** _PASSAGE_COVERAGE_EXPONENT, 4)
-            hits.append(ChunkHit(chunk=index.chunks[doc], score=score, relevance=relevance))
-        hits.sort(key=lambda hit: (hit.relevance, hit.score), reverse=True)
-        return hits[:top_k]
+        bm25: dict[int, float] = {}
+        if fusion.retrievers == "hybrid":
+            bm25 = dict(lexicon.candidates(weighed.known, limit, allowed))
+            candidates = np.union1d(candidates, np.fromiter(bm25, dtype=np.int64))
+        if not len(candidates):
+            return []
+        docs = candidates.tolist()
+        lexical = np.zeros(len(docs))
+        if fusion.retrievers == "hybrid" and weighed.weight > 0:
+            lexical = np.array([_coverage(lexicon, weighed.known, weighed.weight, d) for d in docs])
+        scores = np.array([bm25.get(doc, 0.0) for doc in docs])
+        relevance, rank_key = fusion.fuse(lexical, scores, cosine[candidates])
+        order = np.lexsort((-scores, -relevance, -rank_key))[:pool]
+        return [
+            ChunkHit(
+                chunk=index.chunks[docs[i]],
+                score=round(float(rank_key[i]), 6),
+                relevance=float(relevance[i]),
+            )
+            for i in order.tolist()
+            if relevance[i] > 0 or fusion.retrievers == "dense"
+        ]
+
+    def _rerank(self, query: str, hits: list[ChunkHit]) -> list[ChunkHit]:
+        assert self.reranker is not None
+        texts = [f"{hit.chunk.heading}\n{hit.chunk.content}".strip() for hit in hits]
+        scores = self.reranker.rerank(query[:MAX_QUERY_CHARS], texts)
+        reranked = [
+            ChunkHit(chunk=hit.chunk, score=hit.score, relevance=round(score, 4))
+            for hit, score in zip(hits, scores, strict=True)
+        ]
+        reranked.sort(key=lambda hit: hit.relevance, reverse=True)  # stable: fused order
+        return reranked
+
+
+def _lexical_passages(
+    index: _ChunkIndex, query: str, top_k: int, allowed: np.ndarray | None
+) -> list[ChunkHit]:
+    lexicon = index.lexicon
+    weighed = lexicon.query(_query_tokens(query))
+    limit = max(_CANDIDATES, top_k)
+    candidates = lexicon.candidates(weighed.known, limit, allowed) if top_k > 0 else []
+    hits: list[ChunkHit] = []
+    for doc, score in candidates:
+        relevance = _coverage(lexicon, weighed.known, weighed.weight, doc)
+        hits.append(ChunkHit(chunk=index.chunks[doc], score=score, relevance=relevance))
+    hits.sort(key=lambda hit: (hit.relevance, hit.score), reverse=True)
+    return hits[:top_k]
+
+
+def _coverage(lexicon: Lexicon, known: frozenset[int], weight: float, doc: int) -> float:
+    coverage = lexicon.weight_of(known & lexicon.doc_tokens[doc]) / weight
+    return round(min(1.0, coverage) ** _PASSAGE_COVERAGE_EXPONENT, 4)
+
+
+def _load_vectors(folder: Path, rows: int) -> EmbeddedVectorIndex:
+    vectors = EmbeddedVectorIndex.open(folder)
+    if vectors.count != rows:
+        raise ValueError(f"{folder} holds {vectors.count} vectors, not {rows}")
+    return vectors
 
 
 def _query_tokens(query: str) -> list[str]:

@@ -1,4 +1,8 @@
-"""Loaders: FAQ files (JSONL, CSV) and documents (Markdown, plain text) into domain types.
+"""Loaders: FAQ files (JSONL, CSV) and documents into domain types.
+
+Documents: Markdown, plain text, HTML, PDF and DOCX. HTML and DOCX headings become
+Markdown headings, so chunking keeps their sections apart; a PDF keeps its page count and
+where each page starts as metadata.
 
 A bad file raises :class:`~kefu.core.errors.InvalidParam` naming the file, the line and
 what is wrong, so an operator can fix it without reading a traceback.
@@ -17,19 +21,36 @@ from typing import Any
 
 from kefu.core.errors import InvalidParam
 from kefu.core.types import FaqEntry, ParsedDocument
+from kefu.knowledge._convert import (
+    clean_text,
+    decode_html,
+    docx_to_text,
+    html_to_text,
+    pdf_to_text,
+)
 
 __all__ = [
     "DOCUMENT_SUFFIXES",
     "FAQ_SUFFIXES",
+    "clean_text",
     "content_hash",
     "faq_id",
     "iter_document_files",
+    "parse_document",
     "read_document",
     "read_faq_file",
 ]
 
 FAQ_SUFFIXES = frozenset({".jsonl", ".ndjson", ".csv"})
-DOCUMENT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+DOCUMENT_SUFFIXES = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
 
 # CSV header names (lower-cased) → field; the Chinese ones are what operators type in Excel.
 _CSV_COLUMNS = {
@@ -78,16 +99,50 @@ def read_faq_file(path: Path) -> list[FaqEntry]:
     return entries
 
 
-def read_document(path: Path) -> ParsedDocument:
-    """Read a Markdown or plain-text document; Markdown is named by its first ``# `` title."""
+def read_document(
+    path: Path, *, remove_urls: bool = False, remove_emails: bool = False
+) -> ParsedDocument:
+    """Read a document file (see :data:`DOCUMENT_SUFFIXES`) and clean its text.
+
+    The name is the document's own title (Markdown's first ``# `` line, HTML ``<title>``,
+    PDF/DOCX metadata or first heading), else the file stem.
+    """
+    if path.suffix.lower() not in DOCUMENT_SUFFIXES:
+        supported = ", ".join(sorted(DOCUMENT_SUFFIXES))
+        raise InvalidParam(f"{path}: unsupported document type (supported: {supported})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidParam(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    return parse_document(data, path, remove_urls=remove_urls, remove_emails=remove_emails)
+
+
+def parse_document(
+    data: bytes, path: Path | str, *, remove_urls: bool = False, remove_emails: bool = False
+) -> ParsedDocument:
+    """Parse an uploaded or read document; ``path`` (or just a file name) picks the format.
+
+    Metadata: ``path``, ``format``, ``title``, plus ``pages`` and ``page_starts`` for a PDF.
+    """
+    path = Path(path)
     doc_format = DOCUMENT_SUFFIXES.get(path.suffix.lower())
     if doc_format is None:
         supported = ", ".join(sorted(DOCUMENT_SUFFIXES))
         raise InvalidParam(f"{path}: unsupported document type (supported: {supported})")
-    content = _read_text(path)
-    title = _markdown_title(content) if doc_format == "markdown" else None
-    name = title or path.stem
-    metadata = {"path": str(path), "format": doc_format, "title": name}
+    extra: dict[str, Any] = {}
+    if doc_format == "html":
+        content, extra = html_to_text(decode_html(data, str(path)))
+    elif doc_format == "pdf":
+        content, extra = pdf_to_text(data, str(path))
+    elif doc_format == "docx":
+        content, extra = docx_to_text(data, str(path))
+    else:
+        content = _decode(path, data)
+        if doc_format == "markdown":
+            extra = {"title": _markdown_title(content)}
+    content = clean_text(content, remove_urls=remove_urls, remove_emails=remove_emails)
+    name = extra.pop("title", None) or path.stem
+    metadata = {"path": str(path), "format": doc_format, "title": name, **extra}
     return ParsedDocument(name=name, content=content, metadata=metadata)
 
 
@@ -116,6 +171,10 @@ def _read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidParam(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    return _decode(path, data)
+
+
+def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -11,11 +11,14 @@ from sqlalchemy import Engine
 
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
+from kefu.store.agents import AgentRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
+from kefu.store.handoff import HandoffRepository
 from kefu.store.ids import end_user_id, hash_key, is_id, new_id
 from kefu.store.knowledge import KnowledgeRepository
+from kefu.store.tickets import TicketRepository
 from kefu.store.writer import TurnWriter
 
 __all__ = [
@@ -39,6 +42,9 @@ class Store:
         self.conversations = ConversationRepository(engine)
         self.knowledge = KnowledgeRepository(engine)
         self.admin = AdminRepository(engine)
+        self.agents = AgentRepository(engine)
+        self.handoff = HandoffRepository(engine)
+        self.tickets = TicketRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

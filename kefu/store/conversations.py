@@ -28,6 +28,12 @@ def conversation_record(row: ConversationRow) -> ConversationRecord:
         message_count=row.message_count,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        dialog_state=row.dialog_state,
+        handoff_state=row.handoff_state,
+        assigned_agent_id=row.assigned_agent_id,
+        handoff_at=as_utc(row.handoff_at) if row.handoff_at else None,
+        handoff_reason=row.handoff_reason,
+        handoff_note=row.handoff_note,
     )
 
 
@@ -49,6 +55,10 @@ def message_record(row: MessageRow, rating: str | None = None) -> MessageRecord:
         error=row.error,
         created_at=as_utc(row.created_at),
         feedback_rating=rating,
+        intent=row.intent,
+        sentiment=row.sentiment,
+        agent_id=row.agent_id,
+        agent_name=row.agent_name,
     )
 
 

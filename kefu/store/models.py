@@ -5,27 +5,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AgentNoteRow",
+    "AgentRow",
     "ApiKeyRow",
     "AppRow",
     "AuditRow",
     "Base",
     "ChunkRow",
     "ConversationRow",
+    "CsatRow",
     "DocumentRow",
     "EndUserRow",
     "FaqRow",
     "FeedbackRow",
     "MessageRow",
+    "TicketRow",
     "TraceRow",
 ]
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        dict[str, Any] | None: JSON,
+        list[Any]: JSON,
+    }
 
 
 class AppRow(Base):
@@ -65,7 +73,10 @@ class EndUserRow(Base):
 
 class ConversationRow(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_user_updated", "end_user_id", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_user_updated", "end_user_id", "updated_at"),
+        Index("ix_conversations_handoff", "handoff_state", "handoff_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
@@ -77,6 +88,14 @@ class ConversationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Flows in progress, their slots, sentiment streaks (kefu.engine.dialog_state).
+    dialog_state: Mapped[dict[str, Any] | None]
+    # Human handoff (kefu.handoff.states): bot | pending_human | human | resolved.
+    handoff_state: Mapped[str] = mapped_column(String(16), default="bot", server_default="bot")
+    assigned_agent_id: Mapped[str | None] = mapped_column(String(36))
+    handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handoff_reason: Mapped[str | None] = mapped_column(String(64))
+    handoff_note: Mapped[dict[str, Any] | None]  # the handover note for the agent
 
 
 class MessageRow(Base):
@@ -100,6 +119,11 @@ class MessageRow(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    intent: Mapped[str | None] = mapped_column(String(128))
+    sentiment: Mapped[str | None] = mapped_column(String(16))  # negative | neutral | positive
+    # An agent's reply (query empty, answer the reply); name as shown to the customer then.
+    agent_id: Mapped[str | None] = mapped_column(String(36))
+    agent_name: Mapped[str | None] = mapped_column(String(64))
 
 
 class TraceRow(Base):
@@ -189,3 +213,77 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255))
     details: Mapped[dict[str, Any]]
+
+
+class AgentRow(Base):
+    """A human agent of the operator console; its key is stored as a SHA-256 hash."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    apps: Mapped[list[Any]]  # names of the apps it serves; empty: all
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AgentNoteRow(Base):
+    """An internal note on a conversation: agents see it, the customer never does."""
+
+    __tablename__ = "agent_notes"
+    __table_args__ = (Index("ix_agent_notes_conversation", "conversation_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    agent_id: Mapped[str | None] = mapped_column(String(36))
+    agent_name: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TicketRow(Base):
+    """A ticket (工单) for what cannot be solved live."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_app_status", "app_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(16))  # low | normal | high | urgent
+    status: Mapped[str] = mapped_column(String(16))  # open | pending | solved | closed
+    assignee_id: Mapped[str | None] = mapped_column(String(36))
+    created_by: Mapped[str] = mapped_column(String(64))  # agent name, or "bot" (after hours)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CsatRow(Base):
+    """The customer's satisfaction rating (1-5) of one hand-over, credited to its agent."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (
+        Index("ix_csat_conversation_handoff", "conversation_id", "handoff_at", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    agent_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    handoff_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -50,6 +50,12 @@ _BUMP_CONVERSATION = (
         updated_at=bindparam("now"),
     )
 )
+# The dialog state a turn leaves behind (flows, slots), for continued conversations.
+_SET_DIALOG_STATE = (
+    update(ConversationRow)
+    .where(ConversationRow.id == bindparam("conversation"))
+    .values(dialog_state=bindparam("state"))
+)
 
 
 _COLUMN_KEYS = {
@@ -81,10 +87,21 @@ def turn_rows(turns: Sequence[TurnRecord]) -> dict[str, list[dict[str, Any]]]:
         counts[t.conversation_id] = counts.get(t.conversation_id, 0) + 1
     opened = [t.new_conversation for t in turns if t.new_conversation is not None]
     opened_ids = {c.id for c in opened}
+    states: dict[str, dict[str, Any]] = {}  # the last state per conversation wins
+    for t in turns:
+        if t.dialog_state is not None:
+            states[t.conversation_id] = t.dialog_state
     return {
         "end_users": list(users.values()),
         "conversations": [
-            _row(c, _CONVERSATIONS, message_count=counts[c.id], updated_at=now, deleted_at=None)
+            _row(
+                c,
+                _CONVERSATIONS,
+                message_count=counts[c.id],
+                updated_at=now,
+                deleted_at=None,
+                dialog_state=states.get(c.id, c.dialog_state),
+            )
             for c in opened
         ],
         "messages": [_row(t.message, _MESSAGES) for t in turns],
@@ -92,6 +109,11 @@ def turn_rows(turns: Sequence[TurnRecord]) -> dict[str, list[dict[str, Any]]]:
         "bumps": [
             {"conversation": cid, "added": added, "now": now}
             for cid, added in counts.items()
+            if cid not in opened_ids
+        ],
+        "states": [
+            {"conversation": cid, "state": state}
+            for cid, state in states.items()
             if cid not in opened_ids
         ],
     }
@@ -113,6 +135,8 @@ def write_turns(
             insert_many(connection, table, rows[table.name], False)
     if rows["bumps"]:
         connection.execute(_BUMP_CONVERSATION, rows["bumps"])
+    if rows["states"]:
+        connection.execute(_SET_DIALOG_STATE, rows["states"])
 
 
 def _core_insert(

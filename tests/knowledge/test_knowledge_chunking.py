@@ -167,3 +167,25 @@ def test_packing_keeps_every_sentence_and_respects_the_size(paragraphs: list[lis
         for part in paragraph:
             if part.strip() and len(part.strip()) <= 60:
                 assert part.strip() in joined
+
+
+def test_chinese_sentence_punctuation_ends_sentences() -> None:
+    text = "能退吗？可以！但要快；否则……就晚了。“好的。”她说"
+    assert split_sentences(text) == [
+        *("能退吗？", "可以！", "但要快；", "否则……", "就晚了。", "“好的。”", "她说")
+    ]
+
+
+def test_long_chinese_text_is_chunked_at_chinese_sentence_ends() -> None:
+    sentences = [
+        "退货需在签收后七天内申请。",
+        "运费由买家承担！",
+        "可以换货吗？",
+        "可以；",
+        "但只限一次……",
+    ]
+    chunks = split_document(markdown("".join(sentences * 4)), chunk_size=40, overlap=0)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert len(chunk.content) <= 40
+        assert chunk.content.endswith(("。", "！", "？", "；", "…"))

@@ -165,18 +165,18 @@ def test_text_documents_are_named_by_file_stem(tmp_path: Path) -> None:
 
 def test_unsupported_document_type(tmp_path: Path) -> None:
     with pytest.raises(InvalidParam, match=r"unsupported document type \(supported: "):
-        read_document(write(tmp_path / "manual.pdf", "%PDF"))
+        read_document(write(tmp_path / "manual.xlsx", "PK"))
 
 
 def test_iter_document_files_walks_folders_sorted(tmp_path: Path) -> None:
-    for name in ("b.md", "a/z.txt", "a/c.markdown", "a/skip.pdf", ".hidden/x.md", "a/.x.md"):
+    for name in ("b.md", "a/z.txt", "a/c.markdown", "a/skip.xlsx", ".hidden/x.md", "a/.x.md"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         write(tmp_path / name, "text")
     found = iter_document_files(tmp_path)
     assert found == [tmp_path / "a/c.markdown", tmp_path / "a/z.txt", tmp_path / "b.md"]
     assert iter_document_files(tmp_path / "b.md") == [tmp_path / "b.md"]
     with pytest.raises(InvalidParam, match="unsupported document type"):
-        iter_document_files(tmp_path / "a/skip.pdf")
+        iter_document_files(tmp_path / "a/skip.xlsx")
     with pytest.raises(InvalidParam, match="no such file or folder"):
         iter_document_files(tmp_path / "nope")
 

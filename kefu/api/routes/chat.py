@@ -30,7 +30,13 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 
 
 def _metadata(result: TurnResult) -> dict[str, Any]:
-    return {"usage": result.usage, "retriever_resources": result.retriever_resources}
+    return {
+        "usage": result.usage,
+        "retriever_resources": result.retriever_resources,
+        # kefu: bot | pending_human | human | resolved (while a human owns the conversation
+        # the answer is empty and the agent's replies come as events; see docs/handoff.md)
+        "handoff_state": result.handoff_state,
+    }
 
 
 @router.post("/chat-messages")

@@ -26,6 +26,7 @@ def conversation_json(conversation: ConversationRecord) -> dict[str, Any]:
         "name": conversation.name,
         "inputs": conversation.inputs,
         "status": conversation.status,
+        "handoff_state": conversation.handoff_state,
         "introduction": "",
         "created_at": int(conversation.created_at.timestamp()),
         "updated_at": int(conversation.updated_at.timestamp()),
@@ -46,6 +47,10 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "agent_thoughts": [],
         "created_at": int(message.created_at.timestamp()),
         "error": message.error,
+        # kefu: an agent's reply has an empty query and names the agent; null for the bot.
+        "agent": {"id": message.agent_id, "name": message.agent_name}
+        if message.agent_name
+        else None,
     }
 
 

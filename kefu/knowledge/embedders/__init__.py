@@ -1,12 +1,23 @@
 """Embedders: text → L2-normalised vectors, behind one small protocol.
 
-Implementations are adapters chosen by config (a local sentence-transformers model
-directory read with numpy, an OpenAI-compatible ``/v1/embeddings`` server); intent
+Implementations are adapters chosen by config (:func:`build_embedder`): a local
+sentence-transformers model directory read with numpy (:class:`LocalEmbedder`), or an
+OpenAI-compatible ``/v1/embeddings`` server (:class:`OpenAIEmbedder`); intent
 classification and dense retrieval both take any :class:`Embedder`.
 """
 
 from __future__ import annotations
 
 from kefu.knowledge.embedders.base import Embedder
+from kefu.knowledge.embedders.factory import build_embedder, build_reranker
+from kefu.knowledge.embedders.local import LocalEmbedder, find_minilm
+from kefu.knowledge.embedders.openai_compat import OpenAIEmbedder
 
-__all__ = ["Embedder"]
+__all__ = [
+    "Embedder",
+    "LocalEmbedder",
+    "OpenAIEmbedder",
+    "build_embedder",
+    "build_reranker",
+    "find_minilm",
+]

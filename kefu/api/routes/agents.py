@@ -1,0 +1,241 @@
+"""Agent API (``Authorization: Bearer agent-…``, or the admin key acting as agent ``admin``):
+the inbox, claim, reply, internal notes, transfer, resolve, traces and tickets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.api.deps import RuntimeDep, bearer_token, runtime_of
+from kefu.api.responses import json_response
+from kefu.api.routes.handoff import agent_json, conversation_state_json, message_view_json
+from kefu.core.errors import Forbidden
+from kefu.core.handoff_records import AgentRecord, InboxItem, NoteRecord
+from kefu.engine.handoff_notify import ticket_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/agent", tags=["agents"])
+
+
+async def current_agent(request: Request) -> AgentRecord:
+    runtime = runtime_of(request)
+    token = bearer_token(request)
+    is_admin = runtime.is_admin_key(token)
+    if not is_admin and not token.startswith("agent-"):
+        if runtime.apps.authenticate(token) is not None:
+            raise Forbidden("this key cannot use the agent API; use an agent key")
+    return await runtime.agents.authenticate(token, is_admin=is_admin)
+
+
+Agent = Annotated[AgentRecord, Depends(current_agent)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StatusIn(_Body):
+    online: bool
+
+
+class TextIn(_Body):
+    text: str = Field(max_length=20_000)
+
+
+class TransferIn(_Body):
+    agent_id: str | None = Field(None, description="the agent to hand it to; null: the queue")
+
+
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+class TicketIn(_Body):
+    conversation_id: str | None = None
+    app: str | None = Field(None, description="the app, when there is no conversation")
+    title: str = Field(max_length=255)
+    description: str = Field("", max_length=20_000)
+    priority: Priority = "normal"
+    assignee_id: str | None = None
+
+
+class TicketPatch(_Body):
+    title: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=20_000)
+    priority: Priority | None = None
+    status: Literal["open", "pending", "solved", "closed"] | None = None
+    assignee_id: str | None = None
+
+
+def inbox_json(item: InboxItem, app_names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "conversation_id": item.conversation_id,
+        "app": app_names.get(item.app_id, ""),
+        "user": item.user,
+        "name": item.name,
+        "handoff_state": item.handoff_state,
+        "handoff_reason": item.handoff_reason,
+        "handoff_at": int(item.handoff_at.timestamp()) if item.handoff_at else None,
+        "assigned_agent": (
+            {"id": item.assigned_agent_id, "name": item.assigned_agent_name}
+            if item.assigned_agent_id
+            else None
+        ),
+        "last_query": item.last_query,
+        "message_count": item.message_count,
+        "updated_at": int(item.updated_at.timestamp()),
+    }
+
+
+def note_json(note: NoteRecord) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "agent": {"id": note.agent_id, "name": note.agent_name},
+        "text": note.body,
+        "created_at": int(note.created_at.timestamp()),
+    }
+
+
+@router.get("/me")
+async def me(agent: Agent) -> Response:
+    return json_response(agent_json(agent))
+
+
+@router.post("/status")
+async def set_status(body: StatusIn, agent: Agent, runtime: RuntimeDep) -> Response:
+    """Go online (round-robin assignment includes you) or offline."""
+    return json_response(agent_json(await runtime.agents.set_online(agent, body.online)))
+
+
+@router.get("/agents")
+async def list_agents(agent: Agent, runtime: RuntimeDep) -> Response:
+    """Colleagues to transfer to."""
+    return json_response({"data": [agent_json(a) for a in await runtime.agents.agents()]})
+
+
+@router.get("/inbox")
+async def inbox(
+    agent: Agent,
+    runtime: RuntimeDep,
+    state: Literal["pending_human", "human", "resolved"] | None = None,
+    app: str | None = None,
+    min_wait_s: Annotated[float | None, Query(ge=0)] = None,
+    mine: bool = False,
+    limit: Limit = 100,
+) -> Response:
+    """Conversations waiting for or owned by agents, longest waiting first."""
+    items = await runtime.agents.inbox(
+        agent, state=state, app=app, min_wait_s=min_wait_s, mine=mine, limit=limit
+    )
+    names = {a.id: a.name for a in runtime.apps.all()}
+    return json_response({"data": [inbox_json(i, names) for i in items]})
+
+
+@router.get("/conversations/{conversation_id}")
+async def conversation(conversation_id: str, agent: Agent, runtime: RuntimeDep) -> Response:
+    """The conversation with its handover note, messages (route, intent, rating), notes and
+    tickets."""
+    view = await runtime.agents.view(agent, conversation_id)
+    return json_response(
+        {
+            **conversation_state_json(view.conversation),
+            "app": view.app,
+            "user": view.user,
+            "name": view.conversation.name,
+            "handoff_note": view.conversation.handoff_note,
+            "messages": [message_view_json(m) for m in view.messages],
+            "notes": [note_json(n) for n in view.notes],
+            "tickets": [ticket_json(t) for t in view.tickets],
+        }
+    )
+
+
+@router.get("/messages/{message_id}/trace")
+async def message_trace(message_id: str, agent: Agent, runtime: RuntimeDep) -> Response:
+    """A bot answer's trace: route, intent, sources, timings, tokens."""
+    trace = await runtime.agents.trace(agent, message_id)
+    return json_response(
+        {
+            "message_id": trace.message_id,
+            "trace_id": trace.trace_id,
+            "created_at": int(trace.created_at.timestamp()),
+            **trace.data,
+        }
+    )
+
+
+@router.post("/conversations/{conversation_id}/claim")
+async def claim(conversation_id: str, agent: Agent, runtime: RuntimeDep) -> Response:
+    moved = await runtime.agents.claim(agent, conversation_id)
+    return json_response(conversation_state_json(moved))
+
+
+@router.post("/conversations/{conversation_id}/reply")
+async def reply(conversation_id: str, body: TextIn, agent: Agent, runtime: RuntimeDep) -> Response:
+    """Send the customer a message (replying to a waiting conversation claims it)."""
+    message = await runtime.agents.reply(agent, conversation_id, body.text)
+    return json_response(message_view_json(message))
+
+
+@router.post("/conversations/{conversation_id}/notes", status_code=201)
+async def add_note(
+    conversation_id: str, body: TextIn, agent: Agent, runtime: RuntimeDep
+) -> Response:
+    """An internal note: other agents see it, the customer never does."""
+    note = await runtime.agents.add_note(agent, conversation_id, body.text)
+    return json_response(note_json(note), status_code=201)
+
+
+@router.post("/conversations/{conversation_id}/transfer")
+async def transfer(
+    conversation_id: str, body: TransferIn, agent: Agent, runtime: RuntimeDep
+) -> Response:
+    moved = await runtime.agents.transfer(agent, conversation_id, body.agent_id)
+    return json_response(conversation_state_json(moved))
+
+
+@router.post("/conversations/{conversation_id}/resolve")
+async def resolve(conversation_id: str, agent: Agent, runtime: RuntimeDep) -> Response:
+    """Done: the bot answers the customer's next message; the customer may rate you."""
+    moved = await runtime.agents.resolve(agent, conversation_id)
+    return json_response(conversation_state_json(moved))
+
+
+@router.post("/tickets", status_code=201)
+async def create_ticket(body: TicketIn, agent: Agent, runtime: RuntimeDep) -> Response:
+    fields = body.model_dump(exclude={"conversation_id", "app"})
+    ticket = await runtime.agents.create_ticket(
+        agent, conversation_id=body.conversation_id, app=body.app, fields=fields
+    )
+    return json_response(ticket_json(ticket), status_code=201)
+
+
+@router.get("/tickets")
+async def list_tickets(
+    agent: Agent,
+    runtime: RuntimeDep,
+    status: Literal["open", "pending", "solved", "closed"] | None = None,
+    mine: bool = False,
+    limit: Limit = 100,
+) -> Response:
+    tickets = await runtime.agents.tickets(agent, status=status, mine=mine, limit=limit)
+    return json_response({"data": [ticket_json(t) for t in tickets]})
+
+
+@router.get("/tickets/{ticket_id}")
+async def get_ticket(ticket_id: str, agent: Agent, runtime: RuntimeDep) -> Response:
+    return json_response(ticket_json(await runtime.agents.ticket(agent, ticket_id)))
+
+
+@router.patch("/tickets/{ticket_id}")
+async def update_ticket(
+    ticket_id: str, body: TicketPatch, agent: Agent, runtime: RuntimeDep
+) -> Response:
+    """Change fields; ``assignee_id: null`` unassigns, a field left out stays as it is."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    ticket = await runtime.agents.update_ticket(agent, ticket_id, changes)
+    return json_response(ticket_json(ticket))

@@ -1,0 +1,101 @@
+"""The customer's side of a hand-over (service API, app keys): live events from the agent
+and the satisfaction rating after resolve. Also the JSON shapes the agent API shares."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.responses import json_response
+from kefu.api.sse import event_stream_response, sse_data
+from kefu.core.handoff_records import AgentRecord
+from kefu.core.records import ConversationRecord, MessageRecord
+
+__all__ = ["agent_json", "conversation_state_json", "message_view_json", "router"]
+
+router = APIRouter(prefix="/v1", tags=["handoff"])
+
+
+class CsatIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    user: str
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(None, max_length=4000)
+
+
+def agent_json(agent: AgentRecord) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "online": agent.online,
+        "apps": agent.apps,
+        "key_prefix": agent.key_prefix,
+        "disabled": agent.disabled,
+    }
+
+
+def conversation_state_json(conversation: ConversationRecord) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation.id,
+        "handoff_state": conversation.handoff_state,
+        "assigned_agent_id": conversation.assigned_agent_id,
+        "handoff_reason": conversation.handoff_reason,
+        "handoff_at": (
+            int(conversation.handoff_at.timestamp()) if conversation.handoff_at else None
+        ),
+    }
+
+
+def message_view_json(message: MessageRecord) -> dict[str, Any]:
+    """A message as the console shows it: who wrote it, how the bot routed it, its rating."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "query": message.query,
+        "answer": message.answer,
+        "route": message.route,
+        "status": message.status,
+        "intent": message.intent,
+        "sentiment": message.sentiment,
+        "agent": {"id": message.agent_id, "name": message.agent_name}
+        if message.agent_name
+        else None,
+        "feedback": {"rating": message.feedback_rating} if message.feedback_rating else None,
+        "retriever_resources": message.retriever_resources,
+        "latency_ms": message.latency_ms,
+        "created_at": int(message.created_at.timestamp()),
+    }
+
+
+@router.get("/conversations/{conversation_id}/events")
+async def conversation_events(
+    conversation_id: str,
+    app: AppAuth,
+    runtime: RuntimeDep,
+    user: Annotated[str, Query(min_length=1)],
+) -> Response:
+    """Server-sent events while a human owns the conversation: ``handoff_state`` first (the
+    state now) and on every change, ``agent_message`` for each agent reply, ``ping``s."""
+    events = await runtime.handoff.customer_events(app, user, conversation_id)
+
+    async def frames() -> AsyncIterator[bytes]:
+        async for event in events:
+            yield sse_data(event)
+
+    return event_stream_response(frames(), runtime.settings.stream_ping_seconds)
+
+
+@router.post("/conversations/{conversation_id}/csat")
+async def conversation_csat(
+    conversation_id: str, body: CsatIn, app: AppAuth, runtime: RuntimeDep
+) -> Response:
+    """Rate the agent who resolved the conversation (1-5, optional comment)."""
+    rating = await runtime.handoff.submit_csat(
+        app, body.user, conversation_id, body.rating, body.comment
+    )
+    return json_response({"result": "success", "csat": rating})

@@ -1,0 +1,318 @@
+"""``kefu eval faq`` and ``kefu eval retrieval``: measure FAQ matching and passage search.
+
+Both index the given knowledge exactly as an app does with the default configuration
+(lexical BM25 unless told otherwise) and say which retrievers were on; options switch
+them. Bad input prints one line and exits with status 2.
+
+* ``faq``: FAQ JSONL lines ``{"id", "question", "answer", "variants"?}``, query lines
+  ``{"text", "faq_id"}`` → hit@1, hit@5, MRR (over the top 10) and ms per query, plus how
+  many top hits clear the FAQ threshold and how many of those are right.
+* ``retrieval``: a folder of documents and query lines ``{"text", "doc_ids": [...]}``, where
+  a document id is the file's path relative to the folder with ``/`` separators (e.g.
+  ``policies/shipping.md``) → recall@1/5/10 and MRR over the ranked distinct documents of
+  the best passages.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from kefu.core.app_config import KnowledgeConfig
+from kefu.core.embedding_config import EmbeddingConfig, RetrievalConfig
+from kefu.core.errors import KefuError
+from kefu.core.types import Chunk, FaqEntry
+from kefu.knowledge import (
+    KnowledgeIndex,
+    build_embedder,
+    iter_document_files,
+    read_document,
+    read_faq_file,
+    split_document,
+)
+
+__all__ = ["faq_command", "retrieval_command"]
+
+_MRR_DEPTH = 10
+_RECALL_AT = (1, 5, 10)
+
+Retrievers = Literal["auto", "lexical", "dense", "hybrid"]
+Provider = Literal["none", "local", "openai"]
+FusionMode = Literal["weighted", "rrf"]
+
+FaqFiles = Annotated[
+    list[Path], typer.Option("--faq", help="FAQ file (JSONL or CSV); repeat for several")
+]
+QueryFile = Annotated[
+    Path, typer.Option("--queries", help="JSONL queries with their expected answers")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as one JSON object")]
+RetrieversOption = Annotated[
+    Retrievers,
+    typer.Option("--retrievers", help="auto: hybrid with an embedder, lexical without"),
+]
+EmbedderOption = Annotated[
+    Provider | None,
+    typer.Option("--embedder", help="override the default embedder (none: lexical only)"),
+]
+ModelDirOption = Annotated[
+    Path | None, typer.Option("--model-dir", help="local embedder: model folder")
+]
+BaseUrlOption = Annotated[
+    str | None, typer.Option("--base-url", help="openai embedder: server URL ending in /v1")
+]
+ModelOption = Annotated[str, typer.Option("--model", help="openai embedder: model name")]
+FusionOption = Annotated[FusionMode | None, typer.Option("--fusion", help="hybrid fusion")]
+DenseWeightOption = Annotated[
+    float | None, typer.Option("--dense-weight", min=0.0, max=1.0, help="weighted fusion")
+]
+
+
+class _BadInput(Exception):
+    pass
+
+
+def faq_command(
+    faq: FaqFiles,
+    queries: QueryFile,
+    json_output: JsonFlag = False,
+    retrievers: RetrieversOption = "auto",
+    embedder: EmbedderOption = None,
+    model_dir: ModelDirOption = None,
+    base_url: BaseUrlOption = None,
+    model: ModelOption = "",
+    fusion: FusionOption = None,
+    dense_weight: DenseWeightOption = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="FAQ threshold (default: the app default)")
+    ] = None,
+) -> None:
+    """FAQ matching: hit@1, hit@5, MRR and ms per query on labelled queries."""
+    console = Console(stderr=True)
+    with _errors_exit(console):
+        entries = [entry for path in faq for entry in read_faq_file(path)]
+        if not entries:
+            raise _BadInput("the FAQ files hold no entries")
+        known = {entry.id for entry in entries}
+        rows = _read_queries(queries, "faq_id", str)
+        for line, row in rows:
+            if row["faq_id"] not in known:
+                raise _BadInput(f"{queries}, line {line}: unknown faq_id {row['faq_id']!r}")
+        retrieval = _retrieval(retrievers, embedder, model_dir, base_url, model, fusion, dense_weight)
+        index, build_s, described = _build(console, retrieval, entries, [])
+        cutoff = KnowledgeConfig().faq_threshold if threshold is None else threshold
+
+        ranks: list[int | None] = []
+        answered = answered_right = 0
+        elapsed = 0.0
+        with _progress(console) as progress:
+            task = progress.add_task("matching", total=len(rows))
+            for _, row in rows:
+                start = time.perf_counter()
+                hits = index.match_faq(row["text"], top_k=_MRR_DEPTH)
+                elapsed += time.perf_counter() - start
+                ids = [hit.entry.id for hit in hits]
+                ranks.append(ids.index(row["faq_id"]) + 1 if row["faq_id"] in ids else None)
+                if hits and hits[0].relevance >= cutoff:
+                    answered += 1
+                    answered_right += ids[0] == row["faq_id"]
+                progress.advance(task)
+        result = {
+            "retrievers": described,
+            "faq_entries": len(entries),
+            "queries": len(rows),
+            "hit_at_1": _share(ranks, 1),
+            "hit_at_5": _share(ranks, 5),
+            "mrr": round(sum(1 / r for r in ranks if r) / len(ranks), 4),
+            "ms_per_query": round(1000 * elapsed / len(rows), 3),
+            "threshold": cutoff,
+            "answered": round(answered / len(rows), 4),
+            "answered_precision": round(answered_right / answered, 4) if answered else None,
+            "build_s": round(build_s, 3),
+        }
+    _print(console, result, json_output, "FAQ matching")
+
+
+def retrieval_command(
+    docs: Annotated[Path, typer.Option("--docs", help="folder of documents")],
+    queries: QueryFile,
+    json_output: JsonFlag = False,
+    retrievers: RetrieversOption = "auto",
+    embedder: EmbedderOption = None,
+    model_dir: ModelDirOption = None,
+    base_url: BaseUrlOption = None,
+    model: ModelOption = "",
+    fusion: FusionOption = None,
+    dense_weight: DenseWeightOption = None,
+    chunk_size: Annotated[int, typer.Option(min=50, help="characters per chunk")] = 400,
+    chunk_overlap: Annotated[int, typer.Option(min=0, help="overlap between chunks")] = 40,
+) -> None:
+    """Passage search: recall@1/@5/@10 and MRR of the documents that hold the answer."""
+    console = Console(stderr=True)
+    with _errors_exit(console):
+        if not docs.is_dir():
+            raise _BadInput(f"{docs}: not a folder")
+        chunks = _chunks(docs, chunk_size, chunk_overlap)
+        if not chunks:
+            raise _BadInput(f"{docs}: no documents with text")
+        known = {chunk.document_id for chunk in chunks}
+        rows = _read_queries(queries, "doc_ids", list)
+        for line, row in rows:
+            missing = [d for d in row["doc_ids"] if d not in known]
+            if not row["doc_ids"] or missing:
+                what = f"unknown doc_ids {missing}" if missing else "empty doc_ids"
+                raise _BadInput(f"{queries}, line {line}: {what} (ids are paths under {docs})")
+        retrieval = _retrieval(retrievers, embedder, model_dir, base_url, model, fusion, dense_weight)
+        index, build_s, described = _build(console, retrieval, [], chunks)
+
+        recalls = {k: 0.0 for k in _RECALL_AT}
+        reciprocal = 0.0
+        elapsed = 0.0
+        with _progress(console) as progress:
+            task = progress.add_task("searching", total=len(rows))
+            for _, row in rows:
+                start = time.perf_counter()
+                hits = index.search(row["text"], top_k=50)
+                elapsed += time.perf_counter() - start
+                ranked = list(dict.fromkeys(hit.chunk.document_id for hit in hits))
+                wanted = set(row["doc_ids"])
+                for k in _RECALL_AT:
+                    recalls[k] += len(wanted & set(ranked[:k])) / len(wanted)
+                first = next((i for i, d in enumerate(ranked[:_MRR_DEPTH], 1) if d in wanted), 0)
+                reciprocal += 1 / first if first else 0.0
+                progress.advance(task)
+        count = len(rows)
+        result: dict[str, Any] = {
+            "retrievers": described,
+            "documents": len(known),
+            "chunks": len(chunks),
+            "queries": count,
+        }
+        result |= {f"recall_at_{k}": round(recalls[k] / count, 4) for k in _RECALL_AT}
+        result |= {
+            "mrr": round(reciprocal / count, 4),
+            "ms_per_query": round(1000 * elapsed / count, 3),
+            "build_s": round(build_s, 3),
+        }
+    _print(console, result, json_output, "Passage retrieval")
+
+
+@contextmanager
+def _errors_exit(console: Console) -> Iterator[None]:
+    try:
+        yield
+    except (KefuError, _BadInput) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(console=console, transient=True, disable=not console.is_terminal)
+
+
+def _read_queries(path: Path, key: str, kind: type) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _BadInput(f"{path}: cannot read the queries ({exc})") from None
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _BadInput(f"{path}, line {number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"]:
+            raise _BadInput(f"{path}, line {number}: expected an object with a 'text'")
+        if not isinstance(row.get(key), kind):
+            raise _BadInput(f"{path}, line {number}: {key!r} must be a {kind.__name__}")
+        rows.append((number, row))
+    if not rows:
+        raise _BadInput(f"{path}: no queries")
+    return rows
+
+
+def _retrieval(
+    retrievers: Retrievers,
+    provider: Provider | None,
+    model_dir: Path | None,
+    base_url: str | None,
+    model: str,
+    fusion: FusionMode | None,
+    dense_weight: float | None,
+) -> RetrievalConfig:
+    """The default retrieval config with the command line's overrides."""
+    default = RetrievalConfig()
+    embedding = default.embedding
+    if provider is None and retrievers in ("dense", "hybrid") and embedding.provider == "none":
+        provider = "local"  # asking for dense retrieval implies the local model
+    if provider is not None:
+        embedding = EmbeddingConfig(
+            provider=provider, model_dir=model_dir, base_url=base_url, model=model
+        )
+    changes: dict[str, Any] = {"embedding": embedding, "retrievers": retrievers}
+    if fusion is not None:
+        changes["fusion"] = fusion
+    if dense_weight is not None:
+        changes["dense_weight"] = dense_weight
+    return default.model_copy(update=changes)
+
+
+def _build(
+    console: Console, retrieval: RetrievalConfig, faqs: list[FaqEntry], chunks: list[Chunk]
+) -> tuple[KnowledgeIndex, float, str]:
+    embedder = build_embedder(retrieval.embedding)
+    index = KnowledgeIndex(embedder=embedder, retrieval=retrieval)
+    described = "lexical (BM25)"
+    if index.retrievers == "dense":
+        described = f"dense ({index.embedder_name})"
+    elif index.retrievers == "hybrid":
+        described = f"hybrid (BM25 + {index.embedder_name}, {retrieval.fusion} fusion)"
+    console.print(f"retrievers: {described}", highlight=False)
+    start = time.perf_counter()
+    with console.status("indexing", spinner="dots"):
+        index.rebuild(faqs, chunks)
+    return index, time.perf_counter() - start, described
+
+
+def _chunks(folder: Path, chunk_size: int, overlap: int) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for path in iter_document_files(folder):
+        document_id = path.relative_to(folder).as_posix()
+        doc = read_document(path)
+        for draft in split_document(doc, chunk_size, overlap):
+            chunks.append(
+                Chunk(
+                    id=f"{document_id}#{draft.position}",
+                    document_id=document_id,
+                    document_name=doc.name,
+                    position=draft.position,
+                    content=draft.content,
+                    heading=draft.heading,
+                )
+            )
+    return chunks
+
+
+def _share(ranks: list[int | None], k: int) -> float:
+    return round(sum(1 for rank in ranks if rank and rank <= k) / len(ranks), 4)
+
+
+def _print(console: Console, result: dict[str, Any], json_output: bool, title: str) -> None:
+    if json_output:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in result.items():
+        table.add_row(key, "—" if value is None else str(value))
+    Console().print(table)

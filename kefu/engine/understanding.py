@@ -1,0 +1,132 @@
+"""An app's understanding layer at run time: intent classifier, entity extractor, sentiment.
+
+The classifier is trained when the app loads, from the example utterances in its YAML;
+predictions are cached per question (customers repeat themselves), entities and sentiment
+are computed per message (they are cheap, and dates depend on the day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kefu.core.app_config import AppConfig
+from kefu.engine.route_cache import BoundedCache
+from kefu.knowledge.embedders import Embedder
+from kefu.nlu.entities import Entity, EntityExtractor
+from kefu.nlu.intent import OUT_OF_SCOPE, IntentClassifier, IntentExample, IntentPrediction
+from kefu.nlu.sentiment import Sentiment, analyze_sentiment
+
+__all__ = ["AppUnderstanding", "Understood"]
+
+log = logging.getLogger(__name__)
+INTENT_CACHE_SIZE = 4096
+MASKED_ENTITIES = frozenset({"phone", "email"})  # shown by type only in traces
+
+
+@dataclass(frozen=True, slots=True)
+class Understood:
+    """What the understanding layer found in one message."""
+
+    intent: IntentPrediction | None
+    entities: list[Entity]
+    sentiment: Sentiment
+
+    def record(self, *, mask: bool) -> dict[str, Any]:
+        """The trace's view: intent ranking with confidences, entities, sentiment."""
+        data: dict[str, Any] = {
+            "sentiment": {
+                "label": self.sentiment.label,
+                "score": round(self.sentiment.score, 3),
+                "cues": list(self.sentiment.cues),
+            }
+        }
+        if self.intent is not None:
+            data["intent"] = {
+                "label": self.intent.label,
+                "confidence": round(self.intent.confidence, 4),
+                "ranking": [
+                    {"label": label, "confidence": round(score, 4)}
+                    for label, score in self.intent.ranking[:3]
+                ],
+            }
+        if self.entities:
+            data["entities"] = [
+                {
+                    "type": e.type,
+                    "text": "***" if mask and e.type in MASKED_ENTITIES else e.text,
+                    "start": e.start,
+                    "end": e.end,
+                }
+                for e in self.entities
+            ]
+        return data
+
+
+class AppUnderstanding:
+    """Built once per app load; safe to call from the event loop (pure CPU, short)."""
+
+    def __init__(
+        self,
+        classifier: IntentClassifier | None,
+        extractor: EntityExtractor,
+        cache_size: int = INTENT_CACHE_SIZE,
+    ) -> None:
+        self.classifier = classifier
+        self.extractor = extractor
+        self._intents: BoundedCache[str, IntentPrediction] = BoundedCache(cache_size)
+
+    @classmethod
+    def build(
+        cls,
+        config: AppConfig,
+        faq_questions: Sequence[str] = (),
+        embedder: Embedder | None = None,
+    ) -> AppUnderstanding:
+        """Train the intent classifier from the app's examples (none: no classifier).
+
+        A handful of intents alone would claim every question with confidence; the FAQ's
+        questions, trained as out of scope, teach the classifier where the intents end.
+        """
+        classifier = None
+        examples = [
+            IntentExample(text, label) for label, texts in config.intents.items() for text in texts
+        ]
+        if examples and config.nlu.faq_out_of_scope:
+            known = {example.text for example in examples}
+            examples += [
+                IntentExample(question, OUT_OF_SCOPE)
+                for question in dict.fromkeys(faq_questions)
+                if question not in known
+            ]
+        if examples:
+            started = time.perf_counter()
+            classifier = IntentClassifier.train(examples, config.nlu.intent, embedder=embedder)
+            log.info(
+                "app %s: intent classifier trained on %d examples in %.2f s (%s)",
+                config.name,
+                len(examples),
+                time.perf_counter() - started,
+                ", ".join(classifier.features),
+            )
+        extractor = EntityExtractor(order_id_patterns=config.nlu.order_id_patterns)
+        return cls(classifier, extractor)
+
+    def intent(self, text: str) -> IntentPrediction | None:
+        if self.classifier is None:
+            return None
+        cached = self._intents.get(text)
+        if cached is None:
+            cached = self._intents.put(text, self.classifier.predict(text))
+        return cached
+
+    def understand(self, text: str, language: str, today: dt.date | None = None) -> Understood:
+        return Understood(
+            intent=self.intent(text),
+            entities=self.extractor.extract(text, today=today),
+            sentiment=analyze_sentiment(text),
+        )

@@ -1,0 +1,54 @@
+"""Live events for customers: an agent's reply or a state change, pushed to whoever is
+listening on the conversation (``GET /v1/conversations/{id}/events``).
+
+In process: with several replicas, a customer listening on one does not hear an agent
+replying through another (a Redis pub/sub hub can replace this class; see docs/handoff.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+__all__ = ["EventHub"]
+
+QUEUE_SIZE = 100
+
+
+class EventHub:
+    """Conversation id → the queues of its listeners; slow listeners lose the oldest events."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+
+    @contextlib.contextmanager
+    def subscribe(self, conversation_id: str) -> Iterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self._listeners.setdefault(conversation_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            listeners = self._listeners.get(conversation_id)
+            if listeners is not None:
+                listeners.discard(queue)
+                if not listeners:
+                    del self._listeners[conversation_id]
+
+    async def listen(self, conversation_id: str) -> AsyncIterator[dict[str, Any]]:
+        with self.subscribe(conversation_id) as queue:
+            while True:
+                yield await queue.get()
+
+    def publish(self, conversation_id: str, event: dict[str, Any]) -> int:
+        """Deliver to every listener (call from the event loop); returns how many."""
+        listeners = self._listeners.get(conversation_id, set())
+        for queue in listeners:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+        return len(listeners)
+
+    def listeners(self, conversation_id: str) -> int:
+        return len(self._listeners.get(conversation_id, ()))

@@ -1,0 +1,75 @@
+"""Combining lexical and dense evidence into one relevance in [0, 1].
+
+A cosine means different things for different models, so it is first *calibrated*: mapped
+linearly from ``dense_floor`` (unrelated → 0) to ``dense_ceiling`` (same meaning → 1).
+Then, per candidate:
+
+* ``weighted``: relevance = ``(1 - w) · lexical + w · dense``; candidates are ranked by it.
+  Both sides must agree for a high value, so the thresholds keep their meaning.
+* ``rrf``: candidates are ranked by reciprocal rank fusion (``Σ 1 / (k + rank)`` over the
+  lexical and the dense ranking); relevance is the larger of the two, so either retriever
+  alone can vouch for a hit (more recall, less precision than ``weighted``).
+* dense only: relevance is the calibrated cosine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from kefu.core.embedding_config import RetrievalConfig
+from kefu.core.errors import ConfigError
+
+__all__ = ["Fusion"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    retrievers: Literal["dense", "hybrid"]
+    mode: Literal["weighted", "rrf"]
+    dense_weight: float
+    rrf_k: int
+    floor: float
+    ceiling: float
+
+    @classmethod
+    def from_config(cls, config: RetrievalConfig, retrievers: Literal["dense", "hybrid"]) -> Fusion:
+        if config.dense_ceiling <= config.dense_floor:
+            raise ConfigError(
+                "dense_ceiling must be above dense_floor", key="retrieval.dense_ceiling"
+            )
+        return cls(
+            retrievers,
+            config.fusion,
+            config.dense_weight,
+            config.rrf_k,
+            config.dense_floor,
+            config.dense_ceiling,
+        )
+
+    def calibrate(self, cosine: np.ndarray) -> np.ndarray:
+        result: np.ndarray = np.clip((cosine - self.floor) / (self.ceiling - self.floor), 0, 1)
+        return result
+
+    def fuse(
+        self, lexical: np.ndarray, bm25: np.ndarray, cosine: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(relevance, ranking key) for candidates given their lexical relevance, BM25
+        score and cosine (aligned arrays)."""
+        cosine = cosine.astype(np.float64)
+        dense = self.calibrate(cosine)
+        if self.retrievers == "dense":
+            return np.round(dense, 4), cosine
+        if self.mode == "weighted":
+            relevance = np.round((1 - self.dense_weight) * lexical + self.dense_weight * dense, 4)
+            return relevance, relevance
+        count = len(lexical)
+        lexical_rank = np.empty(count)
+        lexical_rank[np.lexsort((-bm25, -lexical))] = np.arange(1, count + 1)
+        dense_rank = np.empty(count)
+        dense_rank[np.argsort(-cosine, kind="stable")] = np.arange(1, count + 1)
+        fused = np.where(lexical > 0, 1 / (self.rrf_k + lexical_rank), 0.0)
+        fused += 1 / (self.rrf_k + dense_rank)
+        return np.round(np.maximum(lexical, dense), 4), fused

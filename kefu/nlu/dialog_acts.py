@@ -1,0 +1,73 @@
+"""Dialog acts every flow understands: yes, no, cancel, and asking for a human.
+
+They are closed sets of short phrases in Chinese and English, so a phrase table beats a
+trained model: it never guesses, and "是的" means yes in every app. A message counts as an
+act only when the phrase is (almost) all it says — "不用了，谢谢" cancels, "不用寄发票但要
+查订单" does not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+__all__ = ["DialogAct", "detect_act", "wants_human"]
+
+DialogAct = Literal["affirm", "deny", "cancel"]
+
+_AFFIRM = {
+    "是", "是的", "对", "对的", "好", "好的", "好啊", "嗯", "嗯嗯", "行", "可以", "确认", "确定",
+    "没问题", "同意", "要", "需要", "对的没错", "没错", "确认取消", "确认退货", "麻烦了",
+    "yes", "y", "yeah", "yep", "yes please", "ok", "okay", "sure", "confirm", "confirmed",
+    "go ahead", "please do", "do it", "correct", "right", "that's right", "absolutely",
+}  # fmt: skip
+_DENY = {
+    "不", "不是", "不对", "否", "不要", "不行", "不可以", "不确认", "错了", "暂时不要", "先不要",
+    "no", "n", "nope", "nah", "don't", "do not", "no thanks", "no thank you", "wrong",
+}  # fmt: skip
+_CANCEL = {
+    "取消", "算了", "不用了", "不需要了", "不查了", "不要了", "没事了", "先这样", "退出",
+    "cancel", "never mind", "nevermind", "forget it", "stop", "quit", "nothing", "no need",
+}  # fmt: skip
+_HUMAN = re.compile(
+    r"转人工|人工客服|人工服务|找人工|真人客服|客服人员|^人工(?!智能)|"
+    r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+)?(?:human|person|real person|agent|someone)\b|"
+    r"\b(?:human|live)\s+agent\b|\breal person\b|\bcustomer service rep",
+    re.IGNORECASE,
+)
+_POLITE = re.compile(
+    r"^(?:请|麻烦|帮我)|"
+    r"(?:吧|吗|呢|啊|呀|哈|啦|谢谢|谢谢你|,?\s*thanks?(?: you)?|,?\s*please)$",
+    re.IGNORECASE,
+)
+_PUNCTUATION = re.compile(r"[\s,.!?;:~，。！？；：～、…\"'“”‘’()（）]+")
+_MAX_ACT_CHARS = 24
+
+
+def _normalise(text: str) -> str:
+    cleaned = _PUNCTUATION.sub(" ", text.lower()).strip()
+    for _ in range(2):  # "好的吧谢谢": strip up to two polite particles
+        cleaned = _POLITE.sub("", cleaned).strip()
+    return cleaned
+
+
+def detect_act(text: str) -> DialogAct | None:
+    """``affirm``, ``deny`` or ``cancel`` when that is what the whole message says."""
+    if len(text) > _MAX_ACT_CHARS:
+        return None
+    cleaned = _normalise(text)
+    if not cleaned:
+        return None
+    for phrase in (cleaned, cleaned.replace(" ", "")):
+        if phrase in _CANCEL:
+            return "cancel"
+        if phrase in _AFFIRM:
+            return "affirm"
+        if phrase in _DENY:
+            return "deny"
+    return None
+
+
+def wants_human(text: str) -> bool:
+    """The customer asks for a human agent (转人工, "talk to a human")."""
+    return _HUMAN.search(text) is not None

@@ -1,0 +1,63 @@
+"""Temperature scaling: turn linear-SVM scores into probabilities that mean what they say.
+
+A linear SVM's scores are margins, not probabilities. ``softmax(temperature * scores)``
+with one temperature fitted to minimise the log-loss on held-out examples (Guo et al.,
+2017, "On calibration of modern neural networks") keeps the ranking and makes "0.8" right
+about 80% of the time on in-scope queries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize_scalar
+
+__all__ = ["DEFAULT_TEMPERATURE", "fit_temperature", "holdout_split", "softmax"]
+
+# Used when there are too few examples to hold any out; the median of the temperatures
+# fitted on BANKING77, CLINC150 and SMP2017.
+DEFAULT_TEMPERATURE = 5.0
+_HELD_OUT_SHARE = 0.2
+_MIN_PER_LABEL_TO_HOLD_OUT = 3
+
+
+def softmax(scores: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
+    scaled = scores * np.float32(temperature)
+    scaled -= scaled.max(axis=1, keepdims=True)
+    np.exp(scaled, out=scaled)
+    scaled /= scaled.sum(axis=1, keepdims=True)
+    return scaled
+
+
+def holdout_split(
+    labels: npt.NDArray[np.int64], seed: int = 0
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Deterministic (fit, held-out) indices: ~20% of each label with ≥ 3 examples held out.
+
+    Every label keeps at least two examples on the fit side, so both sides know the same
+    labels; labels with fewer examples stay whole on the fit side.
+    """
+    rng = np.random.default_rng(seed)
+    fit: list[int] = []
+    held: list[int] = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rng.shuffle(members)
+        count = 0
+        if len(members) >= _MIN_PER_LABEL_TO_HOLD_OUT:
+            count = max(1, round(len(members) * _HELD_OUT_SHARE))
+        held.extend(members[:count].tolist())
+        fit.extend(members[count:].tolist())
+    return np.array(sorted(fit), dtype=np.int64), np.array(sorted(held), dtype=np.int64)
+
+
+def fit_temperature(scores: npt.NDArray[np.float32], truth: npt.NDArray[np.int64]) -> float:
+    """The temperature minimising the mean negative log-likelihood of ``truth``."""
+    rows = np.arange(len(truth))
+
+    def loss(log_temperature: float) -> float:
+        probabilities = softmax(scores.copy(), float(np.exp(log_temperature)))
+        return float(-np.mean(np.log(probabilities[rows, truth] + 1e-12)))
+
+    result = minimize_scalar(loss, bounds=(np.log(0.1), np.log(200.0)), method="bounded")
+    return float(np.exp(result.x))

