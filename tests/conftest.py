@@ -55,6 +55,7 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {DEMO_KEY}"},
     ) as http:
         yield http
+    await runtime.aclose_models()  # this test's event loop's tool and model connections
 
 
 @pytest.fixture

@@ -57,22 +57,47 @@ def test_out_of_scope_gets_the_fallback(runtime: Runtime) -> None:
         assert ctx.answer.startswith(opening) and ctx.resources == []
 
 
+# Held-out questions that are really requests about the customer's own order or account:
+# the demo's flows take them (and look the answer up in the shop) instead of the FAQ.
+PERSONAL_REQUESTS = {
+    "我的包裹现在到哪儿了，在哪查",
+    "I'd like to cancel the order I just paid for",
+    "Why did I lose my Gold status?",
+}
+
+
 def test_held_out_faq_queries_hit_rate(runtime: Runtime) -> None:
     """Paraphrased customer questions (not in the FAQ) reach the right entry, and almost
     never a wrong one: a miss falls through to passages or the fallback, a wrong FAQ answer
     misleads. Measured at 30/40 right and 1/40 wrong with lexical matching alone."""
     app = runtime.apps.get("demo-shop")
+    threshold = app.config.knowledge.faq_threshold
     rows = [json.loads(line) for line in EVAL_QUERIES.read_text(encoding="utf-8").splitlines()]
     right = wrong = 0
     for row in rows:
-        ctx = run_pipeline(app, row["text"])
-        if ctx.route == "faq":
-            if ctx.resources[0]["segment_id"] == row["faq_id"]:
+        hits = app.index.match_faq(row["text"], top_k=1)
+        if hits and hits[0].relevance >= threshold:
+            if hits[0].entry.id == row["faq_id"]:
                 right += 1
             else:
                 wrong += 1
     assert right / len(rows) >= 0.75, f"{right}/{len(rows)} right"
     assert wrong <= 2, f"{wrong}/{len(rows)} answered with the wrong FAQ entry"
+
+
+def test_faq_questions_rarely_start_a_flow(runtime: Runtime) -> None:
+    """The intent classifier learnt the FAQ's questions as out of scope, so a paraphrased
+    FAQ question is answered from knowledge; only requests about the customer's own order
+    or account start a flow (at most one more, a near miss, is tolerated)."""
+    app = runtime.apps.get("demo-shop")
+    rows = [json.loads(line) for line in EVAL_QUERIES.read_text(encoding="utf-8").splitlines()]
+    diverted = {
+        row["text"]
+        for row in rows
+        if run_pipeline(app, row["text"]).route in ("flow", "handoff")
+    }
+    assert len(diverted & PERSONAL_REQUESTS) >= 2, diverted
+    assert len(diverted - PERSONAL_REQUESTS) <= 1, diverted - PERSONAL_REQUESTS
 
 
 def test_demo_yaml_is_valid(tmp_path: Path) -> None:

@@ -107,7 +107,9 @@ def faq_command(
         for line, row in rows:
             if row["faq_id"] not in known:
                 raise _BadInput(f"{queries}, line {line}: unknown faq_id {row['faq_id']!r}")
-        retrieval = _retrieval(retrievers, embedder, model_dir, base_url, model, fusion, dense_weight)
+        retrieval = _retrieval(
+            retrievers, embedder, model_dir, base_url, model, fusion, dense_weight
+        )
         index, build_s, described = _build(console, retrieval, entries, [])
         cutoff = KnowledgeConfig().faq_threshold if threshold is None else threshold
 
@@ -171,10 +173,12 @@ def retrieval_command(
             if not row["doc_ids"] or missing:
                 what = f"unknown doc_ids {missing}" if missing else "empty doc_ids"
                 raise _BadInput(f"{queries}, line {line}: {what} (ids are paths under {docs})")
-        retrieval = _retrieval(retrievers, embedder, model_dir, base_url, model, fusion, dense_weight)
+        retrieval = _retrieval(
+            retrievers, embedder, model_dir, base_url, model, fusion, dense_weight
+        )
         index, build_s, described = _build(console, retrieval, [], chunks)
 
-        recalls = {k: 0.0 for k in _RECALL_AT}
+        recalls = dict.fromkeys(_RECALL_AT, 0.0)
         reciprocal = 0.0
         elapsed = 0.0
         with _progress(console) as progress:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from kefu.core.types import Language
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.core.types import Language
 
 __all__ = ["EmbeddingConfig", "RerankConfig", "RetrievalConfig"]
 

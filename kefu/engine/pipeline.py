@@ -43,9 +43,6 @@ Route = Literal[
 GUARDED: tuple[Route, ...] = ("blocked", "refused")  # answered by the input guard
 FAQ_CANDIDATES = 3
 MAX_FAQ_SOURCES = 2  # FAQ entries below the direct-answer bar still ground a generated answer
-# A recognised flow intent outranks an FAQ match unless the FAQ match is near-verbatim:
-# "我的订单还没发货，能查一下吗" wants the order looked up, not the shipping-time FAQ.
-FAQ_OVER_FLOW = 0.9
 STICKY_LANGUAGE_WORDS = 3  # a shorter message without Chinese keeps the conversation's language
 
 
@@ -102,7 +99,7 @@ def understand(ctx: TurnContext, record: dict[str, Any]) -> None:
     record["language"] = ctx.language
     if ctx.route in GUARDED or ctx.app.understanding is None:
         return
-    ctx.understood = ctx.app.understanding.understand(ctx.query, ctx.language)
+    ctx.understood = ctx.app.understanding.understand(ctx.query)
     record.update(ctx.understood.record(mask=ctx.app.config.safety.mask_pii_in_traces))
 
 
@@ -132,13 +129,11 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
             step = book.continue_active(state, facts, ctx.language)
         if step is None:
             lookup_knowledge(ctx, record)
+            # A confident flow intent outranks an FAQ match: the classifier learnt the FAQ's
+            # questions as out of scope, so "我的订单还没发货，能查一下吗" that it still calls
+            # order.status wants the order looked up, not the shipping-time FAQ.
             flow = book.for_intent(intent)
-            near_verbatim = ctx.route == "faq" and ctx.faq_hits[0].relevance >= FAQ_OVER_FLOW
-            if (
-                flow is not None
-                and not near_verbatim
-                and (state.active is None or state.active.flow != flow.name)
-            ):
+            if flow is not None and (state.active is None or state.active.flow != flow.name):
                 step = book.start(state, flow, facts, ctx.language)
             elif state.active is not None:
                 if ctx.route == "faq":  # a question on the side: answer it, then remind

@@ -112,7 +112,12 @@ def build_prompt(
     kept.reverse()
     messages = [ChatMessage("system", system)]
     for turn in kept:
-        messages += [ChatMessage("user", turn.query), ChatMessage("assistant", turn.answer)]
+        # An agent's reply has no query, and a message sent while an agent owned the
+        # conversation has no answer (docs/handoff.md): only what was said goes in.
+        if turn.query:
+            messages.append(ChatMessage("user", turn.query))
+        if turn.answer:
+            messages.append(ChatMessage("assistant", turn.answer))
     messages.append(ChatMessage("user", question))
     used = sum(estimate_tokens(m.content) for m in messages)
     return PromptPlan(messages, len(kept), len(history) - len(kept), used)

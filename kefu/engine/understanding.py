@@ -93,13 +93,18 @@ class AppUnderstanding:
         questions, trained as out of scope, teach the classifier where the intents end.
         """
         classifier = None
+        extractor = EntityExtractor(order_id_patterns=config.nlu.order_id_patterns)
         examples = [
-            IntentExample(text, label) for label, texts in config.intents.items() for text in texts
+            IntentExample(with_placeholders(text, extractor.extract(text)), label)
+            for label, texts in config.intents.items()
+            for text in texts
         ]
         if examples and config.nlu.faq_out_of_scope:
             known = {example.text for example in examples}
             examples += [
-                IntentExample(question, OUT_OF_SCOPE)
+                IntentExample(
+                    with_placeholders(question, extractor.extract(question)), OUT_OF_SCOPE
+                )
                 for question in dict.fromkeys(faq_questions)
                 if question not in known
             ]
@@ -113,7 +118,6 @@ class AppUnderstanding:
                 time.perf_counter() - started,
                 ", ".join(classifier.features),
             )
-        extractor = EntityExtractor(order_id_patterns=config.nlu.order_id_patterns)
         return cls(classifier, extractor)
 
     def intent(self, text: str) -> IntentPrediction | None:
@@ -124,9 +128,18 @@ class AppUnderstanding:
             cached = self._intents.put(text, self.classifier.predict(text))
         return cached
 
-    def understand(self, text: str, language: str, today: dt.date | None = None) -> Understood:
+    def understand(self, text: str, today: dt.date | None = None) -> Understood:
+        entities = self.extractor.extract(text, today=today)
         return Understood(
-            intent=self.intent(text),
-            entities=self.extractor.extract(text, today=today),
+            intent=self.intent(with_placeholders(text, entities)),
+            entities=entities,
             sentiment=analyze_sentiment(text),
         )
+
+
+def with_placeholders(text: str, entities: Sequence[Entity]) -> str:
+    """The text with each entity replaced by its type ("查订单 #W2378156" → "查订单 order_id"):
+    which order is asked about says nothing about the intent, and its digits are noise."""
+    for entity in sorted(entities, key=lambda e: e.start, reverse=True):
+        text = f"{text[: entity.start]} {entity.type} {text[entity.end :]}"
+    return text

@@ -30,11 +30,15 @@ _CANCEL = {
     "cancel", "never mind", "nevermind", "forget it", "stop", "quit", "nothing", "no need",
 }  # fmt: skip
 _HUMAN = re.compile(
-    r"转人工|人工客服|人工服务|找人工|真人客服|客服人员|^人工(?!智能)|"
+    r"转人工|找人工|接人工|要人工|人工服务|真人客服|"
+    r"(?:我要|我想|给我|帮我|请|麻烦)(?:转|找|接|联系)?(?:人工|客服人员|真人)|"
+    r"^\s*(?:人工|人工客服|客服)\s*[!！。.]*\s*$|"
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+)?(?:human|person|real person|agent|someone)\b|"
     r"\b(?:human|live)\s+agent\b|\breal person\b|\bcustomer service rep",
     re.IGNORECASE,
 )
+# "人工客服几点下班" asks about the agents; it is not a request for one.
+_ABOUT_AGENTS = re.compile(r"几点|什么时候|多久|时间|上班|下班|电话|hours|what time|when\b", re.I)
 _POLITE = re.compile(
     r"^(?:请|麻烦|帮我)|"
     r"(?:吧|吗|呢|啊|呀|哈|啦|谢谢|谢谢你|,?\s*thanks?(?: you)?|,?\s*please)$",
@@ -70,4 +74,6 @@ def detect_act(text: str) -> DialogAct | None:
 
 def wants_human(text: str) -> bool:
     """The customer asks for a human agent (转人工, "talk to a human")."""
-    return _HUMAN.search(text) is not None
+    if _HUMAN.search(text) is None:
+        return False
+    return not (_ABOUT_AGENTS.search(text) and not re.search(r"转人工|我要|我想|帮我", text))

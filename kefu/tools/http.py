@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -50,15 +50,19 @@ class HttpTool:
     """A ``kind: http`` tool. Environment values are read at each call and never kept."""
 
     def __init__(
-        self, config: ToolConfig, client: httpx.AsyncClient, env: Mapping[str, str]
+        self,
+        config: ToolConfig,
+        client: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
+        env: Mapping[str, str],
     ) -> None:
+        """``client``: a client, or a function giving the running event loop's client."""
         assert config.url is not None and config.description is not None  # checked at load
         self.name = config.name
         self.description: LocalizedText = config.description
         self.parameters: Mapping[str, Any] = config.arguments_schema
         self.confirm = config.confirm
         self._config = config
-        self._client = client
+        self._client = client if callable(client) else (lambda: client)
         self._env = env
         self._url = Template.parse(config.url)
         self._headers = {key: Template.parse(text) for key, text in config.headers.items()}
@@ -120,7 +124,7 @@ class HttpTool:
         may_retry = self._config.idempotent
         try:
             async with asyncio.timeout(remaining):
-                async with self._client.stream(**request, timeout=remaining) as response:
+                async with self._client().stream(**request, timeout=remaining) as response:
                     body = await _read_capped(response)
         except (TimeoutError, httpx.TimeoutException) as exc:
             connect = isinstance(exc, httpx.ConnectTimeout)  # nothing was sent: always safe

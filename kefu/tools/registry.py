@@ -8,6 +8,7 @@ and latency (never arguments, headers, environment values or error text).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -43,7 +44,8 @@ class ToolRegistry:
     def __init__(
         self, tools: Iterable[Tool] = (), *, client: httpx.AsyncClient | None = None
     ) -> None:
-        self.client = client or httpx.AsyncClient(follow_redirects=False)
+        self._fixed_client = client
+        self._clients: dict[int, httpx.AsyncClient] = {}
         self._tools: dict[str, Tool] = {}
         self._configs: dict[str, ToolConfig] = {}
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
@@ -62,7 +64,7 @@ class ToolRegistry:
         for index, config in enumerate(configs):
             tool: Tool
             if config.kind == "http":
-                tool = HttpTool(config, registry.client, env)
+                tool = HttpTool(config, registry.http_client, env)
                 for name in _env_without_default(config):
                     if name not in env:
                         log.warning("tool %s: environment variable %s is not set", tool.name, name)
@@ -170,8 +172,27 @@ class ToolRegistry:
         )
         return result
 
+    def http_client(self) -> httpx.AsyncClient:
+        """The HTTP client of the running event loop: a connection pool belongs to the loop
+        that made it (``kefu chat`` runs each turn in a fresh loop; the server has one)."""
+        if self._fixed_client is not None:
+            return self._fixed_client
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.get(loop)
+        if client is None:
+            if len(self._clients) > 8:  # loops that have ended; their pools are dead anyway
+                self._clients.clear()
+            client = self._clients[loop] = httpx.AsyncClient(follow_redirects=False)
+        return client
+
     async def aclose(self) -> None:
-        await self.client.aclose()
+        """Close this event loop's client (or the one given at construction)."""
+        if self._fixed_client is not None:
+            await self._fixed_client.aclose()
+            return
+        client = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.aclose()
 
     async def __aenter__(self) -> ToolRegistry:
         return self

@@ -188,6 +188,9 @@ def test_dialog_acts(text: str, act: str | None) -> None:
         ("Can I talk to a human?", True),
         ("I want a live agent", True),
         ("人工智能客服靠谱吗", False),
+        ("人工客服晚上几点下班", False),
+        ("人工", True),
+        ("我要转人工，现在就要", True),
         ("订单多久发货", False),
     ],
 )

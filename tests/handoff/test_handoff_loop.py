@@ -121,9 +121,10 @@ async def test_customer_agent_and_bot_take_turns(
         )
         assert rated.status_code == 200, rated.text
         ratings = (await http.get("/admin/csat", headers=admin)).json()["data"]
-        assert ratings[0]["rating"] == 5 and ratings[0]["agent_id"] == claimed.json()[
-            "assigned_agent_id"
-        ]
+        assert (
+            ratings[0]["rating"] == 5
+            and ratings[0]["agent_id"] == claimed.json()["assigned_agent_id"]
+        )
 
         again = await ask(HOURS, cid)
         assert "9:00" in again["answer"] and again["metadata"]["handoff_state"] == "bot"
@@ -144,5 +145,8 @@ async def test_a_streaming_client_gets_an_empty_answer_while_a_human_owns_it(
         headers={"Authorization": f"Bearer {desk.app_key}"},
     )  # fmt: skip
     events = [data for name, data in parse_sse(response.text) if name == "message"]
-    assert [(e["event"], e.get("answer")) for e in events] == [("message", ""), ("message_end", None)]
+    assert [(e["event"], e.get("answer")) for e in events] == [
+        ("message", ""),
+        ("message_end", None),
+    ]
     assert events[-1]["metadata"]["handoff_state"] == "pending_human"

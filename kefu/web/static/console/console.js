@@ -47,7 +47,7 @@
   };
 
   var state = {
-    lang: localStorage.getItem(LANG) || (navigator.language || 'zh').slice(0, 2),
+    lang: localStorage.getItem(LANG) || 'zh', // Chinese first; the toggle is remembered
     key: sessionStorage.getItem(KEY),
     me: null,
     selected: null,
