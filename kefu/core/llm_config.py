@@ -53,5 +53,13 @@ class LLMConfig(ProviderConfig):
     fallbacks: list[ProviderConfig] = Field(default_factory=list)
     rewrite_query: bool = Field(True, description="rewrite follow-ups with the history")
     summarize_history: bool = Field(True, description="summarise turns that no longer fit")
+    function_calling: bool = Field(
+        True,
+        description="offer the app's read-only tools to the model (OpenAI `tools`); tools "
+        "that change state (confirm: true) run only from flows, after the customer's yes",
+    )
+    max_tool_steps: int = Field(
+        3, ge=1, le=10, description="model ↔ tool rounds in one turn before it must answer"
+    )
     circuit_failures: int = Field(3, ge=1, le=100, description="failures that open the circuit")
     circuit_reset_s: float = Field(30.0, gt=0, le=3600, description="how long it stays open")

@@ -15,6 +15,7 @@ from anyio import to_thread
 from kefu.core.errors import InvalidParam, NotFound, TooManyRequests
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
 from kefu.engine.actions import run_flow_action
+from kefu.engine.agent import answer_with_tools, model_tools, wants_lookup
 from kefu.engine.apps import AppRuntime
 from kefu.engine.dialog_state import DialogState
 from kefu.engine.generation import (
@@ -209,10 +210,18 @@ class ChatService:
                 await run_flow_action(ctx, conversation_id, user)
             settle_handoff(ctx)
         prompt = None
-        if ctx.route == "generate" and not await self.generator.screen(app, ctx):
+        # With tools a model may look up what the knowledge does not hold: an order, a
+        # phone number, a date… that the customer names outside any flow.
+        with_tools = wants_lookup(ctx) and bool(model_tools(app, ctx.language))
+        if (ctx.route == "generate" or with_tools) and not await self.generator.screen(app, ctx):
             refuse(ctx)
-        if ctx.route == "generate":
+            with_tools = False
+        if ctx.route == "generate" or with_tools:
             prompt = await self.generator.plan(app, ctx, history, conversation_id)
+            if with_tools and await answer_with_tools(ctx, prompt, conversation_id, user):
+                prompt = None
+            elif ctx.route != "generate":
+                prompt = None
         return PreparedTurn(
             request=ChatRequest(app, user, request.query, inputs, conversation_id),
             end_user_id=user_id,

@@ -4,19 +4,38 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from kefu.core.llm_config import SamplingConfig
 
-__all__ = ["ChatMessage", "ChatModel", "Completion", "StreamChunk", "Usage", "collect"]
+__all__ = [
+    "ChatMessage",
+    "ChatModel",
+    "Completion",
+    "StreamChunk",
+    "ToolCall",
+    "Usage",
+    "collect",
+]
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call a model asks for (OpenAI ``tool_calls``); ``arguments`` is JSON text."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message that called tools
+    tool_call_id: str | None = None  # a tool message: the call it answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +63,7 @@ class Completion:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     model: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @runtime_checkable
@@ -53,8 +73,14 @@ class ChatModel(Protocol):
     name: str
 
     async def complete(
-        self, messages: Sequence[ChatMessage], sampling: SamplingConfig
-    ) -> Completion: ...
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: SamplingConfig,
+        tools: Sequence[dict[str, Any]] | None = None,
+    ) -> Completion:
+        """The whole answer. ``tools`` (OpenAI format) lets the model ask for function calls
+        (``Completion.tool_calls``); a model that cannot call functions ignores them."""
+        ...
 
     def stream(
         self, messages: Sequence[ChatMessage], sampling: SamplingConfig

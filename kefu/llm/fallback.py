@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 from kefu.core.errors import ProviderError
 from kefu.core.llm_config import SamplingConfig
@@ -80,12 +81,15 @@ class FallbackChain:
         return available
 
     async def complete(
-        self, messages: Sequence[ChatMessage], sampling: SamplingConfig
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: SamplingConfig,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
         errors: list[str] = []
         for model, breaker in self._available():
             try:
-                completion = await model.complete(messages, sampling)
+                completion = await model.complete(messages, sampling, tools)
             except ProviderError as exc:
                 breaker.failure()
                 errors.append(exc.message)

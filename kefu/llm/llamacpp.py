@@ -46,8 +46,12 @@ class LlamaCppChatModel:
         self._llama.close()
 
     async def complete(
-        self, messages: Sequence[ChatMessage], sampling: SamplingConfig
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: SamplingConfig,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
+        """In-process GGUF models answer in text; ``tools`` are not offered to them."""
         return await collect(self.stream(messages, sampling), self.name)
 
     async def stream(

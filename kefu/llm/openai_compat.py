@@ -17,7 +17,7 @@ from kefu.core.errors import (
     ProviderTimeout,
 )
 from kefu.core.llm_config import ProviderConfig, SamplingConfig
-from kefu.llm.base import ChatMessage, Completion, StreamChunk, Usage
+from kefu.llm.base import ChatMessage, Completion, StreamChunk, ToolCall, Usage
 from kefu.llm.profiles import profile_for
 
 __all__ = ["OpenAIChatModel", "provider_error"]
@@ -75,7 +75,7 @@ class OpenAIChatModel:
             extra_body["repetition_penalty"] = sampling.repetition_penalty
         request: dict[str, Any] = {
             "model": self._config.model or "default",
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [_message(m) for m in messages],
             "max_tokens": sampling.max_tokens,
         }
         optional = {
@@ -91,23 +91,33 @@ class OpenAIChatModel:
         return request
 
     async def complete(
-        self, messages: Sequence[ChatMessage], sampling: SamplingConfig
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: SamplingConfig,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
+        request = self._request(messages, sampling)
+        if tools:
+            request["tools"] = list(tools)
         try:
-            response = await self._client.chat.completions.create(
-                **self._request(messages, sampling), stream=False
-            )
+            response = await self._client.chat.completions.create(**request, stream=False)
         except openai.OpenAIError as exc:
             raise provider_error(exc, self.name) from exc
         if not response.choices:
             raise ProviderBadResponse(f"{self.name}: the answer had no choices")
         choice = response.choices[0]
         usage = response.usage
+        calls = tuple(
+            ToolCall(call.id, call.function.name, call.function.arguments or "{}")
+            for call in choice.message.tool_calls or ()
+            if getattr(call, "function", None) is not None
+        )
         return Completion(
             text=choice.message.content or "",
             usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
             finish_reason=choice.finish_reason,
             model=response.model,
+            tool_calls=calls,
         )
 
     async def stream(
@@ -148,3 +158,20 @@ class OpenAIChatModel:
         client = self._clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.close()
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """One message in the OpenAI wire format, function calls and their results included."""
+    data: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        data["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        data["tool_call_id"] = message.tool_call_id
+    return data

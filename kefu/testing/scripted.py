@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kefu.core.errors import ProviderError
 from kefu.core.llm_config import SamplingConfig
-from kefu.llm.base import ChatMessage, Completion, StreamChunk, Usage, collect
+from kefu.llm.base import ChatMessage, Completion, StreamChunk, ToolCall, Usage, collect
 
 __all__ = ["ScriptedChatModel", "ScriptedReply"]
 
@@ -21,6 +23,7 @@ class ScriptedReply:
     error: str | None = None
     fail_after: int = 0  # pieces sent before the error
     delay_s: float = 0.0  # between pieces
+    tool_calls: tuple[ToolCall, ...] = ()  # a function-calling reply (``complete`` only)
 
 
 @dataclass
@@ -34,6 +37,7 @@ class ScriptedChatModel:
     default: ScriptedReply | None = None
     name: str = "scripted"
     calls: list[list[ChatMessage]] = field(default_factory=list)
+    tools_offered: list[list[dict[str, Any]]] = field(default_factory=list)
     closed_early: int = 0
 
     def say(self, *chunks: str) -> ScriptedChatModel:
@@ -53,9 +57,23 @@ class ScriptedChatModel:
             return self.default
         raise ProviderError(f"{self.name}: no scripted reply left")
 
+    def call(self, name: str, **arguments: Any) -> ScriptedChatModel:
+        """Queue a reply that asks for one function call (for ``complete`` with tools)."""
+        call = ToolCall(f"call_{len(self.replies)}_{name}", name, json.dumps(arguments))
+        self.replies.append(ScriptedReply(tool_calls=(call,)))
+        return self
+
     async def complete(
-        self, messages: Sequence[ChatMessage], sampling: SamplingConfig
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: SamplingConfig,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
+        self.tools_offered.append(list(tools or []))
+        if self.replies and self.replies[0].tool_calls:
+            self.calls.append(list(messages))
+            reply = self.replies.pop(0)
+            return Completion("", Usage(), "tool_calls", self.name, reply.tool_calls)
         return await collect(self.stream(messages, sampling), self.name)
 
     async def stream(
