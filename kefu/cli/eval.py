@@ -63,7 +63,9 @@ def _progress_bars(enabled: bool) -> Iterator[ProgressCallback | None]:
 @eval_app.command("intent")
 def intent(
     train: Annotated[Path, typer.Option("--train", help="training examples (JSONL)")],
-    test: Annotated[Path, typer.Option("--test", help="test examples (JSONL; label oos = out of scope)")],
+    test: Annotated[
+        Path, typer.Option("--test", help="test examples (JSONL; label oos = out of scope)")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     report: Annotated[
         Path | None,
@@ -82,9 +84,7 @@ def intent(
         float | None,
         typer.Option(min=0.0, max=1.0, help="out-of-scope below this probability [0.3]"),
     ] = None,
-    regularization: Annotated[
-        float | None, typer.Option(min=0.0, help="the SVM's C [0.5]")
-    ] = None,
+    regularization: Annotated[float | None, typer.Option(min=0.0, help="the SVM's C [0.5]")] = None,
 ) -> None:
     """Train an intent classifier as an app would, then score it on a test file."""
     changes: dict[str, Any] = {
@@ -101,7 +101,9 @@ def intent(
         train_examples = read_examples(train)
         test_examples = read_examples(test)
         with _progress_bars(enabled=True) as progress:
-            evaluation = evaluate_intents(train_examples, test_examples, settings, progress=progress)
+            evaluation = evaluate_intents(
+                train_examples, test_examples, settings, progress=progress
+            )
         notes = write_report(evaluation, report) if report is not None else []
     except KefuError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)

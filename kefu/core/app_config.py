@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kefu.core.dialog_config import FlowConfig, NluConfig, intent_examples
+from kefu.core.embedding_config import RetrievalConfig
 from kefu.core.errors import ConfigError
 from kefu.core.handoff_config import HandoffConfig
 from kefu.core.llm_config import LLMConfig
@@ -45,7 +46,8 @@ class KnowledgeConfig(_Strict):
 
     faq: list[Path] = Field(default_factory=list, description="FAQ files (CSV or JSONL)")
     documents: list[Path] = Field(
-        default_factory=list, description="document files or folders (Markdown, text)"
+        default_factory=list,
+        description="document files or folders (Markdown, text, HTML, PDF, DOCX)",
     )
     faq_threshold: float = Field(0.55, ge=0, le=1, description="FAQ relevance to answer directly")
     passage_threshold: float = Field(
@@ -57,6 +59,12 @@ class KnowledgeConfig(_Strict):
     route_cache_size: int = Field(
         4096, ge=0, le=1_000_000, description="questions whose routing is cached (0: off)"
     )
+    retrieval: RetrievalConfig = Field(
+        default_factory=RetrievalConfig,
+        description="embedder, reranker and fusion (default: lexical BM25 only)",
+    )
+    remove_urls: bool = Field(False, description="drop URLs from imported documents")
+    remove_emails: bool = Field(False, description="drop e-mail addresses from documents")
 
 
 class RepliesConfig(_Strict):

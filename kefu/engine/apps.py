@@ -16,6 +16,7 @@ from kefu.engine.knowledge_sync import sync_config_sources
 from kefu.engine.route_cache import BoundedCache, RouteDecision
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
+from kefu.knowledge.embedders.factory import build_embedder, build_reranker
 from kefu.llm.base import ChatModel
 from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.safety.sensitive import SensitiveWords
@@ -65,7 +66,7 @@ class AppRuntime:
             if revision == self.knowledge_revision:
                 return
             faqs, chunks = store.knowledge.load(self.id)
-            fingerprint = knowledge_fingerprint(faqs, chunks)
+            fingerprint = knowledge_fingerprint(faqs, chunks, self.index.embedder_name)
             if not self.index.load(fingerprint):
                 self.index.rebuild(faqs, chunks)
             # A new cache object, not clear(): the event loop may be reading the old one.
@@ -129,7 +130,12 @@ class AppRegistry:
         runtime = AppRuntime(
             id=record.id,
             config=config,
-            index=KnowledgeIndex(self._data_dir / "index" / config.name),
+            index=KnowledgeIndex(
+                self._data_dir / "index" / config.name,
+                embedder=build_embedder(config.knowledge.retrieval.embedding),
+                retrieval=config.knowledge.retrieval,
+                reranker=build_reranker(config.knowledge.retrieval.rerank),
+            ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(config.llm, self._llm_overrides),
             sensitive=sensitive_words(config),

@@ -51,7 +51,11 @@ def _import_file(
             faqs=entries,
         )
         return ImportResult(source, document.name, "faq", len(entries), changed)
-    parsed = read_document(path)
+    parsed = read_document(
+        path,
+        remove_urls=config.knowledge.remove_urls,
+        remove_emails=config.knowledge.remove_emails,
+    )
     settings = config.knowledge
     chunks = split_document(parsed, settings.chunk_size, settings.chunk_overlap)
     # The chunking settings are part of the hash: changing them re-splits the document.

@@ -169,7 +169,9 @@ def write_report(evaluation: IntentEvaluation, folder: Path) -> list[str]:
     return _plot_confusion(evaluation.truths, answered, labels, folder / "confusion_matrix.png")
 
 
-def _plot_confusion(truths: list[str], answered: list[str], labels: list[str], path: Path) -> list[str]:
+def _plot_confusion(
+    truths: list[str], answered: list[str], labels: list[str], path: Path
+) -> list[str]:
     try:
         import matplotlib
 
@@ -197,4 +199,3 @@ def _plot_confusion(truths: list[str], answered: list[str], labels: list[str], p
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return []
-

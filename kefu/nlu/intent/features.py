@@ -134,7 +134,9 @@ class TextFeatures:
             names.append(f"sentence embeddings ({self._embedder.name})")
         return names
 
-    def fit_transform(self, texts: Sequence[str], progress: Progress | None = None) -> sp.csr_matrix:
+    def fit_transform(
+        self, texts: Sequence[str], progress: Progress | None = None
+    ) -> sp.csr_matrix:
         min_df = 2 if len(texts) >= _PRUNE_FROM_EXAMPLES else 1
         self._blocks = []
         matrices = []
