@@ -1,6 +1,6 @@
 """Convert the public intent data sets into the JSONL files ``kefu eval intent`` reads.
 
-    python bench/intent_data.py                       # reads ../shared/data, writes /tmp/kefu-intent-data
+    python bench/intent_data.py          # ../shared/data → /tmp/kefu-intent-data
     python bench/intent_data.py --data DIR --out DIR
 
 Writes one ``{"text": ..., "label": ...}`` object per line:

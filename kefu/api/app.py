@@ -19,11 +19,14 @@ from kefu.api.routes import (
     admin,
     admin_agents,
     agents,
+    app_annotations,
     app_info,
     chat,
     console,
     conversations,
+    datasets,
     handoff,
+    knowledge_gaps,
     openai,
     web,
 )
@@ -91,6 +94,8 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     install_error_handlers(app)
     for module in (chat, conversations, handoff, app_info, openai, admin, admin_agents, agents):
         app.include_router(module.router)
+    for module in (datasets, app_annotations, knowledge_gaps):  # knowledge API, curation
+        app.include_router(module.router)
     for module in (web, console):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -101,7 +106,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )

@@ -10,7 +10,15 @@ from kefu.core.errors import Forbidden, TooManyRequests, Unauthorized
 from kefu.engine.apps import AppRuntime
 from kefu.engine.runtime import Runtime
 
-__all__ = ["AdminAuth", "AppAuth", "RuntimeDep", "bearer_token", "get_runtime"]
+__all__ = [
+    "AdminAuth",
+    "AppAuth",
+    "AppKeyAuth",
+    "DatasetAuth",
+    "RuntimeDep",
+    "bearer_token",
+    "get_runtime",
+]
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -39,12 +47,27 @@ def bearer_token(request: Request) -> str:
 async def app_from_key(request: Request) -> AppRuntime:
     """The app a service-API key (``app-…``) or chat-page token (``web-…``) belongs to,
     within the app's per-key rate limit."""
+    return _keyed_app(request, ("app", "web"), "this key cannot use the service API")
+
+
+async def app_from_app_key(request: Request) -> AppRuntime:
+    """The app of a service-API key (``app-…``) only: the public chat-page token may not
+    manage the app (annotations)."""
+    return _keyed_app(request, ("app",), "only an app key (app-…) can manage annotations")
+
+
+async def app_from_dataset_key(request: Request) -> AppRuntime:
+    """The app whose knowledge a dataset key (``dataset-…``) manages."""
+    return _keyed_app(request, ("dataset",), "the knowledge API takes a dataset key (dataset-…)")
+
+
+def _keyed_app(request: Request, kinds: tuple[str, ...], refusal: str) -> AppRuntime:
     runtime = runtime_of(request)
     credential = runtime.apps.authenticate(bearer_token(request))
     if credential is None:
         raise Unauthorized("Access token is invalid")
-    if credential.kind not in ("app", "web"):
-        raise Forbidden("this key cannot use the service API")
+    if credential.kind not in kinds:
+        raise Forbidden(refusal)
     security = credential.app.config.security
     if security.key_rate_per_s:
         wait = runtime.limits.take(
@@ -62,4 +85,6 @@ async def require_admin(request: Request) -> None:
 
 
 AppAuth = Annotated[AppRuntime, Depends(app_from_key)]
+AppKeyAuth = Annotated[AppRuntime, Depends(app_from_app_key)]
+DatasetAuth = Annotated[AppRuntime, Depends(app_from_dataset_key)]
 AdminAuth = Depends(require_admin)

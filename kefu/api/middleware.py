@@ -10,10 +10,13 @@ from kefu.api.errors import error_response
 __all__ = ["RequestGuard"]
 
 _JSON_METHODS = {b"POST", b"PUT", b"PATCH"}
+# File uploads of the knowledge API (Dify's create-by-file / update-by-file) are multipart.
+_UPLOAD_SUFFIXES = ("/create-by-file", "/create_by_file", "/update-by-file", "/update_by_file")
 
 
 class RequestGuard:
-    """Refuse bodies over ``max_body_bytes`` (413) and non-JSON bodies on JSON routes (415).
+    """Refuse bodies over ``max_body_bytes`` (413) and non-JSON bodies on JSON routes (415;
+    file uploads must be ``multipart/form-data``).
 
     Written as raw ASGI rather than ``BaseHTTPMiddleware`` so it adds no task per request
     and can count the bytes of a chunked body as they arrive.
@@ -44,14 +47,17 @@ class RequestGuard:
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         if has_body and method in _JSON_METHODS and scope["path"].startswith(self.json_prefixes):
             content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if content_type != b"application/json":
+            expected = b"application/json"
+            if scope["path"].endswith(_UPLOAD_SUFFIXES):
+                expected = b"multipart/form-data"
+            if content_type != expected:
                 await self._refuse(
                     scope,
                     receive,
                     send,
                     415,
                     "unsupported_media_type",
-                    "Content-Type must be application/json.",
+                    f"Content-Type must be {expected.decode()}.",
                 )
                 return
         received = 0

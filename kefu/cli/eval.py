@@ -132,6 +132,7 @@ def _print_table(metrics: dict[str, Any], report: Path | None) -> None:
     table.add_row("accuracy", _percent(metrics["accuracy"]))
     table.add_row("macro-F1", _percent(metrics["macro_f1"]))
     table.add_row("in-scope accuracy", _percent(metrics["in_scope_accuracy"]))
+    table.add_row("top-1 accuracy (no threshold)", _percent(metrics["top1_accuracy"]))
     table.add_row("out-of-scope recall", _percent(metrics["oos_recall"]))
     table.add_row(
         "ms per query",

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kefu.cli.demo_shop import demo_shop_app
+from kefu.cli.kb_gaps import kb_gaps
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.engine.chat import ChatRequest, TurnResult
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(help="Manage an app's knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+kb_app.command("gaps")(kb_gaps)
 app.add_typer(demo_shop_app, name="demo-shop")
 
 out = Console()

@@ -7,11 +7,17 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "AnnotationRecord",
+    "AnnotationSettings",
     "ApiKeyRecord",
     "AppRecord",
+    "AskedQuestion",
     "ConversationRecord",
+    "DatasetRecord",
     "DocumentRecord",
     "MessageRecord",
+    "SegmentDraft",
+    "SegmentRecord",
     "TraceRecord",
     "TurnRecord",
 ]
@@ -102,6 +108,79 @@ class DocumentRecord:
     chunk_count: int
     created_at: datetime
     updated_at: datetime
+    dataset_id: str | None = None  # None: the app's default dataset
+    revision: int = 0  # the app's knowledge revision that wrote its current content
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """A named group of an app's documents (the knowledge API's dataset)."""
+
+    id: str
+    app_id: str
+    name: str
+    description: str
+    document_count: int
+    word_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    """A piece of a document as the knowledge API shows it: a chunk, or an FAQ entry
+    (``content`` its question, ``answer`` its answer)."""
+
+    id: str
+    document_id: str
+    position: int
+    content: str
+    answer: str = ""
+    heading: str = ""
+    variants: tuple[str, ...] = ()
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDraft:
+    """A segment to add, or the new text of one: a chunk's text, or an FAQ entry's question
+    (``content``) and ``answer``."""
+
+    content: str
+    answer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationRecord:
+    id: str
+    app_id: str
+    question: str
+    answer: str
+    hit_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationSettings:
+    """An app's annotation reply: off until enabled; ``score_threshold`` is FAQ relevance."""
+
+    enabled: bool = False
+    score_threshold: float = 0.9
+    embedding_provider_name: str | None = None
+    embedding_model_name: str | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AskedQuestion:
+    """A stored customer question with how it was routed (knowledge-gap mining)."""
+
+    message_id: str
+    query: str
+    route: str
+    created_at: datetime
+    trace: dict[str, Any]
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kefu.core.app_config import AppConfig, RepliesConfig
 from kefu.core.errors import NotFound
+from kefu.engine.annotation_book import AnnotationBook
 from kefu.engine.flows import FlowBook
 from kefu.engine.guards import InputVerdict
 from kefu.engine.knowledge_sync import sync_config_sources
@@ -52,6 +53,7 @@ class AppRuntime:
     route_cache: BoundedCache[tuple[str, str], RouteDecision] = field(
         default_factory=lambda: BoundedCache(0)
     )
+    annotations: AnnotationBook = field(default_factory=AnnotationBook)
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -69,6 +71,7 @@ class AppRuntime:
             fingerprint = knowledge_fingerprint(faqs, chunks, self.index.embedder_name)
             if not self.index.load(fingerprint):
                 self.index.rebuild(faqs, chunks)
+            self.annotations = self.annotations.reload(store, self.id, self.index)
             # A new cache object, not clear(): the event loop may be reading the old one.
             self.route_cache = BoundedCache(self.route_cache_size)
             self.knowledge_revision = revision
@@ -79,6 +82,14 @@ class AppRuntime:
                 len(faqs),
                 len(chunks),
             )
+
+    def reload_annotations(self, store: Store) -> None:
+        """Pick up changed annotations now, without reloading the knowledge index."""
+        with self._lock:
+            book = self.annotations.reload(store, self.id, self.index)
+            if book is not self.annotations:
+                self.annotations = book
+                self.route_cache = BoundedCache(self.route_cache_size)
 
 
 def sensitive_words(config: AppConfig) -> SensitiveWords | None:

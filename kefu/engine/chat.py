@@ -373,6 +373,10 @@ class ChatService:
                 dialog_state=ctx.dialog.to_dict(),
             )
         )
+        if ctx.route == "annotation":  # its hit count, shown in the annotation list
+            await to_thread.run_sync(
+                self.store.annotations.add_hit, turn.request.app.id, ctx.faq_hits[0].entry.id
+            )
         handoff_state = await self.handoff.after_turn(
             turn.request.app,
             message,

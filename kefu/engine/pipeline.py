@@ -1,8 +1,9 @@
 """The turn pipeline: input guard → understand → route → answer.
 
-Routing is cheapest first: a flow in progress takes the message when it answers it; else a
-near-verbatim FAQ answer; else a recognised flow intent starts its flow; else an FAQ answer,
-a document passage, or the fallback. A customer who asks for a human is handed over.
+Routing is cheapest first: a flow in progress takes the message when it answers it; else an
+annotation (an operator's curated answer, once annotation reply is on); else a near-verbatim
+FAQ answer; else a recognised flow intent starts its flow; else an FAQ answer, a document
+passage, or the fallback. A customer who asks for a human is handed over.
 
 Each stage is a small function over a :class:`TurnContext`, timed into the turn's trace.
 With an LLM, the chat service rewrites a follow-up between ``understand`` and ``route``
@@ -36,11 +37,13 @@ from kefu.safety.pii import mask_pii
 __all__ = ["Route", "TurnContext", "finish_pipeline", "refuse", "run_pipeline", "start_pipeline"]
 
 Route = Literal[
+    "annotation",  # a curated annotation answered directly (kefu.engine.annotation_book)
     "faq", "passage", "fallback", "generate", "blocked", "refused", "flow", "handoff",
     "ticket",  # a hand-over outside business hours: a ticket instead
     "human",  # a human owns the conversation: no answer, the message waits for the agent
 ]  # fmt: skip
 GUARDED: tuple[Route, ...] = ("blocked", "refused")  # answered by the input guard
+DIRECT: tuple[Route, ...] = ("annotation", "faq")  # a curated answer, given as written
 FAQ_CANDIDATES = 3
 MAX_FAQ_SOURCES = 2  # FAQ entries below the direct-answer bar still ground a generated answer
 STICKY_LANGUAGE_WORDS = 3  # a shorter message without Chinese keeps the conversation's language
@@ -133,10 +136,12 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
             # questions as out of scope, so "我的订单还没发货，能查一下吗" that it still calls
             # order.status wants the order looked up, not the shipping-time FAQ.
             flow = book.for_intent(intent)
+            if ctx.route == "annotation":  # curated by an operator: outranks a flow intent
+                flow = None
             if flow is not None and (state.active is None or state.active.flow != flow.name):
                 step = book.start(state, flow, facts, ctx.language)
             elif state.active is not None:
-                if ctx.route == "faq":  # a question on the side: answer it, then remind
+                if ctx.route in DIRECT:  # a question on the side: answer it, then remind
                     ctx.reminder = book.pending_question(state, ctx.language)
                 else:
                     step = book.reask(state, ctx.language)
@@ -189,7 +194,30 @@ def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
     record["cache"] = "miss"
 
 
+def match_annotation(ctx: TurnContext, record: dict[str, Any]) -> bool:
+    """Annotation reply: an annotation whose question matches well enough answers as is."""
+    book = ctx.app.annotations
+    hit = book.best(ctx.search_query)
+    if hit is None:
+        return False
+    threshold = book.settings.score_threshold
+    record["annotation"] = {
+        "id": hit.entry.id,
+        "matched": hit.matched,
+        "relevance": round(hit.relevance, 4),
+        "threshold": threshold,
+    }
+    if hit.relevance < threshold:
+        return False
+    ctx.route = "annotation"
+    ctx.faq_hits, ctx.passages = [hit], []
+    record["route"] = ctx.route
+    return True
+
+
 def decide_route(ctx: TurnContext, record: dict[str, Any]) -> None:
+    if match_annotation(ctx, record):
+        return
     knowledge = ctx.app.config.knowledge
     ctx.faq_hits = ctx.app.index.match_faq(ctx.search_query, top_k=FAQ_CANDIDATES)
     record["faq_candidates"] = [
@@ -234,7 +262,7 @@ def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
         ctx.resources = []
         record.update(mode=ctx.route)
         return
-    if ctx.route == "faq":
+    if ctx.route in DIRECT:
         hit = ctx.faq_hits[0]
         ctx.answer = hit.entry.answer
         ctx.resources = [faq_resource(ctx.app, hit, 1)]
@@ -263,7 +291,7 @@ def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:
         ctx.answer = replies.blocked.get(ctx.language)
         ctx.resources = []
         return
-    if ctx.app.model is not None and ctx.route != "faq":
+    if ctx.app.model is not None and ctx.route not in DIRECT:
         plan_generation(ctx, record)
 
 

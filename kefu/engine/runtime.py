@@ -14,10 +14,13 @@ from kefu.core.errors import ConfigError
 from kefu.core.settings import Settings
 from kefu.engine.admin import AdminService
 from kefu.engine.agent_desk import AgentDesk
+from kefu.engine.annotations import AnnotationService
 from kefu.engine.apps import AppRegistry, AppRuntime
 from kefu.engine.chat import ChatService
 from kefu.engine.conversations import ConversationService
+from kefu.engine.datasets import DatasetService
 from kefu.engine.handoff import HandoffService
+from kefu.engine.knowledge_gaps import KnowledgeGapService
 from kefu.llm.factory import LLMOverrides
 from kefu.safety.rate_limit import TokenBuckets
 from kefu.store import Store
@@ -54,6 +57,9 @@ class Runtime:
     admin_key: str
     handoff: HandoffService
     agents: AgentDesk
+    datasets: DatasetService
+    annotations: AnnotationService
+    knowledge_gaps: KnowledgeGapService
     announcements: list[str] = field(default_factory=list)
 
     @classmethod
@@ -99,6 +105,9 @@ class Runtime:
             admin_key=admin_key,
             handoff=handoff,
             agents=AgentDesk(store, handoff),
+            datasets=DatasetService(store),
+            annotations=AnnotationService(store),
+            knowledge_gaps=KnowledgeGapService(store),
             announcements=announcements,
         )
 

@@ -26,6 +26,7 @@ from kefu.knowledge.ingest import (
     faq_id,
     iter_document_files,
     parse_document,
+    parse_faq,
     read_document,
     read_faq_file,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "iter_document_files",
     "knowledge_fingerprint",
     "parse_document",
+    "parse_faq",
     "read_document",
     "read_faq_file",
     "split_document",

@@ -37,6 +37,7 @@ __all__ = [
     "faq_id",
     "iter_document_files",
     "parse_document",
+    "parse_faq",
     "read_document",
     "read_faq_file",
 ]
@@ -82,7 +83,20 @@ def read_faq_file(path: Path) -> list[FaqEntry]:
     suffix = path.suffix.lower()
     if suffix not in FAQ_SUFFIXES:
         raise InvalidParam(f"{path}: unsupported FAQ file type {suffix!r} (use .jsonl or .csv)")
-    text = _read_text(path)
+    return _faq_entries(path, _read_text(path))
+
+
+def parse_faq(data: bytes, path: Path | str) -> list[FaqEntry]:
+    """Parse an uploaded FAQ file; ``path`` (or just a file name) picks JSONL or CSV."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FAQ_SUFFIXES:
+        raise InvalidParam(f"{path}: unsupported FAQ file type {suffix!r} (use .jsonl or .csv)")
+    return _faq_entries(path, _decode(path, data))
+
+
+def _faq_entries(path: Path, text: str) -> list[FaqEntry]:
+    suffix = path.suffix.lower()
     rows = _jsonl_rows(path, text) if suffix != ".csv" else _csv_rows(path, text)
     entries: list[FaqEntry] = []
     first_line: dict[str, int] = {}

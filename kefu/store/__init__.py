@@ -12,9 +12,12 @@ from sqlalchemy import Engine
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
 from kefu.store.agents import AgentRepository
+from kefu.store.annotations import AnnotationRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
+from kefu.store.datasets import DatasetRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
+from kefu.store.gaps import QuestionRepository
 from kefu.store.handoff import HandoffRepository
 from kefu.store.ids import end_user_id, hash_key, is_id, new_id
 from kefu.store.knowledge import KnowledgeRepository
@@ -45,6 +48,9 @@ class Store:
         self.agents = AgentRepository(engine)
         self.handoff = HandoffRepository(engine)
         self.tickets = TicketRepository(engine)
+        self.datasets = DatasetRepository(engine)
+        self.annotations = AnnotationRepository(engine)
+        self.questions = QuestionRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

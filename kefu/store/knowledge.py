@@ -14,10 +14,10 @@ from kefu.store.db import as_utc, utcnow
 from kefu.store.ids import new_id
 from kefu.store.models import AppRow, ChunkRow, DocumentRow, FaqRow
 
-__all__ = ["KnowledgeRepository"]
+__all__ = ["KnowledgeRepository", "document_record"]
 
 
-def _document(row: DocumentRow, chunk_count: int) -> DocumentRecord:
+def document_record(row: DocumentRow, chunk_count: int) -> DocumentRecord:
     return DocumentRecord(
         id=row.id,
         app_id=row.app_id,
@@ -30,6 +30,8 @@ def _document(row: DocumentRow, chunk_count: int) -> DocumentRecord:
         chunk_count=chunk_count,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        dataset_id=row.dataset_id,
+        revision=row.revision or 0,
     )
 
 
@@ -59,7 +61,7 @@ class KnowledgeRepository:
                 select(DocumentRow).where(DocumentRow.app_id == app_id).order_by(DocumentRow.source)
             )
             return [
-                _document(row, chunk_counts.get(row.id, 0) + faq_counts.get(row.id, 0))
+                document_record(row, chunk_counts.get(row.id, 0) + faq_counts.get(row.id, 0))
                 for row in rows
             ]
 
@@ -74,11 +76,13 @@ class KnowledgeRepository:
         meta: dict[str, Any],
         chunks: Sequence[ChunkDraft] = (),
         faqs: Sequence[FaqEntry] = (),
+        dataset_id: str | None = None,
     ) -> tuple[DocumentRecord, bool]:
         """Create or replace the document at ``source``; returns it and whether it changed.
 
         Re-importing unchanged content (same hash) is a no-op, so start-up stays cheap.
         FAQ entries whose id already belongs to another document of the app are replaced.
+        ``dataset_id``: the knowledge-API dataset it belongs to (None: the default one).
         """
         kind = "faq" if faqs else "document"
         now = utcnow()
@@ -89,7 +93,7 @@ class KnowledgeRepository:
                 )
             )
             if row is not None and row.content_hash == content_hash and row.name == name:
-                return _document(row, len(chunks) + len(faqs)), False
+                return document_record(row, len(chunks) + len(faqs)), False
             if row is None:
                 row = DocumentRow(
                     id=new_id(),
@@ -102,6 +106,7 @@ class KnowledgeRepository:
                     content_hash=content_hash,
                     meta=meta,
                     updated_at=now,
+                    dataset_id=dataset_id,
                 )
                 session.add(row)
                 session.flush()
@@ -147,9 +152,9 @@ class KnowledgeRepository:
                         for f in faqs
                     ],
                 )
-            self._bump_revision(session, app_id)
+            row.revision = self.bump_revision(session, app_id)
             session.flush()
-            return _document(row, len(chunks) + len(faqs)), True
+            return document_record(row, len(chunks) + len(faqs)), True
 
     def delete_document(self, app_id: str, document_id: str) -> bool:
         with Session(self._engine) as session, session.begin():
@@ -163,7 +168,7 @@ class KnowledgeRepository:
             # Explicit deletes too: SQLite enforces ON DELETE CASCADE only with the pragma on.
             session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
             session.execute(delete(FaqRow).where(FaqRow.document_id == document_id))
-            self._bump_revision(session, app_id)
+            self.bump_revision(session, app_id)
             return True
 
     def load(self, app_id: str) -> tuple[list[FaqEntry], list[Chunk]]:
@@ -205,9 +210,13 @@ class KnowledgeRepository:
             return faqs, chunks
 
     @staticmethod
-    def _bump_revision(session: Session, app_id: str) -> None:
+    def bump_revision(session: Session, app_id: str) -> int:
+        """Bump the app's knowledge revision (the index reloads on it); the new revision."""
         session.execute(
             update(AppRow)
             .where(AppRow.id == app_id)
             .values(knowledge_revision=AppRow.knowledge_revision + 1)
+        )
+        return int(
+            session.scalar(select(AppRow.knowledge_revision).where(AppRow.id == app_id)) or 0
         )

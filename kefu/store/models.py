@@ -11,6 +11,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AgentNoteRow",
     "AgentRow",
+    "AnnotationRow",
+    "AnnotationSettingRow",
     "ApiKeyRow",
     "AppRow",
     "AuditRow",
@@ -18,6 +20,7 @@ __all__ = [
     "ChunkRow",
     "ConversationRow",
     "CsatRow",
+    "DatasetRow",
     "DocumentRow",
     "EndUserRow",
     "FaqRow",
@@ -169,6 +172,56 @@ class DocumentRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     meta: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The dataset it belongs to (knowledge API); None: the app's default dataset.
+    dataset_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # The app's knowledge revision that wrote its current content: indexed once an app's
+    # index has loaded that revision (the knowledge API's indexing status).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DatasetRow(Base):
+    """A named group of an app's documents (a Dify "dataset"); all feed the app's index."""
+
+    __tablename__ = "knowledge_datasets"
+    __table_args__ = (Index("ix_datasets_app_name", "app_id", "name", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnnotationRow(Base):
+    """A curated question → answer that, once annotation reply is on, answers directly."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_app_created", "app_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnnotationSettingRow(Base):
+    """An app's annotation-reply switch and threshold (no row: off)."""
+
+    __tablename__ = "annotation_settings"
+
+    app_id: Mapped[str] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    score_threshold: Mapped[float] = mapped_column(Float)
+    embedding_provider_name: Mapped[str | None] = mapped_column(String(255))
+    embedding_model_name: Mapped[str | None] = mapped_column(String(255))
+    job_id: Mapped[str] = mapped_column(String(36))  # the last enable/disable request
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

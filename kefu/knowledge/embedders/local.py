@@ -179,7 +179,9 @@ class LocalEmbedder:
         try:
             self._config = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the model config: {exc}", file=str(config_path))
+            raise ConfigError(
+                f"cannot read the model config: {exc}", file=str(config_path)
+            ) from None
         if max_tokens is None:
             max_tokens = 256
             st_config = self.model_dir / "sentence_bert_config.json"
@@ -288,7 +290,9 @@ class LocalEmbedder:
             tensors = read_safetensors(weights_path)
             tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"cannot read the embedding model: {exc}", file=str(self.model_dir))
+            raise ConfigError(
+                f"cannot read the embedding model: {exc}", file=str(self.model_dir)
+            ) from None
         tokenizer.enable_truncation(max_length=self.max_tokens)
         tokenizer.no_padding()
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""

@@ -14,14 +14,15 @@ from scipy.optimize import minimize_scalar
 
 __all__ = ["DEFAULT_TEMPERATURE", "fit_temperature", "holdout_split", "softmax"]
 
-# Used when there are too few examples to hold any out; the median of the temperatures
-# fitted on BANKING77, CLINC150 and SMP2017.
-DEFAULT_TEMPERATURE = 5.0
+# Used when there are too few examples to hold any out: about the median of the fitted
+# temperatures (BANKING77 4.1, BANKING77 10-shot 7.1, CLINC150 6.4, SMP2017 7.1).
+DEFAULT_TEMPERATURE = 6.5
 _HELD_OUT_SHARE = 0.2
 _MIN_PER_LABEL_TO_HOLD_OUT = 3
 
 
 def softmax(scores: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]:
+    """Probabilities of each class (columns of ``scores``); the input is left unchanged."""
     scaled = scores * np.float32(temperature)
     scaled -= scaled.max(axis=1, keepdims=True)
     np.exp(scaled, out=scaled)
@@ -56,7 +57,7 @@ def fit_temperature(scores: npt.NDArray[np.float32], truth: npt.NDArray[np.int64
     rows = np.arange(len(truth))
 
     def loss(log_temperature: float) -> float:
-        probabilities = softmax(scores.copy(), float(np.exp(log_temperature)))
+        probabilities = softmax(scores, float(np.exp(log_temperature)))
         return float(-np.mean(np.log(probabilities[rows, truth] + 1e-12)))
 
     result = minimize_scalar(loss, bounds=(np.log(0.1), np.log(200.0)), method="bounded")

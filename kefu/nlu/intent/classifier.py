@@ -242,14 +242,15 @@ def _fit_svm(
     svm = LinearSVC(C=regularization, random_state=_SEED, max_iter=5000)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        svm.fit(matrix, targets)
+        # liblinear works in float64: converting first is twice as fast as letting it.
+        svm.fit(matrix.astype(np.float64), targets)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         logger.info("the intent SVM stopped before full convergence (5000 iterations)")
     weights = np.asarray(svm.coef_, dtype=np.float32)
     bias = np.asarray(svm.intercept_, dtype=np.float32)
     if weights.shape[0] == 1:  # two classes: scikit-learn keeps one score, for class 1
-        weights = np.vstack([np.zeros_like(weights), weights])
-        bias = np.concatenate([np.zeros_like(bias), bias])
+        weights = np.vstack([-weights, weights])
+        bias = np.concatenate([-bias, bias])
     return weights, bias
 
 

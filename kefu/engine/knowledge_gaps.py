@@ -1,0 +1,212 @@
+"""Knowledge gaps: the questions the knowledge base could not answer, grouped.
+
+Mined from stored turns, so the hot path writes nothing extra. A question is a gap when
+routing looked it up and nothing was confident: no annotation or FAQ entry at its
+threshold, no passage at the passage threshold (route ``fallback``; or ``generate`` from
+weak FAQ sources only; or a hand-over that low confidence triggered). The route stage's
+trace holds the candidates and thresholds that decide it.
+
+Near-duplicates are grouped greedily: questions in order of frequency, each joining the
+first group whose representative it resembles (IDF-weighted Jaccard over the tokenizer's
+words plus single Chinese characters, so 开发票 / 开具发票 meet), else starting a group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from anyio import to_thread
+
+from kefu.core.errors import NotFound
+from kefu.core.records import AskedQuestion
+from kefu.core.settings import Settings
+from kefu.knowledge import tokenize
+from kefu.store import Store
+from kefu.store.db import utcnow
+
+__all__ = [
+    "GapGroup",
+    "GapReport",
+    "KnowledgeGapService",
+    "find_gaps",
+    "gap_report",
+    "group_questions",
+    "is_gap",
+]
+
+CANDIDATE_ROUTES = ("fallback", "generate", "handoff", "ticket")
+MAX_QUESTIONS = 5_000  # the newest questions looked at per report
+SIMILARITY = 0.5  # weighted Jaccard to join a group
+MAX_EXAMPLES = 5
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class GapGroup:
+    """Near-duplicate unanswered questions: how often, how recently, how close we came."""
+
+    question: str  # the most frequent phrasing
+    count: int
+    examples: list[str]  # the other phrasings, most frequent first
+    last_asked: datetime
+    best_score: float  # the best FAQ/passage relevance any of them got
+    message_ids: list[str] = field(default_factory=list)  # the newest, to open their traces
+
+
+@dataclass(frozen=True, slots=True)
+class GapReport:
+    app: str
+    days: int
+    questions: int  # unanswered questions in the window
+    groups: list[GapGroup]
+
+
+def _route_record(trace: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for stage in trace.get("stages") or []:
+        if isinstance(stage, Mapping) and stage.get("name") == "route":
+            return stage
+    return None
+
+
+def _best(candidates: Any) -> float:
+    scores = [c.get("relevance", 0.0) for c in candidates or [] if isinstance(c, Mapping)]
+    return float(max(scores, default=0.0))
+
+
+def best_score(trace: Mapping[str, Any]) -> float:
+    record = _route_record(trace) or {}
+    return max(_best(record.get("faq_candidates")), _best(record.get("passage_candidates")))
+
+
+def is_gap(question: AskedQuestion) -> bool:
+    """Whether routing looked the question up and found nothing confident."""
+    record = _route_record(question.trace)
+    if record is None or "faq_threshold" not in record:
+        # No lookup recorded: a fallback is still a miss; a hand-over the customer asked
+        # for (or a flow's) is not about the knowledge.
+        return question.route == "fallback"
+    if record.get("route") == "annotation":
+        return False
+    if _best(record.get("faq_candidates")) >= float(record["faq_threshold"]):
+        return False
+    passage_threshold = float(record.get("passage_threshold", 1.0))
+    return _best(record.get("passage_candidates")) < passage_threshold
+
+
+def _normal(text: str) -> str:
+    return _SPACES.sub(" ", text.strip().lower())
+
+
+def _features(text: str) -> frozenset[str]:
+    """Words, plus each Chinese character (different words for the same thing share them)."""
+    words = tokenize(text)
+    characters = {f"#{ch}" for ch in _CJK.findall(text)}
+    return frozenset(words) | characters or frozenset({_normal(text)})
+
+
+@dataclass
+class _Group:
+    features: frozenset[str]
+    phrasings: Counter[str] = field(default_factory=Counter)
+    asked: list[AskedQuestion] = field(default_factory=list)
+
+
+def group_questions(
+    questions: Sequence[AskedQuestion], similarity: float = SIMILARITY
+) -> list[GapGroup]:
+    """Group near-duplicate questions, largest group first (then the most recent)."""
+    by_text: dict[str, list[AskedQuestion]] = defaultdict(list)
+    for question in questions:
+        by_text[_normal(question.query)].append(question)
+    # The most asked phrasing first, so it becomes its group's representative.
+    ordered = sorted(by_text.items(), key=lambda item: (-len(item[1]), item[0]))
+    features = {text: _features(asked[0].query) for text, asked in ordered}
+    frequency = Counter(f for found in features.values() for f in found)
+    weight = {f: math.log(1 + len(features) / n) for f, n in frequency.items()}
+
+    def resemblance(a: frozenset[str], b: frozenset[str]) -> float:
+        union = sum(weight[f] for f in a | b)
+        return sum(weight[f] for f in a & b) / union if union else 0.0
+
+    groups: list[_Group] = []
+    holding: dict[str, list[int]] = defaultdict(list)  # feature → groups whose rep has it
+    for text, asked in ordered:
+        own = features[text]
+        candidates = sorted({g for f in own for g in holding[f]})
+        match = next(
+            (g for g in candidates if resemblance(own, groups[g].features) >= similarity), None
+        )
+        if match is None:
+            match = len(groups)
+            groups.append(_Group(own))
+            for f in own:
+                holding[f].append(match)
+        group = groups[match]
+        group.phrasings[asked[0].query.strip()] += len(asked)
+        group.asked.extend(asked)
+    found = [_gap_group(group) for group in groups]
+    found.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))
+    return found
+
+
+def _gap_group(group: _Group) -> GapGroup:
+    phrasings = [text for text, _ in group.phrasings.most_common()]
+    newest = sorted(group.asked, key=lambda q: q.created_at, reverse=True)
+    return GapGroup(
+        question=phrasings[0],
+        count=len(group.asked),
+        examples=phrasings[1 : 1 + MAX_EXAMPLES],
+        last_asked=newest[0].created_at,
+        best_score=round(max(best_score(q.trace) for q in group.asked), 4),
+        message_ids=[q.message_id for q in newest[:MAX_EXAMPLES]],
+    )
+
+
+def find_gaps(
+    store: Store, app_id: str, app_name: str, days: int, limit: int, now: datetime | None = None
+) -> GapReport:
+    """The app's knowledge gaps over the last ``days`` days, the ``limit`` largest groups."""
+    since = (now or utcnow()) - timedelta(days=days)
+    asked = store.questions.asked_since(app_id, since, CANDIDATE_ROUTES, MAX_QUESTIONS)
+    gaps = [q for q in asked if is_gap(q)]
+    return GapReport(app_name, days, len(gaps), group_questions(gaps)[:limit])
+
+
+def gap_report(
+    settings: Settings, app_names: Iterable[str] | None, days: int, limit: int
+) -> list[GapReport]:
+    """Reports straight from the database (for ``kefu kb gaps``: no app files needed).
+    ``app_names`` None: every stored app."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.resolved_database_url())
+    try:
+        apps = {app.name: app for app in store.apps.list_apps()}
+        names = list(app_names) if app_names is not None else sorted(apps)
+        reports = []
+        for name in names:
+            if name not in apps:
+                known = ", ".join(sorted(apps)) or "none yet"
+                raise NotFound(f"no app named {name!r} in this database (apps: {known})")
+            reports.append(find_gaps(store, apps[name].id, name, days, limit))
+        return reports
+    finally:
+        store.close()
+
+
+class KnowledgeGapService:
+    """Knowledge gaps of a loaded app (the admin API)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def report(self, app_id: str, app_name: str, days: int, limit: int) -> GapReport:
+        return await to_thread.run_sync(
+            lambda: find_gaps(self._store, app_id, app_name, days, limit)
+        )
