@@ -49,9 +49,7 @@ BENCHMARKS = (
         "clinc150_val.jsonl",
         {"in_scope_accuracy": 0.96, "oos_recall": 0.50},
     ),
-    Benchmark(
-        "smp2017", "smp2017_train.jsonl", "smp2017_develop.jsonl", {"top1_accuracy": 0.93}
-    ),
+    Benchmark("smp2017", "smp2017_train.jsonl", "smp2017_develop.jsonl", {"top1_accuracy": 0.93}),
 )
 LATENCY_MS = 10.0
 TRAIN_SECONDS_PER_15K = 120.0
@@ -86,7 +84,9 @@ def percent(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="bench/intent_data.py output")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="bench/intent_data.py output"
+    )
     parser.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args, extra = parser.parse_known_args()  # the rest goes to kefu eval intent as is
@@ -101,12 +101,13 @@ def main() -> None:
         failed = verdicts(benchmark, metrics)
         failures += bool(failed)
         results[benchmark.name] = {**metrics, "failed": failed}
+        verdict = "PASS" if not failed else "FAIL: " + "; ".join(failed)
         rows.append(
             f"| {benchmark.name} | {percent(metrics['top1_accuracy'])} "
             f"| {percent(metrics['accuracy'])} | {percent(metrics['macro_f1'])} "
             f"| {percent(metrics['in_scope_accuracy'])} | {percent(metrics['oos_recall'])} "
             f"| {metrics['ms_per_query']:.1f} / {metrics['cpu_ms_per_query']:.1f} "
-            f"| {metrics['train_seconds']:.1f} | {'PASS' if not failed else 'FAIL: ' + '; '.join(failed)} |"
+            f"| {metrics['train_seconds']:.1f} | {verdict} |"
         )
     if args.json:
         print(json.dumps(results, ensure_ascii=False))

@@ -29,8 +29,6 @@ eval_app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-DataFile = Annotated[Path, typer.Option(help="JSONL, one {'text': ..., 'label': ...} a line")]
-
 
 @eval_app.callback()
 def _group() -> None:

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kefu.cli.demo_shop import demo_shop_app
+from kefu.cli.eval import eval_app
+from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.kb_gaps import kb_gaps
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
@@ -33,6 +35,9 @@ kb_app = typer.Typer(help="Manage an app's knowledge base.", no_args_is_help=Tru
 app.add_typer(kb_app, name="kb")
 kb_app.command("gaps")(kb_gaps)
 app.add_typer(demo_shop_app, name="demo-shop")
+eval_app.command("faq")(faq_command)
+eval_app.command("retrieval")(retrieval_command)
+app.add_typer(eval_app, name="eval")
 
 out = Console()
 err = Console(stderr=True)

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow
 def top1_accuracy(classifier: IntentClassifier, test: list[IntentExample]) -> float:
     predictions = classifier.predict_many([example.text for example in test])
     best = [prediction.ranking[0][0] for prediction in predictions]
-    return float(np.mean([guess == example.label for guess, example in zip(best, test, strict=True)]))
+    return float(
+        np.mean([guess == example.label for guess, example in zip(best, test, strict=True)])
+    )
 
 
 @pytest.mark.skipif(not (DATA / "smp2017").is_dir(), reason=f"no SMP2017 data under {DATA}")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from kefu.core.errors import ConfigError
@@ -224,7 +226,7 @@ class FakeEmbedder:
     def __init__(self) -> None:
         self.calls = 0
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         self.calls += 1
         rows = [[1.0, 0.0] if "refund" in text or "pay" in text else [0.0, 1.0] for text in texts]
         return np.array(rows, dtype=np.float32)
