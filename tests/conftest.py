@@ -21,6 +21,9 @@ ADMIN_KEY = "admin-test-key"
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """In-process tests train intents in-process (a child per runtime would cost seconds);
+    the real servers of the integration tests train in a child, as `kefu serve` does."""
+    overrides.setdefault("train_in_subprocess", False)
     return Settings(
         data_dir=data_dir,
         admin_key=SecretStr(ADMIN_KEY),

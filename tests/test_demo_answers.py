@@ -92,9 +92,7 @@ def test_faq_questions_rarely_start_a_flow(runtime: Runtime) -> None:
     app = runtime.apps.get("demo-shop")
     rows = [json.loads(line) for line in EVAL_QUERIES.read_text(encoding="utf-8").splitlines()]
     diverted = {
-        row["text"]
-        for row in rows
-        if run_pipeline(app, row["text"]).route in ("flow", "handoff")
+        row["text"] for row in rows if run_pipeline(app, row["text"]).route in ("flow", "handoff")
     }
     assert len(diverted & PERSONAL_REQUESTS) >= 2, diverted
     assert len(diverted - PERSONAL_REQUESTS) <= 1, diverted - PERSONAL_REQUESTS

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     route_cache: bool = Field(
         True, description="cache routing decisions per exact question (apps set the size)"
     )
+    train_in_subprocess: bool = Field(
+        True,
+        description="train intent classifiers in a child process, so the server never "
+        "loads scikit-learn (~75-150 MB); predicting needs only numpy",
+    )
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible server for every app's primary model"
     )

@@ -47,9 +47,7 @@ class AnnotationService:
 
     async def create(self, app: AppRuntime, question: str, answer: str) -> AnnotationRecord:
         question, answer = _text("question", question), _text("answer", answer)
-        record = await to_thread.run_sync(
-            self._store.annotations.create, app.id, question, answer
-        )
+        record = await to_thread.run_sync(self._store.annotations.create, app.id, question, answer)
         await self._refresh(app)
         return record
 

@@ -125,11 +125,13 @@ class AppRegistry:
         *,
         route_cache: bool = True,
         llm_overrides: LLMOverrides | None = None,
+        train_in_subprocess: bool = False,
     ) -> None:
         self._store = store
         self._data_dir = data_dir
         self._route_cache = route_cache
         self._llm_overrides = llm_overrides
+        self._train_in_subprocess = train_in_subprocess
         self._apps: dict[str, AppRuntime] = {}
         self._credentials: dict[str, Credential] = {}
 
@@ -157,7 +159,9 @@ class AppRegistry:
         if config.intents:
             faqs, _ = self._store.knowledge.load(record.id)
             questions = [form for faq in faqs for form in (faq.question, *faq.variants)]
-            runtime.understanding = AppUnderstanding.build(config, questions)
+            runtime.understanding = AppUnderstanding.build(
+                config, questions, in_subprocess=self._train_in_subprocess
+            )
         else:
             runtime.understanding = AppUnderstanding.build(config)
         self._apps[config.name] = runtime

@@ -7,13 +7,14 @@ weak FAQ sources only; or a hand-over that low confidence triggered). The route 
 trace holds the candidates and thresholds that decide it.
 
 Near-duplicates are grouped greedily: questions in order of frequency, each joining the
-first group whose representative it resembles (IDF-weighted Jaccard over the tokenizer's
-words plus single Chinese characters, so 开发票 / 开具发票 meet), else starting a group.
+group whose representative it resembles most (if enough), else starting a group.
+Resemblance is the Dice coefficient of the tokenizer's words (weight 1; stopwords dropped,
+question words folded) plus each Chinese character of those words (weight ½, so 开发票 and
+开具发票 meet).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,10 +43,12 @@ __all__ = [
 
 CANDIDATE_ROUTES = ("fallback", "generate", "handoff", "ticket")
 MAX_QUESTIONS = 5_000  # the newest questions looked at per report
-SIMILARITY = 0.5  # weighted Jaccard to join a group
+SIMILARITY = 0.5  # weighted Dice coefficient to join a group
+CHARACTER_WEIGHT = 0.5
 MAX_EXAMPLES = 5
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SPACES = re.compile(r"\s+")
+_END_PUNCTUATION = " \t\n?!.,;:？！。，；：~～…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +104,15 @@ def is_gap(question: AskedQuestion) -> bool:
 
 
 def _normal(text: str) -> str:
-    return _SPACES.sub(" ", text.strip().lower())
+    """One key for phrasings that differ only in case, spacing and end punctuation."""
+    return _SPACES.sub(" ", text.lower()).strip(_END_PUNCTUATION)
 
 
 def _features(text: str) -> frozenset[str]:
-    """Words, plus each Chinese character (different words for the same thing share them)."""
+    """Words, plus each Chinese character of them (different words for one thing share
+    characters: 开发票 / 开具发票)."""
     words = tokenize(text)
-    characters = {f"#{ch}" for ch in _CJK.findall(text)}
+    characters = {f"#{ch}" for word in words for ch in _CJK.findall(word)}
     return frozenset(words) | characters or frozenset({_normal(text)})
 
 
@@ -128,28 +133,32 @@ def group_questions(
     # The most asked phrasing first, so it becomes its group's representative.
     ordered = sorted(by_text.items(), key=lambda item: (-len(item[1]), item[0]))
     features = {text: _features(asked[0].query) for text, asked in ordered}
-    frequency = Counter(f for found in features.values() for f in found)
-    weight = {f: math.log(1 + len(features) / n) for f, n in frequency.items()}
+
+    def weight(found: Iterable[str]) -> float:
+        return sum(CHARACTER_WEIGHT if f.startswith("#") else 1.0 for f in found)
 
     def resemblance(a: frozenset[str], b: frozenset[str]) -> float:
-        union = sum(weight[f] for f in a | b)
-        return sum(weight[f] for f in a & b) / union if union else 0.0
+        total = weight(a) + weight(b)
+        return 2 * weight(a & b) / total if total else 0.0
 
     groups: list[_Group] = []
     holding: dict[str, list[int]] = defaultdict(list)  # feature → groups whose rep has it
     for text, asked in ordered:
         own = features[text]
-        candidates = sorted({g for f in own for g in holding[f]})
-        match = next(
-            (g for g in candidates if resemblance(own, groups[g].features) >= similarity), None
-        )
+        nearby = sorted({g for f in own for g in holding[f]})  # older (larger) groups first
+        scores = [resemblance(own, groups[g].features) for g in nearby]
+        match = None
+        if scores and max(scores) >= similarity:
+            match = nearby[scores.index(max(scores))]
         if match is None:
             match = len(groups)
             groups.append(_Group(own))
             for f in own:
                 holding[f].append(match)
         group = groups[match]
-        group.phrasings[asked[0].query.strip()] += len(asked)
+        # One phrasing per key, as most often written (on a tie, as first asked).
+        written = Counter(q.query.strip() for q in sorted(asked, key=lambda q: q.created_at))
+        group.phrasings[written.most_common(1)[0][0]] += len(asked)
         group.asked.extend(asked)
     found = [_gap_group(group) for group in groups]
     found.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))

@@ -81,7 +81,11 @@ class Runtime:
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
         )
         registry = AppRegistry(
-            store, settings.data_dir, route_cache=settings.route_cache, llm_overrides=overrides
+            store,
+            settings.data_dir,
+            route_cache=settings.route_cache,
+            llm_overrides=overrides,
+            train_in_subprocess=settings.train_in_subprocess,
         )
         announcements: list[str] = []
         for config in configs:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from kefu.core.app_config import AppConfig
+from kefu.core.nlu_config import IntentSettings
 from kefu.engine.route_cache import BoundedCache
 from kefu.knowledge.embedders import Embedder
 from kefu.nlu.entities import Entity, EntityExtractor
@@ -86,6 +89,8 @@ class AppUnderstanding:
         config: AppConfig,
         faq_questions: Sequence[str] = (),
         embedder: Embedder | None = None,
+        *,
+        in_subprocess: bool = False,
     ) -> AppUnderstanding:
         """Train the intent classifier from the app's examples (none: no classifier).
 
@@ -110,7 +115,10 @@ class AppUnderstanding:
             ]
         if examples:
             started = time.perf_counter()
-            classifier = IntentClassifier.train(examples, config.nlu.intent, embedder=embedder)
+            if in_subprocess and embedder is None:
+                classifier = train_in_child(examples, config.nlu.intent)
+            else:
+                classifier = IntentClassifier.train(examples, config.nlu.intent, embedder=embedder)
             log.info(
                 "app %s: intent classifier trained on %d examples in %.2f s (%s)",
                 config.name,
@@ -143,3 +151,15 @@ def with_placeholders(text: str, entities: Sequence[Entity]) -> str:
     for entity in sorted(entities, key=lambda e: e.start, reverse=True):
         text = f"{text[: entity.start]} {entity.type} {text[entity.end :]}"
     return text
+
+
+def train_in_child(examples: list[IntentExample], settings: IntentSettings) -> IntentClassifier:
+    """Train in a fresh child process and bring back the fitted classifier.
+
+    Fitting needs scikit-learn (75 MB, 150 with pandas installed); predicting needs only
+    numpy and the fitted vocabularies and weights. Training where the server never imports
+    scikit-learn keeps that memory out of the long-running process.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(IntentClassifier.train, examples, settings).result()

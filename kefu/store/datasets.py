@@ -63,8 +63,9 @@ class DatasetRepository:
 
     def create(self, app_id: str, name: str, description: str) -> DatasetRecord:
         now = utcnow()
+        dataset_id = new_id()
         row = DatasetRow(
-            id=new_id(),
+            id=dataset_id,
             app_id=app_id,
             name=name,
             description=description,
@@ -76,11 +77,9 @@ class DatasetRepository:
                 session.add(row)
         except IntegrityError:
             raise Conflict(f"a dataset named {name!r} already exists") from None
-        return DatasetRecord(row.id, app_id, name, description, 0, 0, now, now)
+        return DatasetRecord(dataset_id, app_id, name, description, 0, 0, now, now)
 
-    def list_page(
-        self, app_id: str, offset: int, limit: int
-    ) -> tuple[list[DatasetRecord], int]:
+    def list_page(self, app_id: str, offset: int, limit: int) -> tuple[list[DatasetRecord], int]:
         """The app's datasets from ``offset``, newest first, and how many there are."""
         with Session(self._engine) as session:
             total = session.scalar(

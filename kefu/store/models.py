@@ -214,9 +214,7 @@ class AnnotationSettingRow(Base):
 
     __tablename__ = "annotation_settings"
 
-    app_id: Mapped[str] = mapped_column(
-        ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
-    )
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     score_threshold: Mapped[float] = mapped_column(Float)
     embedding_provider_name: Mapped[str | None] = mapped_column(String(255))

@@ -61,9 +61,7 @@ async def test_doubled_bill_is_explained_from_the_bill_of_last_month(talk: Talk)
     assert "并非乱收费" in answer and "建议" in answer
 
 
-async def test_cancel_needs_identity_and_a_yes_and_changes_the_shop(
-    talk: Talk, shop: str
-) -> None:
+async def test_cancel_needs_identity_and_a_yes_and_changes_the_shop(talk: Talk, shop: str) -> None:
     answer = await talk.say("Cancel order #W6247578, I ordered by mistake")
     assert "email" in answer.lower()
     answer = await talk.say("yusuf.rossi7301@example.com")

@@ -62,9 +62,7 @@ CANCEL = FlowConfig.model_validate(
 def book() -> FlowBook:
     tools = ToolRegistry()
     tools.register(PythonTool("get_order", lambda order_id: {}, description="查订单"))
-    tools.register(
-        PythonTool("cancel_order", lambda **_: {}, description="取消订单", confirm=True)
-    )
+    tools.register(PythonTool("cancel_order", lambda **_: {}, description="取消订单", confirm=True))
     return FlowBook([ORDER, CANCEL], RepliesConfig(), tools)
 
 
@@ -196,3 +194,24 @@ def test_dialog_acts(text: str, act: str | None) -> None:
 )
 def test_asking_for_a_human(text: str, human: bool) -> None:
     assert wants_human(text) is human
+
+
+def test_training_in_a_child_process_gives_the_same_classifier() -> None:
+    """`kefu serve` trains in a child so scikit-learn never loads in the server."""
+    from kefu.core.nlu_config import IntentSettings
+    from kefu.engine.understanding import train_in_child
+    from kefu.nlu.intent import IntentClassifier, IntentExample
+
+    examples = [
+        IntentExample(text, label)
+        for label, texts in {
+            "order.status": ["我的订单到哪了", "查一下物流", "where is my order"],
+            "order.cancel": ["取消订单", "我不要了帮我取消", "cancel my order"],
+        }.items()
+        for text in texts
+    ]
+    settings = IntentSettings(embeddings="off")
+    child = train_in_child(examples, settings)
+    here = IntentClassifier.train(examples, settings)
+    for query in ("订单到哪了", "cancel it"):
+        assert child.predict(query) == here.predict(query)

@@ -30,9 +30,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_datasets_app_name", ["app_id", "name"], unique=True)
     with op.batch_alter_table("knowledge_documents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dataset_id", sa.String(length=36), nullable=True))
-        batch_op.add_column(
-            sa.Column("revision", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("revision", sa.Integer(), server_default="0", nullable=False))
         batch_op.create_index(
             batch_op.f("ix_knowledge_documents_dataset_id"), ["dataset_id"], unique=False
         )
@@ -49,9 +47,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("annotations", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_annotations_app_created", ["app_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_annotations_app_created", ["app_id", "created_at"], unique=False)
     op.create_table(
         "annotation_settings",
         sa.Column("app_id", sa.String(length=36), nullable=False),

@@ -1,0 +1,67 @@
+"""A runtime of its own (the tiny app) per test: knowledge changes never leak between tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kefu.api.app import create_app
+from kefu.engine.runtime import Runtime
+from tests.conftest import TINY_APP, make_settings
+
+
+@pytest.fixture
+def kb_runtime(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = Runtime.build(make_settings(tmp_path / "data"), [TINY_APP])
+    yield runtime
+    runtime.close()
+
+
+def _client(runtime: Runtime, key: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
+    return httpx.AsyncClient(
+        transport=transport,
+        base_url="http://kefu.test",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+@pytest.fixture
+async def kb(kb_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The knowledge API of the tiny app, with a dataset key."""
+    _, key = kb_runtime.apps.new_key(kb_runtime.apps.get("tiny"), "dataset")
+    async with _client(kb_runtime, key) as http:
+        yield http
+    await kb_runtime.datasets.wait_indexed(kb_runtime.apps.get("tiny"))
+
+
+@pytest.fixture
+async def service(kb_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The tiny app's service API, with an app key."""
+    _, key = kb_runtime.apps.new_key(kb_runtime.apps.get("tiny"), "app")
+    async with _client(kb_runtime, key) as http:
+        yield http
+    await kb_runtime.aclose_models()
+
+
+async def wait_completed(kb: httpx.AsyncClient, dataset_id: str, batch: str) -> list[Any]:
+    """Poll the batch's indexing status until every document is ``completed``."""
+    for _ in range(200):
+        response = await kb.get(f"/v1/datasets/{dataset_id}/documents/{batch}/indexing-status")
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        if all(d["indexing_status"] == "completed" for d in data):
+            return list(data)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"batch {batch} never completed: {data}")
+
+
+async def new_dataset(kb: httpx.AsyncClient, name: str = "policies") -> str:
+    response = await kb.post("/v1/datasets", json={"name": name, "description": "test"})
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
