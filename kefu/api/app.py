@@ -113,6 +113,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     app.add_middleware(
         RequestGuard,
         max_body_bytes=runtime.settings.max_body_bytes,
+        max_upload_bytes=runtime.settings.max_upload_bytes,
         json_prefixes=("/v1", "/admin"),
     )
     return app

@@ -22,9 +22,17 @@ class RequestGuard:
     and can count the bytes of a chunked body as they arrive.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, json_prefixes: tuple[str, ...]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        json_prefixes: tuple[str, ...],
+        max_upload_bytes: int | None = None,
+    ):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
         self.json_prefixes = json_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -33,14 +41,17 @@ class RequestGuard:
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        # Knowledge files (PDF, DOCX) are bigger than any JSON request.
+        upload = scope["path"].endswith(_UPLOAD_SUFFIXES)
+        limit = self.max_upload_bytes if upload else self.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await self._refuse(
                 scope,
                 receive,
                 send,
                 413,
                 "request_entity_too_large",
-                f"The request body is larger than {self.max_body_bytes} bytes.",
+                f"The request body is larger than {limit} bytes.",
             )
             return
         method = scope["method"].encode() if isinstance(scope["method"], str) else scope["method"]
@@ -48,7 +59,7 @@ class RequestGuard:
         if has_body and method in _JSON_METHODS and scope["path"].startswith(self.json_prefixes):
             content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             expected = b"application/json"
-            if scope["path"].endswith(_UPLOAD_SUFFIXES):
+            if upload:
                 expected = b"multipart/form-data"
             if content_type != expected:
                 await self._refuse(
@@ -67,11 +78,9 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     # An HTTPException passes FastAPI's body parsing unchanged → envelope 413.
-                    raise HTTPException(
-                        413, f"The request body is larger than {self.max_body_bytes} bytes."
-                    )
+                    raise HTTPException(413, f"The request body is larger than {limit} bytes.")
             return message
 
         await self.app(scope, counting_receive, send)

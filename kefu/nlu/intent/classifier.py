@@ -133,6 +133,7 @@ class IntentClassifier:
             char=settings.char_ngrams,
             word=settings.word_ngrams,
             pos=settings.pos_tags and chinese_share > 0,
+            segmented=settings.segmented_ngrams and chinese_share > 0,
             embedder=embedder or _resolve_embedder(settings, chinese_share),
         )
         try:

@@ -3,11 +3,13 @@
 Each block is L2-normalised on its own and then weighted, so no block drowns the others
 however many n-grams it has. The weights were measured (docs/evaluation.md): sentence
 vectors count twice (they carry meaning across paraphrases); Chinese part-of-speech
-n-grams count 0.7 (a hint about the *kind* of words, never the words themselves).
+n-grams count 0.7 (a hint about the *kind* of words, never the words themselves); Chinese
+segmented character n-grams (jieba's word boundaries marked) count 1.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import threading
@@ -24,7 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kefu.knowledge.embedders import Embedder
 
-__all__ = ["Progress", "TextFeatures", "has_chinese"]
+__all__ = ["Progress", "TextFeatures", "has_chinese", "segmented_ngrams"]
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while a long step runs."""
@@ -98,17 +100,38 @@ def _pos_tagger() -> Any:
     return _tagger
 
 
+@functools.lru_cache(maxsize=64)
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, part of speech) pairs of ``text``, normalised, blanks dropped.
+
+    Cached: a query goes through two blocks that both need it.
+    """
+    pairs = _pos_tagger().lcut(normalize(text))
+    return tuple((pair.word, pair.flag) for pair in pairs if pair.word.strip())
+
+
 def pos_ngrams(text: str) -> list[str]:
     """Part-of-speech 1-3 grams of Chinese text (``ns v ns``: place to place); else none."""
     if not has_chinese(text):
         return []
-    tags = ["<s>"]
-    tags.extend(pair.flag for pair in _pos_tagger().lcut(normalize(text)) if pair.word.strip())
-    tags.append("</s>")
+    tags = ["<s>", *(flag for _, flag in _tagged(text)), "</s>"]
     grams: list[str] = []
     for size in (1, 2, 3):
         grams.extend(" ".join(tags[i : i + size]) for i in range(len(tags) - size + 1))
     return grams
+
+
+def segmented_ngrams(text: str) -> list[str]:
+    """Character 1-3 grams of Chinese text with jieba's word boundaries marked; else none.
+
+    ``打开|淘宝|购物`` gives ``|淘`` and ``宝|购``: a gram says whether it starts, ends or
+    straddles a word, which plain character grams cannot (5-fold CV on SMP2017 train, six
+    shuffles: 90.26% → 90.82%, better in 23 of 30 folds, worse in 3).
+    """
+    if not has_chinese(text):
+        return []
+    joined = "|" + "|".join(word for word, _ in _tagged(text)) + "|"
+    return [joined[i : i + n] for n in (1, 2, 3) for i in range(len(joined) - n + 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +161,7 @@ class TextFeatures:
         word: bool,
         pos: bool,
         embedder: Embedder | None,
+        segmented: bool = False,
     ) -> None:
         self._wanted: list[tuple[str, Callable[[str], list[str]], float]] = []
         if char:
@@ -146,6 +170,8 @@ class TextFeatures:
             self._wanted.append(("word n-grams", word_ngrams, 1.0))
         if pos:
             self._wanted.append(("part-of-speech n-grams", pos_ngrams, _POS_WEIGHT))
+        if segmented:
+            self._wanted.append(("segmented character n-grams", segmented_ngrams, 1.0))
         self._embedder = embedder
         self._blocks: list[_Block] = []
         self._width = 0  # columns of the n-gram blocks; embeddings follow
