@@ -13,12 +13,13 @@ import multiprocessing
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kefu.core.app_config import AppConfig
 from kefu.core.nlu_config import IntentSettings
 from kefu.engine.route_cache import BoundedCache
+from kefu.knowledge import tokenize
 from kefu.knowledge.embedders import Embedder
 from kefu.nlu.entities import Entity, EntityExtractor
 from kefu.nlu.intent import OUT_OF_SCOPE, IntentClassifier, IntentExample, IntentPrediction
@@ -29,6 +30,11 @@ __all__ = ["AppUnderstanding", "Understood"]
 log = logging.getLogger(__name__)
 INTENT_CACHE_SIZE = 4096
 MASKED_ENTITIES = frozenset({"phone", "email"})  # shown by type only in traces
+# Share of a question's words that an intent's examples must contain for the intent to
+# count: a classifier trained on a few dozen examples is sure of itself on anything
+# ("量子纠缠怎么解释" → shipping.when, 0.74); a question that shares no word with any example
+# of the intent is not that intent.
+MIN_SUPPORT = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +84,11 @@ class AppUnderstanding:
         classifier: IntentClassifier | None,
         extractor: EntityExtractor,
         cache_size: int = INTENT_CACHE_SIZE,
+        support: IntentSupport | None = None,
     ) -> None:
         self.classifier = classifier
         self.extractor = extractor
+        self.support = support
         self._intents: BoundedCache[str, IntentPrediction] = BoundedCache(cache_size)
 
     @classmethod
@@ -126,14 +134,22 @@ class AppUnderstanding:
                 time.perf_counter() - started,
                 ", ".join(classifier.features),
             )
-        return cls(classifier, extractor)
+        support = IntentSupport(config.intents, extractor) if config.intents else None
+        return cls(classifier, extractor, support=support)
 
     def intent(self, text: str) -> IntentPrediction | None:
         if self.classifier is None:
             return None
         cached = self._intents.get(text)
         if cached is None:
-            cached = self._intents.put(text, self.classifier.predict(text))
+            prediction = self.classifier.predict(text)
+            if (
+                prediction.label is not None
+                and self.support is not None
+                and self.support.coverage(prediction.label, text) < MIN_SUPPORT
+            ):
+                prediction = replace(prediction, label=None)
+            cached = self._intents.put(text, prediction)
         return cached
 
     def understand(self, text: str, today: dt.date | None = None) -> Understood:
@@ -163,3 +179,26 @@ def train_in_child(examples: list[IntentExample], settings: IntentSettings) -> I
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(IntentClassifier.train, examples, settings).result()
+
+
+class IntentSupport:
+    """The words (tokenizer output: jieba words, English stems, synonyms folded) of each
+    intent's examples, to check a prediction against what the examples actually say."""
+
+    def __init__(self, intents: dict[str, list[str]], extractor: EntityExtractor) -> None:
+        self._words = {
+            label: {
+                word
+                for text in texts
+                for word in tokenize(with_placeholders(text, extractor.extract(text)))
+            }
+            for label, texts in intents.items()
+        }
+
+    def coverage(self, label: str, text: str) -> float:
+        """Share of the question's words found in the intent's examples (1.0: no words)."""
+        words = tokenize(text)
+        if not words:
+            return 1.0
+        known = self._words.get(label, set())
+        return sum(word in known for word in words) / len(words)

@@ -17,7 +17,8 @@ from kefu.nlu.intent import DEFAULT_THRESHOLD, IntentClassifier, IntentExample
 from kefu.nlu.intent.features import segmented_ngrams
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-NO_EMBEDDINGS = IntentSettings(embeddings="off")
+# The toy set is small: tagger_min_examples=0 turns the jieba-tagger blocks on anyway.
+NO_EMBEDDINGS = IntentSettings(embeddings="off", tagger_min_examples=0)
 
 
 def read(name: str) -> list[IntentExample]:
@@ -211,6 +212,9 @@ def test_feature_switches_change_the_features(examples: list[IntentExample]) -> 
         "char n-grams",
         "word n-grams",
     ]
+    # Out of the box, a few dozen Chinese examples do not pay for jieba's tagger (~100 MB).
+    few = IntentClassifier.train(examples, IntentSettings(embeddings="off"))
+    assert few.features == ["char n-grams", "word n-grams"]
 
 
 def test_segmented_ngrams_mark_jieba_word_boundaries(examples: list[IntentExample]) -> None:

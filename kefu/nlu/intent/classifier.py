@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import LinearSVC
 
 from kefu.core.errors import ConfigError
 from kefu.core.nlu_config import IntentSettings
@@ -128,12 +126,14 @@ class IntentClassifier:
         """
         settings = settings or IntentSettings()
         texts, labels = _validated(examples)
-        chinese_share = sum(has_chinese(text) for text in texts) / len(texts)
+        chinese = sum(has_chinese(text) for text in texts)
+        chinese_share = chinese / len(texts)
+        tagger = chinese > 0 and chinese >= settings.tagger_min_examples
         features = TextFeatures(
             char=settings.char_ngrams,
             word=settings.word_ngrams,
-            pos=settings.pos_tags and chinese_share > 0,
-            segmented=settings.segmented_ngrams and chinese_share > 0,
+            pos=settings.pos_tags and tagger,
+            segmented=settings.segmented_ngrams and tagger,
             embedder=embedder or _resolve_embedder(settings, chinese_share),
         )
         try:
@@ -240,6 +240,11 @@ def _resolve_embedder(settings: IntentSettings, chinese_share: float) -> Embedde
 def _fit_svm(
     matrix: sp.csr_matrix, targets: npt.NDArray[np.int64], regularization: float
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    # Imported here: a server only predicts (numpy), and `kefu serve` trains in a child
+    # process, so scikit-learn never loads in the long-running process.
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
     svm = LinearSVC(C=regularization, random_state=_SEED, max_iter=5000)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kefu.knowledge.embedders import Embedder
 
@@ -191,6 +190,8 @@ class TextFeatures:
         self._blocks = []
         self._width = 0
         matrices = []
+        from sklearn.feature_extraction.text import TfidfVectorizer  # fitting only
+
         for name, analyzer, weight in self._wanted:
             vectorizer = TfidfVectorizer(
                 analyzer=analyzer, sublinear_tf=True, min_df=min_df, dtype=np.float32

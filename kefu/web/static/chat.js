@@ -8,6 +8,9 @@
  *   POST /v1/chat-messages (streaming, SSE)       -> answer chunks
  *   POST /v1/chat-messages/{task_id}/stop         -> stop generation
  *   POST /v1/messages/{message_id}/feedbacks      -> like / dislike / clear
+ *   GET  /v1/conversations/{id}/events?user=U     -> (SSE) hand-over state, agent replies
+ *   GET  /v1/messages?conversation_id=C&user=U    -> agent replies missed while reconnecting
+ *   POST /v1/conversations/{id}/csat              -> rate the agent after a hand-over
  *
  * Every server-provided string is inserted as text (textContent / Text nodes),
  * never as HTML.
@@ -152,7 +155,17 @@
       networkError: '网络错误，请检查网络后重试',
       configError: '无法加载客服配置，请稍后重试',
       httpError: '请求失败（HTTP {status}）',
-      tooLong: '内容超出 {max} 字上限'
+      tooLong: '内容超出 {max} 字上限',
+      handoffPending: '正在为您转接人工客服…',
+      handoffHuman: '人工客服 {name} 为您服务',
+      handoffHumanAnon: '人工客服为您服务',
+      agentLabel: '人工客服',
+      csatQuestion: '请为本次人工服务打分（1-5 分）',
+      csatRatingLabel: '评分（1-5 分）',
+      csatCommentLabel: '意见或建议（选填）',
+      csatSubmit: '提交评价',
+      csatChoose: '请先选择 1-5 分',
+      csatThanks: '感谢您的评价！'
     },
     en: {
       defaultTitle: 'Customer Service',
@@ -188,7 +201,17 @@
       networkError: 'Network error. Please check your connection and try again.',
       configError: 'Could not load the chat configuration. Please try again later.',
       httpError: 'Request failed (HTTP {status})',
-      tooLong: 'Text exceeds the {max}-character limit'
+      tooLong: 'Text exceeds the {max}-character limit',
+      handoffPending: 'Connecting you to a human agent…',
+      handoffHuman: 'You\'re chatting with {name}',
+      handoffHumanAnon: 'You\'re chatting with a human agent',
+      agentLabel: 'Agent',
+      csatQuestion: 'Please rate the agent (1-5)',
+      csatRatingLabel: 'Rating (1-5)',
+      csatCommentLabel: 'Comments (optional)',
+      csatSubmit: 'Submit rating',
+      csatChoose: 'Please choose a rating from 1 to 5',
+      csatThanks: 'Thank you for your rating!'
     }
   };
 
@@ -306,6 +329,10 @@
     conversationId: '',
     turn: null, // the answer currently streaming, if any
     epoch: 0, // bumped by "new conversation" to discard late events
+    handoff: 'bot', // bot | pending_human | human | resolved
+    agentName: '', // the agent who owns the conversation, while `human`
+    live: null, // the conversation's events stream (agent replies, hand-over state)
+    agentMessageIds: {}, // agent replies already shown (a reconnect catches up by id)
     stick: true // auto-scroll while the user is at the bottom
   };
 
@@ -838,6 +865,9 @@
         turn.ended = true;
         if (ev.metadata && typeof ev.metadata === 'object') {
           turn.resources = ev.metadata.retriever_resources;
+          if (typeof ev.metadata.handoff_state === 'string') {
+            turn.handoffState = ev.metadata.handoff_state;
+          }
         }
         break;
       case 'error': {
@@ -921,6 +951,7 @@
       stopSent: false,
       stopTimer: null,
       resources: null,
+      handoffState: '',
       discarded: false
     };
     state.turn = turn;
@@ -980,7 +1011,15 @@
       finishTurn(turn);
       if (state.turn === turn) state.turn = null;
       updateComposer();
+      if (turn.epoch === state.epoch && !turn.discarded) afterTurnHandoff(turn);
     }
+  }
+
+  /** Follow the turn's hand-over state, and listen for the agent once a conversation exists. */
+  function afterTurnHandoff(turn) {
+    var s = turn.handoffState;
+    if (s && s !== state.handoff) setHandoffState(s, undefined, null);
+    if (state.conversationId) startLive();
   }
 
   function finishTurn(turn) {
@@ -989,6 +1028,12 @@
     b.bubble.classList.remove('streaming');
     b.bubble.removeAttribute('aria-busy');
     if (turn.epoch !== state.epoch || turn.discarded) return;
+    if (isHumanState(turn.handoffState) && !turn.error && !turn.stopRequested &&
+        !turn.interrupted && !hasText(b)) {
+      // A human owns the conversation: the message went to the agent, the bot says nothing.
+      b.row.remove();
+      return;
+    }
     if (!turn.error) {
       if (turn.stopRequested) addNote(b, 'stopped');
       else if (turn.interrupted) addNote(b, 'interrupted');
@@ -1008,14 +1053,297 @@
       clearTimeout(turn.stopTimer);
       turn.controller.abort();
     }
+    stopLive();
     state.epoch++;
     state.turn = null;
     state.conversationId = '';
+    state.agentMessageIds = {};
+    setHandoffState('bot', null, null);
     state.stick = true;
     els.messages.textContent = '';
     showOpening();
     updateComposer();
     els.input.focus();
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* human hand-over: live events, agent replies, satisfaction rating    */
+  /* ------------------------------------------------------------------ */
+
+  var LIVE_RETRY_MIN_MS = 1000;
+  var LIVE_RETRY_MAX_MS = 30000;
+
+  function isHumanState(s) {
+    return s === 'pending_human' || s === 'human';
+  }
+
+  function agentNameOf(agent) {
+    return (agent && typeof agent === 'object' && typeof agent.name === 'string')
+      ? agent.name.trim() : '';
+  }
+
+  function updateBanner() {
+    var b = els.banner;
+    if (!b) return;
+    b.classList.remove('pending', 'human');
+    if (state.handoff === 'pending_human') {
+      setI18nText(b, 'handoffPending');
+      b.classList.add('pending');
+      b.hidden = false;
+    } else if (state.handoff === 'human') {
+      if (state.agentName) setI18nText(b, 'handoffHuman', { name: state.agentName });
+      else setI18nText(b, 'handoffHumanAnon');
+      b.classList.add('human');
+      b.hidden = false;
+    } else {
+      b.hidden = true;
+      b.removeAttribute('data-i18n');
+      b.textContent = '';
+    }
+  }
+
+  /**
+   * A new hand-over state (from the events stream, or from a turn's metadata).
+   * ev is the stream's event: after `resolved` it may carry the closing message and the
+   * satisfaction question.
+   */
+  function setHandoffState(s, agent, ev) {
+    if (typeof s !== 'string' || !s) return;
+    state.handoff = s;
+    var name = agentNameOf(agent);
+    if (s === 'human') {
+      if (agent !== undefined) state.agentName = name; // undefined: not known, keep it
+    } else {
+      state.agentName = '';
+    }
+    updateBanner();
+    if (s === 'resolved' && ev) {
+      if (typeof ev.message === 'string' && ev.message.trim()) addSystemNote(ev.message);
+      if (ev.csat && typeof ev.csat === 'object') showCsatForm(ev.csat.question);
+    }
+  }
+
+  function addSystemNote(text) {
+    var row = h('div', 'row row-system');
+    row.appendChild(h('div', 'system-note', text));
+    els.messages.appendChild(row);
+    scrollToBottom(false);
+  }
+
+  /** An agent's reply: {message_id|id, answer, agent: {name}}; shown once per id. */
+  function addAgentMessage(m) {
+    var id = m.message_id || m.id;
+    if (id) {
+      id = String(id);
+      if (state.agentMessageIds[id]) return;
+      state.agentMessageIds[id] = true;
+    }
+    var text = m.answer == null ? '' : String(m.answer);
+    if (!text) return;
+    var name = agentNameOf(m.agent);
+    var row = h('div', 'row row-bot row-agent');
+    var bubble = h('div', 'msg agent');
+    var author = h('div', 'msg-author');
+    author.appendChild(i18nEl('span', 'msg-author-role', 'agentLabel'));
+    if (name) author.appendChild(h('span', 'msg-author-name', name));
+    bubble.appendChild(author);
+    bubble.appendChild(h('div', 'msg-text', text));
+    row.appendChild(bubble);
+    els.messages.appendChild(row);
+    scrollToBottom(false);
+  }
+
+  function handleLiveEvent(live, ev) {
+    if (live.stopped || !ev || typeof ev !== 'object') return;
+    if (ev.conversation_id && ev.conversation_id !== live.conversationId) return;
+    if (ev.event === 'agent_message') {
+      addAgentMessage(ev);
+    } else if (ev.event === 'handoff_state') {
+      setHandoffState(ev.handoff_state, ev.agent, ev);
+    }
+  }
+
+  /** After a reconnect: show agent replies sent while the stream was down. */
+  async function catchUpAgentMessages(live) {
+    try {
+      var res = await api(withUser('/v1/messages?conversation_id=' +
+        encodeURIComponent(live.conversationId) + '&limit=20'));
+      var body = await res.json();
+      if (live.stopped || !body || !Array.isArray(body.data)) return;
+      body.data.forEach(function (m) {
+        if (m && typeof m === 'object' && m.agent && !live.stopped) addAgentMessage(m);
+      });
+    } catch (e) {
+      /* best effort: the stream goes on regardless */
+    }
+  }
+
+  /** Listen to the current conversation's events (one stream at a time). */
+  function startLive() {
+    if (state.live && state.live.conversationId === state.conversationId) return;
+    stopLive();
+    if (!state.conversationId) return;
+    var live = {
+      conversationId: state.conversationId,
+      controller: null,
+      timer: null,
+      failures: 0,
+      connected: false,
+      stopped: false
+    };
+    state.live = live;
+    connectLive(live);
+  }
+
+  function stopLive() {
+    var live = state.live;
+    state.live = null;
+    if (!live) return;
+    live.stopped = true;
+    clearTimeout(live.timer);
+    if (live.controller) live.controller.abort();
+  }
+
+  async function connectLive(live) {
+    if (live.stopped) return;
+    live.controller = new AbortController();
+    var opened = false;
+    try {
+      var res = await api(withUser('/v1/conversations/' +
+        encodeURIComponent(live.conversationId) + '/events'), {
+        headers: { Accept: 'text/event-stream' },
+        signal: live.controller.signal
+      });
+      await readStream(res, function (ev) {
+        if (live.stopped) return;
+        if (!opened) {
+          opened = true;
+          live.failures = 0;
+          if (live.connected) catchUpAgentMessages(live);
+          live.connected = true;
+        }
+        handleLiveEvent(live, ev);
+      });
+    } catch (e) {
+      if (live.stopped) return;
+      // The conversation is gone or not ours (404/403…): retrying will not help.
+      if (e && e.isHttp && e.status >= 400 && e.status < 500 && e.status !== 408 &&
+          e.status !== 429) {
+        if (state.live === live) state.live = null;
+        return;
+      }
+    }
+    if (live.stopped) return;
+    // Dropped (network, server restart, proxy timeout): reconnect with backoff and jitter.
+    var delay = Math.min(LIVE_RETRY_MAX_MS, LIVE_RETRY_MIN_MS * Math.pow(2, live.failures));
+    live.failures++;
+    delay = Math.round(delay * (0.8 + Math.random() * 0.4));
+    live.timer = setTimeout(function () { connectLive(live); }, delay);
+  }
+
+  /** The 1-5 rating (and optional comment) the customer is asked for after a resolve. */
+  function showCsatForm(question) {
+    var conversationId = state.conversationId;
+    if (!conversationId) return;
+    var old = els.messages.querySelectorAll('.row-csat');
+    for (var i = 0; i < old.length; i++) old[i].remove(); // one open rating at a time
+
+    var row = h('div', 'row row-bot row-csat');
+    var form = h('form', 'csat');
+    form.noValidate = true;
+    var qId = 'csat-q-' + randomId().slice(0, 10);
+    var q = (typeof question === 'string' && question.trim())
+      ? h('p', 'csat-question', question) : i18nEl('p', 'csat-question', 'csatQuestion');
+    q.id = qId;
+    form.setAttribute('aria-labelledby', qId);
+    form.appendChild(q);
+
+    var scores = h('div', 'csat-scores');
+    scores.setAttribute('role', 'group');
+    scores.setAttribute('data-i18n-aria', 'csatRatingLabel');
+    scores.setAttribute('aria-label', t('csatRatingLabel'));
+    var rating = 0;
+    var buttons = [];
+    for (var n = 1; n <= 5; n++) {
+      (function (value) {
+        var btn = h('button', 'csat-score', String(value));
+        btn.type = 'button';
+        btn.setAttribute('data-value', String(value));
+        btn.setAttribute('aria-pressed', 'false');
+        btn.addEventListener('click', function () {
+          rating = value;
+          buttons.forEach(function (other, idx) {
+            var on = idx + 1 === value;
+            other.setAttribute('aria-pressed', on ? 'true' : 'false');
+            other.classList.toggle('active', idx + 1 <= value);
+          });
+          submit.disabled = false;
+          status.textContent = '';
+          status.removeAttribute('data-i18n');
+        });
+        buttons.push(btn);
+        scores.appendChild(btn);
+      })(n);
+    }
+    form.appendChild(scores);
+
+    var commentId = 'csat-c-' + randomId().slice(0, 10);
+    var label = i18nEl('label', 'visually-hidden', 'csatCommentLabel');
+    label.htmlFor = commentId;
+    var comment = h('textarea', 'csat-comment');
+    comment.id = commentId;
+    comment.rows = 2;
+    comment.maxLength = MAX_LEN;
+    comment.setAttribute('data-i18n-placeholder', 'csatCommentLabel');
+    comment.placeholder = t('csatCommentLabel');
+    form.appendChild(label);
+    form.appendChild(comment);
+
+    var actions = h('div', 'csat-actions');
+    var submit = h('button', 'btn btn-primary csat-submit');
+    submit.type = 'submit';
+    submit.disabled = true;
+    submit.appendChild(i18nEl('span', null, 'csatSubmit'));
+    var status = h('span', 'csat-status');
+    status.setAttribute('role', 'status');
+    actions.appendChild(submit);
+    actions.appendChild(status);
+    form.appendChild(actions);
+
+    var busy = false;
+    form.addEventListener('submit', async function (e) {
+      e.preventDefault();
+      if (busy) return;
+      if (!rating) {
+        setI18nText(status, 'csatChoose');
+        return;
+      }
+      busy = true;
+      submit.disabled = true;
+      form.setAttribute('aria-busy', 'true');
+      status.classList.remove('error');
+      try {
+        var text = comment.value.trim();
+        await api('/v1/conversations/' + encodeURIComponent(conversationId) + '/csat', {
+          method: 'POST',
+          json: { user: state.user, rating: rating, comment: text || null }
+        });
+        form.textContent = '';
+        form.classList.add('done');
+        form.appendChild(i18nEl('p', 'csat-thanks', 'csatThanks'));
+      } catch (err) {
+        status.classList.add('error');
+        showErrorText(status, err);
+        submit.disabled = false;
+      } finally {
+        busy = false;
+        form.removeAttribute('aria-busy');
+      }
+    });
+
+    row.appendChild(form);
+    els.messages.appendChild(row);
+    scrollToBottom(false);
   }
 
   /* ------------------------------------------------------------------ */
@@ -1079,6 +1407,7 @@
     els.newConv = document.getElementById('new-conversation');
     els.langToggle = document.getElementById('lang-toggle');
     els.counter = document.getElementById('char-counter');
+    els.banner = document.getElementById('handoff-banner');
 
     els.input.setAttribute('maxlength', String(MAX_LEN));
     setLang(state.lang, false);
