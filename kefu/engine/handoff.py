@@ -87,6 +87,8 @@ class HandoffService:
         Never fails the turn (the customer already has the answer), and a client that
         leaves cannot cancel it half-way.
         """
+        if previous_state == "bot" and message.route not in ("human", "handoff", "ticket"):
+            return previous_state  # the bot answered and keeps the conversation: nothing to do
         task = self._spawn(self._after_turn(app, message, user, previous_state, reason, ticket_id))
         return await asyncio.shield(task)
 

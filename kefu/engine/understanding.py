@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
 from kefu.core.app_config import AppConfig
-from kefu.core.nlu_config import IntentSettings
 from kefu.engine.route_cache import BoundedCache
 from kefu.knowledge import tokenize
 from kefu.knowledge.embedders import Embedder
 from kefu.nlu.entities import Entity, EntityExtractor
 from kefu.nlu.intent import OUT_OF_SCOPE, IntentClassifier, IntentExample, IntentPrediction
+from kefu.nlu.intent.child import train_in_child
 from kefu.nlu.sentiment import Sentiment, analyze_sentiment
 
 __all__ = ["AppUnderstanding", "Understood"]
@@ -42,7 +40,7 @@ class Understood:
     """What the understanding layer found in one message."""
 
     intent: IntentPrediction | None
-    entities: list[Entity]
+    entities: tuple[Entity, ...]
     sentiment: Sentiment
 
     def record(self, *, mask: bool) -> dict[str, Any]:
@@ -90,6 +88,7 @@ class AppUnderstanding:
         self.extractor = extractor
         self.support = support
         self._intents: BoundedCache[str, IntentPrediction] = BoundedCache(cache_size)
+        self._understood: BoundedCache[tuple[str, dt.date], Understood] = BoundedCache(cache_size)
 
     @classmethod
     def build(
@@ -153,12 +152,21 @@ class AppUnderstanding:
         return cached
 
     def understand(self, text: str, today: dt.date | None = None) -> Understood:
-        entities = self.extractor.extract(text, today=today)
-        return Understood(
-            intent=self.intent(with_placeholders(text, entities)),
-            entities=entities,
-            sentiment=analyze_sentiment(text),
-        )
+        """Cached per text and day (relative dates such as 上个月 depend on the day)."""
+        day = today or dt.date.today()
+        key = (text, day)
+        cached = self._understood.get(key)
+        if cached is None:
+            entities = self.extractor.extract(text, today=day)
+            cached = self._understood.put(
+                key,
+                Understood(
+                    intent=self.intent(with_placeholders(text, entities)),
+                    entities=tuple(entities),
+                    sentiment=analyze_sentiment(text),
+                ),
+            )
+        return cached
 
 
 def with_placeholders(text: str, entities: Sequence[Entity]) -> str:
@@ -167,18 +175,6 @@ def with_placeholders(text: str, entities: Sequence[Entity]) -> str:
     for entity in sorted(entities, key=lambda e: e.start, reverse=True):
         text = f"{text[: entity.start]} {entity.type} {text[entity.end :]}"
     return text
-
-
-def train_in_child(examples: list[IntentExample], settings: IntentSettings) -> IntentClassifier:
-    """Train in a fresh child process and bring back the fitted classifier.
-
-    Fitting needs scikit-learn (75 MB, 150 with pandas installed); predicting needs only
-    numpy and the fitted vocabularies and weights. Training where the server never imports
-    scikit-learn keeps that memory out of the long-running process.
-    """
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(IntentClassifier.train, examples, settings).result()
 
 
 class IntentSupport:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import classification_report, f1_score
 
 from kefu.core.errors import InvalidParam
 from kefu.core.nlu_config import IntentSettings
@@ -114,7 +113,7 @@ def evaluate_intents(
     metrics: dict[str, Any] = {
         "accuracy": _mean(answer_array == truth_array),
         "macro_f1": float(
-            f1_score(truths, answered, labels=labels, average="macro", zero_division=0)
+            _metrics().f1_score(truths, answered, labels=labels, average="macro", zero_division=0)
         ),
         "in_scope_accuracy": _mean(answer_array[in_scope] == truth_array[in_scope]),
         "top1_accuracy": _mean(best_array[in_scope] == truth_array[in_scope]),
@@ -146,7 +145,7 @@ def write_report(evaluation: IntentEvaluation, folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     answered = [prediction.label or OUT_OF_SCOPE for prediction in evaluation.predictions]
     labels = sorted(set(evaluation.truths) | set(answered))
-    report: dict[str, Any] = classification_report(
+    report: dict[str, Any] = _metrics().classification_report(
         evaluation.truths, answered, labels=labels, output_dict=True, zero_division=0
     )
     confusions: dict[str, Counter[str]] = {label: Counter() for label in labels}
@@ -205,3 +204,10 @@ def _plot_confusion(
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return []
+
+
+def _metrics() -> Any:
+    """scikit-learn's metrics, imported when an evaluation runs (not when a server starts)."""
+    from sklearn import metrics
+
+    return metrics
