@@ -120,6 +120,7 @@ class HandoffRepository:
             .outerjoin(AgentRow, AgentRow.id == ConversationRow.assigned_agent_id)
             .where(
                 ConversationRow.handoff_state.in_(list(states)),
+                ConversationRow.handoff_state != "bot",  # lets the partial index serve it
                 ConversationRow.deleted_at.is_(None),
             )
         )

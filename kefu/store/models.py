@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -78,7 +89,15 @@ class ConversationRow(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_user_updated", "end_user_id", "updated_at"),
-        Index("ix_conversations_handoff", "handoff_state", "handoff_at"),
+        # Partial: almost every conversation stays with the bot; only hand-overs are indexed,
+        # so a customer's turn does not pay for the agents' inbox.
+        Index(
+            "ix_conversations_handoff",
+            "handoff_state",
+            "handoff_at",
+            sqlite_where=text("handoff_state != 'bot'"),
+            postgresql_where=text("handoff_state != 'bot'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

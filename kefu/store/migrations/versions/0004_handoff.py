@@ -39,7 +39,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("handoff_reason", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("handoff_note", sa.JSON(), nullable=True))
         batch_op.create_index(
-            "ix_conversations_handoff", ["handoff_state", "handoff_at"], unique=False
+            "ix_conversations_handoff",
+            ["handoff_state", "handoff_at"],
+            unique=False,
+            sqlite_where=sa.text("handoff_state != 'bot'"),
+            postgresql_where=sa.text("handoff_state != 'bot'"),
         )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("agent_id", sa.String(length=36), nullable=True))
