@@ -21,7 +21,7 @@ def talk(client: httpx.AsyncClient, user: str, shop: str) -> Talk:
 
 async def test_order_status_asks_for_the_number_then_answers_from_the_shop(talk: Talk) -> None:
     answer = await talk.say("我的订单还没发货,能查一下吗?")
-    assert "订单号" in answer and talk.last["metadata"].get("route", "flow") == "flow"
+    assert "订单号" in answer
     trace = await talk.trace()
     assert trace["route"] == "flow"
     understand = next(s for s in trace["stages"] if s["name"] == "understand")
