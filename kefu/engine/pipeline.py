@@ -120,10 +120,10 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
         text=ctx.query,
         entities=understood.entities if understood else (),
         intent=intent,
-        act=detect_act(ctx.query),
+        act=understood.act if understood else detect_act(ctx.query),
     )
     step = None
-    if wants_human(ctx.query):
+    if understood.wants_human if understood else wants_human(ctx.query):
         state.suspend_active()
         ctx.route = "handoff"
         ctx.answer = ctx.app.config.replies.handoff.get(ctx.language)

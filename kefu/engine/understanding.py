@@ -11,13 +11,14 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kefu.core.app_config import AppConfig
 from kefu.engine.route_cache import BoundedCache
 from kefu.knowledge import tokenize
 from kefu.knowledge.embedders import Embedder
+from kefu.nlu.dialog_acts import DialogAct, detect_act, wants_human
 from kefu.nlu.entities import Entity, EntityExtractor
 from kefu.nlu.intent import OUT_OF_SCOPE, IntentClassifier, IntentExample, IntentPrediction
 from kefu.nlu.intent.child import train_in_child
@@ -37,14 +38,24 @@ MIN_SUPPORT = 0.3
 
 @dataclass(frozen=True, slots=True)
 class Understood:
-    """What the understanding layer found in one message."""
+    """What the understanding layer found in one message (cached per text and day, so
+    everything here is worked out once: the dialog act and the trace's view too)."""
 
     intent: IntentPrediction | None
     entities: tuple[Entity, ...]
     sentiment: Sentiment
+    act: DialogAct | None = None  # yes / no / cancel
+    wants_human: bool = False  # 转人工, "talk to a human"
+    _records: dict[bool, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def record(self, *, mask: bool) -> dict[str, Any]:
         """The trace's view: intent ranking with confidences, entities, sentiment."""
+        cached = self._records.get(mask)
+        if cached is None:
+            cached = self._records[mask] = self._record(mask)
+        return cached
+
+    def _record(self, mask: bool) -> dict[str, Any]:
         data: dict[str, Any] = {
             "sentiment": {
                 "label": self.sentiment.label,
@@ -164,6 +175,8 @@ class AppUnderstanding:
                     intent=self.intent(with_placeholders(text, entities)),
                     entities=tuple(entities),
                     sentiment=analyze_sentiment(text),
+                    act=detect_act(text),
+                    wants_human=wants_human(text),
                 ),
             )
         return cached
