@@ -59,13 +59,17 @@ def model_tools(app: AppRuntime, language: str) -> list[dict[str, Any]]:
 
 
 async def answer_with_tools(
-    ctx: TurnContext, prompt: list[ChatMessage], conversation_id: str, user: str
+    ctx: TurnContext,
+    prompt: list[ChatMessage],
+    tools: list[dict[str, Any]],
+    conversation_id: str,
+    user: str,
 ) -> bool:
-    """Let the model call tools, then answer. True when it called any and answered (the
-    answer is in ``ctx.answer``); False leaves the turn as it was."""
+    """Let the model call ``tools`` (from :func:`model_tools`), then answer. True when it
+    called any and answered (the answer is in ``ctx.answer``); False leaves the turn as it
+    was."""
     app = ctx.app
     model = app.model
-    tools = model_tools(app, ctx.language)
     if model is None or not tools:
         return False
     sampling = app.config.llm.sampling

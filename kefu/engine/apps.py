@@ -156,14 +156,12 @@ class AppRegistry:
             flows=FlowBook(config.flows, config.replies, tools),
         )
         runtime.reload_knowledge(self._store)
-        if config.intents:
-            faqs, _ = self._store.knowledge.load(record.id)
-            questions = [form for faq in faqs for form in (faq.question, *faq.variants)]
-            runtime.understanding = AppUnderstanding.build(
-                config, questions, in_subprocess=self._train_in_subprocess
-            )
-        else:
-            runtime.understanding = AppUnderstanding.build(config)
+        questions = [
+            form for faq in runtime.index.faq_entries for form in (faq.question, *faq.variants)
+        ]
+        runtime.understanding = AppUnderstanding.build(
+            config, questions, in_subprocess=self._train_in_subprocess
+        )
         self._apps[config.name] = runtime
         self.refresh_credentials()
         return runtime

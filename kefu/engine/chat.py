@@ -212,13 +212,13 @@ class ChatService:
         prompt = None
         # With tools a model may look up what the knowledge does not hold: an order, a
         # phone number, a date… that the customer names outside any flow.
-        with_tools = wants_lookup(ctx) and bool(model_tools(app, ctx.language))
-        if (ctx.route == "generate" or with_tools) and not await self.generator.screen(app, ctx):
+        tools = model_tools(app, ctx.language) if wants_lookup(ctx) else []
+        if (ctx.route == "generate" or tools) and not await self.generator.screen(app, ctx):
             refuse(ctx)
-            with_tools = False
-        if ctx.route == "generate" or with_tools:
+            tools = []
+        if ctx.route == "generate" or tools:
             prompt = await self.generator.plan(app, ctx, history, conversation_id)
-            if with_tools and await answer_with_tools(ctx, prompt, conversation_id, user):
+            if tools and await answer_with_tools(ctx, prompt, tools, conversation_id, user):
                 prompt = None
             elif ctx.route != "generate":
                 prompt = None

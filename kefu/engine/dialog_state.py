@@ -6,6 +6,7 @@ version, or by a flow that no longer exists, is dropped rather than failing the 
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,7 @@ class DialogState:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, known_flows: set[str] | None = None) -> DialogState:
+    def from_dict(cls, data: Any, known_flows: AbstractSet[str] | None = None) -> DialogState:
         if not isinstance(data, dict):
             return cls()
 

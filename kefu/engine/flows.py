@@ -107,6 +107,7 @@ class FlowBook:
         for the customer's explicit yes first."""
         self.by_name = {flow.name: flow for flow in flows}
         self.by_intent = {flow.intent: flow for flow in flows}
+        self.names = frozenset(self.by_name)
         self.replies = replies
         self.tools = tools
         self._patterns = {
@@ -115,13 +116,6 @@ class FlowBook:
             for slot in flow.slots
             if slot.pattern
         }
-
-    def __bool__(self) -> bool:
-        return bool(self.by_name)
-
-    @property
-    def names(self) -> set[str]:
-        return set(self.by_name)
 
     def for_intent(self, intent: str | None) -> FlowConfig | None:
         return self.by_intent.get(intent) if intent else None

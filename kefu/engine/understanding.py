@@ -17,7 +17,6 @@ from typing import Any
 from kefu.core.app_config import AppConfig
 from kefu.engine.route_cache import BoundedCache
 from kefu.knowledge import tokenize
-from kefu.knowledge.embedders import Embedder
 from kefu.nlu.dialog_acts import DialogAct, detect_act, wants_human
 from kefu.nlu.entities import Entity, EntityExtractor
 from kefu.nlu.intent import OUT_OF_SCOPE, IntentClassifier, IntentExample, IntentPrediction
@@ -106,7 +105,6 @@ class AppUnderstanding:
         cls,
         config: AppConfig,
         faq_questions: Sequence[str] = (),
-        embedder: Embedder | None = None,
         *,
         in_subprocess: bool = False,
     ) -> AppUnderstanding:
@@ -117,10 +115,12 @@ class AppUnderstanding:
         """
         classifier = None
         extractor = EntityExtractor(order_id_patterns=config.nlu.order_id_patterns)
-        examples = [
-            IntentExample(with_placeholders(text, extractor.extract(text)), label)
+        intents = {
+            label: [with_placeholders(text, extractor.extract(text)) for text in texts]
             for label, texts in config.intents.items()
-            for text in texts
+        }
+        examples = [
+            IntentExample(text, label) for label, texts in intents.items() for text in texts
         ]
         if examples and config.nlu.faq_out_of_scope:
             known = {example.text for example in examples}
@@ -133,10 +133,10 @@ class AppUnderstanding:
             ]
         if examples:
             started = time.perf_counter()
-            if in_subprocess and embedder is None:
+            if in_subprocess:
                 classifier = train_in_child(examples, config.nlu.intent)
             else:
-                classifier = IntentClassifier.train(examples, config.nlu.intent, embedder=embedder)
+                classifier = IntentClassifier.train(examples, config.nlu.intent)
             log.info(
                 "app %s: intent classifier trained on %d examples in %.2f s (%s)",
                 config.name,
@@ -144,7 +144,7 @@ class AppUnderstanding:
                 time.perf_counter() - started,
                 ", ".join(classifier.features),
             )
-        support = IntentSupport(config.intents, extractor) if config.intents else None
+        support = IntentSupport(intents) if intents else None
         return cls(classifier, extractor, support=support)
 
     def intent(self, text: str) -> IntentPrediction | None:
@@ -194,13 +194,10 @@ class IntentSupport:
     """The words (tokenizer output: jieba words, English stems, synonyms folded) of each
     intent's examples, to check a prediction against what the examples actually say."""
 
-    def __init__(self, intents: dict[str, list[str]], extractor: EntityExtractor) -> None:
+    def __init__(self, intents: dict[str, list[str]]) -> None:
+        """``intents``: label → examples, entities already replaced by placeholders."""
         self._words = {
-            label: {
-                word
-                for text in texts
-                for word in tokenize(with_placeholders(text, extractor.extract(text)))
-            }
+            label: {word for text in texts for word in tokenize(text)}
             for label, texts in intents.items()
         }
 

@@ -147,6 +147,11 @@ class KnowledgeIndex:
         return len(self._snapshot.faq.entries)
 
     @property
+    def faq_entries(self) -> tuple[FaqEntry, ...]:
+        """The FAQ entries now indexed."""
+        return self._snapshot.faq.entries
+
+    @property
     def chunk_count(self) -> int:
         return len(self._snapshot.chunks.chunks)
 
