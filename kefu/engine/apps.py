@@ -70,7 +70,7 @@ class AppRuntime:
             faqs, chunks = store.knowledge.load(self.id)
             fingerprint = knowledge_fingerprint(faqs, chunks, self.index.embedder_name)
             if not self.index.load(fingerprint):
-                self.index.rebuild(faqs, chunks)
+                self.index.rebuild(faqs, chunks, fingerprint)
             self.annotations = self.annotations.reload(store, self.id, self.index)
             # A new cache object, not clear(): the event loop may be reading the old one.
             self.route_cache = BoundedCache(self.route_cache_size)

