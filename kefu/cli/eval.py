@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -94,7 +95,13 @@ def intent(
     }
     if regularization is not None:
         changes["regularization"] = regularization
-    settings = IntentSettings(**changes)
+    try:
+        settings = IntentSettings(**changes)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        err.print(f"[bold red]error:[/] --{field}: {first['msg']}", highlight=False)
+        raise typer.Exit(2) from None
     try:
         train_examples = read_examples(train)
         test_examples = read_examples(test)

@@ -53,10 +53,6 @@ class ParsedUpload:
     chunks: list[ChunkDraft] = field(default_factory=list)
     faqs: list[FaqEntry] = field(default_factory=list)
 
-    @property
-    def kind(self) -> str:
-        return "faq" if self.faqs else "document"
-
 
 def process_rule(defaults: KnowledgeConfig, rule: Mapping[str, Any] | None) -> ProcessRule:
     """Read Dify's ``process_rule``: ``mode`` automatic (the app's settings) or custom, with

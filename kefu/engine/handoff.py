@@ -35,7 +35,6 @@ __all__ = ["ConversationView", "HandoffService"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_TEXT = 4000
-VIEW_MESSAGES = 100
 NOTE_TURNS = 10
 
 

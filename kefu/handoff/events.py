@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["EventHub"]
@@ -36,11 +36,6 @@ class EventHub:
                 if not listeners:
                     del self._listeners[conversation_id]
 
-    async def listen(self, conversation_id: str) -> AsyncIterator[dict[str, Any]]:
-        with self.subscribe(conversation_id) as queue:
-            while True:
-                yield await queue.get()
-
     def publish(self, conversation_id: str, event: dict[str, Any]) -> int:
         """Deliver to every listener (call from the event loop); returns how many."""
         listeners = self._listeners.get(conversation_id, set())
@@ -49,6 +44,3 @@ class EventHub:
                 queue.get_nowait()
             queue.put_nowait(event)
         return len(listeners)
-
-    def listeners(self, conversation_id: str) -> int:
-        return len(self._listeners.get(conversation_id, ()))

@@ -109,3 +109,12 @@ def test_missing_file_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(eval_app, ["intent", "--train", TRAIN, "--test", str(missing)])
     assert result.exit_code == 2
     assert "no such file" in result.stderr
+
+
+def test_an_out_of_range_setting_is_one_line_and_exit_2() -> None:
+    result = CliRunner().invoke(
+        eval_app,
+        ["intent", "--train", str(TRAIN), "--test", str(TEST), "--regularization", "0"],
+    )
+    assert result.exit_code == 2
+    assert "regularization" in result.output and "Traceback" not in result.output

@@ -7,7 +7,7 @@ from typing import Any
 from kefu.core.records import DatasetRecord, DocumentRecord, SegmentRecord
 from kefu.engine.apps import AppRuntime
 
-__all__ = ["dataset_json", "document_json", "indexing_json", "segment_json", "status_json"]
+__all__ = ["dataset_json", "document_json", "indexing_json", "segment_json"]
 
 _SEARCH_METHODS = {
     "lexical": "full_text_search",
@@ -131,7 +131,3 @@ def segment_json(segment: SegmentRecord, status: str, created_at: int) -> dict[s
         "heading": segment.heading,  # kefu: the heading path the chunk sits under
         "variants": list(segment.variants),  # kefu: an FAQ entry's other phrasings
     }
-
-
-def status_json(status: str) -> dict[str, Any]:
-    return {"indexing_status": status}
