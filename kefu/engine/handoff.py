@@ -170,12 +170,22 @@ class HandoffService:
         except ProviderError as exc:
             log.warning("no model summary for the handover note: %s", exc.message)
             return
-        note = {**(conversation.handoff_note or {}), "llm_summary": strip_think(completion.text)}
-        await to_thread.run_sync(
-            lambda: self._store.handoff.move(
-                conversation.id, expected_state=conversation.handoff_state, handoff_note=note
+        # Keyed on the hand-over, not its state: an agent may claim it while the model writes.
+        handoff_at = conversation.handoff_at
+        if handoff_at is None:
+            return
+        added = await to_thread.run_sync(
+            lambda: self._store.handoff.add_to_note(
+                conversation.id, handoff_at, llm_summary=strip_think(completion.text)
             )
         )
+        if not added:
+            log.info("hand-over of %s ended before its summary was ready", conversation.id)
+
+    async def drain(self) -> None:
+        """Wait for hand-over work still running (model summaries) of this event loop."""
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(work)

@@ -134,6 +134,7 @@ class Runtime:
 
     async def aclose_models(self) -> None:
         """Close the model clients' connections (from the event loop that used them)."""
+        await self.handoff.drain()  # summaries in progress still use the models
         for app in self.apps.all():
             aclose = getattr(app.model, "aclose", None)
             if aclose is not None:

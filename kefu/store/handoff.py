@@ -97,6 +97,18 @@ class HandoffRepository:
             row = session.get(ConversationRow, conversation_id)
             return conversation_record(row) if row else None
 
+    def add_to_note(self, conversation_id: str, handoff_at: datetime, **entries: Any) -> bool:
+        """Add ``entries`` to the handover note of the hand-over that began at
+        ``handoff_at``, whoever has claimed it since; False if it is over or another began."""
+        with Session(self._engine) as session, session.begin():
+            row = session.get(ConversationRow, conversation_id)
+            if row is None or row.deleted_at is not None or row.handoff_at is None:
+                return False
+            if as_utc(row.handoff_at) != as_utc(handoff_at):
+                return False
+            row.handoff_note = {**(row.handoff_note or {}), **entries}
+            return True
+
     def inbox(
         self,
         states: Collection[str],

@@ -9,6 +9,7 @@ import pytest
 
 from kefu.core.handoff_config import BusinessHours, HandoffConfig
 from kefu.engine.runtime import Runtime
+from kefu.testing import ScriptedChatModel, ScriptedReply
 from tests.handoff.conftest import Desk
 from tests.handoff.receiver import Receiver
 
@@ -136,3 +137,25 @@ def test_business_hours_span_midnight_and_skip_days() -> None:
     assert day.close == dt.time(22) and not day.is_open(
         dt.datetime(2026, 11, 20, 14, tzinfo=dt.UTC)
     )
+
+
+async def test_the_model_summary_reaches_the_note_of_an_assigned_hand_over(
+    desk: Desk, policy: HandoffConfig
+) -> None:
+    """The summary is written while an agent already owns the conversation (auto-assigned):
+    it is added to that hand-over's note all the same."""
+    app = desk.runtime.apps.get("desk")
+    set_policy(desk, llm_summary=True)
+    app.model = ScriptedChatModel(default=ScriptedReply(("顾客要求人工处理退款。",)))
+    key = await desk.new_agent("summary-sam")
+    await desk.agent(key, "POST", "/status", json={"online": True})
+    try:
+        [answer] = await say(desk, "summarised", "转人工")
+        assert answer["metadata"]["handoff_state"] == "human"
+        await desk.runtime.handoff.drain()
+        state = desk.runtime.store.handoff.conversation(answer["conversation_id"])
+        assert state is not None and state.handoff_note is not None
+        assert state.handoff_note["llm_summary"] == "顾客要求人工处理退款。"
+    finally:
+        app.model = None
+        await desk.agent(key, "POST", "/status", json={"online": False})
