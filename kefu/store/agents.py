@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy import Engine, select, update
@@ -11,18 +10,15 @@ from sqlalchemy.orm import Session
 
 from kefu.core.errors import Conflict
 from kefu.core.handoff_records import AgentRecord
+from kefu.store.apps import generate_key
 from kefu.store.db import as_utc, utcnow
 from kefu.store.ids import hash_key, new_id
 from kefu.store.models import AgentRow
 
-__all__ = ["ADMIN_AGENT", "AgentRepository", "generate_agent_key"]
+__all__ = ["ADMIN_AGENT", "AgentRepository"]
 
 ADMIN_AGENT = "admin"  # the console user behind KEFU_ADMIN_KEY
 _NO_KEY = "!admin"  # not a SHA-256 digest, so no key can ever match it
-
-
-def generate_agent_key() -> str:
-    return "agent-" + secrets.token_urlsafe(24)
 
 
 def agent_record(row: AgentRow) -> AgentRecord:
@@ -44,7 +40,7 @@ class AgentRepository:
 
     def create(self, name: str, apps: list[str]) -> tuple[AgentRecord, str]:
         """A new agent and its key; the plaintext is returned only now."""
-        plaintext = generate_agent_key()
+        plaintext = generate_key("agent")
         row = AgentRow(
             id=new_id(),
             name=name,
@@ -79,7 +75,7 @@ class AgentRepository:
             return agent_record(row)
 
     def rotate_key(self, agent_id: str) -> tuple[AgentRecord, str] | None:
-        plaintext = generate_agent_key()
+        plaintext = generate_key("agent")
         with Session(self._engine) as session, session.begin():
             row = session.get(AgentRow, agent_id)
             if row is None or row.disabled_at is not None or row.key_hash == _NO_KEY:

@@ -15,7 +15,7 @@ from kefu.store.models import ApiKeyRow, AppRow
 
 __all__ = ["ApiKeyRecord", "AppRepository", "generate_key"]
 
-KEY_PREFIXES = {"app": "app-", "dataset": "dataset-", "admin": "admin-"}
+KEY_PREFIXES = {"app": "app-", "dataset": "dataset-", "admin": "admin-", "agent": "agent-"}
 
 
 def generate_key(kind: str) -> str:
