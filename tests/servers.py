@@ -22,25 +22,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "KEFU_DEMO_API_KEY": KEY, "KEFU_ADMIN_KEY": "admin-real"}
-    log_path = data_dir.parent / f"server-{port}.log"
-    command = [sys.executable, "-m", "kefu.cli.main", "serve", "--demo", "--port", str(port)]
+def spawn_until_healthy(
+    command: list[str], env: dict[str, str], log_path: Path, health_url: str
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` (output to ``log_path``) and wait until ``health_url`` answers 200;
+    the log is in the error when it exits or does not become ready in 60 s."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir)], env=env, stdout=log, stderr=log
-        )
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited: {log_path.read_text(errors='replace')}")
+            raise AssertionError(f"{command[2]} exited: {log_path.read_text(errors='replace')}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx.get(health_url, timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
-    raise AssertionError("server did not become ready in 60 s")
+    raise AssertionError(f"{command[2]} did not become ready in 60 s")
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KEFU_DEMO_API_KEY": KEY, "KEFU_ADMIN_KEY": "admin-real"}
+    command = [sys.executable, "-m", "kefu.cli.main", "serve", "--demo", "--port", str(port)]
+    return spawn_until_healthy(
+        [*command, "--data-dir", str(data_dir)],
+        env,
+        data_dir.parent / f"server-{port}.log",
+        f"http://127.0.0.1:{port}/health",
+    )
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
@@ -49,6 +59,7 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
 
 
 @contextmanager
