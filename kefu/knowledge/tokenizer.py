@@ -20,13 +20,21 @@ import jieba
 
 from kefu.core.types import Language
 
-__all__ = ["TOKENIZER_VERSION", "detect_language", "informativeness", "tokenize"]
+__all__ = [
+    "CJK_RANGES",
+    "TOKENIZER_VERSION",
+    "detect_language",
+    "has_chinese",
+    "informativeness",
+    "tokenize",
+]
 
 # Bump whenever tokenize() output changes: persisted indexes built with another version
 # are then rebuilt instead of loaded.
 TOKENIZER_VERSION = 2
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # ideographs, for regex classes
+_CJK = CJK_RANGES
 _HAS_CJK = re.compile(f"[{_CJK}]")
 _WORD = rf"(?:(?![{_CJK}])[^\W_])+"
 # A run of ideographs, or a word in any other script (letters and digits, "don't" whole).
@@ -145,6 +153,11 @@ def _load_common_words() -> dict[str, float]:
                 logger.warning("cannot read jieba's word statistics %s: %s", path, exc)
             _common_words = common
     return _common_words
+
+
+def has_chinese(text: str) -> bool:
+    """Whether ``text`` holds any Chinese ideograph."""
+    return _HAS_CJK.search(text) is not None
 
 
 def detect_language(text: str) -> Language:

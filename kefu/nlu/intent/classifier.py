@@ -26,13 +26,14 @@ from kefu.knowledge.embedders.local import (
     find_minilm,
     shared_embedder,
 )
+from kefu.knowledge.tokenizer import has_chinese
 from kefu.nlu.intent.calibration import (
     DEFAULT_TEMPERATURE,
     fit_temperature,
     holdout_split,
     softmax,
 )
-from kefu.nlu.intent.features import Progress, TextFeatures, has_chinese
+from kefu.nlu.intent.features import Progress, TextFeatures
 
 __all__ = [
     "DEFAULT_THRESHOLD",

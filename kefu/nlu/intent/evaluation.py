@@ -33,7 +33,7 @@ _CONFUSED_WITH = 3
 def read_examples(path: Path) -> list[IntentExample]:
     """Read ``{"text": ..., "label": ...}`` lines; :class:`InvalidParam` names file and line."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # Excel writes a BOM
     except FileNotFoundError:
         raise InvalidParam(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

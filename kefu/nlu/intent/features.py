@@ -24,14 +24,14 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from kefu.knowledge.embedders import Embedder
+from kefu.knowledge.tokenizer import CJK_RANGES, has_chinese
 
-__all__ = ["Progress", "TextFeatures", "has_chinese", "segmented_ngrams"]
+__all__ = ["Progress", "TextFeatures", "segmented_ngrams"]
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while a long step runs."""
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HAS_CJK = re.compile(f"[{_CJK}]")
+_CJK = CJK_RANGES
 _WORD = re.compile(rf"(?:(?![{_CJK}])[^\W_])+")
 
 # Longest character n-gram inside one whitespace-separated word. A Chinese "word" is a
@@ -46,10 +46,6 @@ _EMBEDDING_WEIGHT = 2.0
 # weight matrix (memory) and changed no measured accuracy by more than 0.03 points.
 _PRUNE_FROM_EXAMPLES = 5000
 _EMBED_BATCH = 256
-
-
-def has_chinese(text: str) -> bool:
-    return _HAS_CJK.search(text) is not None
 
 
 def normalize(text: str) -> str:
