@@ -28,7 +28,7 @@ eval_app = typer.Typer(
 )
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @eval_app.callback()

@@ -97,7 +97,7 @@ def faq_command(
     ] = None,
 ) -> None:
     """FAQ matching: hit@1, hit@5, MRR and ms per query on labelled queries."""
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     with _errors_exit(console):
         entries = [entry for path in faq for entry in read_faq_file(path)]
         if not entries:
@@ -159,7 +159,7 @@ def retrieval_command(
     chunk_overlap: Annotated[int, typer.Option(min=0, help="overlap between chunks")] = 40,
 ) -> None:
     """Passage search: recall@1/@5/@10 and MRR of the documents that hold the answer."""
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     with _errors_exit(console):
         if not docs.is_dir():
             raise _BadInput(f"{docs}: not a folder")

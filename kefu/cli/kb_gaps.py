@@ -17,7 +17,7 @@ from kefu.engine.knowledge_gaps import GapReport, gap_report
 __all__ = ["kb_gaps"]
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _report_json(report: GapReport) -> dict[str, object]:

@@ -40,7 +40,7 @@ eval_app.command("retrieval")(retrieval_command)
 app.add_typer(eval_app, name="eval")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 AppFiles = Annotated[
     list[Path] | None,

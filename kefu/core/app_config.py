@@ -6,6 +6,7 @@ the key and what is wrong — never a traceback.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from kefu.core.localized import localize as _localize
 from kefu.core.security_config import SafetyConfig, SecurityConfig
 from kefu.core.tool_config import ToolList
 from kefu.core.types import Language
+from kefu.core.yaml_lint import find_cut_values
 
 __all__ = [
     "AppConfig",
@@ -34,6 +36,7 @@ __all__ = [
     "parse_app_config",
 ]
 
+log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -263,6 +266,8 @@ def load_app_config(path: Path) -> AppConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML: {where}{problem}", file=file) from None
+    for cut in find_cut_values(text):
+        log.warning("%s: %s", file, cut.describe())
     config = parse_app_config(data, file=file, base_dir=path.parent)
     return config.model_copy(update={"source_file": path.resolve()})
 

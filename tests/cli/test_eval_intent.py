@@ -105,10 +105,12 @@ def test_bad_file_is_one_line_and_exit_2(tmp_path: Path, content: str, expected:
 
 
 def test_missing_file_is_exit_2(tmp_path: Path) -> None:
-    missing = tmp_path / "nope.jsonl"
+    """One unwrapped line whatever the terminal's width (a long path would wrap at 80)."""
+    missing = tmp_path / ("a-long-folder-name-" * 5) / "nope.jsonl"
     result = runner.invoke(eval_app, ["intent", "--train", TRAIN, "--test", str(missing)])
     assert result.exit_code == 2
-    assert "no such file" in result.stderr
+    assert f"{missing}: no such file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_an_out_of_range_setting_is_one_line_and_exit_2() -> None:
