@@ -35,7 +35,7 @@ class CutValue:
 
 
 def find_cut_values(text: str) -> list[CutValue]:
-    """Plain scalars that look cut by a ``#`` comment, in file order; [] if YAML is invalid."""
+    """Plain scalars that look cut by a ``#`` comment, in file order (as far as it parses)."""
     lines = text.splitlines()
     found: list[CutValue] = []
     try:

@@ -213,7 +213,7 @@ class FlowBook:
             if repeated:
                 question = (slot.retry or slot.ask).get(language)
                 prefix = "" if slot.retry else self.replies.not_understood.get(language)
-                text = prefix + self._text(question, frame)
+                text = _sentences(prefix, self._text(question, frame))
             else:
                 text = self._text(slot.ask.get(language), frame)
             return FlowStep(
@@ -330,3 +330,10 @@ class FlowBook:
                 if any(word.lower() in lowered for word in (value, *words) if word):
                     return value
         return None
+
+
+def _sentences(first: str, second: str) -> str:
+    """Two sentences as one reply: a space after Latin punctuation, none after Chinese."""
+    if first and first[-1].isascii() and not first[-1].isspace():
+        return f"{first} {second}"
+    return first + second

@@ -161,10 +161,12 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
 
 
 def _keep_conversation_language(ctx: TurnContext, state: DialogState) -> None:
-    """ "#W2378156" or "ok" in a Chinese conversation is answered in Chinese."""
+    """ "#W2378156" or "ok" in a Chinese conversation is answered in Chinese, and
+    "13900005678" (no letters at all) in whatever language the conversation speaks."""
     if state.language is None or state.language == ctx.language:
         return
-    if ctx.language == "en" and len(ctx.query.split()) < STICKY_LANGUAGE_WORDS:
+    wordless = not any(ch.isalpha() for ch in ctx.query)
+    if wordless or (ctx.language == "en" and len(ctx.query.split()) < STICKY_LANGUAGE_WORDS):
         ctx.language = state.language  # type: ignore[assignment]
 
 
