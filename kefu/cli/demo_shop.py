@@ -27,30 +27,44 @@ demo_shop_app = typer.Typer(
 err = Console(stderr=True, soft_wrap=True)
 
 
-@demo_shop_app.callback()
-def _group() -> None:
-    """Keep ``serve`` a named sub-command even while it is the only one."""
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="where demo_shop.sqlite3 lives (env KEFU_DATA_DIR; ./data)"),
+]
+SourceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--source",
+        help="τ²-bench retail db.json (env KEFU_DEMO_SHOP_SOURCE; else "
+        "shared/data/tau2_retail/db.json found above the cwd)",
+        dir_okay=False,
+    ),
+]
+
+
+def _db_path(data_dir: Path | None) -> Path:
+    return (data_dir or Path(os.environ.get("KEFU_DATA_DIR") or "data")) / DB_FILENAME
+
+
+@demo_shop_app.command()
+def reset(data_dir: DataDirOption = None, source: SourceOption = None) -> None:
+    """Restore the shop's orders, bills and membership as shipped (a running shop sees it
+    at its next request), so the README's dialogs work again."""
+    db_path = _db_path(data_dir)
+    try:
+        ensure_database(db_path, source, reset=True)
+    except KefuError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+    err.print(f"demo shop data restored in {db_path.resolve()}", highlight=False)
 
 
 @demo_shop_app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8100,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir", help="where demo_shop.sqlite3 lives (env KEFU_DATA_DIR; ./data)"
-        ),
-    ] = None,
-    source: Annotated[
-        Path | None,
-        typer.Option(
-            "--source",
-            help="τ²-bench retail db.json (env KEFU_DEMO_SHOP_SOURCE; else "
-            "shared/data/tau2_retail/db.json found above the cwd)",
-            dir_okay=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
+    source: SourceOption = None,
     reset: Annotated[
         bool, typer.Option("--reset", help="reload from the source, dropping changes")
     ] = False,
@@ -62,15 +76,14 @@ def serve(
     """Serve the shop; the first start loads db.json into <data-dir>/demo_shop.sqlite3."""
     import uvicorn
 
-    folder = data_dir or Path(os.environ.get("KEFU_DATA_DIR") or "data")
-    db_path = folder / DB_FILENAME
+    db_path = _db_path(data_dir)
     started = time.perf_counter()
     try:
         loaded = ensure_database(db_path, source, reset=reset)
         faults = faults or os.environ.get(FAULTS_ENV, "").strip().lower() in {"1", "true", "yes"}
         app = create_shop_app(db_path, token=os.environ.get(TOKEN_ENV) or None, faults=faults)
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         raise typer.Exit(2) from None
     how = f"loaded in {time.perf_counter() - started:.1f} s" if loaded else "reused"
     extras = "".join(

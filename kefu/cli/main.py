@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +25,9 @@ from kefu.core.settings import Settings
 from kefu.engine.chat import ChatRequest, TurnResult
 from kefu.engine.knowledge_sync import expand_paths, import_paths
 from kefu.engine.runtime import Runtime
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["app", "main"]
 
@@ -39,7 +44,7 @@ eval_app.command("faq")(faq_command)
 eval_app.command("retrieval")(retrieval_command)
 app.add_typer(eval_app, name="eval")
 
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 AppFiles = Annotated[
@@ -97,23 +102,35 @@ def serve(
         runtime = _build(app_files, demo, data_dir)
     for line in runtime.announcements:
         err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
-    names = ", ".join(a.name for a in runtime.apps.all())
-    err.print(
-        f"kefu serving [bold]{names}[/] at http://{host}:{port}  (data: "
-        f"{runtime.settings.data_dir.resolve()})",
-        highlight=False,
-    )
     app = create_app(runtime)
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=runtime.settings.log_level,
-        access_log=False,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=host, port=port, log_level=runtime.settings.log_level, access_log=False
+        )
     )
+    where = f"http://{host}:{port}"
+    names = ", ".join(a.name for a in runtime.apps.all())
+    ready = [
+        f"kefu serving {names} at {where}/  (console {where}/console, data "
+        f"{runtime.settings.data_dir.resolve()})",
+        *runtime.keys,
+    ]
+    # The keys are what a newcomer needs next: the last lines before serving, after
+    # uvicorn's own start-up lines, not buried above them.
+    threading.Thread(target=_announce_when_started, args=(server, ready), daemon=True).start()
+    server.run()
+
+
+def _announce_when_started(server: uvicorn.Server, lines: list[str]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    for line in lines:
+        err.print(f"[bold green]{line}[/]", highlight=False, soft_wrap=True)
 
 
 def _print_sources(result: TurnResult) -> None:
@@ -191,6 +208,14 @@ def chat(
                 err.print(f"[red]{exc.message}[/]", highlight=False)
                 continue
             conversation_id = result.conversation_id
+            if not result.answer and result.handoff_state in ("pending_human", "human"):
+                # The bot stays silent while an agent owns the conversation; say so.
+                out.print(
+                    "[dim]（已转人工，消息已送达客服，请在控制台回复 / "
+                    "a human agent has this conversation: your message is in their inbox）[/]",
+                    highlight=False,
+                )
+                continue
             out.print(f"[bold cyan]客服 / bot[/]: {result.answer}", highlight=False)
             _print_sources(result)
     finally:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import kefu
 from kefu.core.app_config import load_app_config
 from kefu.core.errors import ConfigError
+from kefu.core.key_file import read_or_create_key
 from kefu.core.settings import Settings
 from kefu.engine.admin import AdminService
 from kefu.engine.agent_desk import AgentDesk
@@ -29,6 +29,8 @@ __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
 
 log = logging.getLogger(__name__)
 DEMO_APP = "demo-shop"
+ADMIN_KEY_FILE = "admin.key"
+DEMO_KEY_FILE = "demo-app.key"
 
 
 def demo_app_file() -> Path:
@@ -61,6 +63,7 @@ class Runtime:
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
     announcements: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
     @classmethod
     def build(cls, settings: Settings, app_files: list[Path], *, demo: bool = False) -> Runtime:
@@ -88,14 +91,18 @@ class Runtime:
             train_in_subprocess=settings.train_in_subprocess,
         )
         announcements: list[str] = []
+        keys: list[str] = []
         for config in configs:
             app = registry.load(config)
-            announcements += cls._ensure_app_key(registry, app, settings, demo)
+            lines = cls._ensure_app_key(registry, app, settings, demo)
+            (keys if app.name == DEMO_APP and demo else announcements).extend(lines)
         if settings.admin_key is not None:
             admin_key = settings.admin_key.get_secret_value()
+            keys.append("admin key: from KEFU_ADMIN_KEY")
         else:
-            admin_key = "admin-" + secrets.token_urlsafe(24)
-            announcements.append(f"admin key (KEFU_ADMIN_KEY not set): {admin_key}")
+            key_file = settings.data_dir / ADMIN_KEY_FILE
+            admin_key, _ = read_or_create_key(key_file, "admin-")
+            keys.append(f"admin key: {admin_key}  (kept in {key_file}; KEFU_ADMIN_KEY overrides)")
         limits = TokenBuckets()
         handoff = HandoffService(store, registry)
         return cls(
@@ -113,15 +120,21 @@ class Runtime:
             annotations=AnnotationService(store),
             knowledge_gaps=KnowledgeGapService(store),
             announcements=announcements,
+            keys=keys,
         )
 
     @staticmethod
     def _ensure_app_key(
         registry: AppRegistry, app: AppRuntime, settings: Settings, demo: bool
     ) -> list[str]:
-        if demo and app.name == DEMO_APP and settings.demo_api_key is not None:
-            registry.ensure_key(app, settings.demo_api_key.get_secret_value())
-            return []
+        if demo and app.name == DEMO_APP:
+            if settings.demo_api_key is not None:
+                registry.ensure_key(app, settings.demo_api_key.get_secret_value())
+                return [f"API key of app {app.name!r}: from KEFU_DEMO_API_KEY"]
+            key_file = settings.data_dir / DEMO_KEY_FILE
+            key, _ = read_or_create_key(key_file, "app-")
+            registry.ensure_key(app, key)
+            return [f"API key of app {app.name!r}: {key}  (kept in {key_file})"]
         prefixes = registry.app_key_prefixes(app)
         if prefixes:
             shown = ", ".join(f"{p}…" for p in prefixes)

@@ -93,3 +93,34 @@ def test_chat_keeps_one_conversation(data_dir: Path) -> None:
     app_id = store.apps.get_by_name("demo-shop").id  # type: ignore[union-attr]
     assert store.conversations.count_messages(app_id) == 2
     store.close()
+
+
+def test_chat_says_a_human_has_it_instead_of_an_empty_bot_line(data_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["chat", "--demo", "--data-dir", str(data_dir), "--user", "wants-a-human"],
+        input="转人工\n还在吗?\nexit\n",
+    )
+    assert result.exit_code == 0, result.output
+    turns = result.stdout.split("你 / you: ")[1:]  # what follows each prompt
+    assert turns[0].startswith("客服 / bot: 正在为您转接人工客服")
+    assert "客服 / bot" not in turns[1]
+    assert "已转人工" in turns[1] and "a human agent has this conversation" in turns[1]
+
+
+def test_demo_shop_reset_restores_a_cancelled_order(data_dir: Path) -> None:
+    import sqlite3
+
+    from kefu.cli.demo_shop import demo_shop_app
+
+    result = runner.invoke(demo_shop_app, ["reset", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    db = data_dir / "demo_shop.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE orders SET status = 'cancelled' WHERE order_id = '#W6247578'")
+    conn.close()
+    assert runner.invoke(demo_shop_app, ["reset", "--data-dir", str(data_dir)]).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        (status,) = conn.execute("SELECT status FROM orders WHERE order_id = '#W6247578'").fetchone()
+    conn.close()
+    assert status == "pending"
