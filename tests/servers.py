@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 import httpx
 
 KEY = "app-real-server-key"
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -22,13 +25,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` for test servers: the kernel stops the child when pytest dies, so a
+    crashed or killed run leaves no orphaned server holding a port (Linux; else no-op)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def spawn_until_healthy(
     command: list[str], env: dict[str, str], log_path: Path, health_url: str
 ) -> subprocess.Popen[bytes]:
     """Start ``command`` (output to ``log_path``) and wait until ``health_url`` answers 200;
     the log is in the error when it exits or does not become ready in 60 s."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=log, preexec_fn=die_with_parent
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
