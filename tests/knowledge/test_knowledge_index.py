@@ -371,7 +371,15 @@ def test_queries_during_rebuilds_see_a_whole_index(shop_faqs: list[FaqEntry]) ->
     for thread in readers:
         thread.start()
     for round_number in range(6):
-        index.rebuild(english if round_number % 2 == 0 else chinese, [])
+        entries, expected = (
+            (english, "en-ship-time") if round_number % 2 == 0 else (chinese, "zh-ship-time")
+        )
+        index.rebuild(entries, [])
+        # Wait until a reader has seen this index (no guess at how threads are scheduled).
+        start = len(answered)
+        deadline = time.monotonic() + 30
+        while expected not in answered[start:] and time.monotonic() < deadline and not errors:
+            time.sleep(0.001)
     stop.set()
     for thread in readers:
         thread.join()
