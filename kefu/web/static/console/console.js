@@ -1,7 +1,11 @@
 /*
  * kefu operator console: plain browser JavaScript over the agent API (/v1/agent/…).
  * The key (agent-… or the admin key) is kept in sessionStorage only. Every
- * server-provided string is inserted as text, never as HTML.
+ * server-provided string is inserted as text, never as HTML; every word of the console's
+ * own comes from i18n.js, in the language the toggle chose.
+ *
+ * What is on screen is decided in two places only: showScreen (login card or desk) and
+ * showView (inside the desk: inbox + conversation, or tickets).
  */
 (function () {
   'use strict';
@@ -9,48 +13,14 @@
   var KEY = 'kefu.console.key';
   var LANG = 'kefu.console.lang';
   var POLL_MS = 2000;
-
-  var I18N = {
-    zh: {
-      title: '客服控制台', online: '在线（接受分配）', inbox: '收件箱', tickets: '工单',
-      logout: '退出', loginTitle: '登录客服控制台', keyLabel: '客服密钥或管理员密钥',
-      login: '登录', filterOpen: '待处理 + 处理中', filterWaiting: '等待接入',
-      filterHuman: '处理中', filterResolved: '已解决', mine: '只看我的',
-      inboxEmpty: '没有等待中的会话', claim: '接入', transfer: '转接',
-      resolve: '解决并交还机器人', send: '发送', replyPlaceholder: '回复顾客…',
-      notePlaceholder: '内部备注（顾客看不到）', addNote: '添加内部备注', newTicket: '创建工单',
-      ticketTitle: '标题', ticketDescription: '描述', create: '创建', low: '低', normal: '普通',
-      high: '高', urgent: '紧急', priority: '优先级', status: '状态', createdBy: '创建人',
-      queue: '退回队列', badKey: '密钥无效', waiting: '等待 {m} 分钟', trace: '追踪',
-      pending_human: '等待接入', human: '处理中', resolved: '已解决', bot: '机器人',
-      reason: '转人工原因', intent: '意图', slots: '槽位', sentiment: '情绪',
-      summary: '摘要', customer: '顾客', botName: '机器人', ticketCreated: '工单已创建',
-      open: '待处理', pending: '挂起', solved: '已解决', closed: '已关闭', langToggle: 'EN'
-    },
-    en: {
-      title: 'Agent console', online: 'Online (take assignments)', inbox: 'Inbox',
-      tickets: 'Tickets', logout: 'Log out', loginTitle: 'Sign in to the console',
-      keyLabel: 'Agent key or admin key', login: 'Sign in', filterOpen: 'Waiting + in progress',
-      filterWaiting: 'Waiting', filterHuman: 'In progress', filterResolved: 'Resolved',
-      mine: 'Mine only', inboxEmpty: 'Nobody is waiting', claim: 'Claim', transfer: 'Transfer',
-      resolve: 'Resolve (back to the bot)', send: 'Send', replyPlaceholder: 'Reply to the customer…',
-      notePlaceholder: 'Internal note (the customer never sees it)', addNote: 'Add note',
-      newTicket: 'New ticket', ticketTitle: 'Title', ticketDescription: 'Description',
-      create: 'Create', low: 'Low', normal: 'Normal', high: 'High', urgent: 'Urgent',
-      priority: 'Priority', status: 'Status', createdBy: 'Created by', queue: 'Back to the queue',
-      badKey: 'Invalid key', waiting: 'waiting {m} min', trace: 'trace',
-      pending_human: 'waiting', human: 'in progress', resolved: 'resolved', bot: 'bot',
-      reason: 'Hand-over reason', intent: 'Intent', slots: 'Slots', sentiment: 'Sentiment',
-      summary: 'Summary', customer: 'Customer', botName: 'Bot', ticketCreated: 'Ticket created',
-      open: 'open', pending: 'pending', solved: 'solved', closed: 'closed', langToggle: '中文'
-    }
-  };
+  var I18N = window.KEFU_CONSOLE_I18N;
 
   var state = {
     lang: localStorage.getItem(LANG) || 'zh', // Chinese first; the toggle is remembered
     key: sessionStorage.getItem(KEY),
     me: null,
     selected: null,
+    conversation: null, // the selected conversation as last loaded
     timer: null,
     view: 'inbox'
   };
@@ -58,8 +28,14 @@
 
   function $(id) { return document.getElementById(id); }
   function t(key, vars) {
-    var s = (I18N[state.lang] || I18N.zh)[key] || key;
+    var dict = I18N[state.lang] || I18N.zh;
+    var s = Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : key;
     return s.replace(/\{(\w+)\}/g, function (_, k) { return vars && k in vars ? vars[k] : ''; });
+  }
+  /** A code the server sends (route, state, stage…), in words; unknown codes as they are. */
+  function tCode(prefix, code) {
+    var key = prefix + '_' + code;
+    return Object.prototype.hasOwnProperty.call(I18N[state.lang] || I18N.zh, key) ? t(key) : code;
   }
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -67,34 +43,108 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
+  /** "label：value" in Chinese, "label: value" in English. */
+  function labelled(label, value) { return label + t('colon') + value; }
+  /** Give a node one of our strings; applyI18n re-renders it when the language changes. */
+  function setText(node, key, vars) {
+    if (!key) {
+      node.removeAttribute('data-i18n');
+      node.removeAttribute('data-i18n-vars');
+      node.textContent = '';
+      return;
+    }
+    node.setAttribute('data-i18n', key);
+    if (vars) node.setAttribute('data-i18n-vars', JSON.stringify(vars));
+    else node.removeAttribute('data-i18n-vars');
+    node.textContent = t(key, vars);
+  }
 
   function applyI18n() {
     document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = t('pageTitle');
     document.querySelectorAll('[data-i18n]').forEach(function (n) {
-      n.textContent = t(n.getAttribute('data-i18n'));
+      var vars = n.getAttribute('data-i18n-vars');
+      n.textContent = t(n.getAttribute('data-i18n'), vars ? JSON.parse(vars) : null);
     });
     document.querySelectorAll('[data-i18n-placeholder]').forEach(function (n) {
       n.setAttribute('placeholder', t(n.getAttribute('data-i18n-placeholder')));
     });
-    $('lang-toggle').textContent = t('langToggle');
+    document.querySelectorAll('[data-i18n-aria]').forEach(function (n) {
+      n.setAttribute('aria-label', t(n.getAttribute('data-i18n-aria')));
+    });
+    var toggle = $('lang-toggle');
+    toggle.textContent = t('langToggle');
+    toggle.setAttribute('aria-label', t('langToggleLabel'));
+    toggle.setAttribute('lang', state.lang === 'zh' ? 'en' : 'zh-CN');
   }
 
   async function api(method, path, body) {
-    var res = await fetch(path, {
-      method: method,
-      headers: { 'Authorization': 'Bearer ' + state.key, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body)
-    });
+    var res;
+    try {
+      res = await fetch(path, {
+        method: method,
+        headers: { 'Authorization': 'Bearer ' + state.key, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body)
+      });
+    } catch (e) {
+      var offline = new Error('network');
+      offline.i18n = { key: 'networkError' };
+      throw offline;
+    }
     var data = await res.json().catch(function () { return {}; });
     if (!res.ok) {
       var err = new Error(data.message || ('HTTP ' + res.status));
       err.status = res.status;
+      // The server's message is English; the agent reads the code's words in the UI's language.
+      var key = 'error_' + (data.code || '');
+      err.i18n = Object.prototype.hasOwnProperty.call(I18N.zh, key)
+        ? { key: key } : { key: 'httpError', vars: { status: res.status } };
       throw err;
     }
     return data;
   }
 
-  function showError(err) { $('conv-error').textContent = err ? err.message : ''; }
+  /** The words for an error from api(), in the UI's language. */
+  function errorText(err) {
+    return err.i18n || { key: 'httpError', vars: { status: err.status || 0 } };
+  }
+
+  /** Show an error (or clear it with null) on the line above the desk, whatever the view. */
+  function showError(err) {
+    var box = $('desk-error');
+    box.hidden = !err || !state.me;
+    if (!err) { setText(box, null); box.removeAttribute('title'); return; }
+    setText(box, errorText(err).key, errorText(err).vars);
+    box.title = err.message; // the server's own words, for whoever debugs it
+  }
+
+  /* ------------------------------------------------------------- screens */
+
+  /** The login card, or (signed in) the desk with its header controls; never both. */
+  function showScreen(screen) {
+    var signedIn = screen === 'desk';
+    $('login').hidden = screen !== 'login';
+    $('desk').hidden = !signedIn;
+    ['logout', 'tab-inbox', 'tab-tickets', 'online-wrap'].forEach(function (id) {
+      $(id).hidden = !signedIn;
+    });
+    if (!signedIn) { $('who').textContent = ''; $('desk-error').hidden = true; }
+    if (signedIn) showView(state.view);
+  }
+
+  /** Inside the desk: the inbox (and the open conversation), or the tickets table. */
+  function showView(view) {
+    state.view = view;
+    var inbox = view === 'inbox';
+    $('tab-inbox').classList.toggle('active', inbox);
+    $('tab-tickets').classList.toggle('active', !inbox);
+    $('tab-inbox').setAttribute('aria-pressed', String(inbox));
+    $('tab-tickets').setAttribute('aria-pressed', String(!inbox));
+    $('inbox-pane').hidden = !inbox;
+    $('conversation').hidden = !inbox || !state.conversation;
+    $('conv-placeholder').hidden = !inbox || !!state.conversation;
+    $('tickets-pane').hidden = inbox;
+  }
 
   /* ---------------------------------------------------------------- login */
 
@@ -105,16 +155,20 @@
     } catch (err) {
       state.key = null;
       sessionStorage.removeItem(KEY);
-      $('login-error').textContent = err.status === 401 || err.status === 403 ? t('badKey') : err.message;
+      var unauthorized = err.status === 401 || err.status === 403;
+      if (unauthorized) setText($('login-error'), 'badKey');
+      else setText($('login-error'), errorText(err).key, errorText(err).vars);
+      showScreen('login');
+      $('login-key').select();
       return;
     }
     sessionStorage.setItem(KEY, key);
-    $('login').hidden = true;
-    $('desk').hidden = false;
-    ['logout', 'tab-inbox', 'tab-tickets', 'online-wrap'].forEach(function (id) { $(id).hidden = false; });
+    $('login-key').value = ''; // the key is not left on the page once it has been used
+    setText($('login-error'), null);
     $('who').textContent = state.me.name;
     $('online').checked = !!state.me.online;
-    loadAgents();
+    showScreen('desk');
+    loadAgents().catch(showError);
     refresh();
     state.timer = setInterval(refresh, POLL_MS);
   }
@@ -164,7 +218,7 @@
       li.dataset.id = item.conversation_id;
       var top = el('div', 'line');
       top.appendChild(el('strong', '', item.user));
-      top.appendChild(el('span', 'badge ' + item.handoff_state, t(item.handoff_state)));
+      top.appendChild(el('span', 'badge ' + item.handoff_state, tCode('state', item.handoff_state)));
       li.appendChild(top);
       var mid = el('div', 'line muted');
       mid.appendChild(el('span', '', item.app + (item.assigned_agent ? ' · ' + item.assigned_agent.name : '')));
@@ -185,6 +239,13 @@
 
   /* --------------------------------------------------------- conversation */
 
+  /** The reason in the UI's language: notes carry it in both ({zh, en}); older ones in one. */
+  function reasonText(note) {
+    var text = note.reason_text;
+    if (text && typeof text === 'object') return text[state.lang] || text.zh || note.reason;
+    return text || note.reason;
+  }
+
   function renderNote(note) {
     var box = $('note');
     box.textContent = '';
@@ -193,23 +254,26 @@
     var slots = Object.keys(note.slots || {}).map(function (k) {
       var v = note.slots[k];
       return k + '=' + (typeof v === 'object' ? JSON.stringify(v) : v);
-    }).join(', ');
-    [[t('reason'), note.reason_text || note.reason], [t('intent'), note.intent],
-     [t('slots'), slots], [t('sentiment'), note.sentiment && note.sentiment.last],
-     [t('summary'), note.llm_summary || note.summary]].forEach(function (row) {
-      if (row[1]) box.appendChild(el('div', '', row[0] + '：' + row[1]));
+    }).join(t('sep'));
+    var sentiment = note.sentiment && note.sentiment.last;
+    var asked = (note.last_turns || []).filter(function (turn) { return turn.query; });
+    [[t('reason'), reasonText(note)], [t('intent'), note.intent], [t('flow'), note.flow],
+     [t('slots'), slots], [t('sentiment'), sentiment && tCode('sentiment', sentiment)],
+     [t('summary'), note.llm_summary],
+     [t('lastQuestion'), asked.length && asked[asked.length - 1].query]].forEach(function (row) {
+      if (row[1]) box.appendChild(el('div', '', labelled(row[0], row[1])));
     });
   }
 
   function traceText(trace) {
-    var lines = ['route: ' + trace.route];
-    var stages = trace.stages || [];
-    stages.forEach(function (s) {
-      var extra = s.intent ? ' intent=' + s.intent.label + ' (' + s.intent.confidence + ')' : '';
-      lines.push(s.name + ': ' + s.duration_ms + ' ms' + extra);
+    var lines = [labelled(t('traceRoute'), tCode('route', trace.route))];
+    (trace.stages || []).forEach(function (s) {
+      var extra = s.intent && s.intent.label
+        ? ' · ' + t('traceIntent') + ' ' + s.intent.label + ' (' + s.intent.confidence + ')' : '';
+      lines.push(labelled(tCode('stage', s.name), s.duration_ms + ' ms' + extra));
     });
-    if (trace.usage) lines.push('tokens: ' + JSON.stringify(trace.usage));
-    lines.push('total: ' + trace.total_ms + ' ms');
+    if (trace.usage) lines.push(labelled(t('traceTokens'), JSON.stringify(trace.usage)));
+    lines.push(labelled(t('traceTotal'), trace.total_ms + ' ms'));
     return lines.join('\n');
   }
 
@@ -222,7 +286,7 @@
     var mine = m.agent ? 'agent' : 'bot';
     var bubble = el('div', 'msg ' + mine, m.answer);
     var meta = el('div', 'meta');
-    meta.appendChild(el('span', '', m.agent ? m.agent.name : t('botName') + ' · ' + m.route));
+    meta.appendChild(el('span', '', m.agent ? m.agent.name : t('botName') + ' · ' + tCode('route', m.route)));
     if (m.intent) meta.appendChild(el('span', '', m.intent));
     (m.retriever_resources || []).forEach(function (r) { meta.appendChild(el('span', '', '📄 ' + r.document_name)); });
     if (m.feedback) meta.appendChild(el('span', 'rating', m.feedback.rating === 'like' ? '👍' : '👎'));
@@ -246,16 +310,17 @@
   async function loadConversation(id, scroll) {
     var c = await api('GET', '/v1/agent/conversations/' + id);
     if (state.selected !== id) return;
-    $('conversation').hidden = false;
+    state.conversation = c;
+    showView(state.view); // shows the pane only while the inbox is the view
     $('conv-user').textContent = c.user;
     $('conv-app').textContent = c.app;
-    $('conv-state').textContent = t(c.handoff_state);
+    $('conv-state').textContent = tCode('state', c.handoff_state);
     $('conv-state').className = 'badge ' + c.handoff_state;
     $('claim').disabled = c.handoff_state !== 'pending_human';
     $('resolve').disabled = c.handoff_state !== 'pending_human' && c.handoff_state !== 'human';
     renderNote(c.handoff_note);
     var box = $('messages');
-    var signature = JSON.stringify(c.messages.map(function (m) { return [m.id, m.feedback]; }));
+    var signature = state.lang + JSON.stringify(c.messages.map(function (m) { return [m.id, m.feedback]; }));
     if (box.dataset.signature !== signature) {
       box.dataset.signature = signature;
       box.textContent = '';
@@ -264,7 +329,7 @@
     }
     var notes = $('notes');
     notes.textContent = '';
-    c.notes.forEach(function (n) { notes.appendChild(el('li', '', n.agent.name + '：' + n.text)); });
+    c.notes.forEach(function (n) { notes.appendChild(el('li', '', labelled(n.agent.name, n.text))); });
     var tickets = $('conv-tickets');
     tickets.textContent = '';
     c.tickets.forEach(function (tk) {
@@ -288,12 +353,14 @@
     var list = (await api('GET', '/v1/agent/tickets')).data;
     var body = $('tickets').querySelector('tbody');
     body.textContent = '';
+    $('tickets-empty').hidden = list.length > 0;
     list.forEach(function (tk) {
       var tr = el('tr');
       tr.appendChild(el('td', '', '#' + tk.reference + ' ' + tk.title));
       tr.appendChild(el('td', '', t(tk.priority)));
       var cell = el('td');
       var select = el('select', 'ticket-status');
+      select.setAttribute('aria-label', t('status'));
       ['open', 'pending', 'solved', 'closed'].forEach(function (s) {
         var o = el('option', '', t(s));
         o.value = s;
@@ -306,26 +373,16 @@
       });
       cell.appendChild(select);
       tr.appendChild(cell);
-      tr.appendChild(el('td', '', tk.created_by));
+      tr.appendChild(el('td', '', tk.created_by === 'bot' ? t('botName') : tk.created_by));
       body.appendChild(tr);
     });
-  }
-
-  function showView(view) {
-    state.view = view;
-    $('tab-inbox').classList.toggle('active', view === 'inbox');
-    $('tab-tickets').classList.toggle('active', view === 'tickets');
-    document.querySelector('.inbox-pane').hidden = view !== 'inbox';
-    $('conversation').hidden = view !== 'inbox' || !state.selected;
-    $('tickets-pane').hidden = view !== 'tickets';
-    refresh();
   }
 
   /* --------------------------------------------------------------- wiring */
 
   $('login').addEventListener('submit', function (e) {
     e.preventDefault();
-    $('login-error').textContent = '';
+    setText($('login-error'), null);
     login($('login-key').value.trim());
   });
   $('logout').addEventListener('click', logout);
@@ -333,15 +390,15 @@
     state.lang = state.lang === 'zh' ? 'en' : 'zh';
     localStorage.setItem(LANG, state.lang);
     applyI18n();
-    if (state.me) { $('messages').dataset.signature = ''; refresh(); loadAgents(); }
+    if (state.me) { refresh(); loadAgents().catch(showError); }
   });
   $('online').addEventListener('change', function () {
     act(function () { return api('POST', '/v1/agent/status', { online: $('online').checked }); });
   });
   $('filter-state').addEventListener('change', refresh);
   $('filter-mine').addEventListener('change', refresh);
-  $('tab-inbox').addEventListener('click', function () { showView('inbox'); });
-  $('tab-tickets').addEventListener('click', function () { showView('tickets'); });
+  $('tab-inbox').addEventListener('click', function () { showView('inbox'); refresh(); });
+  $('tab-tickets').addEventListener('click', function () { showView('tickets'); refresh(); });
   $('claim').addEventListener('click', function () {
     act(function () { return api('POST', '/v1/agent/conversations/' + state.selected + '/claim'); });
   });
@@ -393,5 +450,10 @@
   });
 
   applyI18n();
-  if (state.key) login(state.key);
+  if (state.key) {
+    showScreen('checking'); // a remembered key: no login card while it is checked
+    login(state.key);
+  } else {
+    showScreen('login');
+  }
 })();
