@@ -27,7 +27,7 @@ from kefu.engine.generation import (
 )
 from kefu.engine.handoff import HandoffService
 from kefu.engine.handoff_policy import hold_for_agent, settle_handoff
-from kefu.engine.pipeline import TurnContext, finish_pipeline, refuse, start_pipeline
+from kefu.engine.pipeline import TurnContext, finish_pipeline, refuse, retrieve, start_pipeline
 from kefu.engine.tasks import TaskRegistry
 from kefu.handoff.states import held_by_human
 from kefu.llm.base import ChatMessage
@@ -205,6 +205,7 @@ class ChatService:
         if held_by_human(handoff_state):
             hold_for_agent(ctx, handoff_state)  # the bot stays silent; the agent answers
         else:
+            await retrieve(ctx)  # an embedder or reranker, awaited under a deadline
             finish_pipeline(ctx)
             if ctx.flow_step is not None and ctx.flow_step.kind == "act":
                 await run_flow_action(ctx, conversation_id, user)

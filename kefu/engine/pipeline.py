@@ -1,4 +1,4 @@
-"""The turn pipeline: input guard → understand → route → answer.
+"""The turn pipeline: input guard → understand → (retrieve) → route → answer.
 
 Routing is cheapest first: a flow in progress takes the message when it answers it; else an
 annotation (an operator's curated answer, once annotation reply is on); else a near-verbatim
@@ -7,7 +7,10 @@ passage, or the fallback. A customer who asks for a human is handed over.
 
 Each stage is a small function over a :class:`TurnContext`, timed into the turn's trace.
 With an LLM, the chat service rewrites a follow-up between ``understand`` and ``route``
-(:func:`start_pipeline` / :func:`finish_pipeline`), and a question without a direct FAQ
+(:func:`start_pipeline` / :func:`finish_pipeline`). For an app whose retrieval calls models
+(an embedder, a reranker) the chat service then awaits :func:`retrieve`, which looks the
+question up with those calls bounded by a deadline and degrading to lexical retrieval, so
+``route`` (synchronous) only applies its decision. A question without a direct FAQ
 answer but with sources is routed to ``generate``: the model answers from the numbered
 sources, and the extractive answer stays ready in case every model fails. Generating and
 persisting are the caller's (:mod:`kefu.engine.chat`), because they are async and must
@@ -29,12 +32,20 @@ from kefu.engine.handoff_policy import apply_handoff_policy
 from kefu.engine.route_cache import RouteDecision
 from kefu.engine.trace import Trace
 from kefu.engine.understanding import Understood
-from kefu.knowledge import detect_language
+from kefu.knowledge import Degraded, QueryVector, detect_language
 from kefu.nlu.dialog_acts import detect_act, wants_human
 from kefu.safety import guard_input
 from kefu.safety.pii import mask_pii
 
-__all__ = ["Route", "TurnContext", "finish_pipeline", "refuse", "run_pipeline", "start_pipeline"]
+__all__ = [
+    "Route",
+    "TurnContext",
+    "finish_pipeline",
+    "refuse",
+    "retrieve",
+    "run_pipeline",
+    "start_pipeline",
+]
 
 Route = Literal[
     "annotation",  # a curated annotation answered directly (kefu.engine.annotation_book)
@@ -71,6 +82,7 @@ class TurnContext:
     reminder: str | None = None  # a flow's pending question, after answering something else
     handoff_reason: str | None = None  # why the route is "handoff" (kefu.engine.handoff_policy)
     ticket_id: str | None = None  # the ticket a hand-over outside business hours opens
+    knowledge: RouteDecision | None = None  # looked up by ``retrieve`` (apps with models)
 
 
 def input_guard(ctx: TurnContext, record: dict[str, Any]) -> None:
@@ -123,7 +135,7 @@ def route(ctx: TurnContext, record: dict[str, Any]) -> None:
         act=understood.act if understood else detect_act(ctx.query),
     )
     step = None
-    if understood.wants_human if understood else wants_human(ctx.query):
+    if _asks_for_human(ctx):
         state.suspend_active()
         ctx.route = "handoff"
         ctx.answer = ctx.app.config.replies.handoff.get(ctx.language)
@@ -181,47 +193,100 @@ def _remember(ctx: TurnContext, state: DialogState, intent: str | None) -> None:
         state.last_intent = intent
 
 
+def _asks_for_human(ctx: TurnContext) -> bool:
+    understood = ctx.understood
+    return understood.wants_human if understood else wants_human(ctx.query)
+
+
+async def retrieve(ctx: TurnContext) -> None:
+    """Before ``route``, for an app whose retrieval calls models (an embedder, a reranker):
+    the knowledge lookup with those calls awaited under the app's query deadline, so a slow
+    or failing model server never holds the event loop. A failure degrades the turn (lexical
+    retrieval, or passages in fused order), noted in this stage's ``degraded``; such a
+    decision is not cached. Apps without models look knowledge up inside ``route``."""
+    app = ctx.app
+    if not app.index.calls_models or ctx.route in GUARDED or _asks_for_human(ctx):
+        return  # nothing to await, or ``route`` will not look knowledge up
+    with ctx.trace.stage("retrieve") as record:
+        key = (ctx.search_query, ctx.language)
+        cached = app.route_cache.get(key)
+        if cached is not None:
+            record["cache"] = "hit"
+            ctx.knowledge = _with_cache_mark(cached, "hit")
+            return
+        record.update(cache="miss", deadline_s=app.index.query_deadline_s)
+        decision, degraded = await look_up_knowledge(app, ctx.search_query)
+        if degraded:
+            record["degraded"] = [str(note) for note in degraded]
+        else:
+            app.route_cache.put(key, decision)
+        ctx.knowledge = _with_cache_mark(decision, "miss")
+
+
 def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
-    """A curated FAQ answer, else a document passage, else the fallback (cached per question)."""
-    cache = ctx.app.route_cache
-    cached = cache.get((ctx.search_query, ctx.language))
-    if cached is not None:
-        ctx.route = cached.route  # type: ignore[assignment]
-        ctx.faq_hits, ctx.passages = list(cached.faq_hits), list(cached.passages)
-        record.update(cached.record, cache="hit")
-        return
-    decide_route(ctx, record)
-    decision = RouteDecision(ctx.route, tuple(ctx.faq_hits), tuple(ctx.passages), dict(record))
-    cache.put((ctx.search_query, ctx.language), decision)
-    record["cache"] = "miss"
+    """A curated FAQ answer, else a document passage, else the fallback: what ``retrieve``
+    decided, or (no models to await) decided here, cached per question."""
+    decision = ctx.knowledge
+    if decision is None:
+        cache = ctx.app.route_cache
+        key = (ctx.search_query, ctx.language)
+        cached = cache.get(key)
+        if cached is None:
+            decision = _with_cache_mark(cache.put(key, decide_knowledge(ctx)), "miss")
+        else:
+            decision = _with_cache_mark(cached, "hit")
+    ctx.route = decision.route  # type: ignore[assignment]
+    ctx.faq_hits, ctx.passages = list(decision.faq_hits), list(decision.passages)
+    record.update(decision.record)
 
 
-def match_annotation(ctx: TurnContext, record: dict[str, Any]) -> bool:
-    """Annotation reply: an annotation whose question matches well enough answers as is."""
-    book = ctx.app.annotations
-    hit = book.best(ctx.search_query)
-    if hit is None:
-        return False
-    threshold = book.settings.score_threshold
-    record["annotation"] = {
-        "id": hit.entry.id,
-        "matched": hit.matched,
-        "relevance": round(hit.relevance, 4),
-        "threshold": threshold,
-    }
-    if hit.relevance < threshold:
-        return False
-    ctx.route = "annotation"
-    ctx.faq_hits, ctx.passages = [hit], []
-    record["route"] = ctx.route
-    return True
+def _with_cache_mark(decision: RouteDecision, cache: str) -> RouteDecision:
+    return RouteDecision(
+        decision.route, decision.faq_hits, decision.passages, {**decision.record, "cache": cache}
+    )
 
 
-def decide_route(ctx: TurnContext, record: dict[str, Any]) -> None:
-    if match_annotation(ctx, record):
-        return
-    knowledge = ctx.app.config.knowledge
-    ctx.faq_hits = ctx.app.index.match_faq(ctx.search_query, top_k=FAQ_CANDIDATES)
+def decide_knowledge(ctx: TurnContext) -> RouteDecision:
+    """The knowledge decision, blocking on any model call (no ``retrieve`` stage ran)."""
+    app, query = ctx.app, ctx.search_query
+    record: dict[str, Any] = {}
+    direct, faq_hits = decide_direct(app, query, record)
+    if direct is not None:
+        return direct
+    hits = app.index.search(query, top_k=app.config.knowledge.top_k)
+    return decide_passages(app, faq_hits, hits, record)
+
+
+async def look_up_knowledge(app: AppRuntime, query: str) -> tuple[RouteDecision, list[Degraded]]:
+    """The knowledge decision with the embedder and reranker awaited by one deadline, and
+    what had to do without them."""
+    index = app.index
+    record: dict[str, Any] = {}
+    deadline = index.query_deadline()
+    vector = await index.query_vector(query, deadline=deadline)
+    degraded = [vector.degraded] if vector.degraded else []
+    direct, faq_hits = decide_direct(app, query, record, vector)
+    if direct is not None:
+        return direct, degraded
+    found = await index.asearch(
+        query, top_k=app.config.knowledge.top_k, vector=vector, deadline=deadline
+    )
+    if found.degraded:
+        degraded.append(found.degraded)
+    return decide_passages(app, faq_hits, found.hits, record), degraded
+
+
+def decide_direct(
+    app: AppRuntime, query: str, record: dict[str, Any], vector: QueryVector | None = None
+) -> tuple[RouteDecision | None, list[FaqHit]]:
+    """An annotation, else an FAQ entry above its threshold, answering directly (or None);
+    and the FAQ candidates."""
+    annotation = match_annotation(app, query, record, vector)
+    if annotation is not None:
+        record["route"] = "annotation"
+        return RouteDecision("annotation", (annotation,), (), record), []
+    knowledge = app.config.knowledge
+    faq_hits = app.index.match_faq(query, top_k=FAQ_CANDIDATES, vector=vector)
     record["faq_candidates"] = [
         {
             "id": h.entry.id,
@@ -229,27 +294,55 @@ def decide_route(ctx: TurnContext, record: dict[str, Any]) -> None:
             "score": round(h.score, 4),
             "relevance": round(h.relevance, 4),
         }
-        for h in ctx.faq_hits
+        for h in faq_hits
     ]
     record["faq_threshold"] = knowledge.faq_threshold
-    if ctx.faq_hits and ctx.faq_hits[0].relevance >= knowledge.faq_threshold:
-        ctx.route = "faq"
-    else:
-        hits = ctx.app.index.search(ctx.search_query, top_k=knowledge.top_k)
-        record["passage_candidates"] = [
-            {
-                "chunk_id": h.chunk.id,
-                "document": h.chunk.document_name,
-                "heading": h.chunk.heading,
-                "score": round(h.score, 4),
-                "relevance": round(h.relevance, 4),
-            }
-            for h in hits
-        ]
-        record["passage_threshold"] = knowledge.passage_threshold
-        ctx.passages = [h for h in hits if h.relevance >= knowledge.passage_threshold]
-        ctx.route = "passage" if ctx.passages else "fallback"
-    record["route"] = ctx.route
+    if faq_hits and faq_hits[0].relevance >= knowledge.faq_threshold:
+        record["route"] = "faq"
+        return RouteDecision("faq", tuple(faq_hits), (), record), faq_hits
+    return None, faq_hits
+
+
+def match_annotation(
+    app: AppRuntime, query: str, record: dict[str, Any], vector: QueryVector | None = None
+) -> FaqHit | None:
+    """Annotation reply: an annotation whose question matches well enough answers as is."""
+    book = app.annotations
+    if not book.active or book.index is None:
+        return None
+    # The app's embedder indexed the annotations too, so the turn's query vector fits.
+    hits = book.index.match_faq(query, top_k=1, vector=vector)
+    if not hits:
+        return None
+    hit, threshold = hits[0], book.settings.score_threshold
+    record["annotation"] = {
+        "id": hit.entry.id,
+        "matched": hit.matched,
+        "relevance": round(hit.relevance, 4),
+        "threshold": threshold,
+    }
+    return hit if hit.relevance >= threshold else None
+
+
+def decide_passages(
+    app: AppRuntime, faq_hits: list[FaqHit], hits: list[ChunkHit], record: dict[str, Any]
+) -> RouteDecision:
+    """A passage above the passage threshold, else the fallback."""
+    threshold = app.config.knowledge.passage_threshold
+    record["passage_candidates"] = [
+        {
+            "chunk_id": h.chunk.id,
+            "document": h.chunk.document_name,
+            "heading": h.chunk.heading,
+            "score": round(h.score, 4),
+            "relevance": round(h.relevance, 4),
+        }
+        for h in hits
+    ]
+    record["passage_threshold"] = threshold
+    passages = tuple(h for h in hits if h.relevance >= threshold)
+    record["route"] = "passage" if passages else "fallback"
+    return RouteDecision(record["route"], tuple(faq_hits), passages, record)
 
 
 def answer_extractively(ctx: TurnContext, record: dict[str, Any]) -> None:

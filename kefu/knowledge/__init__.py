@@ -5,7 +5,9 @@
   (:func:`clean_text`), structure-aware chunking (:func:`split_document`).
 * Retrieval: :class:`KnowledgeIndex` — jieba + BM25 by default; with an embedder
   (:func:`build_embedder`, ``knowledge.embedders``) hybrid BM25 + dense over the embedded
-  vector index, fused into one relevance in [0, 1]; an optional :class:`Reranker`.
+  vector index, fused into one relevance in [0, 1]; an optional :class:`Reranker`. A chat
+  turn awaits the model calls (:meth:`KnowledgeIndex.query_vector`,
+  :meth:`KnowledgeIndex.asearch`) under a deadline and degrades to lexical retrieval.
 * Vector stores behind :class:`VectorIndex`: the embedded numpy index (default) and Milvus
   (``kefu.knowledge.vectors.milvus``, the ``kefu[milvus]`` extra).
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from kefu.knowledge.chunking import split_document, split_sentences
 from kefu.knowledge.embedders import Embedder, build_embedder, build_reranker
-from kefu.knowledge.index import KnowledgeIndex, knowledge_fingerprint
+from kefu.knowledge.index import KnowledgeIndex, Passages, QueryVector, knowledge_fingerprint
 from kefu.knowledge.ingest import (
     DOCUMENT_SUFFIXES,
     FAQ_SUFFIXES,
@@ -30,6 +32,7 @@ from kefu.knowledge.ingest import (
     read_document,
     read_faq_file,
 )
+from kefu.knowledge.query_time import Degraded
 from kefu.knowledge.rerank import Reranker
 from kefu.knowledge.tokenizer import detect_language, tokenize
 from kefu.knowledge.vectors import EmbeddedVectorIndex, VectorIndex
@@ -37,9 +40,12 @@ from kefu.knowledge.vectors import EmbeddedVectorIndex, VectorIndex
 __all__ = [
     "DOCUMENT_SUFFIXES",
     "FAQ_SUFFIXES",
+    "Degraded",
     "EmbeddedVectorIndex",
     "Embedder",
     "KnowledgeIndex",
+    "Passages",
+    "QueryVector",
     "Reranker",
     "VectorIndex",
     "build_embedder",

@@ -13,6 +13,13 @@ vector (an exact cosine search, ``vectors.EmbeddedVectorIndex``) and the two rel
 fused (``_fusion``); an optional :class:`~kefu.knowledge.rerank.Reranker` then rescores the
 best passages. Without an embedder the lexical path runs exactly as it always has.
 
+A chat turn must not wait on a model server with the event loop held, so it first awaits
+:meth:`KnowledgeIndex.query_vector` and passes the :class:`QueryVector` to
+:meth:`~KnowledgeIndex.match_faq`, then awaits :meth:`~KnowledgeIndex.asearch` (which
+awaits the reranker): both bounded by one deadline, both degrading (lexical, fused order)
+with a note instead of failing (``query_time``). Called without a vector, ``match_faq`` and
+``search`` embed and rerank synchronously: for the CLI and worker threads.
+
 Reads are lock-free: :meth:`KnowledgeIndex.rebuild` and :meth:`~KnowledgeIndex.load` build
 a new immutable snapshot and swap one reference, so a query sees the old or the new index.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +45,19 @@ from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.embedders.base import Embedder
 from kefu.knowledge.embedders.factory import embedder_languages
+from kefu.knowledge.query_time import (
+    QUERY_DEADLINE_S,
+    Degraded,
+    ProviderGuard,
+    embed_query,
+    rerank_scores,
+)
 from kefu.knowledge.rerank import Reranker
 from kefu.knowledge.tokenizer import detect_language, tokenize
 from kefu.knowledge.vectors.base import normalise_filters
 from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
 
-__all__ = ["KnowledgeIndex", "knowledge_fingerprint"]
+__all__ = ["KnowledgeIndex", "Passages", "QueryVector", "knowledge_fingerprint"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +69,25 @@ _CANDIDATES = 64  # BM25 (and dense) candidates that get a relevance, per query
 _PASSAGE_COVERAGE_EXPONENT = 1.5
 _QUERY_VECTOR_CACHE = 1024  # match_faq and search of one turn embed the query once
 _PASSAGE_FILTERS = frozenset({"document_id", "language"})
+
+
+@dataclass(frozen=True, slots=True)
+class QueryVector:
+    """A query's embedding for one turn; ``vector`` None: this turn retrieves lexically
+    (the embedder does not know the language, or ``degraded`` says why it failed)."""
+
+    text: str  # the query as embedded (cut to MAX_QUERY_CHARS)
+    vector: np.ndarray | None
+    degraded: Degraded | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Passages:
+    """What :meth:`KnowledgeIndex.asearch` found; ``degraded``: the reranker failed and the
+    passages keep their fused order and relevance."""
+
+    hits: list[ChunkHit]
+    degraded: Degraded | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +139,8 @@ class KnowledgeIndex:
 
     ``embedder`` turns on dense retrieval, fused with BM25 as ``retrieval`` says (its
     ``retrievers``: ``auto`` = hybrid when there is an embedder); ``reranker`` rescores the
-    best ``retrieval.rerank.candidates`` passages of :meth:`search`.
+    best ``retrieval.rerank.candidates`` passages of :meth:`search`. ``query_deadline_s``
+    bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
     """
 
     def __init__(
@@ -115,6 +150,7 @@ class KnowledgeIndex:
         embedder: Embedder | None = None,
         retrieval: RetrievalConfig | None = None,
         reranker: Reranker | None = None,
+        query_deadline_s: float = QUERY_DEADLINE_S,
     ) -> None:
         self.index_dir = index_dir
         self.retrieval = retrieval or RetrievalConfig()
@@ -131,6 +167,9 @@ class KnowledgeIndex:
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
         self._write_lock = threading.Lock()
         self._query_vectors: dict[str, np.ndarray] = {}
+        self.query_deadline_s = query_deadline_s
+        self._embedder_guard = ProviderGuard("embedder", "lexical")
+        self._reranker_guard = ProviderGuard("reranker", "fused order")
 
     @property
     def fingerprint(self) -> str | None:
@@ -141,6 +180,22 @@ class KnowledgeIndex:
     def embedder_name(self) -> str | None:
         """The embedder's name, part of the persisted index's key (None: lexical only)."""
         return self.embedder.name if self.embedder is not None else None
+
+    @property
+    def calls_models(self) -> bool:
+        """Whether a query may call an embedder or reranker (else retrieval is all local)."""
+        return self.embedder is not None or self.reranker is not None
+
+    def query_deadline(self) -> float:
+        """The ``time.monotonic()`` by which a turn starting now must have its model calls."""
+        return time.monotonic() + self.query_deadline_s
+
+    async def aclose(self) -> None:
+        """Close the running event loop's connections to the embedder and reranker."""
+        for provider in (self.embedder, self.reranker):
+            aclose = getattr(provider, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     @property
     def faq_count(self) -> int:
@@ -203,12 +258,41 @@ class KnowledgeIndex:
             self._snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
             return True
 
-    def match_faq(self, query: str, top_k: int = 3) -> list[FaqHit]:
-        """The FAQ entries that best answer ``query``, best first (at most one hit per entry)."""
+    async def query_vector(self, query: str, *, deadline: float) -> QueryVector:
+        """The query's vector for :meth:`match_faq` and :meth:`asearch`, awaited by
+        ``deadline`` (see :meth:`query_deadline`); never raises a provider error: a failed,
+        slow or cooling-down embedder gives no vector and says why."""
+        text = query[:MAX_QUERY_CHARS]
+        embedder, snapshot = self.embedder, self._snapshot
+        has_vectors = snapshot.faq_vectors is not None or snapshot.chunk_vectors is not None
+        if embedder is None or not has_vectors or not self._dense_for(query):
+            return QueryVector(text, None)
+        vector = self._query_vectors.get(text)
+        if vector is not None:
+            return QueryVector(text, vector)
+        found = await self._embedder_guard.call(
+            lambda: embed_query(embedder, text, deadline=deadline)
+        )
+        if isinstance(found, Degraded):
+            return QueryVector(text, None, found)
+        self._remember_vector(text, found)
+        return QueryVector(text, found)
+
+    def match_faq(
+        self, query: str, top_k: int = 3, *, vector: QueryVector | None = None
+    ) -> list[FaqHit]:
+        """The FAQ entries that best answer ``query``, best first (at most one hit per entry).
+
+        ``vector`` (from :meth:`query_vector`): use it, or stay lexical if it has none;
+        without it the query is embedded here, blocking.
+        """
         snapshot = self._snapshot
-        if snapshot.faq_vectors is None or not self._dense_for(query):
+        dense = None
+        if snapshot.faq_vectors is not None and self._dense_for(query):
+            dense = self._vector_of(query, vector)
+        if dense is None:
             return snapshot.faq.match(_query_tokens(query), top_k)
-        return self._hybrid_faq(snapshot, query, top_k)
+        return self._hybrid_faq(snapshot, query, top_k, dense)
 
     def search(
         self,
@@ -217,27 +301,63 @@ class KnowledgeIndex:
         *,
         filters: Mapping[str, Any] | None = None,
         min_relevance: float = 0.0,
+        vector: QueryVector | None = None,
     ) -> list[ChunkHit]:
         """The document chunks most relevant to ``query``, best first.
 
         ``filters``: ``document_id`` and/or ``language`` (a value or a list of values).
         With a reranker its score is the relevance, so ``min_relevance`` (the passage
-        threshold) applies after reranking.
+        threshold) applies after reranking. Blocking: a chat turn uses :meth:`asearch`.
         """
+        hits = self._passage_candidates(query, top_k, filters, vector)
+        if self.reranker is not None and hits:
+            scores = self.reranker.rerank(query[:MAX_QUERY_CHARS], _rerank_texts(hits))
+            hits = _reranked(hits, scores)
+        return _cut(hits, top_k, min_relevance)
+
+    async def asearch(
+        self,
+        query: str,
+        top_k: int = 3,
+        *,
+        vector: QueryVector,
+        deadline: float,
+        filters: Mapping[str, Any] | None = None,
+        min_relevance: float = 0.0,
+    ) -> Passages:
+        """:meth:`search` for a chat turn: the reranker is awaited by ``deadline``; if it
+        fails, the passages keep their fused order and relevance, and say so."""
+        hits = self._passage_candidates(query, top_k, filters, vector)
+        reranker = self.reranker
+        if reranker is None or not hits:
+            return Passages(_cut(hits, top_k, min_relevance))
+        text, texts = query[:MAX_QUERY_CHARS], _rerank_texts(hits)
+        scores = await self._reranker_guard.call(
+            lambda: rerank_scores(reranker, text, texts, deadline=deadline)
+        )
+        if isinstance(scores, Degraded):
+            return Passages(_cut(hits, top_k, min_relevance), scores)
+        return Passages(_cut(_reranked(hits, scores), top_k, min_relevance))
+
+    def _passage_candidates(
+        self,
+        query: str,
+        top_k: int,
+        filters: Mapping[str, Any] | None,
+        vector: QueryVector | None,
+    ) -> list[ChunkHit]:
+        """The best passages before reranking: ``top_k``, or the reranker's candidates."""
         snapshot = self._snapshot
         allowed = snapshot.chunks.allowed(filters) if filters else None
         pool = top_k
         if self.reranker is not None and top_k > 0:
             pool = max(top_k, self.retrieval.rerank.candidates)
-        if snapshot.chunk_vectors is None or not self._dense_for(query):
-            hits = _lexical_passages(snapshot.chunks, query, pool, allowed)
-        else:
-            hits = self._hybrid_passages(snapshot, query, pool, allowed)
-        if self.reranker is not None and hits:
-            hits = self._rerank(query, hits)
-        if min_relevance > 0:
-            hits = [hit for hit in hits if hit.relevance >= min_relevance]
-        return hits[:top_k]
+        dense = None
+        if snapshot.chunk_vectors is not None and self._dense_for(query):
+            dense = self._vector_of(query, vector)
+        if dense is None:
+            return _lexical_passages(snapshot.chunks, query, pool, allowed)
+        return self._hybrid_passages(snapshot, query, pool, allowed, dense)
 
     # --- dense and hybrid -------------------------------------------------------------
 
@@ -253,23 +373,33 @@ class KnowledgeIndex:
         languages = self.dense_languages
         return languages is None or detect_language(query[:MAX_QUERY_CHARS]) in languages
 
-    def _query_vector(self, query: str) -> np.ndarray:
+    def _vector_of(self, query: str, given: QueryVector | None) -> np.ndarray | None:
+        """The query's vector: the one ``given`` (None: lexical), else embedded here."""
+        if given is not None:
+            if given.text != query[:MAX_QUERY_CHARS]:
+                raise ValueError("the query vector was made for another query")
+            return given.vector
         assert self.embedder is not None
         text = query[:MAX_QUERY_CHARS]
         vector = self._query_vectors.get(text)
         if vector is None:
-            vector = self.embedder.embed([text])[0]
-            if len(self._query_vectors) >= _QUERY_VECTOR_CACHE:
-                self._query_vectors.clear()
-            self._query_vectors[text] = vector
+            vector = self._remember_vector(text, self.embedder.embed([text])[0])
         return vector
 
-    def _hybrid_faq(self, snapshot: _Snapshot, query: str, top_k: int) -> list[FaqHit]:
+    def _remember_vector(self, text: str, vector: np.ndarray) -> np.ndarray:
+        if len(self._query_vectors) >= _QUERY_VECTOR_CACHE:
+            self._query_vectors.clear()
+        self._query_vectors[text] = vector
+        return vector
+
+    def _hybrid_faq(
+        self, snapshot: _Snapshot, query: str, top_k: int, vector: np.ndarray
+    ) -> list[FaqHit]:
         faq, fusion = snapshot.faq, self._fusion
         assert snapshot.faq_vectors is not None and fusion is not None
         if top_k <= 0 or not faq.entries:
             return []
-        cosine_forms = snapshot.faq_vectors.similarities(self._query_vector(query))
+        cosine_forms = snapshot.faq_vectors.similarities(vector)
         starts = faq.scorer.entry_starts
         cosine = np.maximum.reduceat(cosine_forms, starts)
         scores: dict[int, float] = {}
@@ -304,14 +434,19 @@ class KnowledgeIndex:
         return hits
 
     def _hybrid_passages(
-        self, snapshot: _Snapshot, query: str, pool: int, allowed: np.ndarray | None
+        self,
+        snapshot: _Snapshot,
+        query: str,
+        pool: int,
+        allowed: np.ndarray | None,
+        vector: np.ndarray,
     ) -> list[ChunkHit]:
         index, fusion = snapshot.chunks, self._fusion
         assert snapshot.chunk_vectors is not None and fusion is not None
         if pool <= 0 or not index.chunks:
             return []
         limit = max(_CANDIDATES, pool)
-        cosine = snapshot.chunk_vectors.similarities(self._query_vector(query))
+        cosine = snapshot.chunk_vectors.similarities(vector)
         if allowed is not None:
             cosine = np.where(allowed, cosine, -np.inf)
         dense = np.argpartition(-cosine, limit)[:limit] if len(cosine) > limit else None
@@ -342,16 +477,25 @@ class KnowledgeIndex:
             if relevance[i] > 0 or fusion.retrievers == "dense"
         ]
 
-    def _rerank(self, query: str, hits: list[ChunkHit]) -> list[ChunkHit]:
-        assert self.reranker is not None
-        texts = [f"{hit.chunk.heading}\n{hit.chunk.content}".strip() for hit in hits]
-        scores = self.reranker.rerank(query[:MAX_QUERY_CHARS], texts)
-        reranked = [
-            ChunkHit(chunk=hit.chunk, score=hit.score, relevance=round(score, 4))
-            for hit, score in zip(hits, scores, strict=True)
-        ]
-        reranked.sort(key=lambda hit: hit.relevance, reverse=True)  # stable: fused order
-        return reranked
+
+def _rerank_texts(hits: list[ChunkHit]) -> list[str]:
+    return [f"{hit.chunk.heading}\n{hit.chunk.content}".strip() for hit in hits]
+
+
+def _reranked(hits: list[ChunkHit], scores: Sequence[float]) -> list[ChunkHit]:
+    """``hits`` with the reranker's scores as relevance, best first (ties: fused order)."""
+    reranked = [
+        ChunkHit(chunk=hit.chunk, score=hit.score, relevance=round(score, 4))
+        for hit, score in zip(hits, scores, strict=True)
+    ]
+    reranked.sort(key=lambda hit: hit.relevance, reverse=True)  # stable: fused order
+    return reranked
+
+
+def _cut(hits: list[ChunkHit], top_k: int, min_relevance: float) -> list[ChunkHit]:
+    if min_relevance > 0:
+        hits = [hit for hit in hits if hit.relevance >= min_relevance]
+    return hits[:top_k]
 
 
 def _lexical_passages(

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,77 +21,13 @@ from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge import KnowledgeIndex, build_embedder, build_reranker
 from kefu.knowledge.embedders import LocalEmbedder, OpenAIEmbedder, find_minilm
 from kefu.knowledge.rerank import OpenAIReranker
-from tests.knowledge._fakes import ConceptEmbedder
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that timed out and hung up is expected here, not an error."""
-
-
-class ModelServer:
-    """Serves ``/v1/embeddings`` (vectors from :class:`ConceptEmbedder`, not normalised)
-    and ``/v1/rerank`` (share of query words in each document); ``faults`` queues
-    ``(status, body)`` replies or ``("sleep", seconds)`` to serve first."""
-
-    def __init__(self) -> None:
-        self.embedder = ConceptEmbedder(dim=16)
-        self.faults: list[tuple[Any, Any]] = []
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(body)
-                server.headers.append(dict(self.headers))
-                if server.faults:
-                    status, detail = server.faults.pop(0)
-                    if status == "sleep":
-                        time.sleep(detail)
-                    else:
-                        return self.reply(status, detail)
-                if self.path == "/v1/embeddings":
-                    vectors = server.embedder.embed(body["input"]) * 3.0
-                    data = [{"index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]
-                    return self.reply(200, {"object": "list", "data": data[::-1]})
-                if self.path == "/v1/rerank":
-                    words = set(body["query"].lower().split())
-                    results = [
-                        {"index": i, "relevance_score": len(words & set(d.lower().split())) / 3}
-                        for i, d in enumerate(body["documents"])
-                    ]
-                    return self.reply(
-                        200, {"results": sorted(results, key=lambda r: -r["relevance_score"])}
-                    )
-                return self.reply(404, {"error": "no such route"})
-
-            def reply(self, status: int, payload: Any) -> None:
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+from tests.knowledge._model_server import ModelServer, serving_models
 
 
 @pytest.fixture
 def server() -> Iterator[ModelServer]:
-    model = ModelServer()
-    thread = threading.Thread(target=model.httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield model
-    model.httpd.shutdown()
-    model.httpd.server_close()
+    with serving_models() as model:
+        yield model
 
 
 def test_embeddings_are_batched_ordered_and_normalised(server: ModelServer) -> None:

@@ -8,12 +8,13 @@ classification and dense retrieval both take any :class:`Embedder`.
 
 from __future__ import annotations
 
-from kefu.knowledge.embedders.base import Embedder
+from kefu.knowledge.embedders.base import AsyncEmbedder, Embedder
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
 from kefu.knowledge.embedders.local import LocalEmbedder, find_minilm
 from kefu.knowledge.embedders.openai_compat import OpenAIEmbedder
 
 __all__ = [
+    "AsyncEmbedder",
     "Embedder",
     "LocalEmbedder",
     "OpenAIEmbedder",
