@@ -1,4 +1,13 @@
-"""The one place where failures become HTTP: Dify's ``{status, code, message}`` envelope."""
+"""The one place where failures become HTTP, in the envelope the caller's API speaks.
+
+The service API speaks Dify's ``{status, code, message}``. The OpenAI-compatible routes
+(``/v1/chat/completions``, ``/v1/models``) speak OpenAI's
+``{"error": {message, type, param, code}}``, with the ``type`` and ``code`` OpenAI's SDKs and
+UIs know: 401 ``authentication_error``/``invalid_api_key``, 404 ``invalid_request_error``
+(``model_not_found`` for an unknown model), 400 ``invalid_request_error`` with the field in
+``param``, 429 ``rate_limit_error``/``rate_limit_exceeded``, 5xx ``server_error``. Both keep
+the same HTTP status and ``Retry-After``.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +35,15 @@ from kefu.core.errors import (
 )
 from kefu.safety import clean_text
 
-__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_for"]
+__all__ = [
+    "OPENAI_PATHS",
+    "ApiError",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "openai_error_body",
+    "status_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +71,23 @@ _HTTP_CODES = {
     429: "too_many_requests",
 }
 
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+_OPENAI_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+}
+_OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+
 
 class ApiError(RequestError):
     """A request failure with an explicit HTTP status (for transport-level problems)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.param = param  # the request field at fault (OpenAI's ``param``)
 
 
 def status_for(error: KefuError) -> int:
@@ -78,53 +104,83 @@ def error_body(status: int, code: str, message: str) -> dict[str, Any]:
     return {"status": status, "code": code, "message": clean_text(message)}
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    return Response(
-        orjson.dumps(error_body(status, code, message)),
-        status_code=status,
-        media_type="application/json",
+def openai_error_body(
+    status: int, code: str, message: str, param: str | None = None
+) -> dict[str, Any]:
+    """OpenAI's error object, for responses and for an error inside a stream."""
+    kind = "server_error" if status >= 500 else _OPENAI_TYPES.get(status, "invalid_request_error")
+    return {
+        "error": {
+            "message": clean_text(message),
+            "type": kind,
+            "param": param,
+            "code": _OPENAI_CODES.get(status, code),
+        }
+    }
+
+
+def error_response(
+    status: int, code: str, message: str, *, openai: bool = False, param: str | None = None
+) -> Response:
+    body = (
+        openai_error_body(status, code, message, param)
+        if openai
+        else error_body(status, code, message)
     )
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
+def _speaks_openai(request: Request) -> bool:
+    path = request.url.path
+    return path in OPENAI_PATHS or path.startswith("/v1/models/")
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str, str | None]:
     first = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
-        return "bad_request", "The request body is not valid JSON."
+        return "bad_request", "The request body is not valid JSON.", None
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
     field = ".".join(location)
     message = str(first.get("msg", "invalid request"))
-    return "invalid_param", f"{field}: {message}" if field else message
+    return "invalid_param", f"{field}: {message}" if field else message, field or None
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as the envelope: ours, validation, routing and the unexpected."""
 
     @app.exception_handler(KefuError)
-    async def _kefu_error(_: Request, exc: KefuError) -> Response:
+    async def _kefu_error(request: Request, exc: KefuError) -> Response:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed: %s", exc.message)
-        response = error_response(status, exc.code, exc.message)
+        param = exc.param if isinstance(exc, ApiError) else None
+        response = error_response(
+            status, exc.code, exc.message, openai=_speaks_openai(request), param=param
+        )
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
-        code, message = _validation_message(exc)
-        return error_response(400, code, message)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        code, message, field = _validation_message(exc)
+        return error_response(400, code, message, openai=_speaks_openai(request), param=field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(
             exc.status_code, "bad_request" if exc.status_code < 500 else "internal_server_error"
         )
-        response = error_response(exc.status_code, code, str(exc.detail))
+        response = error_response(
+            exc.status_code, code, str(exc.detail), openai=_speaks_openai(request)
+        )
         if exc.headers:
             response.headers.update(exc.headers)
         return response
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> Response:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error")
-        return error_response(500, "internal_server_error", "Internal Server Error")
+        return error_response(
+            500, "internal_server_error", "Internal Server Error", openai=_speaks_openai(request)
+        )

@@ -1,10 +1,15 @@
-"""Request bodies of the service API (Dify's shapes) and the OpenAI-compatible API."""
+"""Request bodies of the service API (Dify's shapes) and the OpenAI-compatible API.
+
+Clients send ``null`` for what they leave unset (the Dify SDK sends ``"files": null`` with
+every message, OpenAI clients ``"temperature": null``): in the chat, rename and OpenAI
+bodies a ``null`` optional field means the same as leaving it out.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "ChatMessageIn",
@@ -13,6 +18,7 @@ __all__ = [
     "OpenAIMessageIn",
     "RenameIn",
     "StopIn",
+    "StreamOptionsIn",
     "UserIn",
 ]
 
@@ -21,7 +27,19 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class ChatMessageIn(_Body):
+class _NullMeansUnset(_Body):
+    """A ``null`` for a field with a default is that default (what Dify and OpenAI do)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        optional = {name for name, info in cls.model_fields.items() if not info.is_required()}
+        return {k: v for k, v in data.items() if v is not None or k not in optional}
+
+
+class ChatMessageIn(_NullMeansUnset):
     query: str
     user: str
     inputs: dict[str, Any] = Field(default_factory=dict)
@@ -39,7 +57,7 @@ class UserIn(_Body):
     user: str
 
 
-class RenameIn(_Body):
+class RenameIn(_NullMeansUnset):
     user: str
     name: str | None = None
     auto_generate: bool = False
@@ -52,18 +70,31 @@ class FeedbackIn(_Body):
 
 
 class OpenAIMessageIn(_Body):
-    role: Literal["system", "user", "assistant", "tool", "developer"]
+    role: Literal["system", "user", "assistant", "tool", "developer", "function"]
     content: str | list[dict[str, Any]] | None = None
 
 
-class OpenAIChatIn(_Body):
+class StreamOptionsIn(_NullMeansUnset):
+    include_usage: bool = False
+
+
+class OpenAIChatIn(_NullMeansUnset):
+    """OpenAI's chat completion request; kefu runs its own tools, so ``tools`` and the
+    other fields not named here are ignored."""
+
     model: str
     messages: list[OpenAIMessageIn] = Field(min_length=1)
     stream: bool = False
+    stream_options: StreamOptionsIn = Field(default_factory=StreamOptionsIn)
     user: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    stream_options: dict[str, Any] | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1, description="takes max_tokens' place")
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    n: Literal[1] = Field(1, description="kefu writes one answer per request")
     conversation_id: str | None = Field(
-        None, description="kefu extension: continue a stored conversation"
+        None,
+        description="kefu extension: continue a stored conversation (then only the last "
+        "user message is read; kefu keeps the history)",
     )

@@ -6,13 +6,14 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound, TooManyRequests
+from kefu.core.llm_config import SamplingConfig
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
 from kefu.engine.actions import run_flow_action
 from kefu.engine.agent import answer_with_tools, model_tools, wants_lookup
@@ -23,12 +24,14 @@ from kefu.engine.generation import (
     AnswerReplace,
     AnswerState,
     Generator,
+    SamplingOverride,
     split_for_streaming,
 )
 from kefu.engine.handoff import HandoffService
 from kefu.engine.handoff_policy import hold_for_agent, settle_handoff
 from kefu.engine.pipeline import TurnContext, finish_pipeline, refuse, retrieve, start_pipeline
 from kefu.engine.tasks import TaskRegistry
+from kefu.engine.transcript import PriorTurn, TranscriptIndex, replay_dialog, transcript_history
 from kefu.handoff.states import held_by_human
 from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
@@ -42,6 +45,8 @@ __all__ = [
     "ChatRequest",
     "ChatService",
     "PreparedTurn",
+    "PriorTurn",
+    "SamplingOverride",
     "TurnEvent",
     "TurnResult",
 ]
@@ -57,6 +62,10 @@ class ChatRequest:
     query: str
     inputs: dict[str, Any] = field(default_factory=dict)
     conversation_id: str | None = None
+    # The earlier turns of a client that keeps the history itself (OpenAI ``messages``);
+    # None for clients whose history kefu keeps (kefu.engine.transcript).
+    transcript: tuple[PriorTurn, ...] | None = None
+    sampling: SamplingOverride | None = None  # the caller's, for a generated answer
 
 
 @dataclass(slots=True)
@@ -73,6 +82,7 @@ class PreparedTurn:
     created_at: float
     started: float
     prompt: list[ChatMessage] | None = None  # set when a model writes the answer
+    sampling: SamplingConfig | None = None  # the app's, unless the caller overrode it
     state: AnswerState = field(default_factory=AnswerState)
     handoff_state: str = "bot"  # the conversation's, before this turn (kefu.handoff.states)
 
@@ -90,6 +100,7 @@ class TurnResult:
     created_at: int
     latency_ms: float
     handoff_state: str = "bot"  # the conversation's, after this turn
+    finish_reason: str = "stop"  # "length" when the model ran out of max_tokens
 
 
 TurnEvent = AnswerDelta | AnswerReplace | TurnResult
@@ -149,6 +160,7 @@ class ChatService:
         self.tasks = TaskRegistry()
         self._active: dict[str, int] = {}  # answers in progress per app
         self.generator = Generator()
+        self.transcripts = TranscriptIndex()
         self._background: set[asyncio.Future[TurnResult]] = set()
 
     async def prepare(self, request: ChatRequest) -> PreparedTurn:
@@ -169,6 +181,7 @@ class ChatService:
         new_conversation = None
         history: list[MessageRecord] = []
         handoff_state = "bot"
+        existing = None
         if request.conversation_id:
             if not is_id(request.conversation_id):
                 raise NotFound("Conversation Not Exists.")
@@ -177,17 +190,12 @@ class ChatService:
             )
             if existing is None:
                 raise NotFound("Conversation Not Exists.")
+        elif request.transcript:
+            existing = await self._from_transcript(app, user_id, request.transcript, ctx)
+        if existing is not None:
             conversation_id = existing.id
             handoff_state = existing.handoff_state
             ctx.dialog = DialogState.from_dict(existing.dialog_state, app.flows.names)
-            if app.model is not None and not held_by_human(handoff_state):
-                # Twice the window: turns beyond it are summarised rather than forgotten.
-                history = await to_thread.run_sync(
-                    self.store.conversations.recent_messages,
-                    conversation_id,
-                    2 * app.config.limits.history_turns,
-                )
-                await self.generator.rewrite(app, ctx, history)
         else:
             now = utcnow()
             conversation_id = new_id()
@@ -202,6 +210,16 @@ class ChatService:
                 created_at=now,
                 updated_at=now,
             )
+        if app.model is not None and not held_by_human(handoff_state):
+            # Twice the window: turns beyond it are summarised rather than forgotten.
+            window = 2 * app.config.limits.history_turns
+            if request.transcript:
+                history = transcript_history(request.transcript, app.id, conversation_id, window)
+            elif existing is not None:
+                history = await to_thread.run_sync(
+                    self.store.conversations.recent_messages, conversation_id, window
+                )
+            await self.generator.rewrite(app, ctx, history)
         if held_by_human(handoff_state):
             hold_for_agent(ctx, handoff_state)  # the bot stays silent; the agent answers
         else:
@@ -211,6 +229,7 @@ class ChatService:
                 await run_flow_action(ctx, conversation_id, user)
             settle_handoff(ctx)
         prompt = None
+        sampling = request.sampling.apply(app.config.llm.sampling) if request.sampling else None
         # With tools a model may look up what the knowledge does not hold: an order, a
         # phone number, a date… that the customer names outside any flow.
         tools = model_tools(app, ctx.language) if wants_lookup(ctx) else []
@@ -218,13 +237,13 @@ class ChatService:
             refuse(ctx)
             tools = []
         if ctx.route == "generate" or tools:
-            prompt = await self.generator.plan(app, ctx, history, conversation_id)
+            prompt = await self.generator.plan(app, ctx, history, conversation_id, sampling)
             if tools and await answer_with_tools(ctx, prompt, tools, conversation_id, user):
                 prompt = None
             elif ctx.route != "generate":
                 prompt = None
         return PreparedTurn(
-            request=ChatRequest(app, user, request.query, inputs, conversation_id),
+            request=replace(request, user=user, inputs=inputs, conversation_id=conversation_id),
             end_user_id=user_id,
             conversation_id=conversation_id,
             new_conversation=new_conversation,
@@ -234,8 +253,29 @@ class ChatService:
             created_at=time.time(),
             started=started,
             prompt=prompt,
+            sampling=sampling,
             handoff_state=handoff_state,
         )
+
+    async def _from_transcript(
+        self, app: AppRuntime, user_id: str, turns: tuple[PriorTurn, ...], ctx: TurnContext
+    ) -> ConversationRecord | None:
+        """The conversation a client-kept dialog continues; else None, with ``ctx.dialog``
+        rebuilt from the client's turns (kefu.engine.transcript)."""
+        with ctx.trace.stage("transcript") as record:
+            record["turns"] = len(turns)
+            key = TranscriptIndex.key(app.id, user_id, [turn.query for turn in turns])
+            found = self.transcripts.take(key)
+            if found is not None:
+                existing = await to_thread.run_sync(
+                    self.store.conversations.get, app.id, user_id, found
+                )
+                if existing is not None:  # None: deleted since
+                    record["continued"] = True
+                    return existing
+            ctx.dialog, record["replayed"] = await replay_dialog(app, turns)
+            record["continued"] = False
+            return None
 
     async def _produce(
         self, turn: PreparedTurn, stopped: asyncio.Event
@@ -257,7 +297,9 @@ class ChatService:
         if turn.prompt is not None and model is not None:
             # aclosing: a consumer that leaves closes the model's stream now, not at GC.
             async with aclosing(
-                self.generator.stream(model, turn.prompt, turn.ctx, turn.state, stopped)
+                self.generator.stream(
+                    model, turn.prompt, turn.ctx, turn.state, stopped, turn.sampling
+                )
             ) as events:
                 async for event in events:
                     yield event
@@ -386,6 +428,10 @@ class ChatService:
             ctx.handoff_reason,
             ctx.ticket_id,
         )
+        if turn.request.transcript is not None:  # the client's next request continues here
+            queries = [t.query for t in turn.request.transcript] + [turn.request.query]
+            key = TranscriptIndex.key(turn.request.app.id, turn.end_user_id, queries)
+            self.transcripts.remember(key, turn.conversation_id)
         return TurnResult(
             task_id=turn.task_id,
             message_id=turn.message_id,
@@ -398,6 +444,7 @@ class ChatService:
             created_at=int(turn.created_at),
             latency_ms=message.latency_ms,
             handoff_state=handoff_state,
+            finish_reason="length" if turn.state.finish_reason == "length" else "stop",
         )
 
 

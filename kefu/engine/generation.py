@@ -36,7 +36,14 @@ from kefu.safety.injection import leaks_secret
 from kefu.safety.pii import mask_pii
 from kefu.safety.stream_guard import StreamGuard
 
-__all__ = ["AnswerDelta", "AnswerReplace", "AnswerState", "Generator", "split_for_streaming"]
+__all__ = [
+    "AnswerDelta",
+    "AnswerReplace",
+    "AnswerState",
+    "Generator",
+    "SamplingOverride",
+    "split_for_streaming",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +66,37 @@ class AnswerReplace:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class SamplingOverride:
+    """A caller's sampling for one turn (OpenAI ``temperature``, ``max_tokens``…); what is
+    unset keeps the app's. The app's ``max_tokens`` stays the ceiling: it is the operator's
+    cost limit and the room the prompt budget leaves for the answer."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+
+    def apply(self, base: SamplingConfig) -> SamplingConfig:
+        update: dict[str, Any] = {}
+        if self.temperature is not None:
+            update["temperature"] = min(max(self.temperature, 0.0), 2.0)
+        if self.top_p is not None and self.top_p > 0:
+            update["top_p"] = min(self.top_p, 1.0)
+        if self.max_tokens is not None:
+            update["max_tokens"] = max(1, min(self.max_tokens, base.max_tokens))
+        if self.stop is not None:
+            update["stop"] = list(self.stop)
+        return base.model_copy(update=update) if update else base
+
+
 @dataclass(slots=True)
 class AnswerState:
     """What has been delivered of one answer, and what it cost."""
 
     parts: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None  # the model's ("stop", "length"); None if none wrote it
 
     @property
     def text(self) -> str:
@@ -144,11 +176,13 @@ class Generator:
         ctx: TurnContext,
         history: Sequence[MessageRecord],
         conversation_id: str,
+        sampling: SamplingConfig | None = None,
     ) -> list[ChatMessage]:
         """The grounded prompt, with a summary of turns that no longer fit."""
         config = app.config
         with ctx.trace.stage("prompt") as record:
-            budget = Budget(config.llm.context_window, config.llm.sampling.max_tokens)
+            max_tokens = (sampling or config.llm.sampling).max_tokens
+            budget = Budget(config.llm.context_window, max_tokens)
             mask = _prompt_masker(app)
             history = [_masked_turn(turn, mask) for turn in history]
             arguments: dict[str, Any] = {
@@ -229,15 +263,18 @@ class Generator:
         ctx: TurnContext,
         state: AnswerState,
         stopped: Any,
+        sampling: SamplingConfig | None = None,
     ) -> AsyncGenerator[AnswerDelta | AnswerReplace, None]:
-        """Stream the model's answer without its thinking; on failure, the extractive one."""
+        """Stream the model's answer without its thinking; on failure, the extractive one.
+
+        ``sampling`` replaces the app's for this answer (a caller's temperature, max_tokens)."""
         record: dict[str, Any] = {"name": "generate", "model": model.name}
         started = time.perf_counter()
         record["started_ms"] = round(ctx.trace.elapsed_ms(), 3)
         stripper = ThinkStripper()
         words = ctx.app.sensitive
         guard = StreamGuard(words) if words is not None else None
-        chunks = model.stream(messages, ctx.app.config.llm.sampling)
+        chunks = model.stream(messages, sampling or ctx.app.config.llm.sampling)
         try:
             ended = False
             async for chunk in chunks:
@@ -246,7 +283,7 @@ class Generator:
                 if chunk.text:
                     record["chunks"] = record.get("chunks", 0) + 1
                 if chunk.finish_reason:
-                    record["finish_reason"] = chunk.finish_reason
+                    record["finish_reason"] = state.finish_reason = chunk.finish_reason
                 visible = stripper.feed(chunk.text)
                 if guard is not None:
                     visible = guard.feed(visible)

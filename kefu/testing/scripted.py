@@ -24,6 +24,7 @@ class ScriptedReply:
     fail_after: int = 0  # pieces sent before the error
     delay_s: float = 0.0  # between pieces
     tool_calls: tuple[ToolCall, ...] = ()  # a function-calling reply (``complete`` only)
+    finish_reason: str = "stop"  # "length": as if the reply had run out of max_tokens
 
 
 @dataclass
@@ -37,6 +38,7 @@ class ScriptedChatModel:
     default: ScriptedReply | None = None
     name: str = "scripted"
     calls: list[list[ChatMessage]] = field(default_factory=list)
+    samplings: list[SamplingConfig] = field(default_factory=list)  # one per call, in order
     tools_offered: list[list[dict[str, Any]]] = field(default_factory=list)
     closed_early: int = 0
 
@@ -72,6 +74,7 @@ class ScriptedChatModel:
         self.tools_offered.append(list(tools or []))
         if self.replies and self.replies[0].tool_calls:
             self.calls.append(list(messages))
+            self.samplings.append(sampling)
             reply = self.replies.pop(0)
             return Completion("", Usage(), "tool_calls", self.name, reply.tool_calls)
         return await collect(self.stream(messages, sampling), self.name)
@@ -80,6 +83,7 @@ class ScriptedChatModel:
         self, messages: Sequence[ChatMessage], sampling: SamplingConfig
     ) -> AsyncIterator[StreamChunk]:
         self.calls.append(list(messages))
+        self.samplings.append(sampling)
         reply = self._next()
         finished = False
         try:
@@ -93,7 +97,7 @@ class ScriptedChatModel:
                 raise ProviderError(reply.error)
             prompt = sum(len(m.content) for m in messages)
             completion = sum(len(p) for p in reply.chunks)
-            yield StreamChunk(usage=Usage(prompt, completion), finish_reason="stop")
+            yield StreamChunk(usage=Usage(prompt, completion), finish_reason=reply.finish_reason)
             finished = True
         finally:
             if not finished and reply.error is None:

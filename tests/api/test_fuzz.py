@@ -47,6 +47,15 @@ def envelope_or_success(response: Any) -> None:
         assert body["status"] == response.status_code
 
 
+def openai_error_or_success(response: Any) -> None:
+    """The OpenAI-compatible routes answer errors in OpenAI's envelope (kefu.api.errors)."""
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert error["type"] and error["message"]
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -110,4 +119,4 @@ def test_openai_completions_never_500(runtime: Runtime, body: dict[str, Any]) ->
         content=json.dumps(body, ensure_ascii=True).encode(),
         headers={"Authorization": f"Bearer {DEMO_KEY}", "Content-Type": "application/json"},
     )
-    envelope_or_success(response)
+    openai_error_or_success(response)

@@ -1,14 +1,25 @@
-"""OpenAI-compatible ``POST /v1/chat/completions`` driving the same turn pipeline.
+"""OpenAI-compatible ``/v1/chat/completions`` and ``/v1/models`` over the same turn pipeline.
 
-``model`` names the app; the key must belong to it. The last user message is the query
-(history is kept by kefu per conversation: pass ``conversation_id`` in the body to continue
-one). Answers carry kefu's extras (conversation, message, sources) under ``kefu``.
+``model`` names the app; the key must belong to it (``GET /v1/models`` lists it). The last
+``user`` message is the customer's message; everything before it is the dialog so far, as
+OpenAI clients keep it. kefu continues the conversation those earlier messages belong to,
+or rebuilds its state (flow in progress, slots, streaks) from the customer's earlier
+messages without calling a model or a tool again — see :mod:`kefu.engine.transcript` and
+docs/api.md. ``system`` and ``developer`` messages are ignored: the app's persona and
+grounding policy are the operator's, and a caller cannot replace them. The kefu extension
+``conversation_id`` continues a stored conversation instead (kefu keeps its history).
+
+``temperature``, ``top_p``, ``max_tokens`` (or ``max_completion_tokens``) and ``stop`` reach
+the model for a generated answer, within the app's ``max_tokens``; extractive answers
+ignore them. ``finish_reason`` is ``length`` when the model ran out of tokens, else
+``stop`` (kefu runs its tools itself, so never ``tool_calls``). Answers carry kefu's extras
+(conversation, message, route, sources) under ``kefu``. Errors use OpenAI's envelope
+(:mod:`kefu.api.errors`).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -16,17 +27,20 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from kefu.api.deps import AppAuth, RuntimeDep
-from kefu.api.errors import status_for
+from kefu.api.errors import ApiError, openai_error_body, status_for
 from kefu.api.responses import json_response
 from kefu.api.schemas import OpenAIChatIn, OpenAIMessageIn
 from kefu.api.sse import COMMENT_PING, event_stream_response, sse_data
-from kefu.core.errors import InvalidParam, KefuError, NotFound
+from kefu.core.errors import KefuError
+from kefu.engine.apps import AppRuntime
 from kefu.engine.chat import (
     AnswerDelta,
     AnswerReplace,
     ChatRequest,
     ChatService,
     PreparedTurn,
+    PriorTurn,
+    SamplingOverride,
     TurnResult,
 )
 
@@ -43,6 +57,46 @@ def _text(message: OpenAIMessageIn) -> str:
         return message.content
     return "".join(
         str(part.get("text", "")) for part in message.content if part.get("type") == "text"
+    )
+
+
+def split_dialog(messages: Sequence[OpenAIMessageIn]) -> tuple[str, tuple[PriorTurn, ...]]:
+    """The customer's message (the last ``user`` one) and the exchanges before it.
+
+    Each earlier ``user`` message opens an exchange and the ``assistant`` messages after it
+    are its reply; an assistant message before any user message (a greeting) is a reply to
+    nothing. System, developer, tool and function messages are not part of the dialog.
+    """
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last is None:
+        raise ApiError(
+            400,
+            "invalid_param",
+            "messages: at least one message with role 'user' is required",
+            param="messages",
+        )
+    exchanges: list[tuple[str, list[str]]] = []
+    for message in messages[:last]:
+        if message.role == "user":
+            exchanges.append((_text(message), []))
+        elif message.role == "assistant" and (reply := _text(message)):
+            if not exchanges:
+                exchanges.append(("", []))
+            exchanges[-1][1].append(reply)
+    prior = tuple(PriorTurn(query, "\n\n".join(replies)) for query, replies in exchanges)
+    return _text(messages[last]), prior
+
+
+def _sampling(body: OpenAIChatIn) -> SamplingOverride | None:
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    stop = [body.stop] if isinstance(body.stop, str) else body.stop
+    if body.temperature is None and body.top_p is None and max_tokens is None and stop is None:
+        return None
+    return SamplingOverride(
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_tokens=max_tokens,
+        stop=tuple(stop) if stop is not None else None,
     )
 
 
@@ -64,19 +118,55 @@ def _extras(result: TurnResult) -> dict[str, Any]:
     }
 
 
+def _model(app: AppRuntime) -> dict[str, Any]:
+    return {"id": app.name, "object": "model", "created": _created(app.id), "owned_by": "kefu"}
+
+
+def _created(app_id: str) -> int:
+    """When the app was created: its id is a UUIDv7, whose first 48 bits are Unix ms."""
+    digits = app_id.replace("-", "")
+    if len(digits) != 32 or digits[12] != "7":
+        return 0
+    return int(digits[:12], 16) // 1000
+
+
+def _model_not_found(model: str) -> ApiError:
+    return ApiError(
+        404,
+        "model_not_found",
+        f"The model `{model}` does not exist or this key cannot use it.",
+        param="model",
+    )
+
+
+@router.get("/models")
+async def list_models(app: AppAuth) -> Response:
+    """The apps this key can talk to (a key belongs to one app): OpenAI's model list."""
+    return json_response({"object": "list", "data": [_model(app)]})
+
+
+@router.get("/models/{model}")
+async def retrieve_model(model: str, app: AppAuth) -> Response:
+    if model != app.name:
+        raise _model_not_found(model)
+    return json_response(_model(app))
+
+
 @router.post("/chat/completions")
 async def chat_completions(body: OpenAIChatIn, app: AppAuth, runtime: RuntimeDep) -> Response:
     if body.model != app.name:
-        raise NotFound(f"The model `{body.model}` does not exist or this key cannot use it.")
-    user_messages = [m for m in body.messages if m.role == "user"]
-    if not user_messages:
-        raise InvalidParam("messages: at least one message with role 'user' is required")
+        raise _model_not_found(body.model)
+    query, prior = split_dialog(body.messages)
+    conversation_id = body.conversation_id or None
     turn = await runtime.chat.prepare(
         ChatRequest(
             app=app,
             user=body.user or ANONYMOUS_USER,
-            query=_text(user_messages[-1]),
-            conversation_id=body.conversation_id or None,
+            query=query,
+            conversation_id=conversation_id,
+            # With a stored conversation kefu has the history; else the client's is it.
+            transcript=None if conversation_id else prior,
+            sampling=_sampling(body),
         )
     )
     if not body.stream:
@@ -91,16 +181,15 @@ async def chat_completions(body: OpenAIChatIn, app: AppAuth, runtime: RuntimeDep
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": result.answer},
-                        "finish_reason": "stop",
+                        "finish_reason": result.finish_reason,
                     }
                 ],
                 "usage": _usage(result),
                 "kefu": _extras(result),
             }
         )
-    include_usage = bool((body.stream_options or {}).get("include_usage"))
     return event_stream_response(
-        openai_chunks(runtime.chat, turn, app.name, include_usage),
+        openai_chunks(runtime.chat, turn, app.name, body.stream_options.include_usage),
         runtime.settings.stream_ping_seconds,
         COMMENT_PING,
     )
@@ -113,7 +202,7 @@ async def openai_chunks(
     base = {
         "id": f"chatcmpl-{turn.message_id}",
         "object": "chat.completion.chunk",
-        "created": int(time.time()),
+        "created": int(turn.created_at),
         "model": model,
     }
 
@@ -131,11 +220,9 @@ async def openai_chunks(
                     # Chunks cannot take back text: the replacement follows what was sent.
                     yield chunk({"content": "\n\n" + event.text})
                 else:
-                    yield chunk({}, "stop", kefu=_extras(event))
+                    yield chunk({}, event.finish_reason, kefu=_extras(event))
                     if include_usage:
                         yield sse_data({**base, "choices": [], "usage": _usage(event)})
     except KefuError as exc:
-        yield sse_data(
-            {"error": {"message": exc.message, "code": exc.code, "status": status_for(exc)}}
-        )
+        yield sse_data(openai_error_body(status_for(exc), exc.code, exc.message))
     yield sse_data("[DONE]")
