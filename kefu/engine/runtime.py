@@ -153,6 +153,7 @@ class Runtime:
             if aclose is not None:
                 await aclose()
             await app.tools.aclose()
+            await app.index.aclose()  # the embedder's and reranker's connections
         await self.handoff.notify.dispatcher.drain(timeout_s=5.0)  # webhooks in flight
 
     def close(self) -> None:
