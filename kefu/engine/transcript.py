@@ -16,7 +16,9 @@ streaks the hand-over policy counts, a human who owns the conversation. So a req
    chat-model call, no tool call, nothing sent or stored. Flow steps that acted then are closed
    without calling their tools again, so a confirmed cancellation is not repeated. The
    cost is a few milliseconds per replayed message (understanding and routing are cached
-   per text), bounded by ``MAX_REPLAYED_TURNS``.
+   per text; an app with a remote embedder pays one embedding per new text, under its
+   deadline), bounded by ``MAX_REPLAYED_TURNS``. What a replay cannot know is what the
+   tools answered then and whether a human took the conversation over.
 
 Either way the model's history is the client's transcript (what the customer saw), not the
 stored one. Only the customer's messages key a dialog: what the assistant said is

@@ -4,8 +4,8 @@
 ``user`` message is the customer's message; everything before it is the dialog so far, as
 OpenAI clients keep it. kefu continues the conversation those earlier messages belong to,
 or rebuilds its state (flow in progress, slots, streaks) from the customer's earlier
-messages without calling a model or a tool again — see :mod:`kefu.engine.transcript` and
-docs/api.md. ``system`` and ``developer`` messages are ignored: the app's persona and
+messages without calling a model or a tool again (:mod:`kefu.engine.transcript` says how
+and why). ``system`` and ``developer`` messages are ignored: the app's persona and
 grounding policy are the operator's, and a caller cannot replace them. The kefu extension
 ``conversation_id`` continues a stored conversation instead (kefu keeps its history).
 
