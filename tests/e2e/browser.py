@@ -21,7 +21,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+# Chinese characters and punctuation (，：。 and the like); not ＋, the new-chat icon.
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uff0a\uff0c-\uffef]")
 ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
 # WCAG AA for body text; the muted grey of secondary text must meet it too.
 MIN_CONTRAST = 4.5

@@ -7,7 +7,10 @@ from fastapi.responses import FileResponse, Response
 
 from kefu.api.deps import RuntimeDep
 from kefu.api.responses import json_response
+from kefu.core.types import Language
 from kefu.web import STATIC_DIR
+
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
 
 __all__ = ["router"]
 
@@ -34,15 +37,21 @@ async def web_config(runtime: RuntimeDep, app: str | None = Query(None)) -> Resp
     """The chat page's app and its page token (valid until the server restarts).
 
     The token is scoped like an app key to the end-user service API; the page keeps a
-    random ``user`` id in the browser, as Dify's public web apps do.
+    random ``user`` id in the browser, as Dify's public web apps do. ``localized`` holds the
+    title and opening statement in both UI languages, so the page follows its language toggle.
     """
     runtime_app = runtime.apps.get(app) if app else runtime.apps.all()[0]
     config = runtime_app.config
+    opening = config.opening_statement
     return json_response(
         {
             "app": runtime_app.name,
             "title": config.display_title(),
             "language": config.language,
             "token": runtime_app.web_token,
+            "localized": {
+                "title": {lang: config.display_title(lang) for lang in LANGUAGES},
+                "opening_statement": opening.model_dump() if opening else None,
+            },
         }
     )

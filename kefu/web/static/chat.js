@@ -165,7 +165,14 @@
       csatCommentLabel: '意见或建议（选填）',
       csatSubmit: '提交评价',
       csatChoose: '请先选择 1-5 分',
-      csatThanks: '感谢您的评价！'
+      csatThanks: '感谢您的评价！',
+      error_too_many_requests: '请求太频繁，请稍后再试',
+      error_not_found: '对话不存在或已删除，请开始新对话',
+      error_unauthorized: '页面已过期，请刷新后重试',
+      error_forbidden: '没有权限访问此对话',
+      error_invalid_param: '请求有误，请检查输入后重试',
+      error_conflict: '对话状态已变化，请稍后再试',
+      error_unavailable: '服务暂时不可用，请稍后再试'
     },
     en: {
       defaultTitle: 'Customer Service',
@@ -211,7 +218,14 @@
       csatCommentLabel: 'Comments (optional)',
       csatSubmit: 'Submit rating',
       csatChoose: 'Please choose a rating from 1 to 5',
-      csatThanks: 'Thank you for your rating!'
+      csatThanks: 'Thank you for your rating!',
+      error_too_many_requests: 'Too many requests. Please wait a moment and try again.',
+      error_not_found: 'This conversation no longer exists. Please start a new chat.',
+      error_unauthorized: 'This page has expired. Please reload it and try again.',
+      error_forbidden: 'You do not have access to this conversation.',
+      error_invalid_param: 'The request was not valid. Please check your message and try again.',
+      error_conflict: 'The conversation changed. Please try again.',
+      error_unavailable: 'The service is temporarily unavailable. Please try again later.'
     }
   };
 
@@ -311,7 +325,8 @@
     if (els.langToggle) els.langToggle.setAttribute('lang', lang === 'zh' ? 'en' : 'zh-CN');
     applyI18n(document);
     updateCounter();
-    if (!state.config || !state.config.title) document.title = t('defaultTitle');
+    applyTitle();
+    renderOpening();
   }
 
   /* ------------------------------------------------------------------ */
@@ -325,6 +340,7 @@
     langExplicit: !!savedLang,
     config: null,
     token: '',
+    opening: null, // the opening bubble and /v1/parameters, re-rendered on a language switch
     user: getUserId(),
     conversationId: '',
     turn: null, // the answer currently streaming, if any
@@ -381,8 +397,19 @@
     err.isHttp = true;
     err.status = res.status;
     err.code = code;
-    if (!message) err.i18n = { key: fallbackKey || 'httpError', vars: { status: res.status } };
+    // The server's message is English; the customer reads the code's words in the page's language.
+    var key = errorKey(code, res.status);
+    err.i18n = key ? { key: key } : { key: fallbackKey || 'httpError', vars: { status: res.status } };
     return err;
+  }
+
+  var UNAVAILABLE_CODES = /^(provider_|internal_server_error$|storage_error$|retrieval_error$|tool_error$|config_error$)/;
+
+  /** The i18n key for an error code from the server ({status, code, message}), if we have one. */
+  function errorKey(code, status) {
+    if (code && Object.prototype.hasOwnProperty.call(I18N.zh, 'error_' + code)) return 'error_' + code;
+    if ((code && UNAVAILABLE_CODES.test(code)) || status >= 500) return 'error_unavailable';
+    return null;
   }
 
   function i18nError(key) {
@@ -426,12 +453,32 @@
     return p;
   }
 
-  function applyConfig(cfg) {
-    if (typeof cfg.title === 'string' && cfg.title.trim()) {
+  /** A text of the app's in the page's language (``localized`` of /web/config), if it has one. */
+  function localizedConfig(field) {
+    var all = state.config && state.config.localized;
+    var texts = all && typeof all === 'object' ? all[field] : null;
+    var text = texts && typeof texts === 'object' ? texts[state.lang] : null;
+    return typeof text === 'string' && text.trim() ? text : null;
+  }
+
+  /** The app's title in the page's language (the header and the tab). */
+  function applyTitle() {
+    if (!els.title) return;
+    var cfg = state.config;
+    var title = localizedConfig('title') ||
+      (cfg && typeof cfg.title === 'string' && cfg.title.trim() ? cfg.title : null);
+    if (title) {
       els.title.removeAttribute('data-i18n');
-      els.title.textContent = cfg.title;
-      document.title = cfg.title;
+      els.title.textContent = title;
+      document.title = title;
+    } else {
+      setI18nText(els.title, 'defaultTitle');
+      document.title = t('defaultTitle');
     }
+  }
+
+  function applyConfig(cfg) {
+    applyTitle();
     if (!state.langExplicit) {
       var l = normLang(cfg.language);
       if (l && l !== state.lang) setLang(l, false);
@@ -655,13 +702,11 @@
   function showOpening() {
     var epoch = state.epoch;
     var b = addBotMessage({ pending: true });
+    state.opening = null;
     getParameters().then(function (params) {
       if (epoch !== state.epoch) return;
-      params = params || {};
-      var opening = typeof params.opening_statement === 'string' ? params.opening_statement : '';
-      if (opening.trim()) replaceText(b, opening);
-      else setI18nText(b.textEl, 'greeting');
-      renderSuggestions(b, params.suggested_questions);
+      state.opening = { bubble: b, params: params || {}, suggest: true };
+      renderOpening();
     }, function (err) {
       if (epoch !== state.epoch) return;
       setI18nText(b.textEl, 'greeting');
@@ -673,11 +718,32 @@
     });
   }
 
+  /**
+   * The opening statement and suggested questions, in the page's language: rendered again
+   * when the language changes (the suggestions only until the customer has asked something).
+   */
+  function renderOpening() {
+    var o = state.opening;
+    if (!o) return;
+    var fromServer = typeof o.params.opening_statement === 'string' ? o.params.opening_statement : '';
+    var opening = localizedConfig('opening_statement') || fromServer;
+    if (opening.trim()) replaceText(o.bubble, opening);
+    else setI18nText(o.bubble.textEl, 'greeting');
+    var old = o.bubble.row.querySelector('.suggestions');
+    if (old) old.remove();
+    if (o.suggest) renderSuggestions(o.bubble, o.params.suggested_questions);
+  }
+
+  var CHINESE = /[\u3400-\u9fff]/;
+
   function renderSuggestions(b, questions) {
     if (!Array.isArray(questions)) return;
     var list = questions.filter(function (q) {
       return typeof q === 'string' && q.trim();
     });
+    // The questions written in the page's language (all of them if none is).
+    var mine = list.filter(function (q) { return CHINESE.test(q) === (state.lang === 'zh'); });
+    if (mine.length) list = mine;
     if (!list.length) return;
     var wrap = h('div', 'suggestions');
     wrap.setAttribute('role', 'group');
@@ -698,6 +764,7 @@
   }
 
   function removeSuggestions() {
+    if (state.opening) state.opening.suggest = false;
     var nodes = els.messages.querySelectorAll('.suggestions');
     for (var i = 0; i < nodes.length; i++) nodes[i].remove();
   }
@@ -874,9 +941,8 @@
         turn.error = true;
         var err = new Error(typeof ev.message === 'string' && ev.message ? ev.message
           : t('httpError', { status: ev.status || 500 }));
-        if (!(typeof ev.message === 'string' && ev.message)) {
-          err.i18n = { key: 'httpError', vars: { status: ev.status || 500 } };
-        }
+        var key = errorKey(typeof ev.code === 'string' ? ev.code : '', ev.status || 500);
+        err.i18n = key ? { key: key } : { key: 'httpError', vars: { status: ev.status || 500 } };
         setBubbleError(turn.bot, err);
         break;
       }
