@@ -94,10 +94,9 @@ async def test_with_the_models_up_the_turn_awaits_them(models: ModelServer, ask:
     answer, trace = await ask("remote", "How long does shipping take?")
     assert answer["answer"] == SHIPPING_ANSWER
     assert [s["name"] for s in trace["stages"]][1:4] == ["understand", "retrieve", "route"]
-    assert stage(trace, "retrieve") | {"duration_ms": 0, "started_ms": 0} == {
-        "name": "retrieve", "cache": "miss", "deadline_s": QUERY_DEADLINE_S,
-        "duration_ms": 0, "started_ms": 0,
-    }  # fmt: skip
+    retrieve = stage(trace, "retrieve")
+    assert retrieve["cache"] == "miss" and retrieve["deadline_s"] == QUERY_DEADLINE_S
+    assert "degraded" not in retrieve
     assert models.calls(EMBEDDINGS) == calls + 1  # the question, once
     _, again = await ask("remote", "How long does shipping take?")
     assert stage(again, "retrieve")["cache"] == "hit" and models.calls(EMBEDDINGS) == calls + 1

@@ -193,6 +193,18 @@ async def test_the_awaited_path_finds_what_the_blocking_path_finds() -> None:
     assert embedder.calls == calls  # the turn's vector is remembered
 
 
+async def test_a_reranker_alone_is_awaited_over_lexical_candidates() -> None:
+    reranker = KeywordReranker("money")
+    index = KnowledgeIndex(reranker=reranker)
+    index.rebuild(FAQS, CHUNKS)
+    query = "refund login password"
+    vector = await index.query_vector(query, deadline=index.query_deadline())
+    assert vector.vector is None and vector.degraded is None  # no embedder: nothing to wait
+    found = await index.asearch(query, 1, vector=vector, deadline=index.query_deadline())
+    assert [hit.chunk.id for hit in found.hits] == ["c1"] and found.hits[0].relevance == 0.9
+    assert found.hits == index.search(query, 1)
+
+
 async def test_no_call_for_a_language_the_model_lacks_and_no_mixing_queries() -> None:
     embedder = ConceptEmbedder()
     english = CONFIG.embedding.model_copy(update={"languages": ["en"]})
