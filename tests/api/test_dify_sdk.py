@@ -86,6 +86,12 @@ def test_conversations_messages_rename_feedback(dify: ChatClient) -> None:
     data = messages.json()["data"]
     assert [m["query"] for m in data] == ["退货要扣多少运费?", "怎么开发票"]
     assert data[0]["answer"] == first["answer"]
+    latest = dify.get_conversation_messages(user, conversation_id, limit=1).json()
+    assert [m["query"] for m in latest["data"]] == ["怎么开发票"] and latest["has_more"]
+    older = dify.get_conversation_messages(
+        user, conversation_id, first_id=latest["data"][0]["id"], limit=1
+    ).json()
+    assert [m["query"] for m in older["data"]] == ["退货要扣多少运费?"]
 
     renamed = dify.rename_conversation(conversation_id, "运费和发票", user)
     assert renamed.status_code == 200, renamed.text
