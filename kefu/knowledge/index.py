@@ -271,7 +271,7 @@ class KnowledgeIndex:
         if vector is not None:
             return QueryVector(text, vector)
         found = await self._embedder_guard.call(
-            lambda: embed_query(embedder, text, deadline=deadline)
+            lambda: embed_query(embedder, text, deadline=deadline), deadline=deadline
         )
         if isinstance(found, Degraded):
             return QueryVector(text, None, found)
@@ -333,7 +333,7 @@ class KnowledgeIndex:
             return Passages(_cut(hits, top_k, min_relevance))
         text, texts = query[:MAX_QUERY_CHARS], _rerank_texts(hits)
         scores = await self._reranker_guard.call(
-            lambda: rerank_scores(reranker, text, texts, deadline=deadline)
+            lambda: rerank_scores(reranker, text, texts, deadline=deadline), deadline=deadline
         )
         if isinstance(scores, Degraded):
             return Passages(_cut(hits, top_k, min_relevance), scores)

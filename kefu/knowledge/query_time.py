@@ -69,19 +69,19 @@ class Cooldown:
 
     def __init__(self, seconds: float = COOLDOWN_S, clock: Callable[[], float] = time.monotonic):
         self.seconds = seconds
-        self._clock = clock
+        self.clock = clock
         self._reason: str | None = None
         self._until = 0.0
 
     def blocked(self) -> str | None:
         """The last failure's reason while cooling down, else None."""
-        if self._reason is not None and self._clock() < self._until:
+        if self._reason is not None and self.clock() < self._until:
             return self._reason
         return None
 
     def failed(self, reason: str) -> None:
         self._reason = reason
-        self._until = self._clock() + self.seconds
+        self._until = self.clock() + self.seconds
 
     def recovered(self) -> None:
         self._reason = None
@@ -96,10 +96,14 @@ class ProviderGuard:
         self.fallback = fallback
         self.cooldown = cooldown or Cooldown()
 
-    async def call(self, work: Callable[[], Awaitable[T]]) -> T | Degraded:
+    async def call(self, work: Callable[[], Awaitable[T]], *, deadline: float) -> T | Degraded:
+        """``work()``'s result, or why the turn does without it. A turn whose deadline an
+        earlier call used up skips ``work`` without blaming the provider."""
         reason = self.cooldown.blocked()
         if reason is not None:
             return Degraded(self.what, f"{reason} (cooling down)", self.fallback)
+        if deadline <= self.cooldown.clock():
+            return Degraded(self.what, "no time left in this turn", self.fallback)
         try:
             result = await work()
         except ProviderError as exc:

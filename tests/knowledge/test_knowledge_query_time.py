@@ -234,10 +234,17 @@ async def test_the_guard_notes_failures_cools_down_and_tries_again() -> None:
         calls += 1
         return 7
 
-    assert await guard.call(failing) == Degraded("embedder", "timeout", "lexical")
+    later = 100.0  # the turn's deadline
+    assert await guard.call(failing, deadline=later) == Degraded("embedder", "timeout", "lexical")
     now[0] = 9.9
-    assert await guard.call(working) == Degraded("embedder", "timeout (cooling down)", "lexical")
+    cooling = Degraded("embedder", "timeout (cooling down)", "lexical")
+    assert await guard.call(working, deadline=later) == cooling
     assert calls == 1
     now[0] = 10.0
-    assert await guard.call(working) == 7
-    assert await guard.call(working) == 7 and calls == 3
+    assert await guard.call(working, deadline=later) == 7
+    assert await guard.call(working, deadline=later) == 7 and calls == 3
+
+    # A turn whose time an earlier call used up skips the provider, without a cool-down.
+    skipped = Degraded("embedder", "no time left in this turn", "lexical")
+    assert await guard.call(working, deadline=now[0]) == skipped
+    assert await guard.call(working, deadline=later) == 7 and calls == 4
