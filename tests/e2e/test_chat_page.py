@@ -188,6 +188,15 @@ def test_a_phone_sized_window_fits_without_sideways_scrolling(
     page.context.close()
 
 
+def test_dark_colour_scheme_is_readable(server: str, browser: Browser) -> None:
+    page = open_chat(browser, server, "zh", color_scheme="dark")
+    assert_all_readable(
+        page, "#app-title, .brand-sub, #new-conversation, #lang-toggle, .msg.bot .msg-text"
+    )
+    assert_all_readable(page, ".suggestion, #composer-hint, #char-counter")
+    page.context.close()
+
+
 def test_ask_see_sources_and_like(server: str, browser: Browser) -> None:
     page = open_chat(browser, server, "zh")
     console_errors: list[str] = []
