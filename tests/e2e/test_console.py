@@ -90,7 +90,9 @@ def hand_over(base_url: str, user: str, question: str, request: str) -> str:
 @pytest.fixture(scope="module")
 def desk(server: str) -> dict[str, str]:
     """An English-speaking customer waiting for a human, with a ticket, and an agent's key."""
-    cid = hand_over(server, "layout-customer", "How do I return an item?", "I want to talk to a human")
+    cid = hand_over(
+        server, "layout-customer", "How do I return an item?", "I want to talk to a human"
+    )
     agent = httpx.post(f"{server}/admin/agents", json={"name": "Lee"}, headers=ADMIN).json()
     ticket = httpx.post(
         f"{server}/v1/agent/tickets",
