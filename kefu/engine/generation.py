@@ -306,12 +306,14 @@ class Generator:
                 record["output_sensitive_words"] = [guard.hit.word]
                 blocked = ctx.app.config.replies.blocked.get(ctx.language)
                 state.parts[:] = [blocked]
+                state.finish_reason = None  # a preset reply, whole, not the model's words
                 yield AnswerReplace(blocked)
             elif leaks_secret(state.text, [ctx.app.config.persona, *POLICY.values()]):
                 # The model recited its instructions (prompt extraction got through).
                 record["leaked_system_prompt"] = True
                 refused = ctx.app.config.replies.refused.get(ctx.language)
                 state.parts[:] = [refused]
+                state.finish_reason = None
                 yield AnswerReplace(refused)
         except ProviderError as exc:
             record["error"] = exc.message
