@@ -36,6 +36,9 @@ class ProviderConfig(_Strict):
         None, description="environment variable holding the API key (never the key itself)"
     )
     model_path: Path | None = Field(None, description="GGUF file for the llamacpp provider")
+    threads: int | None = Field(
+        None, ge=1, le=512, description="llamacpp: CPU threads (default: llama.cpp's choice)"
+    )
     profile: Literal["auto", "default", "qwen3"] = "auto"
     thinking: bool = Field(False, description="Qwen3: let the model think before answering")
     context_window: int = Field(8192, ge=256, le=1_048_576)

@@ -49,7 +49,7 @@ def _one(config: ProviderConfig, api_key: str | None, where: str) -> ChatModel |
         return OpenAIChatModel(config, api_key)
     from kefu.llm.llamacpp import LlamaCppChatModel
 
-    return LlamaCppChatModel(config)
+    return LlamaCppChatModel(config, where)
 
 
 def build_chat_model(config: LLMConfig, overrides: LLMOverrides | None = None) -> ChatModel | None:

