@@ -66,9 +66,9 @@ class LlamaCppServer:
     """``python -m kefu.llm.llamacpp_server`` for one GGUF file, started and ready.
 
     It binds a port the OS picks on ``host`` (no race with other processes for a "free"
-    port) and is stopped by :meth:`stop`, when this object is collected, when kefu exits,
-    and — through its standard input — even when kefu is killed. Its output (errors only,
-    unless ``verbose``) goes to this module's logger; the last lines explain a failure.
+    port) and is stopped by :meth:`stop`, when kefu exits, and — through its standard
+    input — even when kefu is killed. Its output (errors only, unless ``verbose``) goes to
+    this module's logger; the first error explains a failure.
     """
 
     def __init__(
@@ -120,10 +120,6 @@ class LlamaCppServer:
     @property
     def exit_code(self) -> int | None:
         return self.process.poll()
-
-    def output_tail(self, lines: int = 10) -> str:
-        """The server's last lines of output, for error messages."""
-        return "\n".join(list(self._tail)[-lines:])
 
     def first_error(self) -> str:
         """llama.cpp's first error line (the cause; later ones are consequences), else the
