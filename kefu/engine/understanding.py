@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from kefu.core.app_config import AppConfig
 from kefu.engine.route_cache import BoundedCache
 from kefu.knowledge import tokenize
 from kefu.nlu.dialog_acts import DialogAct, detect_act, wants_human
-from kefu.nlu.entities import Entity, EntityExtractor
+from kefu.nlu.entities import ENTITY_TYPES, Entity, EntityExtractor
 from kefu.nlu.intent import OUT_OF_SCOPE, IntentClassifier, IntentExample, IntentPrediction
 from kefu.nlu.intent.child import train_in_child
 from kefu.nlu.sentiment import Sentiment, analyze_sentiment
@@ -33,6 +34,10 @@ MASKED_ENTITIES = frozenset({"phone", "email"})  # shown by type only in traces
 # ("量子纠缠怎么解释" → shipping.when, 0.74); a question that shares no word with any example
 # of the intent is not that intent.
 MIN_SUPPORT = 0.3
+# The placeholders with_placeholders() writes: which order is named says nothing about the
+# intent, so "order_id" is no word of support ("W2378156 这个单子的发票抬头能改吗" is not a
+# cancellation because one cancellation example names an order).
+_PLACEHOLDER = re.compile(r"\b(?:" + "|".join(ENTITY_TYPES) + r")\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +202,14 @@ class IntentSupport:
     def __init__(self, intents: dict[str, list[str]]) -> None:
         """``intents``: label → examples, entities already replaced by placeholders."""
         self._words = {
-            label: {word for text in texts for word in tokenize(text)}
+            label: {word for text in texts for word in tokenize(_PLACEHOLDER.sub(" ", text))}
             for label, texts in intents.items()
         }
 
     def coverage(self, label: str, text: str) -> float:
-        """Share of the question's words found in the intent's examples (1.0: no words)."""
-        words = tokenize(text)
+        """Share of the question's words found in the intent's examples (1.0: no words);
+        entity placeholders are not words."""
+        words = tokenize(_PLACEHOLDER.sub(" ", text))
         if not words:
             return 1.0
         known = self._words.get(label, set())

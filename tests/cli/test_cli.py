@@ -121,6 +121,7 @@ def test_demo_shop_reset_restores_a_cancelled_order(data_dir: Path) -> None:
     conn.close()
     assert runner.invoke(demo_shop_app, ["reset", "--data-dir", str(data_dir)]).exit_code == 0
     with sqlite3.connect(db) as conn:
-        (status,) = conn.execute("SELECT status FROM orders WHERE order_id = '#W6247578'").fetchone()
+        row = conn.execute("SELECT status FROM orders WHERE order_id = '#W6247578'").fetchone()
+    (status,) = row
     conn.close()
     assert status == "pending"
