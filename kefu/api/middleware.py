@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kefu.api.errors import error_response
+from kefu.api.errors import error_response, speaks_openai
 
 __all__ = ["RequestGuard"]
 
@@ -89,4 +89,5 @@ class RequestGuard:
     async def _refuse(
         scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
     ) -> None:
-        await error_response(status, code, message)(scope, receive, send)
+        openai = speaks_openai(scope["path"])
+        await error_response(status, code, message, openai=openai)(scope, receive, send)

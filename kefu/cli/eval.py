@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -114,7 +115,7 @@ def intent(
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         raise typer.Exit(2) from None
     for note in notes:
-        err.print(f"[yellow]{note}[/]", highlight=False)
+        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     metrics = evaluation.metrics
     if as_json:
         typer.echo(json.dumps(metrics, ensure_ascii=False))

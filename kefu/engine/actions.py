@@ -48,7 +48,7 @@ async def run_flow_action(ctx: TurnContext, conversation_id: str, user: str) -> 
             variables["result"] = result.data
         ctx.trace.facts.setdefault("tool_calls", []).extend(calls)
         if failed is None and flow.knowledge:
-            variables["knowledge"] = _knowledge(ctx, flow, variables)
+            variables["knowledge"] = await _knowledge(ctx, flow, variables, record)
         answer = _answer(ctx, flow, variables, failed)
         record["outcome"] = "answered" if failed is None else "degraded"
     resumed = app.flows.finish(ctx.dialog, ctx.language)
@@ -57,21 +57,35 @@ async def run_flow_action(ctx: TurnContext, conversation_id: str, user: str) -> 
         ctx.route = "handoff"
 
 
-def _knowledge(ctx: TurnContext, flow: FlowConfig, variables: dict[str, Any]) -> str:
-    """The best FAQ answer or passage for the flow's knowledge question, as a source."""
+async def _knowledge(
+    ctx: TurnContext, flow: FlowConfig, variables: dict[str, Any], record: dict[str, Any]
+) -> str:
+    """The best FAQ answer or passage for the flow's knowledge question, as a source.
+
+    Model calls (embedder, reranker) are awaited under the app's query deadline, as in the
+    ``retrieve`` stage: a slow or failing model server degrades the lookup (lexical, fused
+    order; noted in the trace), never holds the event loop or fails the turn."""
     question = render(flow.knowledge or "", variables)
     if not question:
         return ""
     index = ctx.app.index
-    faq = index.match_faq(question, top_k=1)
-    if faq and faq[0].relevance >= ctx.app.config.knowledge.passage_threshold:
-        ctx.resources.append(faq_resource(ctx.app, faq[0], len(ctx.resources) + 1))
-        return faq[0].entry.answer
-    passages = index.search(question, top_k=1)
-    if passages:
-        ctx.resources.append(chunk_resource(ctx.app, passages[0], len(ctx.resources) + 1))
-        return passages[0].chunk.content
-    return ""
+    deadline = index.query_deadline()
+    vector = await index.query_vector(question, deadline=deadline)
+    degraded = [vector.degraded] if vector.degraded else []
+    try:
+        faq = index.match_faq(question, top_k=1, vector=vector)
+        if faq and faq[0].relevance >= ctx.app.config.knowledge.passage_threshold:
+            ctx.resources.append(faq_resource(ctx.app, faq[0], len(ctx.resources) + 1))
+            return faq[0].entry.answer
+        found = await index.asearch(question, top_k=1, vector=vector, deadline=deadline)
+        degraded += [found.degraded] if found.degraded else []
+        if found.hits:
+            ctx.resources.append(chunk_resource(ctx.app, found.hits[0], len(ctx.resources) + 1))
+            return found.hits[0].chunk.content
+        return ""
+    finally:
+        if degraded:
+            record["knowledge_degraded"] = [str(note) for note in degraded]
 
 
 def _answer(

@@ -159,3 +159,27 @@ async def test_feedback_validation(client: httpx.AsyncClient, user: str) -> None
     assert_envelope(bad, 400, "invalid_param")
     unknown = await client.post("/v1/messages/x/feedbacks", json={"user": user, "rating": "like"})
     assert_envelope(unknown, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status", "code"),
+    [
+        ({"Content-Type": "text/plain"}, b'{"model": "demo-shop"}', 415, "unsupported_media_type"),
+        ({"Content-Type": "application/json"}, b"x" * 2_000_000, 413, "request_entity_too_large"),
+        (
+            {"Content-Type": "application/json", "Content-Length": "99999999999"},
+            b"{}",
+            413,
+            "request_entity_too_large",
+        ),
+    ],
+)
+async def test_openai_path_refusals_take_openais_shape(
+    client: httpx.AsyncClient, headers: dict[str, str], content: bytes, status: int, code: str
+) -> None:
+    """The guard that runs before routing answers the OpenAI endpoint in OpenAI's shape too."""
+    response = await client.post("/v1/chat/completions", content=content, headers=headers)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"] and error["type"] == "invalid_request_error"
+    assert set(error) == {"message", "type", "param", "code"}

@@ -49,14 +49,38 @@ def models() -> Iterator[ModelServer]:
         yield server
 
 
+# A flow that quotes the knowledge (no tools): its lookup calls the models too.
+CLAIM_FLOW = """\
+intents:
+  warranty.claim:
+    - I want to make a warranty claim
+    - how do I claim the warranty for my kettle
+    - file a warranty claim
+    - start a warranty claim please
+  greeting:
+    - hello there
+    - good morning
+flows:
+  - name: claim
+    intent: warranty.claim
+    knowledge: warranty claims receipt counter repairs
+    answer:
+      zh: "{{ knowledge }}"
+      en: "{{ knowledge }}"
+"""
+
+
 @pytest.fixture
-def runtime(tmp_path: Path, models: ModelServer) -> Iterator[Runtime]:
+def runtime(
+    tmp_path: Path, models: ModelServer, request: pytest.FixtureRequest
+) -> Iterator[Runtime]:
     """The ``remote`` app (indexed while the model server answers) beside the lexical
-    ``tiny`` app."""
+    ``tiny`` app; ``indirect`` parametrization appends YAML to the remote app."""
     (tmp_path / "faq.jsonl").write_text(FAQ, encoding="utf-8")
     app_file = tmp_path / "remote.yaml"
     docs = FIXTURES / "apps" / "tiny" / "docs"
-    app_file.write_text(APP_YAML.format(url=models.url, docs=docs), encoding="utf-8")
+    extra = getattr(request, "param", "")
+    app_file.write_text(APP_YAML.format(url=models.url, docs=docs) + extra, encoding="utf-8")
     built = Runtime.build(make_settings(tmp_path / "data"), [app_file, TINY_APP])
     yield built
     built.close()
@@ -155,3 +179,16 @@ async def test_a_failing_reranker_keeps_the_fused_order(models: ModelServer, ask
     [note] = stage(trace, "retrieve")["degraded"]
     assert note.startswith("reranker unavailable: ") and note.endswith(" → fused order")
     assert "answered 503" in note
+
+
+@pytest.mark.parametrize("runtime", [CLAIM_FLOW], indirect=True)
+async def test_a_flows_knowledge_lookup_degrades_too(models: ModelServer, ask: Any) -> None:
+    """The flow's own knowledge question awaits the models under the same deadline."""
+    models.hanging.add(EMBEDDINGS)
+    started = time.monotonic()
+    answer, trace = await ask("remote", "I want to make a warranty claim")
+    assert time.monotonic() - started < QUERY_DEADLINE_S * 2 + 1.5  # not the 30 s timeout
+    assert trace["route"] == "flow", trace
+    assert "bring the kettle and the receipt" in answer["answer"]
+    action = stage(trace, "action")
+    assert action["knowledge_degraded"][0].startswith("embedder unavailable: ")

@@ -114,11 +114,6 @@ def test_missing_pymilvus_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_p
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kefu/cli/eval.py prints the note as rich markup, which swallows '[eval]' "
-    "(prints pip install 'kefu'); escape it with rich.markup.escape",
-)
 def test_missing_matplotlib_skips_only_the_picture_and_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
