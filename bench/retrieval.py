@@ -49,7 +49,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kefu.core.embedding_config import EmbeddingConfig, RetrievalConfig
+from kefu.appfile.embedding_config import EmbeddingConfig, RetrievalConfig
 from kefu.core.types import Chunk
 from kefu.knowledge import KnowledgeIndex, build_embedder, split_sentences, tokenize
 from kefu.knowledge.vectors import EmbeddedVectorIndex

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from kefu.api.app import create_app
 from kefu.core.settings import Settings
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_APP = FIXTURES / "apps" / "tiny.yaml"

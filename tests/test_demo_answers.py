@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kefu.engine.pipeline import run_pipeline
-from kefu.engine.runtime import Runtime, demo_app_file
+from kefu.services.runtime import Runtime, demo_app_file
 
 EVAL_QUERIES = demo_app_file().parent / "demo-shop" / "eval_queries.jsonl"
 
@@ -99,7 +99,7 @@ def test_faq_questions_rarely_start_a_flow(runtime: Runtime) -> None:
 
 
 def test_demo_yaml_is_valid(tmp_path: Path) -> None:
-    from kefu.core.app_config import load_app_config
+    from kefu.appfile.app_config import load_app_config
 
     config = load_app_config(demo_app_file())
     assert config.name == "demo-shop"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kefu.core.app_config import load_app_config
-from kefu.core.yaml_lint import find_cut_values
-from kefu.engine.runtime import demo_app_file
+from kefu.appfile.app_config import load_app_config
+from kefu.appfile.yaml_lint import find_cut_values
+from kefu.services.runtime import demo_app_file
 
 CUT = """\
 replies:
@@ -45,7 +45,7 @@ def test_loading_an_app_warns_about_a_cut_reply(
         "name: shop\nreplies:\n  fallback:\n    zh: 请稍后再试（或联系 #2 客服）\n    en: Sorry.\n",
         encoding="utf-8",
     )
-    with caplog.at_level(logging.WARNING, logger="kefu.core.app_config"):
+    with caplog.at_level(logging.WARNING, logger="kefu.appfile.app_config"):
         config = load_app_config(app)
     assert config.replies.fallback.get("zh") == "请稍后再试（或联系"  # what YAML loads
     (record,) = caplog.records

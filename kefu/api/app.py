@@ -30,7 +30,7 @@ from kefu.api.routes import (
     openai,
     web,
 )
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from kefu.web import STATIC_DIR
 
 __all__ = ["create_app"]

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from kefu.core.errors import Forbidden, TooManyRequests, Unauthorized
-from kefu.engine.apps import AppRuntime
-from kefu.engine.runtime import Runtime
+from kefu.services.registry import AppRuntime
+from kefu.services.runtime import Runtime
 
 __all__ = [
     "AdminAuth",

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.errors import KefuError
-from kefu.core.nlu_config import IntentSettings
 from kefu.nlu.intent.evaluation import evaluate_intents, read_examples, write_report
 from kefu.nlu.intent.features import Progress as ProgressCallback
 

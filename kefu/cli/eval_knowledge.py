@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from kefu.core.app_config import KnowledgeConfig
-from kefu.core.embedding_config import EmbeddingConfig, RetrievalConfig
+from kefu.appfile.app_config import KnowledgeConfig
+from kefu.appfile.embedding_config import EmbeddingConfig, RetrievalConfig
 from kefu.core.errors import KefuError
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge import (

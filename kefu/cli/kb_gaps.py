@@ -12,7 +12,7 @@ from rich.table import Table
 
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
-from kefu.engine.knowledge_gaps import GapReport, gap_report
+from kefu.services.knowledge_gaps import GapReport, gap_report
 
 __all__ = ["kb_gaps"]
 

@@ -22,9 +22,10 @@ from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.kb_gaps import kb_gaps
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
-from kefu.engine.chat import ChatRequest, TurnResult
-from kefu.engine.knowledge_sync import expand_paths, import_paths
-from kefu.engine.runtime import Runtime
+from kefu.services.chat import ChatRequest, TurnResult
+from kefu.services.knowledge_sync import expand_paths, import_paths
+from kefu.services.registry import reload_knowledge
+from kefu.services.runtime import Runtime
 
 if TYPE_CHECKING:
     import uvicorn
@@ -255,7 +256,7 @@ def kb_import(
                 results = import_paths(
                     runtime.store, app_runtime.id, app_runtime.config, files, on_file=advance
                 )
-            app_runtime.reload_knowledge(runtime.store)
+            reload_knowledge(app_runtime, runtime.store)
         finally:
             runtime.close()
     changed = sum(r.changed for r in results)

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from kefu.core.errors import ProviderError
-from kefu.engine.apps import AppRuntime
+from kefu.engine.app import AppRuntime
 from kefu.engine.guards import judge_answer
 from kefu.engine.pipeline import TurnContext
 from kefu.llm.base import ChatMessage, Completion

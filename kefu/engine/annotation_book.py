@@ -9,14 +9,14 @@ change — not on every hit, and not when documents change.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
-from kefu.core.records import AnnotationSettings
+from kefu.core.records import AnnotationRecord, AnnotationSettings
 from kefu.core.types import FaqEntry, FaqHit
 from kefu.knowledge import KnowledgeIndex
-from kefu.store import Store
 
 __all__ = ["ANNOTATION_SOURCE", "AnnotationBook"]
 
@@ -42,14 +42,18 @@ class AnnotationBook:
         hits = self.index.match_faq(query, top_k=1)
         return hits[0] if hits else None
 
-    def reload(self, store: Store, app_id: str, like: KnowledgeIndex) -> AnnotationBook:
-        """This book, or a new one if the stored annotations or setting changed.
+    def reload(
+        self,
+        settings: AnnotationSettings,
+        annotations: Sequence[AnnotationRecord],
+        like: KnowledgeIndex,
+    ) -> AnnotationBook:
+        """This book, or a new one if the annotations or setting changed.
 
         ``like`` is the app's knowledge index: the annotation index uses its embedder and
         retrieval settings.
         """
-        settings = store.annotations.settings(app_id)
-        annotations = store.annotations.all(app_id) if settings.enabled else []
+        annotations = annotations if settings.enabled else []
         fingerprint = hashlib.sha256(
             orjson.dumps(
                 [

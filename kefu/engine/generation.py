@@ -15,10 +15,10 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kefu.appfile.llm_config import SamplingConfig
 from kefu.core.errors import ProviderError
-from kefu.core.llm_config import SamplingConfig
 from kefu.core.records import MessageRecord
-from kefu.engine.apps import AppRuntime
+from kefu.engine.app import AppRuntime
 from kefu.engine.pipeline import TurnContext
 from kefu.engine.prompt import (
     POLICY,

@@ -14,10 +14,10 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from kefu.core.handoff_config import BusinessHours, HandoffConfig, HandoffRule
+from kefu.appfile.handoff_config import BusinessHours, HandoffConfig, HandoffRule
 from kefu.core.handoff_records import ticket_reference
+from kefu.core.ids import new_id
 from kefu.nlu.entities import Entity
-from kefu.store import new_id
 
 if TYPE_CHECKING:
     from kefu.engine.pipeline import TurnContext

@@ -13,7 +13,7 @@ question up with those calls bounded by a deadline and degrading to lexical retr
 ``route`` (synchronous) only applies its decision. A question without a direct FAQ
 answer but with sources is routed to ``generate``: the model answers from the numbered
 sources, and the extractive answer stays ready in case every model fails. Generating and
-persisting are the caller's (:mod:`kefu.engine.chat`), because they are async and must
+persisting are the caller's (:mod:`kefu.services.chat`), because they are async and must
 finish even when the client goes away mid-stream.
 """
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kefu.core.types import ChunkHit, FaqHit, Language
-from kefu.engine.apps import AppRuntime
-from kefu.engine.dialog_state import DialogState
-from kefu.engine.flows import FlowStep, TurnFacts
+from kefu.engine.app import AppRuntime
+from kefu.engine.dialog.dialog_state import DialogState
+from kefu.engine.dialog.flows import FlowStep, TurnFacts
 from kefu.engine.guards import judge_answer, judge_input
 from kefu.engine.handoff_policy import apply_handoff_policy
 from kefu.engine.route_cache import RouteDecision

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 import orjson
 
 from kefu.core.errors import RequestError
+from kefu.core.ids import utcnow
 from kefu.core.records import MessageRecord
-from kefu.engine.apps import AppRuntime
-from kefu.engine.dialog_state import DialogState
+from kefu.engine.app import AppRuntime
+from kefu.engine.dialog.dialog_state import DialogState
 from kefu.engine.pipeline import finish_pipeline, retrieve, start_pipeline
 from kefu.safety import clean_text
-from kefu.store.db import utcnow
 
 __all__ = [
     "MAX_REPLAYED_TURNS",

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kefu.core.app_config import AppConfig
-from kefu.engine.route_cache import BoundedCache
+from kefu.appfile.app_config import AppConfig
+from kefu.core.caches import BoundedCache
 from kefu.knowledge import tokenize
 from kefu.nlu.dialog_acts import DialogAct, detect_act, wants_human
 from kefu.nlu.entities import ENTITY_TYPES, Entity, EntityExtractor

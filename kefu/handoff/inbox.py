@@ -12,12 +12,12 @@ from typing import Any
 
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.handoff_records import AgentRecord
+from kefu.core.ids import utcnow
 from kefu.core.records import ConversationRecord, MessageRecord
 from kefu.handoff.assignment import pick_agent
 from kefu.handoff.note import handover_note
 from kefu.handoff.states import next_state
 from kefu.store import Store
-from kefu.store.db import utcnow
 
 __all__ = ["Inbox"]
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from kefu.core.embedding_config import RetrievalConfig
+from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.core.errors import ConfigError
 
 __all__ = ["Fusion"]

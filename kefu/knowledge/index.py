@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from kefu.core.embedding_config import RetrievalConfig
+from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.core.errors import ConfigError, InvalidParam
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
 from kefu.knowledge._faq import FaqIndex

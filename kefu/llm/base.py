@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from kefu.core.llm_config import SamplingConfig
+from kefu.appfile.llm_config import SamplingConfig
 
 __all__ = [
     "ChatMessage",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from kefu.appfile.llm_config import LLMConfig, ProviderConfig
 from kefu.core.errors import ConfigError
-from kefu.core.llm_config import LLMConfig, ProviderConfig
 from kefu.llm.base import ChatModel
 from kefu.llm.fallback import FallbackChain
 

@@ -12,8 +12,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from kefu.appfile.llm_config import SamplingConfig
 from kefu.core.errors import ProviderError
-from kefu.core.llm_config import SamplingConfig
 from kefu.llm.base import ChatMessage, ChatModel, Completion, StreamChunk
 
 __all__ = ["CircuitBreaker", "FallbackChain"]

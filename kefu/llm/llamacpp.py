@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from kefu.appfile.llm_config import ProviderConfig, SamplingConfig
 from kefu.core.errors import ConfigError, ProviderError
-from kefu.core.llm_config import ProviderConfig, SamplingConfig
 from kefu.llm.base import ChatMessage, Completion, StreamChunk
 from kefu.llm.llamacpp_server import LlamaCppServer, require_xllamacpp
 from kefu.llm.openai_compat import OpenAIChatModel

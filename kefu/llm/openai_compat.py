@@ -10,13 +10,13 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from kefu.appfile.llm_config import ProviderConfig, SamplingConfig
 from kefu.core.errors import (
     ProviderBadResponse,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
 )
-from kefu.core.llm_config import ProviderConfig, SamplingConfig
 from kefu.llm.base import ChatMessage, Completion, StreamChunk, ToolCall, Usage
 from kefu.llm.profiles import profile_for
 

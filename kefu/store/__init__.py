@@ -19,7 +19,6 @@ from kefu.store.datasets import DatasetRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
 from kefu.store.gaps import QuestionRepository
 from kefu.store.handoff import HandoffRepository
-from kefu.store.ids import end_user_id, hash_key, is_id, new_id
 from kefu.store.knowledge import KnowledgeRepository
 from kefu.store.tickets import TicketRepository
 from kefu.store.writer import TurnWriter
@@ -28,11 +27,7 @@ __all__ = [
     "ApiKeyRecord",
     "AuditEntry",
     "Store",
-    "end_user_id",
     "generate_key",
-    "hash_key",
-    "is_id",
-    "new_id",
 ]
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import new_id
+from kefu.core.ids import new_id, utcnow
+from kefu.store.db import as_utc
 from kefu.store.models import (
     ApiKeyRow,
     AuditRow,

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from kefu.core.errors import Conflict
 from kefu.core.handoff_records import AgentRecord
+from kefu.core.ids import hash_key, new_id, utcnow
 from kefu.store.apps import generate_key
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import hash_key, new_id
+from kefu.store.db import as_utc
 from kefu.store.models import AgentRow
 
 __all__ = ["ADMIN_AGENT", "AgentRepository"]

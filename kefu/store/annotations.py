@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from kefu.core.ids import new_id, utcnow
 from kefu.core.records import AnnotationRecord, AnnotationSettings
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import new_id
+from kefu.store.db import as_utc
 from kefu.store.knowledge import KnowledgeRepository
 from kefu.store.models import AnnotationRow, AnnotationSettingRow
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kefu.core.ids import hash_key, new_id, utcnow
 from kefu.core.records import ApiKeyRecord, AppRecord
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import hash_key, new_id
+from kefu.store.db import as_utc
 from kefu.store.models import ApiKeyRow, AppRow
 
 __all__ = ["ApiKeyRecord", "AppRepository", "generate_key"]

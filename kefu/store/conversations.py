@@ -7,9 +7,9 @@ from typing import Any, Literal
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from kefu.core.ids import new_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import new_id
+from kefu.store.db import as_utc
 from kefu.store.models import ConversationRow, FeedbackRow, MessageRow, TraceRow
 
 __all__ = ["ConversationRepository"]

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.core.errors import Conflict
+from kefu.core.ids import new_id, utcnow
 from kefu.core.records import DatasetRecord, DocumentRecord, SegmentDraft, SegmentRecord
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import new_id
+from kefu.store.db import as_utc
 from kefu.store.knowledge import KnowledgeRepository, document_record
 from kefu.store.models import ChunkRow, DatasetRow, DocumentRow, FaqRow
 

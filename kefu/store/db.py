@@ -16,13 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.core.errors import StorageError
 
-__all__ = ["Checkpointer", "as_utc", "create_db_engine", "run_migrations", "utcnow"]
+__all__ = ["Checkpointer", "as_utc", "create_db_engine", "run_migrations"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:

@@ -11,14 +11,14 @@ from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.core.handoff_records import CsatRecord, InboxItem, NoteRecord
+from kefu.core.ids import new_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord
 from kefu.store.conversations import (
     ConversationRepository,
     conversation_record,
     message_record,
 )
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import new_id
+from kefu.store.db import as_utc
 from kefu.store.models import (
     AgentNoteRow,
     AgentRow,

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from kefu.core.ids import new_id, utcnow
 from kefu.core.records import DocumentRecord
 from kefu.core.types import Chunk, ChunkDraft, FaqEntry
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import new_id
+from kefu.store.db import as_utc
 from kefu.store.models import AppRow, ChunkRow, DocumentRow, FaqRow
 
 __all__ = ["KnowledgeRepository", "document_record"]

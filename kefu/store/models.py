@@ -110,7 +110,7 @@ class ConversationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Flows in progress, their slots, sentiment streaks (kefu.engine.dialog_state).
+    # Flows in progress, their slots, sentiment streaks (kefu.engine.dialog.dialog_state).
     dialog_state: Mapped[dict[str, Any] | None]
     # Human handoff (kefu.handoff.states): bot | pending_human | human | resolved.
     handoff_state: Mapped[str] = mapped_column(String(16), default="bot", server_default="bot")

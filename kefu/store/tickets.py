@@ -9,8 +9,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from kefu.core.handoff_records import TicketRecord
-from kefu.store.db import as_utc, utcnow
-from kefu.store.ids import new_id
+from kefu.core.ids import new_id, utcnow
+from kefu.store.db import as_utc
 from kefu.store.models import TicketRow
 
 __all__ = ["TicketRepository"]

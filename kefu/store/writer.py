@@ -28,8 +28,8 @@ import orjson
 from sqlalchemy import JSON, Connection, DateTime, Engine, Table, bindparam, update
 
 from kefu.core.errors import StorageError
+from kefu.core.ids import utcnow
 from kefu.core.records import TurnRecord
-from kefu.store.db import utcnow
 from kefu.store.models import ConversationRow, EndUserRow, MessageRow, TraceRow
 
 __all__ = ["TurnWriter", "write_turns"]

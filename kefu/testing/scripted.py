@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kefu.appfile.llm_config import SamplingConfig
 from kefu.core.errors import ProviderError
-from kefu.core.llm_config import SamplingConfig
 from kefu.llm.base import ChatMessage, Completion, StreamChunk, ToolCall, Usage, collect
 
 __all__ = ["ScriptedChatModel", "ScriptedReply"]

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
+from kefu.appfile.tool_config import Template, ToolConfig
 from kefu.core.localized import LocalizedText
-from kefu.core.tool_config import Template, ToolConfig
 from kefu.tools.base import Outcome, ToolContext, ToolResult
 from kefu.tools.mapping import ResponseMapping
 from kefu.tools.templates import MissingArgument, MissingEnv, redact, render, render_json

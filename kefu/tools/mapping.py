@@ -15,7 +15,7 @@ from jsonpath_ng import JSONPath
 from jsonpath_ng.ext import parse as parse_jsonpath
 from jsonpath_ng.jsonpath import Child, Fields, Index, Root, This
 
-from kefu.core.tool_config import Template
+from kefu.appfile.tool_config import Template
 
 __all__ = ["ResponseMapping"]
 

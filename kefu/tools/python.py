@@ -15,9 +15,9 @@ from dataclasses import replace
 from importlib.metadata import entry_points
 from typing import Any
 
+from kefu.appfile.tool_config import ENTRY_POINT_GROUP, ToolConfig
 from kefu.core.errors import ConfigError
 from kefu.core.localized import LocalizedText
-from kefu.core.tool_config import ENTRY_POINT_GROUP, ToolConfig
 from kefu.tools.base import Tool, ToolContext, ToolResult
 
 __all__ = ["PythonTool", "load_entry_point"]

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import jsonschema
 
+from kefu.appfile.tool_config import Template, ToolConfig
 from kefu.core.errors import ConfigError
-from kefu.core.tool_config import Template, ToolConfig
 from kefu.core.types import Language
 from kefu.tools.base import FAILURES, Tool, ToolContext, ToolResult
 from kefu.tools.http import HttpTool

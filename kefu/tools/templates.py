@@ -1,7 +1,7 @@
 """Filling config templates at call time: arguments, environment variables and JSON bodies.
 
 The grammar (``{order_id}``, ``{env.NAME}``, ``{env.NAME|default}``) is parsed at load by
-:class:`kefu.core.tool_config.Template`. Values read from the environment are secrets: every one
+:class:`kefu.appfile.tool_config.Template`. Values read from the environment are secrets: every one
 used is appended to ``secrets`` so the caller can scrub it from whatever it shows operators.
 """
 
@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kefu.core.tool_config import Placeholder, Template
+from kefu.appfile.tool_config import Placeholder, Template
 
 __all__ = ["MissingArgument", "MissingEnv", "format_value", "redact", "render", "render_json"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 
 CHAT = "/v1/chat-messages"
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from kefu.api.app import create_app
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from tests.conftest import DEMO_KEY
 
 json_values = st.recursive(

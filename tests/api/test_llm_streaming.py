@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from kefu.api.app import create_app
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from tests.conftest import DEMO_KEY
 from tests.sse import parse_sse

@@ -12,7 +12,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from kefu.api.app import create_app
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel, ScriptedReply
 from tests.conftest import ADMIN_KEY, DEMO_KEY
 

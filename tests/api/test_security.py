@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from kefu.api.app import create_app
-from kefu.engine.runtime import Runtime
-from kefu.store.db import utcnow
+from kefu.core.ids import utcnow
+from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY, FIXTURES, make_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kefu.cli.main import app
-from kefu.engine.chat import ChatRequest
-from kefu.engine.runtime import Runtime
+from kefu.services.chat import ChatRequest
+from kefu.services.runtime import Runtime
 from tests.conftest import TINY_APP, make_settings
 
 runner = CliRunner()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from kefu.engine.chat import AnswerDelta, ChatRequest, TurnResult
 from kefu.engine.generation import split_for_streaming
-from kefu.engine.runtime import Runtime
+from kefu.services.chat import AnswerDelta, ChatRequest, TurnResult
+from kefu.services.runtime import Runtime
 
 
 def test_split_for_streaming_keeps_every_character() -> None:

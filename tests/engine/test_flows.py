@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from kefu.core.app_config import RepliesConfig
-from kefu.core.dialog_config import FlowConfig
-from kefu.engine.dialog_state import DialogState
-from kefu.engine.flows import FlowBook, TurnFacts
+from kefu.appfile.app_config import RepliesConfig
+from kefu.appfile.dialog_config import FlowConfig
+from kefu.engine.dialog.dialog_state import DialogState
+from kefu.engine.dialog.flows import FlowBook, TurnFacts
 from kefu.nlu.dialog_acts import detect_act, wants_human
 from kefu.tools import PythonTool, ToolRegistry
 
@@ -198,7 +198,7 @@ def test_asking_for_a_human(text: str, human: bool) -> None:
 
 def test_training_in_a_child_process_gives_the_same_classifier() -> None:
     """`kefu serve` trains in a child so scikit-learn never loads in the server."""
-    from kefu.core.nlu_config import IntentSettings
+    from kefu.appfile.nlu_config import IntentSettings
     from kefu.engine.understanding import train_in_child
     from kefu.nlu.intent import IntentClassifier, IntentExample
 
@@ -221,7 +221,7 @@ def test_an_english_app_with_embeddings_trains_in_a_child_process() -> None:
     """The classifier comes back from the child with its MiniLM embedder (pickled as its
     settings), so an English app loads under `kefu serve` with the default settings."""
     pytest.importorskip("tokenizers")
-    from kefu.core.nlu_config import IntentSettings
+    from kefu.appfile.nlu_config import IntentSettings
     from kefu.engine.understanding import train_in_child
     from kefu.knowledge.embedders.local import find_minilm
     from kefu.nlu.intent import IntentExample

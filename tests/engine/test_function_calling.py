@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from kefu.engine.apps import AppRuntime
-from kefu.engine.chat import ChatRequest, TurnResult
-from kefu.engine.runtime import Runtime
+from kefu.engine.app import AppRuntime
+from kefu.services.chat import ChatRequest, TurnResult
+from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from kefu.tools import PythonTool
 

@@ -6,9 +6,9 @@ answers with citations, or fails and the customer gets the extractive answer any
 
 from __future__ import annotations
 
-from kefu.core.app_config import LimitsConfig
-from kefu.engine.chat import AnswerDelta, AnswerReplace, ChatRequest, TurnResult
-from kefu.engine.runtime import Runtime
+from kefu.appfile.app_config import LimitsConfig
+from kefu.services.chat import AnswerDelta, AnswerReplace, ChatRequest, TurnResult
+from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel, ScriptedReply
 
 PASSAGE_QUESTION = "拒收的话运费谁出"  # no FAQ entry answers it directly; 《配送政策》 does

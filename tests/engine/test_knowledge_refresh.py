@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kefu.engine.knowledge_sync import import_paths
 from kefu.engine.pipeline import run_pipeline
-from kefu.engine.runtime import Runtime
+from kefu.services.knowledge_sync import import_paths
+from kefu.services.runtime import Runtime
 
 
 def test_import_then_refresh_answers_from_new_faq(runtime: Runtime, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from kefu.api.app import create_app
-from kefu.engine.runtime import Runtime
 from kefu.knowledge.query_time import QUERY_DEADLINE_S
+from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY, FIXTURES, TINY_APP, make_settings
 from tests.knowledge._model_server import EMBEDDINGS, RERANK, ModelServer, serving_models
 

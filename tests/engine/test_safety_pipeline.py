@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kefu.engine.chat import AnswerDelta, AnswerReplace, ChatRequest, TurnResult
-from kefu.engine.runtime import Runtime
+from kefu.services.chat import AnswerDelta, AnswerReplace, ChatRequest, TurnResult
+from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 
 SCAM = "刷单返利"  # in the default word list (category scam)

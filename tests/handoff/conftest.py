@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from kefu.api.app import create_app
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY, FIXTURES, make_settings
 from tests.handoff.receiver import Receiver, running_receiver
 from tests.servers import free_port

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from kefu.engine.runtime import Runtime
 from kefu.handoff.webhooks import verify
+from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY
 from tests.handoff.conftest import WEBHOOK_SECRET
 from tests.handoff.receiver import Receiver

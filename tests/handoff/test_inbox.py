@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from kefu.core.errors import Conflict, InvalidParam
+from kefu.core.ids import end_user_id, new_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
 from kefu.handoff.inbox import Inbox
 from kefu.handoff.states import next_state
 from kefu.handoff.tickets import TicketDesk
-from kefu.store import Store, end_user_id, new_id
-from kefu.store.db import utcnow
+from kefu.store import Store
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from kefu.core.ids import utcnow
 from kefu.core.records import MessageRecord
 from kefu.handoff.note import handover_note
-from kefu.store.db import utcnow
 
 STATE = {
     "last_intent": "after_sales.refund",

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kefu.core.handoff_config import BusinessHours, HandoffConfig
-from kefu.engine.runtime import Runtime
+from kefu.appfile.handoff_config import BusinessHours, HandoffConfig
+from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel, ScriptedReply
 from tests.handoff.conftest import Desk
 from tests.handoff.receiver import Receiver

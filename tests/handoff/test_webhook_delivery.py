@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kefu.core.handoff_config import WebhookConfig
+from kefu.appfile.handoff_config import WebhookConfig
 from kefu.handoff.webhooks import WebhookDispatcher, WebhookTarget, sign, verify
 from tests.handoff.receiver import Receiver, running_receiver
 

@@ -17,9 +17,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from typer.testing import CliRunner
 
+from kefu.appfile.llm_config import LLMConfig
 from kefu.cli.eval import eval_app
 from kefu.core.errors import ConfigError
-from kefu.core.llm_config import LLMConfig
 from kefu.llm import llamacpp_server
 from kefu.llm.factory import build_chat_model
 from tests.install.closure import ROOT, pyproject, runtime_closure

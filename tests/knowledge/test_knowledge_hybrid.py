@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kefu.core.embedding_config import EmbeddingConfig, RetrievalConfig
+from kefu.appfile.embedding_config import EmbeddingConfig, RetrievalConfig
 from kefu.core.errors import ConfigError, InvalidParam
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
@@ -180,7 +180,7 @@ def test_vectors_persist_beside_the_lexicon_and_reload(tmp_path: Path) -> None:
     assert (folder / "faq_vectors").is_dir() and (folder / "chunk_vectors").is_dir()
     embedder = ConceptEmbedder()
     loaded = KnowledgeIndex(tmp_path, embedder=embedder, retrieval=CONFIG)
-    # The fingerprint an app asks for (kefu.engine.apps: with the embedder's name) is the
+    # The fingerprint an app asks for (kefu.engine.app: with the embedder's name) is the
     # one the rebuild saved under, so the next start loads instead of re-embedding.
     fingerprint = knowledge_fingerprint(FAQS, CHUNKS, loaded.embedder_name)
     assert built.fingerprint == fingerprint

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kefu.core.embedding_config import EmbeddingConfig, RerankConfig, RetrievalConfig
+from kefu.appfile.embedding_config import EmbeddingConfig, RerankConfig, RetrievalConfig
 from kefu.core.errors import (
     ConfigError,
     ProviderBadResponse,

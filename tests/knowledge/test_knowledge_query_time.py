@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import pytest
 
-from kefu.core.embedding_config import RetrievalConfig
+from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.core.errors import ProviderBadResponse, ProviderTimeout
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge import KnowledgeIndex

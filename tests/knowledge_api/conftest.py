@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from kefu.api.app import create_app
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from tests.conftest import TINY_APP, make_settings
 
 

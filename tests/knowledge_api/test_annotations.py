@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY
 
 HOURS = "What are your opening hours?"  # an FAQ question of the tiny app

@@ -10,7 +10,7 @@ from typing import Any
 import docx
 import httpx
 
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from tests.knowledge._pdf import make_pdf
 from tests.knowledge_api.conftest import new_dataset, wait_completed
 

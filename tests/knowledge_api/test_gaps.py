@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from kefu.core.records import AskedQuestion
-from kefu.engine.knowledge_gaps import find_gaps, group_questions, is_gap
-from kefu.engine.runtime import Runtime
+from kefu.services.knowledge_gaps import find_gaps, group_questions, is_gap
+from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from kefu.engine.runtime import Runtime
+from kefu.services.runtime import Runtime
 from tests.knowledge_api.conftest import new_dataset, wait_completed
 
 GUIDE = "# Care\n\nDescale the kettle every month with white vinegar."

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kefu.appfile.llm_config import LLMConfig, ProviderConfig
 from kefu.core.errors import ConfigError
-from kefu.core.llm_config import LLMConfig, ProviderConfig
 from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.llm.fallback import FallbackChain
 from kefu.llm.openai_compat import OpenAIChatModel
@@ -58,7 +58,7 @@ def test_openai_provider_needs_a_base_url() -> None:
 
 
 def test_request_carries_sampling_and_the_qwen3_switch() -> None:
-    from kefu.core.llm_config import SamplingConfig
+    from kefu.appfile.llm_config import SamplingConfig
     from kefu.llm.base import ChatMessage
 
     model = OpenAIChatModel(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kefu.appfile.llm_config import SamplingConfig
 from kefu.core.errors import ProviderError
-from kefu.core.llm_config import SamplingConfig
 from kefu.llm.base import ChatMessage, collect
 from kefu.llm.fallback import CircuitBreaker, FallbackChain
 from kefu.testing import ScriptedChatModel

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from kefu.appfile.llm_config import LLMConfig, ProviderConfig, SamplingConfig
 from kefu.core.errors import ConfigError, ProviderError
-from kefu.core.llm_config import LLMConfig, ProviderConfig, SamplingConfig
 from kefu.llm.base import ChatMessage
 from kefu.llm.factory import build_chat_model
 from kefu.llm.fallback import FallbackChain

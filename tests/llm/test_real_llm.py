@@ -17,11 +17,11 @@ import pytest_asyncio
 from openai import AsyncOpenAI
 
 from kefu.api.app import create_app
-from kefu.core.llm_config import ProviderConfig, SamplingConfig
-from kefu.engine.runtime import Runtime
+from kefu.appfile.llm_config import ProviderConfig, SamplingConfig
 from kefu.llm.fallback import FallbackChain
 from kefu.llm.llamacpp_server import LlamaCppServer
 from kefu.llm.openai_compat import OpenAIChatModel
+from kefu.services.runtime import Runtime
 from tests.conftest import DEMO_KEY, make_settings
 from tests.llm.conftest import start_llama_server
 from tests.sse import parse_sse
@@ -115,7 +115,7 @@ async def test_stop_ends_generation_early(client: httpx.AsyncClient, llm_runtime
     limit_tokens(llm_runtime, 400)
     try:
         app = llm_runtime.apps.get("demo-shop")
-        from kefu.engine.chat import ChatRequest, TurnResult
+        from kefu.services.chat import ChatRequest, TurnResult
 
         turn = await llm_runtime.chat.prepare(ChatRequest(app=app, user="stopper", query=QUESTION))
         stopped_at = 0.0
@@ -148,7 +148,7 @@ async def test_killed_server_still_answers(tmp_path: Path) -> None:
         limit_tokens(runtime, 24)
         app = runtime.apps.get("demo-shop")
         app.model = chain
-        from kefu.engine.chat import ChatRequest
+        from kefu.services.chat import ChatRequest
 
         async def ask(user: str) -> tuple[str, str]:
             turn = await runtime.chat.prepare(ChatRequest(app=app, user=user, query=QUESTION))

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from kefu.appfile.llm_config import ProviderConfig, SamplingConfig
 from kefu.core.errors import ProviderError, ProviderRateLimited
-from kefu.core.llm_config import ProviderConfig, SamplingConfig
 from kefu.llm.base import ChatMessage
 from kefu.llm.openai_compat import OpenAIChatModel
 from tests.servers import free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kefu.core.nlu_config import IntentSettings
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.knowledge.embedders.local import find_minilm
 from kefu.nlu.intent import IntentClassifier, IntentExample
 

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.errors import ConfigError
-from kefu.core.nlu_config import IntentSettings
 from kefu.knowledge.embedders.local import find_minilm
 from kefu.nlu.intent import DEFAULT_THRESHOLD, IntentClassifier, IntentExample
 from kefu.nlu.intent.features import segmented_ngrams

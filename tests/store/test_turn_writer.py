@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from kefu.core.ids import end_user_id, new_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
-from kefu.store import Store, end_user_id, new_id
-from kefu.store.db import utcnow
+from kefu.store import Store
 from kefu.store.writer import TurnWriter, write_turns
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kefu.core.tool_config import parse_tool_configs
+from kefu.appfile.tool_config import parse_tool_configs
 from kefu.tools import ToolRegistry, ToolResult, trace_entry
 from tests.servers import free_port
 from tests.tools.order_service import Shop

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kefu.appfile.tool_config import Template, parse_tool_configs
 from kefu.core.errors import ConfigError
-from kefu.core.tool_config import Template, parse_tool_configs
 
 DOCS = Path(__file__).parents[2] / "docs" / "tools.md"
 ORDER_ID = {"type": "object", "properties": {"order_id": {"type": "string"}}}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from kefu.appfile.tool_config import parse_tool_configs
 from kefu.core.errors import ConfigError
 from kefu.core.localized import LocalizedText
-from kefu.core.tool_config import parse_tool_configs
 from kefu.tools import ToolContext, ToolRegistry, ToolResult, trace_entry
 
 CANCEL = {

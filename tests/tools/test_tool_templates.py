@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kefu.core.tool_config import Template
+from kefu.appfile.tool_config import Template
 from kefu.tools.mapping import ResponseMapping
 from kefu.tools.templates import MissingArgument, MissingEnv, redact, render, render_json
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from kefu.api.deps import AdminAuth, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.core.records import ApiKeyRecord
-from kefu.engine.admin import ADMIN_ACTOR
+from kefu.services.admin import ADMIN_ACTOR
 
 __all__ = ["router"]
 

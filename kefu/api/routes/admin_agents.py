@@ -12,7 +12,7 @@ from kefu.api.deps import AdminAuth, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.api.routes.handoff import agent_json
 from kefu.core.handoff_records import AgentRecord
-from kefu.engine.admin import ADMIN_ACTOR
+from kefu.services.admin import ADMIN_ACTOR
 
 __all__ = ["router"]
 

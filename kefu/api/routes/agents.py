@@ -14,7 +14,7 @@ from kefu.api.responses import json_response
 from kefu.api.routes.handoff import agent_json, conversation_state_json, message_view_json
 from kefu.core.errors import Forbidden
 from kefu.core.handoff_records import AgentRecord, InboxItem, NoteRecord
-from kefu.engine.handoff_notify import ticket_json
+from kefu.services.handoff_notify import ticket_json
 
 __all__ = ["router"]
 

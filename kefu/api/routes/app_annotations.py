@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kefu.api.deps import AppKeyAuth, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.core.records import AnnotationRecord
-from kefu.engine.annotations import ReplyAction
+from kefu.services.annotations import ReplyAction
 
 __all__ = ["router"]
 

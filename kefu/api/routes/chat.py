@@ -15,7 +15,7 @@ from kefu.api.responses import json_response
 from kefu.api.schemas import ChatMessageIn, StopIn
 from kefu.api.sse import event_stream_response, sse_data
 from kefu.core.errors import KefuError
-from kefu.engine.chat import (
+from kefu.services.chat import (
     AnswerDelta,
     AnswerReplace,
     ChatRequest,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.core.records import DatasetRecord, DocumentRecord, SegmentRecord
-from kefu.engine.apps import AppRuntime
+from kefu.services.registry import AppRuntime
 
 __all__ = ["dataset_json", "document_json", "indexing_json", "segment_json"]
 

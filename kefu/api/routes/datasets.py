@@ -2,7 +2,7 @@
 
 A dataset key belongs to one app; its datasets — the default one holding the app's own
 knowledge, and any created here — all feed that app's index (see
-:mod:`kefu.engine.datasets`). File uploads are ``multipart/form-data`` (``file`` and an
+:mod:`kefu.services.datasets`). File uploads are ``multipart/form-data`` (``file`` and an
 optional ``data`` JSON string), at most the server's ``KEFU_MAX_BODY_BYTES``.
 """
 
@@ -25,9 +25,9 @@ from kefu.api.routes.dataset_json import (
 )
 from kefu.core.errors import InvalidParam
 from kefu.core.records import DocumentRecord, SegmentDraft
-from kefu.engine.apps import AppRuntime
-from kefu.engine.datasets import DatasetService
-from kefu.engine.runtime import Runtime
+from kefu.services.datasets import DatasetService
+from kefu.services.registry import AppRuntime
+from kefu.services.runtime import Runtime
 
 __all__ = ["router"]
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from kefu.api.deps import AdminAuth, RuntimeDep
 from kefu.api.responses import json_response
-from kefu.engine.knowledge_gaps import GapGroup
+from kefu.services.knowledge_gaps import GapGroup
 
 __all__ = ["router"]
 

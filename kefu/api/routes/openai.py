@@ -32,8 +32,7 @@ from kefu.api.responses import json_response
 from kefu.api.schemas import OpenAIChatIn, OpenAIMessageIn
 from kefu.api.sse import COMMENT_PING, event_stream_response, sse_data
 from kefu.core.errors import KefuError
-from kefu.engine.apps import AppRuntime
-from kefu.engine.chat import (
+from kefu.services.chat import (
     AnswerDelta,
     AnswerReplace,
     ChatRequest,
@@ -43,6 +42,7 @@ from kefu.engine.chat import (
     SamplingOverride,
     TurnResult,
 )
+from kefu.services.registry import AppRuntime
 
 __all__ = ["router"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kefu.core.embedding_config import EmbeddingConfig, RerankConfig
+from kefu.appfile.embedding_config import EmbeddingConfig, RerankConfig
 from kefu.core.errors import ConfigError
 from kefu.knowledge.embedders.base import Embedder
 from kefu.knowledge.embedders.local import LocalEmbedder, shared_embedder

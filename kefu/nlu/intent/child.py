@@ -13,8 +13,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.errors import ConfigError
-from kefu.core.nlu_config import IntentSettings
 from kefu.nlu.intent.classifier import IntentClassifier, IntentExample
 
 __all__ = ["train_in_child"]

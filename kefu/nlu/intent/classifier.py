@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.errors import ConfigError
-from kefu.core.nlu_config import IntentSettings
 from kefu.knowledge.embedders import Embedder
 from kefu.knowledge.embedders.local import (
     MINILM_PACKAGE,

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.errors import InvalidParam
-from kefu.core.nlu_config import IntentSettings
 from kefu.nlu.intent.classifier import (
     OUT_OF_SCOPE,
     IntentClassifier,

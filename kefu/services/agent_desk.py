@@ -13,13 +13,13 @@ from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound, Unauthorized
 from kefu.core.handoff_records import AgentRecord, CsatRecord, InboxItem, NoteRecord, TicketRecord
+from kefu.core.ids import is_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
-from kefu.engine.handoff import ConversationView, HandoffService, clean_message
-from kefu.engine.handoff_notify import agent_message_event, ticket_json
 from kefu.handoff.states import HUMAN_STATES, parse_state
 from kefu.safety import clean_text
-from kefu.store import Store, is_id
-from kefu.store.db import utcnow
+from kefu.services.handoff import ConversationView, HandoffService, clean_message
+from kefu.services.handoff_notify import agent_message_event, ticket_json
+from kefu.store import Store
 
 __all__ = ["AgentDesk"]
 

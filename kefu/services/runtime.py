@@ -8,21 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import kefu
-from kefu.core.app_config import load_app_config
+from kefu.appfile.app_config import load_app_config
 from kefu.core.errors import ConfigError
 from kefu.core.key_file import read_or_create_key
 from kefu.core.settings import Settings
-from kefu.engine.admin import AdminService
-from kefu.engine.agent_desk import AgentDesk
-from kefu.engine.annotations import AnnotationService
-from kefu.engine.apps import AppRegistry, AppRuntime
-from kefu.engine.chat import ChatService
-from kefu.engine.conversations import ConversationService
-from kefu.engine.datasets import DatasetService
-from kefu.engine.handoff import HandoffService
-from kefu.engine.knowledge_gaps import KnowledgeGapService
+from kefu.engine.app import AppRuntime
 from kefu.llm.factory import LLMOverrides
 from kefu.safety.rate_limit import TokenBuckets
+from kefu.services.admin import AdminService
+from kefu.services.agent_desk import AgentDesk
+from kefu.services.annotations import AnnotationService
+from kefu.services.chat import ChatService
+from kefu.services.conversations import ConversationService
+from kefu.services.datasets import DatasetService
+from kefu.services.handoff import HandoffService
+from kefu.services.knowledge_gaps import KnowledgeGapService
+from kefu.services.registry import AppRegistry
 from kefu.store import Store
 
 __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]

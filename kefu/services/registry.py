@@ -1,105 +1,48 @@
-"""Apps at run time: configuration, stored identity, knowledge index and credentials."""
+"""The loaded apps: YAML into the store, knowledge into each app's index, keys into memory."""
 
 from __future__ import annotations
 
 import logging
-import secrets
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from kefu.core.app_config import AppConfig, RepliesConfig
+from kefu.appfile.app_config import AppConfig
 from kefu.core.errors import NotFound
+from kefu.core.ids import hash_key
 from kefu.engine.annotation_book import AnnotationBook
-from kefu.engine.flows import FlowBook
-from kefu.engine.guards import InputVerdict
-from kefu.engine.knowledge_sync import sync_config_sources
-from kefu.engine.route_cache import BoundedCache, RouteDecision
+from kefu.engine.app import AppRuntime, sensitive_words
+from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.understanding import AppUnderstanding
-from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
+from kefu.knowledge import KnowledgeIndex
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
-from kefu.llm.base import ChatModel
 from kefu.llm.factory import LLMOverrides, build_chat_model
-from kefu.safety.sensitive import SensitiveWords
-from kefu.store import ApiKeyRecord, Store, hash_key
+from kefu.services.knowledge_sync import sync_config_sources
+from kefu.store import ApiKeyRecord, Store
 from kefu.tools import ToolRegistry
 
-__all__ = ["AppRegistry", "AppRuntime", "Credential"]
+__all__ = ["AppRegistry", "AppRuntime", "Credential", "reload_annotations", "reload_knowledge"]
 
 log = logging.getLogger(__name__)
-VERDICT_CACHE_SIZE = 4096
 
 
-@dataclass(eq=False)
-class AppRuntime:
-    """One loaded app: what the turn pipeline needs to answer for it."""
-
-    id: str
-    config: AppConfig
-    index: KnowledgeIndex
-    knowledge_revision: int = -1
-    route_cache_size: int = 0
-    model: ChatModel | None = None  # None: extractive answers only
-    sensitive: SensitiveWords | None = None  # None: no word list at all
-    understanding: AppUnderstanding | None = None  # None: no intents, entities or sentiment
-    tools: ToolRegistry = field(default_factory=ToolRegistry)
-    flows: FlowBook = field(default_factory=lambda: FlowBook((), RepliesConfig()))
-    input_verdicts: BoundedCache[str, InputVerdict] = field(
-        default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
-    )
-    answer_verdicts: BoundedCache[str, list[str]] = field(
-        default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
-    )
-    route_cache: BoundedCache[tuple[str, str], RouteDecision] = field(
-        default_factory=lambda: BoundedCache(0)
-    )
-    annotations: AnnotationBook = field(default_factory=AnnotationBook)
-    web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    def reload_knowledge(self, store: Store) -> None:
-        """Rebuild the index from the store if the stored knowledge changed."""
-        with self._lock:
-            revision = store.apps.knowledge_revision(self.id)
-            if revision == self.knowledge_revision:
-                return
-            faqs, chunks = store.knowledge.load(self.id)
-            fingerprint = knowledge_fingerprint(faqs, chunks, self.index.embedder_name)
-            if not self.index.load(fingerprint):
-                self.index.rebuild(faqs, chunks, fingerprint)
-            self.annotations = self.annotations.reload(store, self.id, self.index)
-            # A new cache object, not clear(): the event loop may be reading the old one.
-            self.route_cache = BoundedCache(self.route_cache_size)
-            self.knowledge_revision = revision
-            log.info(
-                "app %s: knowledge revision %d (%d FAQ, %d chunks)",
-                self.name,
-                revision,
-                len(faqs),
-                len(chunks),
-            )
-
-    def reload_annotations(self, store: Store) -> None:
-        """Pick up changed annotations now, without reloading the knowledge index."""
-        with self._lock:
-            book = self.annotations.reload(store, self.id, self.index)
-            if book is not self.annotations:
-                self.annotations = book
-                self.route_cache = BoundedCache(self.route_cache_size)
+def reload_knowledge(app: AppRuntime, store: Store) -> None:
+    """Rebuild the app's index from the store if the stored knowledge changed."""
+    revision = store.apps.knowledge_revision(app.id)
+    if revision == app.knowledge_revision:
+        return
+    faqs, chunks = store.knowledge.load(app.id)
+    app.install_knowledge(revision, faqs, chunks, _annotation_book(app, store))
 
 
-def sensitive_words(config: AppConfig) -> SensitiveWords | None:
-    safety = config.safety
-    words = SensitiveWords.from_lists(
-        safety.sensitive_words,
-        include_default=safety.default_word_list,
-        allow=safety.allowed_words,
-    )
-    return words if len(words) else None
+def reload_annotations(app: AppRuntime, store: Store) -> None:
+    """Pick up changed annotations now, without reloading the knowledge index."""
+    app.install_annotations(_annotation_book(app, store))
+
+
+def _annotation_book(app: AppRuntime, store: Store) -> AnnotationBook:
+    settings = store.annotations.settings(app.id)
+    annotations = store.annotations.all(app.id) if settings.enabled else []
+    return app.annotations.reload(settings, annotations, app.index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +98,7 @@ class AppRegistry:
             tools=tools,
             flows=FlowBook(config.flows, config.replies, tools),
         )
-        runtime.reload_knowledge(self._store)
+        reload_knowledge(runtime, self._store)
         questions = [
             form for faq in runtime.index.faq_entries for form in (faq.question, *faq.variants)
         ]
@@ -213,4 +156,4 @@ class AppRegistry:
     def refresh_knowledge(self) -> None:
         """Pick up knowledge changed by another process (e.g. ``kefu kb import``)."""
         for app in self.all():
-            app.reload_knowledge(self._store)
+            reload_knowledge(app, self._store)

@@ -25,11 +25,11 @@ from typing import Any
 from anyio import to_thread
 
 from kefu.core.errors import NotFound
+from kefu.core.ids import utcnow
 from kefu.core.records import AskedQuestion
 from kefu.core.settings import Settings
 from kefu.knowledge import tokenize
 from kefu.store import Store
-from kefu.store.db import utcnow
 
 __all__ = [
     "GapGroup",

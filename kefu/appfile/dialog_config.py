@@ -28,8 +28,8 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.localized import LocalizedText, localize
-from kefu.core.nlu_config import IntentSettings
 
 __all__ = [
     "ActionStep",

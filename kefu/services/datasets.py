@@ -22,11 +22,13 @@ from typing import Any
 from anyio import to_thread
 
 from kefu.core.errors import Forbidden, InvalidParam, NotFound
+from kefu.core.ids import is_id, new_id
 from kefu.core.records import DatasetRecord, DocumentRecord, SegmentDraft, SegmentRecord
 from kefu.core.types import ChunkHit, FaqHit
-from kefu.engine.apps import AppRuntime
-from kefu.engine.dataset_ingest import ParsedUpload, parse_upload, process_rule
-from kefu.store import Store, is_id, new_id
+from kefu.engine.app import AppRuntime
+from kefu.services.dataset_ingest import ParsedUpload, parse_upload, process_rule
+from kefu.services.registry import reload_knowledge
+from kefu.store import Store
 
 __all__ = ["DatasetService", "IndexRefresher", "RetrievedSegment"]
 
@@ -72,7 +74,7 @@ class IndexRefresher:
         while True:
             self._again.discard(app.id)
             try:
-                await to_thread.run_sync(app.reload_knowledge, self._store)
+                await to_thread.run_sync(reload_knowledge, app, self._store)
             except Exception:  # the server's knowledge watcher retries every few seconds
                 log.exception("app %s: reloading the knowledge index failed", app.name)
             if app.id not in self._again:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from kefu.core.app_config import KnowledgeConfig
+from kefu.appfile.app_config import KnowledgeConfig
 from kefu.core.errors import InvalidParam
 from kefu.core.types import ChunkDraft, FaqEntry
 from kefu.knowledge import (

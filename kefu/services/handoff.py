@@ -17,10 +17,10 @@ from anyio import to_thread
 
 from kefu.core.errors import Forbidden, InvalidParam, KefuError, NotFound, ProviderError
 from kefu.core.handoff_records import AgentRecord, NoteRecord, TicketRecord
+from kefu.core.ids import end_user_id, is_id
 from kefu.core.records import ConversationRecord, MessageRecord
-from kefu.engine.apps import AppRegistry, AppRuntime
+from kefu.engine.app import AppRuntime
 from kefu.engine.generation import SUMMARY_SAMPLING
-from kefu.engine.handoff_notify import Notifier, agent_json, ticket_json
 from kefu.engine.prompt import summary_prompt
 from kefu.handoff.inbox import Inbox
 from kefu.handoff.note import handover_note
@@ -28,7 +28,9 @@ from kefu.handoff.states import HUMAN_STATES
 from kefu.handoff.tickets import TicketDesk
 from kefu.llm.profiles import strip_think
 from kefu.safety import clean_text
-from kefu.store import Store, end_user_id, is_id
+from kefu.services.handoff_notify import Notifier, agent_json, ticket_json
+from kefu.services.registry import AppRegistry
+from kefu.store import Store
 
 __all__ = ["ConversationView", "HandoffService"]
 
@@ -199,7 +201,7 @@ class HandoffService:
         self, app: AppRuntime, user: str, conversation_id: str
     ) -> ConversationRecord:
         """The end user's own conversation, or NotFound."""
-        from kefu.engine.chat import clean_user  # chat imports this module
+        from kefu.services.chat import clean_user
 
         uid = end_user_id(app.id, clean_user(user))
         conversation = None

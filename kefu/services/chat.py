@@ -12,13 +12,14 @@ from typing import Any
 import orjson
 from anyio import to_thread
 
+from kefu.appfile.llm_config import SamplingConfig
 from kefu.core.errors import InvalidParam, NotFound, TooManyRequests
-from kefu.core.llm_config import SamplingConfig
+from kefu.core.ids import end_user_id, is_id, new_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
-from kefu.engine.actions import run_flow_action
 from kefu.engine.agent import answer_with_tools, model_tools, wants_lookup
-from kefu.engine.apps import AppRuntime
-from kefu.engine.dialog_state import DialogState
+from kefu.engine.app import AppRuntime
+from kefu.engine.dialog.actions import run_flow_action
+from kefu.engine.dialog.dialog_state import DialogState
 from kefu.engine.generation import (
     AnswerDelta,
     AnswerReplace,
@@ -27,17 +28,16 @@ from kefu.engine.generation import (
     SamplingOverride,
     split_for_streaming,
 )
-from kefu.engine.handoff import HandoffService
 from kefu.engine.handoff_policy import hold_for_agent, settle_handoff
 from kefu.engine.pipeline import TurnContext, finish_pipeline, refuse, retrieve, start_pipeline
-from kefu.engine.tasks import TaskRegistry
 from kefu.engine.transcript import PriorTurn, TranscriptIndex, replay_dialog, transcript_history
 from kefu.handoff.states import held_by_human
 from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
 from kefu.safety.rate_limit import TokenBuckets
-from kefu.store import Store, end_user_id, is_id, new_id
-from kefu.store.db import utcnow
+from kefu.services.handoff import HandoffService
+from kefu.services.tasks import TaskRegistry
+from kefu.store import Store
 
 __all__ = [
     "AnswerDelta",

@@ -8,9 +8,9 @@ from typing import Any
 from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound
-from kefu.engine.apps import AppRegistry
-from kefu.store import ApiKeyRecord, AuditEntry, Store, is_id
-from kefu.store.db import utcnow
+from kefu.core.ids import is_id, utcnow
+from kefu.services.registry import AppRegistry
+from kefu.store import ApiKeyRecord, AuditEntry, Store
 
 __all__ = ["ADMIN_ACTOR", "AdminService"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kefu.core.dialog_config import FlowConfig
+from kefu.appfile.dialog_config import FlowConfig
+from kefu.engine.dialog.templates import render, render_value
 from kefu.engine.pipeline import TurnContext, chunk_resource, faq_resource
-from kefu.engine.templates import render, render_value
 from kefu.safety.pii import mask_pii
 from kefu.tools import ToolContext, ToolResult, trace_entry
 

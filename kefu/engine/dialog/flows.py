@@ -7,7 +7,7 @@ state-changing action, cancel, or talk about something else — the flow then wa
 is asked ``max_asks`` times without an answer hands the conversation over.
 
 The decisions here are pure (state in, step out); calling the action is async and is the
-chat service's job (:mod:`kefu.engine.actions`).
+chat service's job (:mod:`kefu.engine.dialog.actions`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from kefu.core.app_config import RepliesConfig
-from kefu.core.dialog_config import FlowConfig, SlotConfig
+from kefu.appfile.app_config import RepliesConfig
+from kefu.appfile.dialog_config import FlowConfig, SlotConfig
 from kefu.core.types import Language
-from kefu.engine.dialog_state import DialogState, FlowFrame
-from kefu.engine.templates import render
+from kefu.engine.dialog.dialog_state import DialogState, FlowFrame
+from kefu.engine.dialog.templates import render
 from kefu.nlu.dialog_acts import DialogAct
 from kefu.tools import ToolRegistry
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from kefu.core.handoff_records import AgentRecord, TicketRecord
 from kefu.core.records import MessageRecord
-from kefu.engine.apps import AppRuntime
+from kefu.engine.app import AppRuntime
 from kefu.handoff.events import EventHub
 from kefu.handoff.webhooks import WebhookDispatcher, WebhookTarget
 

@@ -14,17 +14,17 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kefu.core.dialog_config import FlowConfig, NluConfig, intent_examples
-from kefu.core.embedding_config import RetrievalConfig
+from kefu.appfile.dialog_config import FlowConfig, NluConfig, intent_examples
+from kefu.appfile.embedding_config import RetrievalConfig
+from kefu.appfile.handoff_config import HandoffConfig
+from kefu.appfile.llm_config import LLMConfig
+from kefu.appfile.security_config import SafetyConfig, SecurityConfig
+from kefu.appfile.tool_config import ToolList
+from kefu.appfile.yaml_lint import find_cut_values
 from kefu.core.errors import ConfigError
-from kefu.core.handoff_config import HandoffConfig
-from kefu.core.llm_config import LLMConfig
 from kefu.core.localized import LocalizedText
 from kefu.core.localized import localize as _localize
-from kefu.core.security_config import SafetyConfig, SecurityConfig
-from kefu.core.tool_config import ToolList
 from kefu.core.types import Language
-from kefu.core.yaml_lint import find_cut_values
 
 __all__ = [
     "AppConfig",

@@ -1,4 +1,4 @@
-"""Identifier helpers. End-user ids are derived, so the hot path never looks them up."""
+"""Identifiers and the clock. End-user ids are derived, so the hot path never looks them up."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import random
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
-__all__ = ["end_user_id", "hash_key", "is_id", "new_id"]
+__all__ = ["end_user_id", "hash_key", "is_id", "new_id", "utcnow"]
 
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -44,3 +45,8 @@ def is_id(value: str | None) -> bool:
     """Whether ``value`` has the shape of a kefu id; anything else cannot name a row, so
     callers answer "not found" without sending arbitrary text to the database."""
     return value is not None and _ID.fullmatch(value) is not None
+
+
+def utcnow() -> datetime:
+    """Now, in UTC: every stored time is UTC."""
+    return datetime.now(UTC)

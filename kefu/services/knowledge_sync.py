@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kefu.core.app_config import AppConfig
+from kefu.appfile.app_config import AppConfig
 from kefu.core.errors import InvalidParam
 from kefu.knowledge import (
     FAQ_SUFFIXES,

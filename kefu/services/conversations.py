@@ -7,11 +7,12 @@ from typing import Literal
 from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound
+from kefu.core.ids import end_user_id, is_id
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
-from kefu.engine.apps import AppRuntime
-from kefu.engine.chat import CONVERSATION_NAME_CHARS, clean_user
+from kefu.engine.app import AppRuntime
 from kefu.safety import clean_text
-from kefu.store import Store, end_user_id, is_id
+from kefu.services.chat import CONVERSATION_NAME_CHARS, clean_user
+from kefu.store import Store
 from kefu.store.conversations import SortBy
 
 __all__ = ["ConversationService", "SortBy"]

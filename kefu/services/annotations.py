@@ -15,9 +15,11 @@ from typing import Literal
 from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound
+from kefu.core.ids import is_id
 from kefu.core.records import AnnotationRecord, AnnotationSettings
-from kefu.engine.apps import AppRuntime
-from kefu.store import Store, is_id
+from kefu.engine.app import AppRuntime
+from kefu.services.registry import reload_annotations
+from kefu.store import Store
 
 __all__ = ["AnnotationService", "ReplyAction"]
 
@@ -103,4 +105,4 @@ class AnnotationService:
         return "completed"
 
     async def _refresh(self, app: AppRuntime) -> None:
-        await to_thread.run_sync(app.reload_annotations, self._store)
+        await to_thread.run_sync(reload_annotations, app, self._store)

@@ -1,0 +1,98 @@
+"""An app at run time: its configuration, knowledge index, understanding, flows, tools and model."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from kefu.appfile.app_config import AppConfig, RepliesConfig
+from kefu.core.caches import BoundedCache
+from kefu.core.types import Chunk, FaqEntry
+from kefu.engine.annotation_book import AnnotationBook
+from kefu.engine.dialog.flows import FlowBook
+from kefu.engine.guards import InputVerdict
+from kefu.engine.route_cache import RouteDecision
+from kefu.engine.understanding import AppUnderstanding
+from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
+from kefu.llm.base import ChatModel
+from kefu.safety.sensitive import SensitiveWords
+from kefu.tools import ToolRegistry
+
+__all__ = ["AppRuntime", "sensitive_words"]
+
+log = logging.getLogger(__name__)
+VERDICT_CACHE_SIZE = 4096
+
+
+@dataclass(eq=False)
+class AppRuntime:
+    """One loaded app: what the turn pipeline needs to answer for it."""
+
+    id: str
+    config: AppConfig
+    index: KnowledgeIndex
+    knowledge_revision: int = -1
+    route_cache_size: int = 0
+    model: ChatModel | None = None  # None: extractive answers only
+    sensitive: SensitiveWords | None = None  # None: no word list at all
+    understanding: AppUnderstanding | None = None  # None: no intents, entities or sentiment
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
+    flows: FlowBook = field(default_factory=lambda: FlowBook((), RepliesConfig()))
+    input_verdicts: BoundedCache[str, InputVerdict] = field(
+        default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
+    )
+    answer_verdicts: BoundedCache[str, list[str]] = field(
+        default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
+    )
+    route_cache: BoundedCache[tuple[str, str], RouteDecision] = field(
+        default_factory=lambda: BoundedCache(0)
+    )
+    annotations: AnnotationBook = field(default_factory=AnnotationBook)
+    web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def install_knowledge(
+        self, revision: int, faqs: list[FaqEntry], chunks: list[Chunk], annotations: AnnotationBook
+    ) -> None:
+        """Use the knowledge at ``revision`` (loaded by the caller): load the persisted index
+        if it matches, else rebuild it; a new route cache."""
+        with self.lock:
+            if revision == self.knowledge_revision:
+                return
+            fingerprint = knowledge_fingerprint(faqs, chunks, self.index.embedder_name)
+            if not self.index.load(fingerprint):
+                self.index.rebuild(faqs, chunks, fingerprint)
+            self.annotations = annotations
+            # A new cache object, not clear(): the event loop may be reading the old one.
+            self.route_cache = BoundedCache(self.route_cache_size)
+            self.knowledge_revision = revision
+            log.info(
+                "app %s: knowledge revision %d (%d FAQ, %d chunks)",
+                self.name,
+                revision,
+                len(faqs),
+                len(chunks),
+            )
+
+    def install_annotations(self, book: AnnotationBook) -> None:
+        """Use changed annotations now, without reloading the knowledge index."""
+        with self.lock:
+            if book is not self.annotations:
+                self.annotations = book
+                self.route_cache = BoundedCache(self.route_cache_size)
+
+
+def sensitive_words(config: AppConfig) -> SensitiveWords | None:
+    safety = config.safety
+    words = SensitiveWords.from_lists(
+        safety.sensitive_words,
+        include_default=safety.default_word_list,
+        allow=safety.allowed_words,
+    )
+    return words if len(words) else None
