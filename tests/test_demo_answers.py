@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kefu.engine.pipeline import run_pipeline
 from kefu.services.runtime import Runtime, demo_app_file
+from tests.turns import decide
 
 EVAL_QUERIES = demo_app_file().parent / "demo-shop" / "eval_queries.jsonl"
 
@@ -24,37 +24,37 @@ EVAL_QUERIES = demo_app_file().parent / "demo-shop" / "eval_queries.jsonl"
 def test_acceptance_questions(
     runtime: Runtime, query: str, faq_id: str | None, must_contain: str
 ) -> None:
-    ctx = run_pipeline(runtime.apps.get("demo-shop"), query)
+    ctx = decide(runtime.apps.get("demo-shop"), query)
     assert ctx.route == "faq"
     assert must_contain in ctx.answer
     if faq_id:
-        assert ctx.resources[0]["segment_id"] == faq_id
-    assert ctx.resources and ctx.resources[0]["document_name"]
+        assert ctx.sources[0].segment_id == faq_id
+    assert ctx.sources and ctx.sources[0].document_name
 
 
 def test_passage_answer_names_its_source(runtime: Runtime) -> None:
     """No FAQ entry answers it, so the best policy passage is quoted with its title."""
-    ctx = run_pipeline(runtime.apps.get("demo-shop"), "拒收的话运费谁出")
+    ctx = decide(runtime.apps.get("demo-shop"), "拒收的话运费谁出")
     assert ctx.route == "passage"
     assert ctx.answer.startswith("根据《配送政策》：")
     assert "12 元" in ctx.answer
-    assert ctx.resources[0]["document_name"] == "配送政策"
-    assert ctx.resources[0]["content"] in ctx.answer
+    assert ctx.sources[0].document_name == "配送政策"
+    assert ctx.sources[0].content in ctx.answer
 
 
 def test_english_passage_answer_names_its_source(runtime: Runtime) -> None:
-    ctx = run_pipeline(runtime.apps.get("demo-shop"), "What happens if I refuse delivery?")
+    ctx = decide(runtime.apps.get("demo-shop"), "What happens if I refuse delivery?")
     assert ctx.route == "passage"
     assert ctx.answer.startswith("According to “Shipping Policy”: ")
-    assert all(r["document_name"].endswith("Policy") for r in ctx.resources)
+    assert all(s.document_name.endswith("Policy") for s in ctx.sources)
 
 
 def test_out_of_scope_gets_the_fallback(runtime: Runtime) -> None:
     app = runtime.apps.get("demo-shop")
     for query, opening in [("帮我写一首关于大海的诗", "抱歉"), ("Who won the World Cup?", "Sorry")]:
-        ctx = run_pipeline(app, query)
+        ctx = decide(app, query)
         assert ctx.route == "fallback", query
-        assert ctx.answer.startswith(opening) and ctx.resources == []
+        assert ctx.answer.startswith(opening) and ctx.sources == []
 
 
 # Held-out questions that are really requests about the customer's own order or account:
@@ -92,7 +92,7 @@ def test_faq_questions_rarely_start_a_flow(runtime: Runtime) -> None:
     app = runtime.apps.get("demo-shop")
     rows = [json.loads(line) for line in EVAL_QUERIES.read_text(encoding="utf-8").splitlines()]
     diverted = {
-        row["text"] for row in rows if run_pipeline(app, row["text"]).route in ("flow", "handoff")
+        row["text"] for row in rows if decide(app, row["text"]).route in ("flow", "handoff")
     }
     assert len(diverted & PERSONAL_REQUESTS) >= 2, diverted
     assert len(diverted - PERSONAL_REQUESTS) <= 1, diverted - PERSONAL_REQUESTS

@@ -135,10 +135,9 @@ def _announce_when_started(server: uvicorn.Server, lines: list[str]) -> None:
 
 
 def _print_sources(result: TurnResult) -> None:
-    for resource in result.retriever_resources:
+    for source in result.sources:
         err.print(
-            f"  [dim][{resource['position']}] {resource['document_name']} "
-            f"(score {resource['score']:.2f})[/]",
+            f"  [dim][{source.position}] {source.document_name} (score {source.score:.2f})[/]",
             highlight=False,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "FaqHit",
     "Language",
     "ParsedDocument",
+    "Source",
 ]
 
 Language = Literal["zh", "en"]
@@ -81,3 +82,23 @@ class ChunkHit:
     chunk: Chunk
     score: float
     relevance: float
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A piece of knowledge an answer rests on, numbered as the customer sees it ([1], [2]).
+
+    Stored with the message as its fields (``to_dict``); the API shows them as Dify's
+    ``retriever_resources``."""
+
+    position: int
+    dataset_id: str
+    dataset_name: str
+    document_id: str
+    document_name: str
+    segment_id: str
+    score: float
+    content: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -16,8 +16,8 @@ from typing import Any
 
 from kefu.core.errors import ProviderError
 from kefu.engine.app import AppRuntime
+from kefu.engine.context import TurnContext
 from kefu.engine.guards import judge_answer
-from kefu.engine.pipeline import TurnContext
 from kefu.llm.base import ChatMessage, Completion
 from kefu.llm.profiles import ThinkStripper
 from kefu.safety.pii import mask_pii
@@ -40,7 +40,7 @@ def wants_lookup(ctx: TurnContext) -> bool:
     Other questions keep the streamed, cited answer (or the fallback) with no extra call."""
     understood = ctx.understood
     return (
-        ctx.route in ("generate", "fallback")
+        ctx.route in ("passage", "fallback")
         and understood is not None
         and bool(understood.entities)
     )
@@ -62,12 +62,11 @@ async def answer_with_tools(
     ctx: TurnContext,
     prompt: list[ChatMessage],
     tools: list[dict[str, Any]],
-    conversation_id: str,
-    user: str,
+    record: dict[str, Any],
 ) -> bool:
     """Let the model call ``tools`` (from :func:`model_tools`), then answer. True when it
-    called any and answered (the answer is in ``ctx.answer``); False leaves the turn as it
-    was."""
+    called any and answered (route ``generate``, the answer in ``ctx.answer``, no prompt
+    left to stream); False leaves the turn as it was. ``record``: the act stage's."""
     app = ctx.app
     model = app.model
     if model is None or not tools:
@@ -75,46 +74,42 @@ async def answer_with_tools(
     sampling = app.config.llm.sampling
     messages = _with_note(prompt, ctx.language)
     context = ToolContext(
-        language=ctx.language, app=app.name, conversation_id=conversation_id, user=user
+        language=ctx.language, app=app.name, conversation_id=ctx.conversation_id, user=ctx.user
     )
     called = False
-    with ctx.trace.stage("tools") as record:
-        calls = record.setdefault("tool_calls", [])
-        try:
-            for step in range(app.config.llm.max_tool_steps + 1):
-                offer = tools if step < app.config.llm.max_tool_steps else None
-                completion = await model.complete(messages, sampling, offer)
-                _count_usage(ctx, completion)
-                if not completion.tool_calls:
-                    break
-                called = True
-                messages.append(
-                    ChatMessage("assistant", completion.text, tool_calls=completion.tool_calls)
-                )
-                for call in completion.tool_calls[:MAX_CALLS_PER_STEP]:
-                    result = await app.tools.call(call.name, call.arguments, context)
-                    calls.append(
-                        trace_entry(call.name, _arguments(call.arguments), result, mask_pii)
-                    )
-                    messages.append(
-                        ChatMessage("tool", result.model_content(), tool_call_id=call.id)
-                    )
-        except ProviderError as exc:
-            record["error"] = exc.message
-            log.warning("function calling failed, answering without tools: %s", exc.message)
-            return False
-        finally:
-            record["steps"] = len([m for m in messages if m.tool_calls])
-            if calls:
-                ctx.trace.facts.setdefault("tool_calls", []).extend(calls)
-        if not called:
-            return False
-        answer = _visible(completion.text)
-        if not answer or judge_answer(answer, app.sensitive):
-            record["discarded"] = "empty or sensitive answer"
-            return False
+    calls = record.setdefault("tool_calls", [])
+    try:
+        for step in range(app.config.llm.max_tool_steps + 1):
+            offer = tools if step < app.config.llm.max_tool_steps else None
+            completion = await model.complete(messages, sampling, offer)
+            _count_usage(ctx, completion)
+            if not completion.tool_calls:
+                break
+            called = True
+            messages.append(
+                ChatMessage("assistant", completion.text, tool_calls=completion.tool_calls)
+            )
+            for call in completion.tool_calls[:MAX_CALLS_PER_STEP]:
+                result = await app.tools.call(call.name, call.arguments, context)
+                calls.append(trace_entry(call.name, _arguments(call.arguments), result, mask_pii))
+                messages.append(ChatMessage("tool", result.model_content(), tool_call_id=call.id))
+    except ProviderError as exc:
+        record["error"] = exc.message
+        log.warning("function calling failed, answering without tools: %s", exc.message)
+        return False
+    finally:
+        record["steps"] = len([m for m in messages if m.tool_calls])
+        if calls:
+            ctx.trace.facts.setdefault("tool_calls", []).extend(calls)
+    if not called:
+        return False
+    answer = _visible(completion.text)
+    if not answer or judge_answer(answer, app.sensitive):
+        record["discarded"] = "empty or sensitive answer"
+        return False
     ctx.answer = answer
     ctx.route = "generate"
+    ctx.prompt = None
     ctx.trace.facts["mode"] = "function_calling"
     return True
 

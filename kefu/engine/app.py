@@ -24,6 +24,7 @@ __all__ = ["AppRuntime", "sensitive_words"]
 
 log = logging.getLogger(__name__)
 VERDICT_CACHE_SIZE = 4096
+SUMMARY_CACHE_SIZE = 1024  # summaries of long conversations, per app
 
 
 @dataclass(eq=False)
@@ -50,6 +51,10 @@ class AppRuntime:
         default_factory=lambda: BoundedCache(0)
     )
     annotations: AnnotationBook = field(default_factory=AnnotationBook)
+    # (conversation id, last summarised message id) → the summary of the turns up to it
+    summaries: BoundedCache[tuple[str, str], str] = field(
+        default_factory=lambda: BoundedCache(SUMMARY_CACHE_SIZE)
+    )
     web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

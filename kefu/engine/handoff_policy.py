@@ -2,27 +2,26 @@
 
 The route stage already hands over on an explicit request (转人工) and when a flow gives up
 asking; :func:`apply_handoff_policy`, called at its end, adds the app's triggers — negative
-or unanswered streaks and rules on intent and amount. :func:`settle_handoff`, called once the
-flow's tool has run (a tool marked ``handoff_on_failure`` hands over too), names the reason
-and, outside business hours, turns the hand-over into a ticket with a reply saying so.
-:func:`hold_for_agent` is the gate for conversations a human owns: the bot stays silent.
+or unanswered streaks and rules on intent and amount. :func:`settle_handoff`, called by the
+act stage once the flow's tool has run (a tool marked ``handoff_on_failure`` hands over
+too), names the reason and, outside business hours, turns the hand-over into a ticket with
+a reply saying so.
+(Conversations a human owns never get here: :mod:`kefu.engine.stages.handoff_gate`.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kefu.appfile.handoff_config import BusinessHours, HandoffConfig, HandoffRule
 from kefu.core.handoff_records import ticket_reference
 from kefu.core.ids import new_id
+from kefu.engine.context import TurnContext
 from kefu.nlu.entities import Entity
 
-if TYPE_CHECKING:
-    from kefu.engine.pipeline import TurnContext
-
-__all__ = ["apply_handoff_policy", "hold_for_agent", "settle_handoff"]
+__all__ = ["apply_handoff_policy", "settle_handoff"]
 
 _GUARDED = ("blocked", "refused")
 
@@ -74,22 +73,6 @@ def settle_handoff(ctx: TurnContext, now: dt.datetime | None = None) -> None:
         facts["after_hours"] = True
     ctx.trace.facts["handoff"] = facts
     ctx.trace.facts["route"] = ctx.route
-
-
-def hold_for_agent(ctx: TurnContext, handoff_state: str) -> None:
-    """A human owns the conversation: no answer, the message waits in the agent inbox."""
-    with ctx.trace.stage("handoff_gate") as record:
-        ctx.route = "human"
-        ctx.answer = ""
-        ctx.resources = []
-        record.update(handoff_state=handoff_state, route="human")
-    masking = ctx.app.config.safety.mask_pii_in_traces
-    ctx.trace.facts.update(
-        route="human",
-        language=ctx.language,
-        query=ctx.masked_query if masking else ctx.query,
-        app=ctx.app.name,
-    )
 
 
 def describe_hours(hours: BusinessHours) -> str:

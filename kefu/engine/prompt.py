@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kefu.core.records import MessageRecord
-from kefu.core.types import Language
+from kefu.core.types import Language, Source
 from kefu.llm.base import ChatMessage
 
 __all__ = [
@@ -71,18 +70,17 @@ class PromptPlan:
     prompt_tokens_estimate: int
 
 
-def _source_block(sources: Sequence[dict[str, Any]]) -> str:
-    lines = []
-    for source in sources:
-        lines.append(f"[{source['position']}] 《{source['document_name']}》\n{source['content']}")
-    return "\n\n".join(lines)
+def _source_block(sources: Sequence[Source]) -> str:
+    return "\n\n".join(
+        f"[{source.position}] 《{source.document_name}》\n{source.content}" for source in sources
+    )
 
 
 def build_prompt(
     *,
     persona: str,
     language: Language,
-    sources: Sequence[dict[str, Any]],
+    sources: Sequence[Source],
     history: Sequence[MessageRecord],
     question: str,
     budget: Budget,

@@ -41,8 +41,9 @@ from kefu.core.errors import RequestError
 from kefu.core.ids import utcnow
 from kefu.core.records import MessageRecord
 from kefu.engine.app import AppRuntime
+from kefu.engine.context import TurnContext
 from kefu.engine.dialog.dialog_state import DialogState
-from kefu.engine.pipeline import finish_pipeline, retrieve, start_pipeline
+from kefu.engine.turn import DECIDE_ONLY, run_turn
 from kefu.safety import clean_text
 
 __all__ = [
@@ -106,13 +107,11 @@ async def replay_dialog(app: AppRuntime, turns: Sequence[PriorTurn]) -> tuple[Di
     for turn in turns[-MAX_REPLAYED_TURNS:]:
         if not turn.query.strip():
             continue  # an assistant message with no customer message before it
+        ctx = TurnContext(app=app, raw_query=turn.query, dialog=state)
         try:
-            ctx = start_pipeline(app, turn.query)
+            await run_turn(ctx, only=DECIDE_ONLY)  # no model, no tool: the decisions only
         except RequestError:
             continue  # it would have been refused then (too long): it changed nothing
-        ctx.dialog = state
-        await retrieve(ctx)  # an app whose retrieval calls models: awaited, as in a turn
-        finish_pipeline(ctx)
         step = ctx.flow_step
         if step is not None and step.kind == "act":
             app.flows.finish(state, ctx.language)  # its tools ran then; never run them again

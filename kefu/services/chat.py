@@ -1,4 +1,9 @@
-"""Chat service: one customer turn from request to stored answer, blocking or streamed."""
+"""Chat service: one customer turn from request to stored answer, blocking or streamed.
+
+validate (user, inputs, rate limits) → load (the conversation, its dialog state, recent
+turns for a model) → run the turn (:mod:`kefu.engine.turn`) → deliver (the answer, or the
+model's stream) → persist (:mod:`kefu.engine.stages.persist`), then tell the hand-over side.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +17,25 @@ from typing import Any
 import orjson
 from anyio import to_thread
 
-from kefu.appfile.llm_config import SamplingConfig
 from kefu.core.errors import InvalidParam, NotFound, TooManyRequests
 from kefu.core.ids import end_user_id, is_id, new_id, utcnow
-from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord, TurnRecord
-from kefu.engine.agent import answer_with_tools, model_tools, wants_lookup
+from kefu.core.records import ConversationRecord
+from kefu.core.types import Source
 from kefu.engine.app import AppRuntime
-from kefu.engine.dialog.actions import run_flow_action
+from kefu.engine.context import TurnContext
 from kefu.engine.dialog.dialog_state import DialogState
 from kefu.engine.generation import (
     AnswerDelta,
     AnswerReplace,
     AnswerState,
-    Generator,
     SamplingOverride,
     split_for_streaming,
+    stream_answer,
 )
-from kefu.engine.handoff_policy import hold_for_agent, settle_handoff
-from kefu.engine.pipeline import TurnContext, finish_pipeline, refuse, retrieve, start_pipeline
+from kefu.engine.stages.persist import TurnUsage, stored_query, turn_record
 from kefu.engine.transcript import PriorTurn, TranscriptIndex, replay_dialog, transcript_history
+from kefu.engine.turn import run_turn
 from kefu.handoff.states import held_by_human
-from kefu.llm.base import ChatMessage
 from kefu.safety import clean_text, clean_value
 from kefu.safety.rate_limit import TokenBuckets
 from kefu.services.handoff import HandoffService
@@ -49,6 +52,7 @@ __all__ = [
     "SamplingOverride",
     "TurnEvent",
     "TurnResult",
+    "TurnUsage",
 ]
 
 MAX_USER_CHARS = 255
@@ -81,8 +85,6 @@ class PreparedTurn:
     message_id: str
     created_at: float
     started: float
-    prompt: list[ChatMessage] | None = None  # set when a model writes the answer
-    sampling: SamplingConfig | None = None  # the app's, unless the caller overrode it
     state: AnswerState = field(default_factory=AnswerState)
     handoff_state: str = "bot"  # the conversation's, before this turn (kefu.handoff.states)
 
@@ -95,8 +97,8 @@ class TurnResult:
     answer: str
     status: str  # normal | stopped
     route: str
-    retriever_resources: list[dict[str, Any]]
-    usage: dict[str, Any]
+    sources: list[Source]
+    usage: TurnUsage
     created_at: int
     latency_ms: float
     handoff_state: str = "bot"  # the conversation's, after this turn
@@ -125,26 +127,6 @@ def clean_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def usage_block(
-    latency_s: float, prompt_tokens: int = 0, completion_tokens: int = 0
-) -> dict[str, Any]:
-    """Dify's usage object (extractive answers use no tokens; kefu does not price them)."""
-    return {
-        "prompt_tokens": prompt_tokens,
-        "prompt_unit_price": "0",
-        "prompt_price_unit": "0",
-        "prompt_price": "0",
-        "completion_tokens": completion_tokens,
-        "completion_unit_price": "0",
-        "completion_price_unit": "0",
-        "completion_price": "0",
-        "total_tokens": prompt_tokens + completion_tokens,
-        "total_price": "0",
-        "currency": "USD",
-        "latency": round(latency_s, 4),
-    }
-
-
 class ChatService:
     """Runs customer turns for any loaded app: validate, answer, stream, stop, store."""
 
@@ -159,17 +141,51 @@ class ChatService:
         self.limits = limits or TokenBuckets()
         self.tasks = TaskRegistry()
         self._active: dict[str, int] = {}  # answers in progress per app
-        self.generator = Generator()
         self.transcripts = TranscriptIndex()
         self._background: set[asyncio.Future[TurnResult]] = set()
 
     async def prepare(self, request: ChatRequest) -> PreparedTurn:
-        """Validate and decide how to answer. Raises ``RequestError`` before anything is sent."""
+        """Validate, load the conversation and run the turn's stages: the answer is decided
+        (or planned for a model). Raises ``RequestError`` before anything is sent."""
         started = time.perf_counter()
+        app = request.app
         user = clean_user(request.user)
         inputs = clean_inputs(request.inputs)
-        app = request.app
         user_id = end_user_id(app.id, user)
+        self._admit(app, user_id)
+        sampling = request.sampling.apply(app.config.llm.sampling) if request.sampling else None
+        ctx = TurnContext(app=app, raw_query=request.query, user=user, sampling=sampling)
+        existing = await self._load(request, ctx, user_id)
+        await run_turn(ctx)
+        new_conversation = None
+        if existing is None:
+            now = utcnow()
+            new_conversation = ConversationRecord(
+                id=ctx.conversation_id,
+                app_id=app.id,
+                end_user_id=user_id,
+                name=stored_query(ctx)[:CONVERSATION_NAME_CHARS],
+                inputs=inputs,
+                status="normal",
+                message_count=0,
+                created_at=now,
+                updated_at=now,
+            )
+        return PreparedTurn(
+            request=replace(request, user=user, inputs=inputs, conversation_id=ctx.conversation_id),
+            end_user_id=user_id,
+            conversation_id=ctx.conversation_id,
+            new_conversation=new_conversation,
+            ctx=ctx,
+            task_id=new_id(),
+            message_id=new_id(),
+            created_at=time.time(),
+            started=started,
+            handoff_state=ctx.handoff_state,
+        )
+
+    def _admit(self, app: AppRuntime, user_id: str) -> None:
+        """The customer's rate limit and the app's cap on answers in progress."""
         security = app.config.security
         rate = security.user_rate_per_s
         wait = self.limits.take(f"user:{user_id}", rate, security.user_burst) if rate else 0.0
@@ -177,10 +193,13 @@ class ChatService:
             raise TooManyRequests("Too many messages from this user; slow down.", wait)
         if self._active.get(app.id, 0) >= security.max_concurrent_turns:
             raise TooManyRequests("Too many answers in progress for this app; retry shortly.")
-        ctx = start_pipeline(app, request.query)
-        new_conversation = None
-        history: list[MessageRecord] = []
-        handoff_state = "bot"
+
+    async def _load(
+        self, request: ChatRequest, ctx: TurnContext, user_id: str
+    ) -> ConversationRecord | None:
+        """The conversation the turn belongs to (None: a new one), its dialog state, who
+        owns it, and — for a model — its recent turns."""
+        app = request.app
         existing = None
         if request.conversation_id:
             if not is_id(request.conversation_id):
@@ -193,69 +212,23 @@ class ChatService:
         elif request.transcript:
             existing = await self._from_transcript(app, user_id, request.transcript, ctx)
         if existing is not None:
-            conversation_id = existing.id
-            handoff_state = existing.handoff_state
+            ctx.conversation_id = existing.id
+            ctx.handoff_state = existing.handoff_state
             ctx.dialog = DialogState.from_dict(existing.dialog_state, app.flows.names)
         else:
-            now = utcnow()
-            conversation_id = new_id()
-            new_conversation = ConversationRecord(
-                id=conversation_id,
-                app_id=app.id,
-                end_user_id=user_id,
-                name=self._stored_text(ctx)[:CONVERSATION_NAME_CHARS],
-                inputs=inputs,
-                status="normal",
-                message_count=0,
-                created_at=now,
-                updated_at=now,
-            )
-        if app.model is not None and not held_by_human(handoff_state):
+            ctx.conversation_id = new_id()
+        if app.model is not None and not held_by_human(ctx.handoff_state):
             # Twice the window: turns beyond it are summarised rather than forgotten.
             window = 2 * app.config.limits.history_turns
             if request.transcript:
-                history = transcript_history(request.transcript, app.id, conversation_id, window)
-            elif existing is not None:
-                history = await to_thread.run_sync(
-                    self.store.conversations.recent_messages, conversation_id, window
+                ctx.history = transcript_history(
+                    request.transcript, app.id, ctx.conversation_id, window
                 )
-            await self.generator.rewrite(app, ctx, history)
-        if held_by_human(handoff_state):
-            hold_for_agent(ctx, handoff_state)  # the bot stays silent; the agent answers
-        else:
-            await retrieve(ctx)  # an embedder or reranker, awaited under a deadline
-            finish_pipeline(ctx)
-            if ctx.flow_step is not None and ctx.flow_step.kind == "act":
-                await run_flow_action(ctx, conversation_id, user)
-            settle_handoff(ctx)
-        prompt = None
-        sampling = request.sampling.apply(app.config.llm.sampling) if request.sampling else None
-        # With tools a model may look up what the knowledge does not hold: an order, a
-        # phone number, a date… that the customer names outside any flow.
-        tools = model_tools(app, ctx.language) if wants_lookup(ctx) else []
-        if (ctx.route == "generate" or tools) and not await self.generator.screen(app, ctx):
-            refuse(ctx)
-            tools = []
-        if ctx.route == "generate" or tools:
-            prompt = await self.generator.plan(app, ctx, history, conversation_id, sampling)
-            if tools and await answer_with_tools(ctx, prompt, tools, conversation_id, user):
-                prompt = None
-            elif ctx.route != "generate":
-                prompt = None
-        return PreparedTurn(
-            request=replace(request, user=user, inputs=inputs, conversation_id=conversation_id),
-            end_user_id=user_id,
-            conversation_id=conversation_id,
-            new_conversation=new_conversation,
-            ctx=ctx,
-            task_id=new_id(),
-            message_id=new_id(),
-            created_at=time.time(),
-            started=started,
-            prompt=prompt,
-            sampling=sampling,
-            handoff_state=handoff_state,
-        )
+            elif existing is not None:
+                ctx.history = await to_thread.run_sync(
+                    self.store.conversations.recent_messages, ctx.conversation_id, window
+                )
+        return existing
 
     async def _from_transcript(
         self, app: AppRuntime, user_id: str, turns: tuple[PriorTurn, ...], ctx: TurnContext
@@ -294,12 +267,11 @@ class ChatService:
         self, turn: PreparedTurn, stopped: asyncio.Event
     ) -> AsyncGenerator[AnswerDelta | AnswerReplace, None]:
         model = turn.request.app.model
-        if turn.prompt is not None and model is not None:
+        ctx = turn.ctx
+        if ctx.prompt is not None and model is not None:
             # aclosing: a consumer that leaves closes the model's stream now, not at GC.
             async with aclosing(
-                self.generator.stream(
-                    model, turn.prompt, turn.ctx, turn.state, stopped, turn.sampling
-                )
+                stream_answer(model, ctx.prompt, ctx, turn.state, stopped, ctx.sampling)
             ) as events:
                 async for event in events:
                     yield event
@@ -313,7 +285,7 @@ class ChatService:
 
     async def answer(self, turn: PreparedTurn) -> TurnResult:
         """Blocking mode: the whole answer, stored. It completes even if the caller leaves."""
-        if turn.prompt is None:
+        if turn.ctx.prompt is None:
             # Decided already (FAQ, passage, fallback): nothing to wait for but the store,
             # whose writer commits the turn even if this caller is cancelled.
             turn.state.parts.append(turn.ctx.answer)
@@ -361,95 +333,56 @@ class ChatService:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return task
 
-    @staticmethod
-    def _stored_text(ctx: TurnContext) -> str:
-        """What the customer wrote, PII-masked unless the app keeps raw messages."""
-        return ctx.query if ctx.app.config.safety.store_raw_messages else ctx.masked_query
-
     def stop(self, app: AppRuntime, user: str, task_id: str) -> None:
         self.tasks.stop(task_id, app.id, end_user_id(app.id, clean_user(user)))
 
     async def _finish(self, turn: PreparedTurn, status: str) -> TurnResult:
-        ctx = turn.ctx
-        answer = turn.state.text
-        latency_s = time.perf_counter() - turn.started
-        usage = usage_block(
-            latency_s, turn.state.usage.prompt_tokens, turn.state.usage.completion_tokens
+        """Persist the turn, then tell the hand-over side; the result the client sees."""
+        ctx, request = turn.ctx, turn.request
+        usage = TurnUsage(
+            turn.state.usage.prompt_tokens,
+            turn.state.usage.completion_tokens,
+            time.perf_counter() - turn.started,
         )
-        now = utcnow()
-        ctx.trace.facts["status"] = status
-        message = MessageRecord(
-            id=turn.message_id,
-            app_id=turn.request.app.id,
-            conversation_id=turn.conversation_id,
-            end_user_id=turn.end_user_id,
-            query=self._stored_text(ctx),
-            answer=answer,
-            inputs=turn.request.inputs,
-            status=status,
-            route=ctx.route,
-            language=ctx.language,
-            retriever_resources=ctx.resources,
-            usage=usage,
-            latency_ms=round(latency_s * 1000, 3),
-            error=ctx.trace.facts.get("fallback"),
-            created_at=now,
-            intent=_intent_label(ctx),
-            sentiment=ctx.understood.sentiment.label if ctx.understood else None,
-        )
-        trace = TraceRecord(
+        record = turn_record(
+            ctx,
             message_id=turn.message_id,
-            app_id=turn.request.app.id,
-            trace_id=ctx.trace.trace_id,
-            data=ctx.trace.to_dict(),
-            created_at=now,
+            end_user_id=turn.end_user_id,
+            external_user=request.user,
+            inputs=request.inputs,
+            answer=turn.state.text,
+            status=status,
+            usage=usage,
+            new_conversation=turn.new_conversation,
         )
-        await self.store.save_turn(
-            TurnRecord(
-                app_id=turn.request.app.id,
-                end_user_id=turn.end_user_id,
-                end_user_external_id=turn.request.user,
-                conversation_id=turn.conversation_id,
-                message=message,
-                trace=trace,
-                new_conversation=turn.new_conversation,
-                dialog_state=ctx.dialog.to_dict(),
-            )
-        )
+        await self.store.save_turn(record)
         if ctx.route == "annotation":  # its hit count, shown in the annotation list
             await to_thread.run_sync(
-                self.store.annotations.add_hit, turn.request.app.id, ctx.faq_hits[0].entry.id
+                self.store.annotations.add_hit, request.app.id, ctx.faq_hits[0].entry.id
             )
         handoff_state = await self.handoff.after_turn(
-            turn.request.app,
-            message,
-            turn.request.user,
+            request.app,
+            record.message,
+            request.user,
             turn.handoff_state,
             ctx.handoff_reason,
             ctx.ticket_id,
         )
-        if turn.request.transcript is not None:  # the client's next request continues here
-            queries = [t.query for t in turn.request.transcript] + [turn.request.query]
-            key = TranscriptIndex.key(turn.request.app.id, turn.end_user_id, queries)
+        if request.transcript is not None:  # the client's next request continues here
+            queries = [t.query for t in request.transcript] + [request.query]
+            key = TranscriptIndex.key(request.app.id, turn.end_user_id, queries)
             self.transcripts.remember(key, turn.conversation_id)
         return TurnResult(
             task_id=turn.task_id,
             message_id=turn.message_id,
             conversation_id=turn.conversation_id,
-            answer=answer,
+            answer=record.message.answer,
             status=status,
             route=ctx.route,
-            retriever_resources=ctx.resources,
+            sources=list(ctx.sources),
             usage=usage,
             created_at=int(turn.created_at),
-            latency_ms=message.latency_ms,
+            latency_ms=record.message.latency_ms,
             handoff_state=handoff_state,
             finish_reason="length" if turn.state.finish_reason == "length" else "stop",
         )
-
-
-def _intent_label(ctx: TurnContext) -> str | None:
-    understood = ctx.understood
-    if understood is None or understood.intent is None:
-        return None
-    return understood.intent.label

@@ -28,7 +28,7 @@ from kefu.handoff.states import HUMAN_STATES
 from kefu.handoff.tickets import TicketDesk
 from kefu.llm.profiles import strip_think
 from kefu.safety import clean_text
-from kefu.services.handoff_notify import Notifier, agent_json, ticket_json
+from kefu.services.handoff_notify import Notifier, agent_ref, ticket_json
 from kefu.services.registry import AppRegistry
 from kefu.store import Store
 
@@ -132,7 +132,7 @@ class HandoffService:
         self.notify.webhook(app, "handoff", {
             "conversation_id": conversation.id, "user": user, "reason": reason,
             "handoff_state": state, "note": conversation.handoff_note,
-            "agent": agent_json(agent),
+            "agent": agent_ref(agent),
         })  # fmt: skip
         if app.config.handoff.llm_summary and app.model is not None:
             self._spawn(self._summarise(app, conversation))
@@ -231,7 +231,7 @@ class HandoffService:
                     "event": "handoff_state",
                     "conversation_id": now.id,
                     "handoff_state": now.handoff_state,
-                    "agent": agent_json(agent),
+                    "agent": agent_ref(agent),
                 }
                 while True:
                     yield await queue.get()

@@ -13,12 +13,13 @@ from kefu.engine.app import AppRuntime
 from kefu.handoff.events import EventHub
 from kefu.handoff.webhooks import WebhookDispatcher, WebhookTarget
 
-__all__ = ["Notifier", "agent_json", "agent_message_event", "ticket_json"]
+__all__ = ["Notifier", "agent_message_event", "agent_ref", "ticket_json"]
 
 log = logging.getLogger(__name__)
 
 
-def agent_json(agent: AgentRecord | None) -> dict[str, Any] | None:
+def agent_ref(agent: AgentRecord | None) -> dict[str, Any] | None:
+    """The agent as customers and webhooks see them: who, never how they sign in."""
     return {"id": agent.id, "name": agent.name} if agent else None
 
 
@@ -77,7 +78,7 @@ class Notifier:
                 "event": "handoff_state",
                 "conversation_id": conversation_id,
                 "handoff_state": state,
-                "agent": agent_json(agent),
+                "agent": agent_ref(agent),
                 **extra,
             },
         )

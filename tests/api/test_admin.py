@@ -21,7 +21,13 @@ async def test_trace_shows_route_stages_and_scores(client: httpx.AsyncClient, us
     trace = response.json()
     assert trace["route"] == "faq"
     assert len(trace["trace_id"]) == 32
-    assert [s["name"] for s in trace["stages"]] == ["input_guard", "understand", "route", "answer"]
+    assert [s["name"] for s in trace["stages"]] == [
+        "input_guard",
+        "understand",
+        "route",
+        "plan",
+        "output_guard",
+    ]
     assert all(s["duration_ms"] >= 0 for s in trace["stages"])
     route = trace["stages"][2]
     top = route["faq_candidates"][0]

@@ -49,9 +49,7 @@ async def test_model_answers_from_numbered_sources(llm_runtime: Runtime) -> None
     assert len(deltas) >= 3, "streamed as it comes (the output guard holds back only a tail)"
     assert result.route == "generate"
     assert result.answer == "".join(pieces)
-    assert [r["position"] for r in result.retriever_resources] == list(
-        range(1, len(result.retriever_resources) + 1)
-    )
+    assert [s.position for s in result.sources] == list(range(1, len(result.sources) + 1))
     system = model.calls[0][0]
     assert system.role == "system" and "只根据下面编号的资料回答" in system.content
     assert "[1] 《" in system.content and model.calls[0][-1].content == PASSAGE_QUESTION
@@ -60,7 +58,7 @@ async def test_model_answers_from_numbered_sources(llm_runtime: Runtime) -> None
     generate = next(s for s in stored.data["stages"] if s["name"] == "generate")
     assert generate["citations"] == [1] and generate["uncited"] is False
     assert generate["first_token_ms"] >= 0
-    assert result.usage["completion_tokens"] > 0 and result.usage["total_tokens"] > 0
+    assert result.usage.completion_tokens > 0 and result.usage.total_tokens > 0
 
 
 async def test_direct_faq_answer_never_calls_the_model(llm_runtime: Runtime) -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from kefu.core.records import MessageRecord
+from kefu.core.types import Source
 from kefu.engine.prompt import Budget, build_prompt, cited_sources, estimate_tokens
 
-SOURCE = {"position": 1, "document_name": "配送政策", "content": "拒收扣 12 元。"}
+SOURCE = Source(
+    position=1, dataset_id="d", dataset_name="shop", document_id="doc", document_name="配送政策",
+    segment_id="s", score=0.9, content="拒收扣 12 元。",
+)  # fmt: skip
 
 
 def turn(n: int, size: int = 10) -> MessageRecord:

@@ -190,5 +190,5 @@ async def test_a_flows_knowledge_lookup_degrades_too(models: ModelServer, ask: A
     assert time.monotonic() - started < QUERY_DEADLINE_S * 2 + 1.5  # not the 30 s timeout
     assert trace["route"] == "flow", trace
     assert "bring the kettle and the receipt" in answer["answer"]
-    action = stage(trace, "action")
-    assert action["knowledge_degraded"][0].startswith("embedder unavailable: ")
+    act = stage(trace, "act")
+    assert act["knowledge_degraded"][0].startswith("embedder unavailable: ")

@@ -26,7 +26,7 @@ async def test_sensitive_input_gets_the_preset_reply_and_no_model(llm_runtime: R
     assert result.route == "blocked"
     blocked = llm_runtime.apps.get("demo-shop").config.replies.blocked.zh
     assert result.answer == blocked
-    assert result.retriever_resources == [] and model.calls == []
+    assert result.sources == [] and model.calls == []
     guard = next(s for s in turn.ctx.trace.stages if s["name"] == "input_guard")
     assert guard["sensitive_words"][0]["word"] == SCAM
 

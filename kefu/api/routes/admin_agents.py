@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.api.deps import AdminAuth, RuntimeDep
 from kefu.api.responses import json_response
-from kefu.api.routes.handoff import agent_json
+from kefu.api.wire import agent_json
 from kefu.core.handoff_records import AgentRecord
 from kefu.services.admin import ADMIN_ACTOR
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.api.deps import RuntimeDep, bearer_token, runtime_of
 from kefu.api.responses import json_response
-from kefu.api.routes.handoff import agent_json, conversation_state_json, message_view_json
+from kefu.api.routes.handoff import conversation_state_json, message_view_json
+from kefu.api.wire import agent_json
 from kefu.core.errors import Forbidden
 from kefu.core.handoff_records import AgentRecord, InboxItem, NoteRecord
 from kefu.services.handoff_notify import ticket_json

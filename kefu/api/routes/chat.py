@@ -14,6 +14,7 @@ from kefu.api.errors import status_for
 from kefu.api.responses import json_response
 from kefu.api.schemas import ChatMessageIn, StopIn
 from kefu.api.sse import event_stream_response, sse_data
+from kefu.api.wire import dify_usage, retriever_resources
 from kefu.core.errors import KefuError
 from kefu.services.chat import (
     AnswerDelta,
@@ -31,8 +32,8 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 
 def _metadata(result: TurnResult) -> dict[str, Any]:
     return {
-        "usage": result.usage,
-        "retriever_resources": result.retriever_resources,
+        "usage": dify_usage(result.usage),
+        "retriever_resources": retriever_resources(result.sources),
         # kefu: bot | pending_human | human | resolved (while a human owns the conversation
         # the answer is empty and the agent's replies come as events; see docs/handoff.md)
         "handoff_state": result.handoff_state,

@@ -13,10 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from kefu.api.deps import AppAuth, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.api.sse import event_stream_response, sse_data
-from kefu.core.handoff_records import AgentRecord
 from kefu.core.records import ConversationRecord, MessageRecord
 
-__all__ = ["agent_json", "conversation_state_json", "message_view_json", "router"]
+__all__ = ["conversation_state_json", "message_view_json", "router"]
 
 router = APIRouter(prefix="/v1", tags=["handoff"])
 
@@ -26,17 +25,6 @@ class CsatIn(BaseModel):
     user: str
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(None, max_length=4000)
-
-
-def agent_json(agent: AgentRecord) -> dict[str, Any]:
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "online": agent.online,
-        "apps": agent.apps,
-        "key_prefix": agent.key_prefix,
-        "disabled": agent.disabled,
-    }
 
 
 def conversation_state_json(conversation: ConversationRecord) -> dict[str, Any]:

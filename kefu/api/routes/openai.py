@@ -31,6 +31,7 @@ from kefu.api.errors import ApiError, openai_error_body, status_for
 from kefu.api.responses import json_response
 from kefu.api.schemas import OpenAIChatIn, OpenAIMessageIn
 from kefu.api.sse import COMMENT_PING, event_stream_response, sse_data
+from kefu.api.wire import openai_usage, retriever_resources
 from kefu.core.errors import KefuError
 from kefu.services.chat import (
     AnswerDelta,
@@ -100,21 +101,12 @@ def _sampling(body: OpenAIChatIn) -> SamplingOverride | None:
     )
 
 
-def _usage(result: TurnResult) -> dict[str, int]:
-    usage = result.usage
-    return {
-        "prompt_tokens": int(usage.get("prompt_tokens", 0)),
-        "completion_tokens": int(usage.get("completion_tokens", 0)),
-        "total_tokens": int(usage.get("total_tokens", 0)),
-    }
-
-
 def _extras(result: TurnResult) -> dict[str, Any]:
     return {
         "conversation_id": result.conversation_id,
         "message_id": result.message_id,
         "route": result.route,
-        "retriever_resources": result.retriever_resources,
+        "retriever_resources": retriever_resources(result.sources),
     }
 
 
@@ -184,7 +176,7 @@ async def chat_completions(body: OpenAIChatIn, app: AppAuth, runtime: RuntimeDep
                         "finish_reason": result.finish_reason,
                     }
                 ],
-                "usage": _usage(result),
+                "usage": openai_usage(result.usage),
                 "kefu": _extras(result),
             }
         )
@@ -222,7 +214,7 @@ async def openai_chunks(
                 else:
                     yield chunk({}, event.finish_reason, kefu=_extras(event))
                     if include_usage:
-                        yield sse_data({**base, "choices": [], "usage": _usage(event)})
+                        yield sse_data({**base, "choices": [], "usage": openai_usage(event.usage)})
     except KefuError as exc:
         yield sse_data(openai_error_body(status_for(exc), exc.code, exc.message))
     yield sse_data("[DONE]")

@@ -11,46 +11,47 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.appfile.dialog_config import FlowConfig
+from kefu.engine.context import TurnContext
 from kefu.engine.dialog.templates import render, render_value
-from kefu.engine.pipeline import TurnContext, chunk_resource, faq_resource
+from kefu.engine.retrieval import chunk_source, faq_source
 from kefu.safety.pii import mask_pii
 from kefu.tools import ToolContext, ToolResult, trace_entry
 
 __all__ = ["run_flow_action"]
 
 
-async def run_flow_action(ctx: TurnContext, conversation_id: str, user: str) -> None:
-    """Complete a flow whose step is ``act``: call the tools, render the answer, resume."""
+async def run_flow_action(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """Complete a flow whose step is ``act``: call the tools, render the answer, resume.
+    ``record``: the act stage's trace entry."""
     step = ctx.flow_step
     assert step is not None and step.kind == "act"
     app = ctx.app
     flow = app.flows.by_name[step.flow]
     variables: dict[str, Any] = dict(step.arguments)
     failed: tuple[str, ToolResult] | None = None
-    with ctx.trace.stage("action") as record:
-        context = ToolContext(
-            language=ctx.language, app=app.name, conversation_id=conversation_id, user=user
+    context = ToolContext(
+        language=ctx.language, app=app.name, conversation_id=ctx.conversation_id, user=ctx.user
+    )
+    calls = record.setdefault("tool_calls", [])
+    for action in flow.steps:
+        arguments = (
+            render_value(action.arguments, variables)
+            if action.arguments is not None
+            else dict(step.arguments)
         )
-        calls = record.setdefault("tool_calls", [])
-        for action in flow.steps:
-            arguments = (
-                render_value(action.arguments, variables)
-                if action.arguments is not None
-                else dict(step.arguments)
-            )
-            arguments = {k: v for k, v in arguments.items() if v not in (None, "")}
-            result = await app.tools.call(action.tool, arguments, context)
-            calls.append(trace_entry(action.tool, arguments, result, mask_pii))
-            if not result.ok:
-                failed = (action.tool, result)
-                break
-            variables[action.save_as or action.tool] = result.data
-            variables["result"] = result.data
-        ctx.trace.facts.setdefault("tool_calls", []).extend(calls)
-        if failed is None and flow.knowledge:
-            variables["knowledge"] = await _knowledge(ctx, flow, variables, record)
-        answer = _answer(ctx, flow, variables, failed)
-        record["outcome"] = "answered" if failed is None else "degraded"
+        arguments = {k: v for k, v in arguments.items() if v not in (None, "")}
+        result = await app.tools.call(action.tool, arguments, context)
+        calls.append(trace_entry(action.tool, arguments, result, mask_pii))
+        if not result.ok:
+            failed = (action.tool, result)
+            break
+        variables[action.save_as or action.tool] = result.data
+        variables["result"] = result.data
+    ctx.trace.facts.setdefault("tool_calls", []).extend(calls)
+    if failed is None and flow.knowledge:
+        variables["knowledge"] = await _knowledge(ctx, flow, variables, record)
+    answer = _answer(ctx, flow, variables, failed)
+    record["outcome"] = "answered" if failed is None else "degraded"
     resumed = app.flows.finish(ctx.dialog, ctx.language)
     ctx.answer = f"{answer}\n\n{resumed}" if resumed else answer
     if failed is not None and failed[1].handoff:
@@ -75,12 +76,12 @@ async def _knowledge(
     try:
         faq = index.match_faq(question, top_k=1, vector=vector)
         if faq and faq[0].relevance >= ctx.app.config.knowledge.passage_threshold:
-            ctx.resources.append(faq_resource(ctx.app, faq[0], len(ctx.resources) + 1))
+            ctx.sources.append(faq_source(ctx.app, faq[0], len(ctx.sources) + 1))
             return faq[0].entry.answer
         found = await index.asearch(question, top_k=1, vector=vector, deadline=deadline)
         degraded += [found.degraded] if found.degraded else []
         if found.hits:
-            ctx.resources.append(chunk_resource(ctx.app, found.hits[0], len(ctx.resources) + 1))
+            ctx.sources.append(chunk_source(ctx.app, found.hits[0], len(ctx.sources) + 1))
             return found.hits[0].chunk.content
         return ""
     finally:

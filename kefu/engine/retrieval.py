@@ -1,0 +1,209 @@
+"""Knowledge for a question: an annotation, an FAQ answer, document passages or nothing.
+
+The route stage asks here. For an app whose retrieval calls models (an embedder, a
+reranker) :func:`retrieve` awaits those calls under the app's query deadline, so a slow or
+failing model server never holds the event loop; a failure degrades the lookup (lexical
+retrieval, or passages in fused order), noted in the trace, and such a decision is not
+cached. Apps without models decide in :func:`lookup_knowledge`, cached per question.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kefu.core.types import ChunkHit, FaqHit, Source
+from kefu.engine.app import AppRuntime
+from kefu.engine.context import GUARDED, TurnContext
+from kefu.engine.route_cache import RouteDecision
+from kefu.knowledge import Degraded, QueryVector
+from kefu.nlu.dialog_acts import wants_human
+
+__all__ = [
+    "asks_for_human",
+    "chunk_source",
+    "faq_source",
+    "lookup_knowledge",
+    "retrieve",
+]
+
+FAQ_CANDIDATES = 3
+
+
+def asks_for_human(ctx: TurnContext) -> bool:
+    understood = ctx.understood
+    return understood.wants_human if understood else wants_human(ctx.query)
+
+
+async def retrieve(ctx: TurnContext) -> None:
+    """Before ``route``, for an app whose retrieval calls models (an embedder, a reranker):
+    the knowledge lookup with those calls awaited under the app's query deadline, so a slow
+    or failing model server never holds the event loop. A failure degrades the turn (lexical
+    retrieval, or passages in fused order), noted in this stage's ``degraded``; such a
+    decision is not cached. Apps without models look knowledge up inside ``route``."""
+    app = ctx.app
+    if not app.index.calls_models or ctx.route in GUARDED or asks_for_human(ctx):
+        return  # nothing to await, or ``route`` will not look knowledge up
+    with ctx.trace.stage("retrieve") as record:
+        key = (ctx.search_query, ctx.language)
+        cached = app.route_cache.get(key)
+        if cached is not None:
+            record["cache"] = "hit"
+            ctx.knowledge = _with_cache_mark(cached, "hit")
+            return
+        record.update(cache="miss", deadline_s=app.index.query_deadline_s)
+        decision, degraded = await look_up_knowledge(app, ctx.search_query)
+        if degraded:
+            record["degraded"] = [str(note) for note in degraded]
+        else:
+            app.route_cache.put(key, decision)
+        ctx.knowledge = _with_cache_mark(decision, "miss")
+
+
+def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
+    """A curated FAQ answer, else a document passage, else the fallback: what ``retrieve``
+    decided, or (no models to await) decided here, cached per question."""
+    decision = ctx.knowledge
+    if decision is None:
+        cache = ctx.app.route_cache
+        key = (ctx.search_query, ctx.language)
+        cached = cache.get(key)
+        if cached is None:
+            decision = _with_cache_mark(cache.put(key, decide_knowledge(ctx)), "miss")
+        else:
+            decision = _with_cache_mark(cached, "hit")
+    ctx.route = decision.route  # type: ignore[assignment]
+    ctx.faq_hits, ctx.passages = list(decision.faq_hits), list(decision.passages)
+    record.update(decision.record)
+
+
+def _with_cache_mark(decision: RouteDecision, cache: str) -> RouteDecision:
+    return RouteDecision(
+        decision.route, decision.faq_hits, decision.passages, {**decision.record, "cache": cache}
+    )
+
+
+def decide_knowledge(ctx: TurnContext) -> RouteDecision:
+    """The knowledge decision, blocking on any model call (no ``retrieve`` stage ran)."""
+    app, query = ctx.app, ctx.search_query
+    record: dict[str, Any] = {}
+    direct, faq_hits = decide_direct(app, query, record)
+    if direct is not None:
+        return direct
+    hits = app.index.search(query, top_k=app.config.knowledge.top_k)
+    return decide_passages(app, faq_hits, hits, record)
+
+
+async def look_up_knowledge(app: AppRuntime, query: str) -> tuple[RouteDecision, list[Degraded]]:
+    """The knowledge decision with the embedder and reranker awaited by one deadline, and
+    what had to do without them."""
+    index = app.index
+    record: dict[str, Any] = {}
+    deadline = index.query_deadline()
+    vector = await index.query_vector(query, deadline=deadline)
+    degraded = [vector.degraded] if vector.degraded else []
+    direct, faq_hits = decide_direct(app, query, record, vector)
+    if direct is not None:
+        return direct, degraded
+    found = await index.asearch(
+        query, top_k=app.config.knowledge.top_k, vector=vector, deadline=deadline
+    )
+    if found.degraded:
+        degraded.append(found.degraded)
+    return decide_passages(app, faq_hits, found.hits, record), degraded
+
+
+def decide_direct(
+    app: AppRuntime, query: str, record: dict[str, Any], vector: QueryVector | None = None
+) -> tuple[RouteDecision | None, list[FaqHit]]:
+    """An annotation, else an FAQ entry above its threshold, answering directly (or None);
+    and the FAQ candidates."""
+    annotation = match_annotation(app, query, record, vector)
+    if annotation is not None:
+        record["route"] = "annotation"
+        return RouteDecision("annotation", (annotation,), (), record), []
+    knowledge = app.config.knowledge
+    faq_hits = app.index.match_faq(query, top_k=FAQ_CANDIDATES, vector=vector)
+    record["faq_candidates"] = [
+        {
+            "id": h.entry.id,
+            "matched": h.matched,
+            "score": round(h.score, 4),
+            "relevance": round(h.relevance, 4),
+        }
+        for h in faq_hits
+    ]
+    record["faq_threshold"] = knowledge.faq_threshold
+    if faq_hits and faq_hits[0].relevance >= knowledge.faq_threshold:
+        record["route"] = "faq"
+        return RouteDecision("faq", tuple(faq_hits), (), record), faq_hits
+    return None, faq_hits
+
+
+def match_annotation(
+    app: AppRuntime, query: str, record: dict[str, Any], vector: QueryVector | None = None
+) -> FaqHit | None:
+    """Annotation reply: an annotation whose question matches well enough answers as is."""
+    book = app.annotations
+    if not book.active or book.index is None:
+        return None
+    # The app's embedder indexed the annotations too, so the turn's query vector fits.
+    hits = book.index.match_faq(query, top_k=1, vector=vector)
+    if not hits:
+        return None
+    hit, threshold = hits[0], book.settings.score_threshold
+    record["annotation"] = {
+        "id": hit.entry.id,
+        "matched": hit.matched,
+        "relevance": round(hit.relevance, 4),
+        "threshold": threshold,
+    }
+    return hit if hit.relevance >= threshold else None
+
+
+def decide_passages(
+    app: AppRuntime, faq_hits: list[FaqHit], hits: list[ChunkHit], record: dict[str, Any]
+) -> RouteDecision:
+    """A passage above the passage threshold, else the fallback."""
+    threshold = app.config.knowledge.passage_threshold
+    record["passage_candidates"] = [
+        {
+            "chunk_id": h.chunk.id,
+            "document": h.chunk.document_name,
+            "heading": h.chunk.heading,
+            "score": round(h.score, 4),
+            "relevance": round(h.relevance, 4),
+        }
+        for h in hits
+    ]
+    record["passage_threshold"] = threshold
+    passages = tuple(h for h in hits if h.relevance >= threshold)
+    record["route"] = "passage" if passages else "fallback"
+    return RouteDecision(record["route"], tuple(faq_hits), passages, record)
+
+
+def faq_source(app: AppRuntime, hit: FaqHit, position: int) -> Source:
+    entry = hit.entry
+    return Source(
+        position=position,
+        dataset_id=app.id,
+        dataset_name=app.name,
+        document_id=entry.document_id or "",
+        document_name=entry.document_name or "FAQ",
+        segment_id=entry.id,
+        score=round(hit.relevance, 4),
+        content=f"{entry.question}\n{entry.answer}",
+    )
+
+
+def chunk_source(app: AppRuntime, hit: ChunkHit, position: int) -> Source:
+    chunk = hit.chunk
+    return Source(
+        position=position,
+        dataset_id=app.id,
+        dataset_name=app.name,
+        document_id=chunk.document_id,
+        document_name=chunk.document_name,
+        segment_id=chunk.id,
+        score=round(hit.relevance, 4),
+        content=chunk.content,
+    )

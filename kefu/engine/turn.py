@@ -1,0 +1,91 @@
+"""The turn: one customer message, from the words typed to the records stored.
+
+    input_guard → handoff_gate → understand → rewrite → route → act → plan
+                → output_guard → (deliver: extractive, or the model's stream) → persist
+
+:data:`STAGES` lists the deciding stages in order; :func:`run_turn` runs them, each timed
+into the turn's trace (a stage whose ``applies`` says no is skipped and absent from it).
+Delivering and persisting are the chat service's (:mod:`kefu.services.chat`): they are
+async, must finish even when the client goes away mid-stream, and the output guard keeps
+watching a generated answer while it streams (:func:`kefu.engine.generation.stream_answer`).
+Persist's records come from :mod:`kefu.engine.stages.persist`.
+
+A ``RequestError`` (an empty or too long question) leaves ``input_guard`` before any
+output, so it always reaches the client as a proper HTTP status and envelope.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kefu.engine.context import TurnContext
+from kefu.engine.stages import (
+    act,
+    handoff_gate,
+    input_guard,
+    output_guard,
+    plan,
+    rewrite,
+    route,
+    understand,
+)
+from kefu.safety.pii import mask_pii
+
+__all__ = ["DECIDE_ONLY", "STAGES", "Stage", "run_turn"]
+
+StageRun = Callable[[TurnContext, dict[str, Any]], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    run: StageRun
+    applies: Callable[[TurnContext], bool] | None = None  # None: always
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("input_guard", input_guard.run),
+    Stage("handoff_gate", handoff_gate.run, handoff_gate.applies),
+    Stage("understand", understand.run),
+    Stage("rewrite", rewrite.run, rewrite.applies),
+    Stage("route", route.run),
+    Stage("act", act.run, act.applies),
+    Stage("plan", plan.run),
+    Stage("output_guard", output_guard.run, output_guard.applies),
+)
+DECIDE_ONLY = ("input_guard", "understand", "route")  # what a replayed turn re-decides
+
+
+async def run_turn(ctx: TurnContext, *, only: tuple[str, ...] | None = None) -> TurnContext:
+    """Run the stages in order (``only``: just those named, as a replay does)."""
+    for stage in STAGES:
+        if only is not None and stage.name not in only:
+            continue
+        if stage.applies is not None and not stage.applies(ctx):
+            continue
+        with ctx.trace.stage(stage.name) as record:
+            done = stage.run(ctx, record)
+            if inspect.isawaitable(done):
+                await done
+        if ctx.done:
+            break
+    _summarise(ctx)
+    return ctx
+
+
+def _summarise(ctx: TurnContext) -> None:
+    """The trace's headline: route, language, the question (masked if traces are)."""
+    masking = ctx.app.config.safety.mask_pii_in_traces
+    ctx.trace.facts.update(
+        route=ctx.route,
+        language=ctx.language,
+        query=ctx.masked_query if masking else ctx.query,
+        app=ctx.app.name,
+    )
+    if ctx.search_query != ctx.query:
+        ctx.trace.facts["search_query"] = (
+            mask_pii(ctx.search_query) if masking else ctx.search_query
+        )
