@@ -17,15 +17,13 @@ Failures (something went wrong)::
     │   ├── ProviderRateLimited
     │   └── ProviderBadResponse
     ├── RetrievalError              the knowledge index could not answer
-    ├── ToolError                   a business-system call failed
+    ├── ToolError                   a business-system call failed (or could not be made:
+    │                               a missing argument or environment variable)
     └── StorageError                the database could not read or write
 
-Control-flow signals the engine raises on purpose are *not* failures and do not derive
-from ``KefuError``::
-
-    EngineSignal
-    ├── HandoffRequested            hand the conversation to a human
-    └── SlotRequested               ask the customer for a missing slot
+The turn's course (a hand-over, a flow asking for a slot) is no exception: each stage of
+``kefu.engine.turn`` records its decision in the turn's context, and the stage list says
+what runs next.
 
 The HTTP API maps this tree to status codes and Dify-style ``{status, code, message}``
 bodies in exactly one place: ``kefu.api.errors``.
@@ -36,9 +34,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "Conflict",
-    "EngineSignal",
     "Forbidden",
-    "HandoffRequested",
     "InvalidParam",
     "KefuError",
     "NotFound",
@@ -48,7 +44,6 @@ __all__ = [
     "ProviderTimeout",
     "RequestError",
     "RetrievalError",
-    "SlotRequested",
     "StorageError",
     "TooManyRequests",
     "ToolError",
@@ -139,20 +134,3 @@ class ToolError(KefuError):
 
 class StorageError(KefuError):
     code = "storage_error"
-
-
-class EngineSignal(Exception):
-    """Raised by the engine on purpose to change the course of a turn; never a failure."""
-
-
-class HandoffRequested(EngineSignal):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class SlotRequested(EngineSignal):
-    def __init__(self, slot: str, prompt: str) -> None:
-        super().__init__(slot)
-        self.slot = slot
-        self.prompt = prompt

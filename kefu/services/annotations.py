@@ -14,11 +14,12 @@ from typing import Literal
 
 from anyio import to_thread
 
-from kefu.core.errors import InvalidParam, NotFound
+from kefu.core.errors import NotFound
 from kefu.core.ids import is_id
 from kefu.core.records import AnnotationRecord, AnnotationSettings
 from kefu.engine.app import AppRuntime
 from kefu.services.registry import reload_annotations
+from kefu.services.validation import required_text
 from kefu.store import Store
 
 __all__ = ["AnnotationService", "ReplyAction"]
@@ -28,12 +29,7 @@ MAX_TEXT_CHARS = 10_000
 
 
 def _text(field: str, value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise InvalidParam(f"{field} must not be empty")
-    if len(value) > MAX_TEXT_CHARS:
-        raise InvalidParam(f"{field} is longer than {MAX_TEXT_CHARS} characters")
-    return value
+    return required_text(value, field, MAX_TEXT_CHARS)
 
 
 class AnnotationService:

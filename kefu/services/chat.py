@@ -14,10 +14,9 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import orjson
 from anyio import to_thread
 
-from kefu.core.errors import InvalidParam, NotFound, TooManyRequests
+from kefu.core.errors import NotFound, TooManyRequests
 from kefu.core.ids import end_user_id, is_id, new_id, utcnow
 from kefu.core.records import ConversationRecord
 from kefu.core.types import Source
@@ -36,10 +35,10 @@ from kefu.engine.stages.persist import TurnUsage, stored_query, turn_record
 from kefu.engine.transcript import PriorTurn, TranscriptIndex, replay_dialog, transcript_history
 from kefu.engine.turn import run_turn
 from kefu.handoff.states import held_by_human
-from kefu.safety import clean_text, clean_value
 from kefu.safety.rate_limit import TokenBuckets
 from kefu.services.handoff import HandoffService
 from kefu.services.tasks import TaskRegistry
+from kefu.services.validation import clean_inputs, clean_user
 from kefu.store import Store
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "TurnUsage",
 ]
 
-MAX_USER_CHARS = 255
 CONVERSATION_NAME_CHARS = 20
 
 
@@ -106,25 +104,6 @@ class TurnResult:
 
 
 TurnEvent = AnswerDelta | AnswerReplace | TurnResult
-
-
-def clean_user(user: str) -> str:
-    cleaned = clean_text(user).strip()
-    if not cleaned:
-        raise InvalidParam("user is required: an identifier of the end user")
-    if len(cleaned) > MAX_USER_CHARS:
-        raise InvalidParam(f"user is too long: at most {MAX_USER_CHARS} characters")
-    return cleaned
-
-
-def clean_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The app inputs, cleaned, if they can be stored as JSON (bounded depth, 64-bit ints)."""
-    cleaned: dict[str, Any] = clean_value(inputs)
-    try:
-        orjson.dumps(cleaned)
-    except orjson.JSONEncodeError as exc:
-        raise InvalidParam(f"inputs cannot be stored: {exc}") from None
-    return cleaned
 
 
 class ChatService:

@@ -6,12 +6,13 @@ from typing import Literal
 
 from anyio import to_thread
 
-from kefu.core.errors import InvalidParam, NotFound
+from kefu.core.errors import NotFound
 from kefu.core.ids import end_user_id, is_id
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
 from kefu.engine.app import AppRuntime
 from kefu.safety import clean_text
-from kefu.services.chat import CONVERSATION_NAME_CHARS, clean_user
+from kefu.services.chat import CONVERSATION_NAME_CHARS
+from kefu.services.validation import clean_user, required_text
 from kefu.store import Store
 from kefu.store.conversations import SortBy
 
@@ -51,11 +52,12 @@ class ConversationService:
             )
             name = first[:CONVERSATION_NAME_CHARS] if first else None
         else:
-            name = clean_text(name or "").strip()
-            if not name:
-                raise InvalidParam("name is required unless auto_generate is true")
-            if len(name) > MAX_NAME_CHARS:
-                raise InvalidParam(f"name is too long: at most {MAX_NAME_CHARS} characters")
+            name = required_text(
+                name,
+                "name",
+                MAX_NAME_CHARS,
+                missing="name is required unless auto_generate is true",
+            )
         renamed = await to_thread.run_sync(
             self._store.conversations.rename, app.id, uid, conversation_id, name or ""
         )

@@ -30,6 +30,7 @@ from kefu.llm.profiles import strip_think
 from kefu.safety import clean_text
 from kefu.services.handoff_notify import Notifier, agent_ref, ticket_json
 from kefu.services.registry import AppRegistry
+from kefu.services.validation import clean_user, required_text
 from kefu.store import Store
 
 __all__ = ["ConversationView", "HandoffService"]
@@ -53,12 +54,7 @@ class ConversationView:
 
 
 def clean_message(text: str, what: str = "text") -> str:
-    cleaned = clean_text(text).strip()
-    if not cleaned:
-        raise InvalidParam(f"{what} is required")
-    if len(cleaned) > MAX_TEXT:
-        raise InvalidParam(f"{what} is too long: at most {MAX_TEXT} characters")
-    return cleaned
+    return required_text(text, what, MAX_TEXT)
 
 
 class HandoffService:
@@ -201,7 +197,6 @@ class HandoffService:
         self, app: AppRuntime, user: str, conversation_id: str
     ) -> ConversationRecord:
         """The end user's own conversation, or NotFound."""
-        from kefu.services.chat import clean_user
 
         uid = end_user_id(app.id, clean_user(user))
         conversation = None

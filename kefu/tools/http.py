@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from kefu.appfile.tool_config import Template, ToolConfig
+from kefu.core.errors import ToolError
 from kefu.core.localized import LocalizedText
 from kefu.tools.base import Outcome, ToolContext, ToolResult
 from kefu.tools.mapping import ResponseMapping
@@ -42,8 +43,8 @@ class _Attempt:
     error: str | None = None
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(ToolError):
+    """The response passed ``MAX_RESPONSE_BYTES`` while it was read."""
 
 
 class HttpTool:
@@ -232,7 +233,7 @@ async def _read_capped(response: httpx.Response) -> bytes:
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
-            raise _TooLarge
+            raise _TooLarge(f"the response is larger than {MAX_RESPONSE_BYTES} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

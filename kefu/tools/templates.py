@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kefu.appfile.tool_config import Placeholder, Template
+from kefu.core.errors import ToolError
 
 __all__ = ["MissingArgument", "MissingEnv", "format_value", "redact", "render", "render_json"]
 
 REDACTED = "***"
 
 
-class MissingEnv(Exception):
+class MissingEnv(ToolError):
     """An ``{env.NAME}`` without a default whose variable is not set."""
 
     def __init__(self, name: str) -> None:
@@ -26,7 +27,7 @@ class MissingEnv(Exception):
         self.name = name
 
 
-class MissingArgument(Exception):
+class MissingArgument(ToolError):
     """A placeholder whose argument was not given (raised only when rendering strictly)."""
 
     def __init__(self, name: str) -> None:
