@@ -16,7 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "safety": {"core", "appfile"},
     "knowledge": {"core", "appfile"},
     "nlu": {"core", "appfile", "knowledge"},
-    "testing": {"core", "appfile", "llm"},
+    # Conformance suites import the Protocols they test, which live next to their in-memory
+    # implementations; nothing in kefu imports ``testing``, so this adds no cycle.
+    "testing": {"core", "appfile", "llm", "knowledge", "safety", "handoff", "services"},
     "llm": {"core", "appfile"},
     "tools": {"core", "appfile"},
     "demo_shop": {"core"},

@@ -1,8 +1,10 @@
 """Live events for customers: an agent's reply or a state change, pushed to whoever is
 listening on the conversation (``GET /v1/conversations/{id}/events``).
 
-In process: with several replicas, a customer listening on one does not hear an agent
-replying through another (a Redis pub/sub hub can replace this class; see docs/handoff.md).
+:class:`EventHub` is the interface; :class:`InMemoryEventHub` serves one process. With
+several replicas a customer listening on one must hear an agent replying through another: a
+Redis pub/sub hub plugs in (see docs/handoff.md) and must pass
+:class:`kefu.testing.conformance.events.EventHubConformance`.
 """
 
 from __future__ import annotations
@@ -10,14 +12,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["EventHub"]
+__all__ = ["QUEUE_SIZE", "EventHub", "InMemoryEventHub"]
 
 QUEUE_SIZE = 100
 
 
-class EventHub:
+@runtime_checkable
+class EventHub(Protocol):
+    """Live events per conversation, delivered to every listener on it."""
+
+    def subscribe(
+        self, conversation_id: str
+    ) -> AbstractContextManager[asyncio.Queue[dict[str, Any]]]:
+        """Listen while the context is open: events arrive, in order, on the queue (bounded;
+        a slow listener loses the oldest events rather than holding up the publisher)."""
+        ...
+
+    def publish(self, conversation_id: str, event: dict[str, Any]) -> int:
+        """Deliver to every listener (call from the event loop); returns how many were
+        reached here or, for a shared hub, a positive number when anyone listens."""
+        ...
+
+
+class InMemoryEventHub:
     """Conversation id → the queues of its listeners; slow listeners lose the oldest events."""
 
     def __init__(self) -> None:

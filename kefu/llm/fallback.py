@@ -3,6 +3,10 @@
 A model that keeps failing is skipped for a while instead of being hammered on every
 customer message; when every model in the chain is unavailable the caller falls back to
 the extractive answer, so a dead LLM never leaves a customer without a reply.
+
+Breaker state sits behind :class:`BreakerStates` (in memory by default); a Redis
+implementation shares it between replicas and must pass
+:class:`kefu.testing.conformance.breakers.BreakerStatesConformance`.
 """
 
 from __future__ import annotations
@@ -10,46 +14,109 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from kefu.appfile.llm_config import SamplingConfig
 from kefu.core.errors import ProviderError
 from kefu.llm.base import ChatMessage, ChatModel, Completion, StreamChunk
 
-__all__ = ["CircuitBreaker", "FallbackChain"]
+__all__ = [
+    "BreakerRecord",
+    "BreakerStates",
+    "CircuitBreaker",
+    "FallbackChain",
+    "InMemoryBreakerStates",
+]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class BreakerRecord:
+    """What a circuit breaker remembers: failures in a row, and when it last opened."""
+
+    failures: int = 0
+    opened_at: float | None = None
+
+
+@runtime_checkable
+class BreakerStates(Protocol):
+    """Circuit-breaker state by key (one key per model of a chain), possibly shared between
+    replicas so that all of them stop calling a dead model together."""
+
+    def get(self, key: str) -> BreakerRecord:
+        """The key's record; a fresh (closed) one for an unknown key."""
+        ...
+
+    def record_failure(self, key: str, threshold: int, now: float) -> BreakerRecord:
+        """Count a failure, in one step: the breaker opens (``opened_at = now``) when the
+        count reaches ``threshold`` or it was open already (a failed half-open trial)."""
+        ...
+
+    def reset(self, key: str) -> None:
+        """A success: the breaker closes and its count restarts."""
+        ...
+
+
+class InMemoryBreakerStates:
+    """Breaker records in a dict, for one process."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, BreakerRecord] = {}
+
+    def get(self, key: str) -> BreakerRecord:
+        return self._records.get(key, BreakerRecord())
+
+    def record_failure(self, key: str, threshold: int, now: float) -> BreakerRecord:
+        record = self.get(key)
+        failures = record.failures + 1
+        opened_at = record.opened_at
+        if failures >= threshold or opened_at is not None:
+            opened_at = now
+        self._records[key] = updated = BreakerRecord(failures, opened_at)
+        return updated
+
+    def reset(self, key: str) -> None:
+        self._records.pop(key, None)
+
+
 class CircuitBreaker:
-    """Closed → open after ``failures`` in a row → half-open after ``reset_s`` (one trial)."""
+    """Closed → open after ``failures`` in a row → half-open after ``reset_s`` (one trial).
+
+    Its state lives in ``states`` under ``key`` (its own in-memory record by default); with
+    shared states, use a clock all replicas agree on (``time.time``).
+    """
 
     def __init__(
-        self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        failures: int,
+        reset_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        states: BreakerStates | None = None,
+        key: str = "",
     ) -> None:
         self._threshold = failures
         self._reset_s = reset_s
         self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
+        self._states: BreakerStates = states if states is not None else InMemoryBreakerStates()
+        self._key = key
 
     @property
     def state(self) -> str:
-        if self._opened_at is None:
+        opened_at = self._states.get(self._key).opened_at
+        if opened_at is None:
             return "closed"
-        return "half-open" if self._clock() - self._opened_at >= self._reset_s else "open"
+        return "half-open" if self._clock() - opened_at >= self._reset_s else "open"
 
     def allow(self) -> bool:
         return self.state != "open"
 
     def success(self) -> None:
-        self._failures = 0
-        self._opened_at = None
+        self._states.reset(self._key)
 
     def failure(self) -> None:
-        self._failures += 1
-        if self._failures >= self._threshold or self._opened_at is not None:
-            self._opened_at = self._clock()
+        self._states.record_failure(self._key, self._threshold, self._clock())
 
 
 class FallbackChain:
@@ -59,11 +126,21 @@ class FallbackChain:
     that is raised, and the engine replaces the partial answer.
     """
 
-    def __init__(self, models: Sequence[ChatModel], failures: int = 3, reset_s: float = 30.0):
+    def __init__(
+        self,
+        models: Sequence[ChatModel],
+        failures: int = 3,
+        reset_s: float = 30.0,
+        states: BreakerStates | None = None,
+    ):
         if not models:
             raise ValueError("a fallback chain needs at least one model")
         self.models = list(models)
-        self.breakers = [CircuitBreaker(failures, reset_s) for _ in self.models]
+        states = states if states is not None else InMemoryBreakerStates()
+        self.breakers = [
+            CircuitBreaker(failures, reset_s, states=states, key=f"{position}:{model.name}")
+            for position, model in enumerate(self.models)
+        ]
         self.name = " → ".join(model.name for model in self.models)
         self.last_used: str = ""
 

@@ -1,4 +1,8 @@
-"""Token-bucket rate limits, in process (one bucket per key; Redis can replace it later).
+"""Token-bucket rate limits: the :class:`RateLimits` interface and its in-process buckets.
+
+A Redis implementation plugs in for replicas, so that a key's budget is one budget however
+many replicas its requests reach; it must pass
+:class:`kefu.testing.conformance.rate_limits.RateLimitsConformance`.
 
 Hand-written rather than a library: the limiter sits on the hot path of every request, and a
 bucket is four lines of arithmetic; the libraries found wrap the same idea in middleware that
@@ -10,11 +14,22 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
-__all__ = ["TokenBuckets"]
+__all__ = ["InMemoryRateLimits", "RateLimits", "TokenBuckets"]
 
 
-class TokenBuckets:
+@runtime_checkable
+class RateLimits(Protocol):
+    """Token buckets by key: ``burst`` tokens, refilled at ``rate`` per second."""
+
+    def take(self, key: str, rate: float, burst: int) -> float:
+        """Take a token: 0 when one was available, else the seconds until one is (and
+        nothing is taken)."""
+        ...
+
+
+class InMemoryRateLimits:
     """Buckets of ``burst`` tokens refilled at ``rate`` per second, one per key.
 
     ``take`` returns 0 when a token was available, else the seconds until one is. Idle
@@ -39,3 +54,7 @@ class TokenBuckets:
         if len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
         return wait
+
+
+# The name callers constructed before the Protocol existed (``kefu.services.chat``, runtime).
+TokenBuckets = InMemoryRateLimits

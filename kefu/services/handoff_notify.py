@@ -10,7 +10,7 @@ from typing import Any
 from kefu.core.handoff_records import AgentRecord, TicketRecord
 from kefu.core.records import MessageRecord
 from kefu.engine.app import AppRuntime
-from kefu.handoff.events import EventHub
+from kefu.handoff.events import EventHub, InMemoryEventHub
 from kefu.handoff.webhooks import WebhookDispatcher, WebhookTarget
 
 __all__ = ["Notifier", "agent_message_event", "agent_ref", "ticket_json"]
@@ -56,8 +56,10 @@ def ticket_json(ticket: TicketRecord) -> dict[str, Any]:
 class Notifier:
     """Fans events out in process and schedules webhook deliveries (never awaited)."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self.hub = EventHub()
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, hub: EventHub | None = None
+    ) -> None:
+        self.hub: EventHub = hub if hub is not None else InMemoryEventHub()
         self.dispatcher = WebhookDispatcher()
         self._environ = environ
         self._warned: set[str] = set()

@@ -1,25 +1,67 @@
 """Running answer tasks, so ``POST /chat-messages/{task_id}/stop`` can reach them.
 
-In process for the embedded default; a Redis-backed registry can replace it for replicas.
+:class:`AnswerTasks` is what the chat service needs; :class:`InMemoryAnswerTasks` serves one
+process (the embedded default). A Redis implementation plugs in for replicas, where the stop
+request may reach another replica than the one streaming the answer: it must pass
+:class:`kefu.testing.conformance.tasks.AnswerTasksConformance`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
-__all__ = ["RunningTask", "TaskRegistry"]
+__all__ = ["AnswerTasks", "InMemoryAnswerTasks", "RunningTask", "TaskRegistry"]
 
 
 @dataclass(slots=True)
 class RunningTask:
+    """One answer in progress on this process; ``stopped`` is set when a stop reaches it."""
+
     id: str
     app_id: str
     end_user_id: str
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class TaskRegistry:
+@runtime_checkable
+class AnswerTasks(Protocol):
+    """Answers in progress and their stop signals, possibly shared between replicas.
+
+    The signal is readable three ways: ``stopped(task_id)``, ``await wait_stopped(task_id)``
+    and the ``stopped`` event of the :class:`RunningTask` that ``start`` returned (local to
+    the process that runs the answer).
+    """
+
+    def start(self, task_id: str, app_id: str, end_user_id: str) -> RunningTask:
+        """Register an answer about to run here."""
+        ...
+
+    def finish(self, task_id: str) -> None:
+        """Forget the answer (finished, stopped or abandoned); unknown ids are ignored."""
+        ...
+
+    def stop(self, task_id: str, app_id: str, end_user_id: str) -> bool:
+        """Signal the task to stop; only its own user of its own app may stop it.
+
+        Returns whether the signal was accepted (False: unknown task or not the owner).
+        """
+        ...
+
+    def stopped(self, task_id: str) -> bool:
+        """Whether a stop has reached the running task (False once it is finished)."""
+        ...
+
+    async def wait_stopped(self, task_id: str) -> bool:
+        """Wait until the task is stopped (True) or finishes without a stop (False)."""
+        ...
+
+
+class InMemoryAnswerTasks:
+    """Answers in progress in this process: a dict of :class:`RunningTask`."""
+
     def __init__(self) -> None:
         self._tasks: dict[str, RunningTask] = {}
 
@@ -29,7 +71,9 @@ class TaskRegistry:
         return task
 
     def finish(self, task_id: str) -> None:
-        self._tasks.pop(task_id, None)
+        task = self._tasks.pop(task_id, None)
+        if task is not None:
+            task.finished.set()
 
     def stop(self, task_id: str, app_id: str, end_user_id: str) -> bool:
         """Signal the task to stop; only its own user of its own app may stop it."""
@@ -38,3 +82,26 @@ class TaskRegistry:
             return False
         task.stopped.set()
         return True
+
+    def stopped(self, task_id: str) -> bool:
+        task = self._tasks.get(task_id)
+        return task is not None and task.stopped.is_set()
+
+    async def wait_stopped(self, task_id: str) -> bool:
+        task = self._tasks.get(task_id)
+        if task is None:
+            return False
+        waits = [
+            asyncio.ensure_future(task.stopped.wait()),
+            asyncio.ensure_future(task.finished.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        return task.stopped.is_set()
+
+
+# The name callers constructed before the Protocol existed (``kefu.services.chat``).
+TaskRegistry = InMemoryAnswerTasks

@@ -25,7 +25,12 @@ from kefu.llm.factory import build_chat_model
 from tests.install.closure import ROOT, pyproject, runtime_closure
 
 # module kefu imports lazily → the extra that brings it (each has a test below)
-OPTIONAL = {"xllamacpp": "llamacpp", "pymilvus": "milvus", "matplotlib": "eval"}
+OPTIONAL = {
+    "xllamacpp": "llamacpp",
+    "pymilvus": "milvus",
+    "matplotlib": "eval",
+    "pytest": "testing",
+}
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
@@ -132,3 +137,16 @@ def test_missing_matplotlib_skips_only_the_picture_and_names_the_extra(
     assert "pip install 'kefu[eval]'" in result.stderr
     assert (report / "intent_report.json").is_file()
     assert not (report / "confusion_matrix.png").exists()
+
+
+def test_missing_pytest_names_the_extra_of_the_conformance_suites(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [m for m in sys.modules if m.startswith("kefu.testing.conformance")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pytest", None)
+    with pytest.raises(ImportError) as caught:
+        import kefu.testing.conformance.tasks  # noqa: F401
+    assert str(caught.value) == (
+        "kefu's conformance suites need pytest: pip install 'kefu[testing]'"
+    )

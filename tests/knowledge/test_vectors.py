@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kefu.knowledge.vectors import EmbeddedVectorIndex, VectorIndex
-from tests.knowledge.vector_conformance import Opener, VectorIndexConformance
+from kefu.testing.conformance.vectors import Opener, VectorIndexConformance
 
 
 class TestEmbeddedVectorIndex(VectorIndexConformance):
