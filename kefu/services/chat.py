@@ -35,9 +35,9 @@ from kefu.engine.stages.persist import TurnUsage, stored_query, turn_record
 from kefu.engine.transcript import PriorTurn, TranscriptIndex, replay_dialog, transcript_history
 from kefu.engine.turn import run_turn
 from kefu.handoff.states import held_by_human
-from kefu.safety.rate_limit import TokenBuckets
+from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
 from kefu.services.handoff import HandoffService
-from kefu.services.tasks import TaskRegistry
+from kefu.services.tasks import AnswerTasks, InMemoryAnswerTasks
 from kefu.services.validation import clean_inputs, clean_user
 from kefu.store import Store
 
@@ -112,13 +112,15 @@ class ChatService:
     def __init__(
         self,
         store: Store,
-        limits: TokenBuckets | None = None,
+        limits: RateLimits | None = None,
         handoff: HandoffService | None = None,
+        tasks: AnswerTasks | None = None,
     ) -> None:
+        """The shared state (rate limits, answers in progress) is in-memory unless given."""
         self.store = store
         self.handoff = handoff or HandoffService(store)
-        self.limits = limits or TokenBuckets()
-        self.tasks = TaskRegistry()
+        self.limits: RateLimits = limits or InMemoryRateLimits()
+        self.tasks: AnswerTasks = tasks or InMemoryAnswerTasks()
         self._active: dict[str, int] = {}  # answers in progress per app
         self.transcripts = TranscriptIndex()
         self._background: set[asyncio.Future[TurnResult]] = set()

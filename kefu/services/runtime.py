@@ -14,7 +14,7 @@ from kefu.core.key_file import read_or_create_key
 from kefu.core.settings import Settings
 from kefu.engine.app import AppRuntime
 from kefu.llm.factory import LLMOverrides
-from kefu.safety.rate_limit import TokenBuckets
+from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
 from kefu.services.admin import AdminService
 from kefu.services.agent_desk import AgentDesk
 from kefu.services.annotations import AnnotationService
@@ -56,7 +56,7 @@ class Runtime:
     chat: ChatService
     conversations: ConversationService
     admin: AdminService
-    limits: TokenBuckets
+    limits: RateLimits
     admin_key: str
     handoff: HandoffService
     agents: AgentDesk
@@ -104,7 +104,7 @@ class Runtime:
             key_file = settings.data_dir / ADMIN_KEY_FILE
             admin_key, _ = read_or_create_key(key_file, "admin-")
             keys.append(f"admin key: {admin_key}  (kept in {key_file}; KEFU_ADMIN_KEY overrides)")
-        limits = TokenBuckets()
+        limits = InMemoryRateLimits()
         handoff = HandoffService(store, registry)
         return cls(
             settings=settings,
