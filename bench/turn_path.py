@@ -107,8 +107,8 @@ async def main() -> None:
             seen, first = await follow(runtime, "退货要扣多少运费？", None)
             report("new conversation, FAQ", seen, first)
             app = runtime.apps.get("demo-shop")
-            app.model = ScriptedChatModel().say("拒收的运费谁承担？").say(
-                "拒收的来回运费由您承担 [1]。"
+            app.model = (
+                ScriptedChatModel().say("拒收的运费谁承担？").say("拒收的来回运费由您承担 [1]。")
             )
             seen, second = await follow(runtime, "那拒收呢？", first.conversation_id)
             report("follow-up, LLM rewrite + generated answer", seen, second)

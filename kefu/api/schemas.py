@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "Body",
     "ChatMessageIn",
     "FeedbackIn",
     "OpenAIChatIn",
@@ -19,15 +20,26 @@ __all__ = [
     "RenameIn",
     "StopIn",
     "StreamOptionsIn",
+    "StrictBody",
     "UserIn",
 ]
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
+    """A body of a Dify- or OpenAI-shaped API: fields kefu does not know are ignored, as
+    those APIs do (their clients send fields of newer versions)."""
+
     model_config = ConfigDict(extra="ignore")
 
 
-class _NullMeansUnset(_Body):
+class StrictBody(BaseModel):
+    """A body of kefu's own APIs (admin, agents): an unknown field is a 400, so a typo never
+    passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _NullMeansUnset(Body):
     """A ``null`` for a field with a default is that default (what Dify and OpenAI do)."""
 
     @model_validator(mode="before")
@@ -49,11 +61,11 @@ class ChatMessageIn(_NullMeansUnset):
     files: list[Any] = Field(default_factory=list)
 
 
-class StopIn(_Body):
+class StopIn(Body):
     user: str
 
 
-class UserIn(_Body):
+class UserIn(Body):
     user: str
 
 
@@ -63,13 +75,13 @@ class RenameIn(_NullMeansUnset):
     auto_generate: bool = False
 
 
-class FeedbackIn(_Body):
+class FeedbackIn(Body):
     user: str
     rating: Literal["like", "dislike"] | None
     content: str | None = None
 
 
-class OpenAIMessageIn(_Body):
+class OpenAIMessageIn(Body):
     role: Literal["system", "user", "assistant", "tool", "developer", "function"]
     content: str | list[dict[str, Any]] | None = None
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from kefu.appfile._strict import Strict
 from kefu.appfile.dialog_config import FlowConfig, NluConfig, intent_examples
 from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.appfile.handoff_config import HandoffConfig
@@ -40,11 +41,7 @@ log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class KnowledgeConfig(_Strict):
+class KnowledgeConfig(Strict):
     """Where the app's knowledge comes from and how it is matched."""
 
     faq: list[Path] = Field(default_factory=list, description="FAQ files (CSV or JSONL)")
@@ -70,7 +67,7 @@ class KnowledgeConfig(_Strict):
     remove_emails: bool = Field(False, description="drop e-mail addresses from documents")
 
 
-class RepliesConfig(_Strict):
+class RepliesConfig(Strict):
     """Preset replies (Chinese and English)."""
 
     fallback: LocalizedText = LocalizedText(
@@ -135,12 +132,12 @@ class RepliesConfig(_Strict):
         return _localize(value)
 
 
-class LimitsConfig(_Strict):
+class LimitsConfig(Strict):
     max_query_chars: int = Field(4000, ge=1, le=100_000)
     history_turns: int = Field(10, ge=0, le=200, description="turns of history an LLM sees")
 
 
-class AppConfig(_Strict):
+class AppConfig(Strict):
     """One customer-service app, as written in ``apps/<name>.yaml``."""
 
     name: str = Field(description="identifier used in URLs and as the OpenAI `model`")

@@ -26,8 +26,9 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from kefu.appfile._strict import Strict
 from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.localized import LocalizedText, localize
 
@@ -45,14 +46,8 @@ INTENT_LABEL = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,5}$")
 _ENVIRONMENT = SandboxedEnvironment()
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NluConfig(BaseModel):
+class NluConfig(Strict):
     """How the app understands messages: the intent classifier and entity patterns."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     intent: IntentSettings = IntentSettings()
     faq_out_of_scope: bool = Field(
@@ -94,7 +89,7 @@ def _localized_template(value: Any) -> Any:
     return value
 
 
-class SlotConfig(_Strict):
+class SlotConfig(Strict):
     """One piece of information a flow needs, and how to ask for it."""
 
     name: str = Field(description="slot name, used in templates and tool arguments")
@@ -153,7 +148,7 @@ class SlotConfig(_Strict):
         return self
 
 
-class ActionStep(_Strict):
+class ActionStep(Strict):
     """One tool call of a flow's action. Argument values are templates over the slots and the
     results saved so far; a value that is exactly ``{{ expression }}`` keeps its type."""
 
@@ -179,7 +174,7 @@ class ActionStep(_Strict):
         return value
 
 
-class FlowConfig(_Strict):
+class FlowConfig(Strict):
     """Intent → required slots (asked for) → action → answer."""
 
     name: str

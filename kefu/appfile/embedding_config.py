@@ -10,18 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from kefu.appfile._strict import Strict
 from kefu.core.types import Language
 
 __all__ = ["EmbeddingConfig", "RerankConfig", "RetrievalConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EmbeddingConfig(_Strict):
+class EmbeddingConfig(Strict):
     """Which embedder turns texts into vectors (``none``: lexical retrieval only)."""
 
     provider: Literal["none", "local", "openai"] = "none"
@@ -43,7 +40,7 @@ class EmbeddingConfig(_Strict):
     retries: int = Field(2, ge=0, le=10)
 
 
-class RerankConfig(_Strict):
+class RerankConfig(Strict):
     """An optional cross-encoder behind an OpenAI-style ``/v1/rerank`` (TEI, vLLM, Jina)."""
 
     provider: Literal["none", "openai"] = "none"
@@ -55,7 +52,7 @@ class RerankConfig(_Strict):
     retries: int = Field(2, ge=0, le=10)
 
 
-class RetrievalConfig(_Strict):
+class RetrievalConfig(Strict):
     """How FAQ matching and passage search use an embedder when one is configured.
 
     ``relevance`` stays in [0, 1] so the app's thresholds keep their meaning: a cosine is

@@ -14,8 +14,9 @@ import zoneinfo
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from kefu.appfile._strict import Strict
 from kefu.core.localized import LocalizedText, localize
 
 __all__ = [
@@ -36,11 +37,7 @@ WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BusinessHours(_Strict):
+class BusinessHours(Strict):
     """When agents are at work; outside these hours a hand-over becomes a ticket."""
 
     timezone: str = "Asia/Shanghai"
@@ -82,7 +79,7 @@ class BusinessHours(_Strict):
         return moment < self.close and yesterday in self.days
 
 
-class HandoffRule(_Strict):
+class HandoffRule(Strict):
     """Hand over when the message's intent (and amount) match, e.g. refunds above 500."""
 
     intent: str | None = Field(
@@ -100,7 +97,7 @@ class HandoffRule(_Strict):
         return self
 
 
-class WebhookConfig(_Strict):
+class WebhookConfig(Strict):
     """An outgoing webhook, signed with HMAC-SHA256 (see docs/handoff.md)."""
 
     url: str = Field(pattern=r"^https?://", description="where events are POSTed")
@@ -131,7 +128,7 @@ class WebhookConfig(_Strict):
         return value.encode() if value else None
 
 
-class HandoffReplies(_Strict):
+class HandoffReplies(Strict):
     """What the customer is told around a hand-over."""
 
     after_hours: LocalizedText = LocalizedText(
@@ -154,7 +151,7 @@ class HandoffReplies(_Strict):
         return localize(value)
 
 
-class HandoffConfig(_Strict):
+class HandoffConfig(Strict):
     """The app's hand-over policy (``handoff:`` in the app YAML)."""
 
     enabled: bool = Field(True, description="false: the bot never hands over")

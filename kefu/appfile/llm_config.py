@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kefu.appfile._strict import Strict
 
 __all__ = ["LLMConfig", "ProviderConfig", "SamplingConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SamplingConfig(_Strict):
+class SamplingConfig(Strict):
     temperature: float | None = Field(0.3, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int = Field(512, ge=1, le=32_768)
@@ -26,7 +24,7 @@ class SamplingConfig(_Strict):
     stop: list[str] = Field(default_factory=list)
 
 
-class ProviderConfig(_Strict):
+class ProviderConfig(Strict):
     """One model endpoint. ``openai`` covers every OpenAI-compatible server."""
 
     provider: Literal["openai", "llamacpp", "none"] = "none"

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kefu.appfile._strict import Strict
 
 __all__ = ["IntentSettings"]
 
 
-class IntentSettings(BaseModel):
+class IntentSettings(Strict):
     """Which features the intent classifier uses and when it says "out of scope"."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     char_ngrams: bool = Field(
         True,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from kefu.appfile._strict import Strict
 
 __all__ = ["SafetyConfig", "SecurityConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecurityConfig(_Strict):
+class SecurityConfig(Strict):
     """Who may call the app, how often, and how long its conversations are kept."""
 
     cors_origins: list[str] = Field(
@@ -33,7 +31,7 @@ class SecurityConfig(_Strict):
     )
 
 
-class SafetyConfig(_Strict):
+class SafetyConfig(Strict):
     """What customers may say and what the bot may answer."""
 
     sensitive_words: list[str] = Field(default_factory=list, description="added to the default")

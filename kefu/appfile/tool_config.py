@@ -19,8 +19,6 @@ from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -29,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from kefu.appfile._strict import Strict
 from kefu.core.errors import ConfigError
 from kefu.core.localized import LocalizedText, localize
 
@@ -124,10 +123,8 @@ def _placeholder(inner: str) -> Placeholder:
     )
 
 
-class ToolConfig(BaseModel):
+class ToolConfig(Strict):
     """One tool. ``kind: http`` calls a URL; ``kind: python`` calls an installed entry point."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Order matters: later validators read `kind` and `parameters` from what came before.
     name: str = Field(description="function name the bot and the LLM use")

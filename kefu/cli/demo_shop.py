@@ -1,105 +1,32 @@
-"""``kefu demo-shop serve``: the 小铺优选 order/bill/membership service for the demo's tools."""
+"""``kefu demo-shop serve|reset``: hands the command line over to the demo shop.
+
+The shop is its own project (``examples/demo-shop``, package ``kefu_demo_shop``, command
+``kefu-demo-shop``) and kefu never needs it: it is imported only when this command runs.
+"""
 
 from __future__ import annotations
-
-import logging
-import os
-import time
-from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from kefu.core.errors import KefuError
-from kefu.demo_shop import DB_FILENAME, create_shop_app, ensure_database
+__all__ = ["NOT_INSTALLED", "demo_shop"]
 
-__all__ = ["demo_shop_app"]
-
-TOKEN_ENV = "KEFU_DEMO_SHOP_TOKEN"
-FAULTS_ENV = "KEFU_DEMO_SHOP_FAULTS"
-
-demo_shop_app = typer.Typer(
-    help="The demo shop 小铺优选: orders, bills and membership over HTTP for kefu's tools.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+NOT_INSTALLED = (
+    "演示商店未安装，请在 kefu 仓库根目录运行：pip install -e examples/demo-shop\n"
+    "the demo shop is not installed; from kefu's repository root run: "
+    "pip install -e examples/demo-shop"
 )
+
 err = Console(stderr=True, soft_wrap=True)
 
 
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="where demo_shop.sqlite3 lives (env KEFU_DATA_DIR; ./data)"),
-]
-SourceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--source",
-        help="τ²-bench retail db.json (env KEFU_DEMO_SHOP_SOURCE; else "
-        "shared/data/tau2_retail/db.json found above the cwd)",
-        dir_okay=False,
-    ),
-]
-
-
-def _db_path(data_dir: Path | None) -> Path:
-    return (data_dir or Path(os.environ.get("KEFU_DATA_DIR") or "data")) / DB_FILENAME
-
-
-@demo_shop_app.command()
-def reset(data_dir: DataDirOption = None, source: SourceOption = None) -> None:
-    """Restore the shop's orders, bills and membership as shipped (a running shop sees it
-    at its next request), so the README's dialogs work again."""
-    db_path = _db_path(data_dir)
+def demo_shop(ctx: typer.Context) -> None:
+    """The demo shop 小铺优选 (serve, reset): orders, bills and membership for the demo's tools."""
     try:
-        ensure_database(db_path, source, reset=True)
-    except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        from kefu_demo_shop.cli import shop_app
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "kefu_demo_shop":
+            raise  # the shop is there but one of its own dependencies is not
+        err.print(NOT_INSTALLED, highlight=False, markup=False)
         raise typer.Exit(2) from None
-    err.print(f"demo shop data restored in {db_path.resolve()}", highlight=False)
-
-
-@demo_shop_app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8100,
-    data_dir: DataDirOption = None,
-    source: SourceOption = None,
-    reset: Annotated[
-        bool, typer.Option("--reset", help="reload from the source, dropping changes")
-    ] = False,
-    faults: Annotated[
-        bool,
-        typer.Option("--faults", help="enable POST/DELETE /_faults (env KEFU_DEMO_SHOP_FAULTS=1)"),
-    ] = False,
-) -> None:
-    """Serve the shop; the first start loads db.json into <data-dir>/demo_shop.sqlite3."""
-    import uvicorn
-
-    db_path = _db_path(data_dir)
-    started = time.perf_counter()
-    try:
-        loaded = ensure_database(db_path, source, reset=reset)
-        faults = faults or os.environ.get(FAULTS_ENV, "").strip().lower() in {"1", "true", "yes"}
-        app = create_shop_app(db_path, token=os.environ.get(TOKEN_ENV) or None, faults=faults)
-    except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
-    how = f"loaded in {time.perf_counter() - started:.1f} s" if loaded else "reused"
-    extras = "".join(
-        [
-            ", bearer token required" if os.environ.get(TOKEN_ENV) else "",
-            ", faults enabled" if faults else "",
-        ]
-    )
-    err.print(
-        f"demo shop at http://{host}:{port}  (data: {db_path.resolve()}, {how}{extras})",
-        highlight=False,
-        soft_wrap=True,
-    )
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-
-
-if __name__ == "__main__":
-    demo_shop_app()
+    shop_app(args=ctx.args, prog_name="kefu demo-shop")

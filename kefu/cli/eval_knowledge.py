@@ -30,6 +30,7 @@ from rich.table import Table
 from kefu.appfile.app_config import KnowledgeConfig
 from kefu.appfile.embedding_config import EmbeddingConfig, RetrievalConfig
 from kefu.core.errors import KefuError
+from kefu.core.jsonl import read_jsonl
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge import (
     KnowledgeIndex,
@@ -224,18 +225,8 @@ def _progress(console: Console) -> Progress:
 
 
 def _read_queries(path: Path, key: str, kind: type) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _BadInput(f"{path}: cannot read the queries ({exc})") from None
     rows: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _BadInput(f"{path}, line {number}: invalid JSON ({exc.msg})") from None
+    for number, row in read_jsonl(path):
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"]:
             raise _BadInput(f"{path}, line {number}: expected an object with a 'text'")
         if not isinstance(row.get(key), kind):

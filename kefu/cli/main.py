@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kefu.cli.demo_shop import demo_shop_app
+from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.kb_gaps import kb_gaps
@@ -40,7 +40,12 @@ app = typer.Typer(
 kb_app = typer.Typer(help="Manage an app's knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 kb_app.command("gaps")(kb_gaps)
-app.add_typer(demo_shop_app, name="demo-shop")
+# Everything after ``demo-shop`` (--help included) goes to the shop's own command line.
+app.command(
+    "demo-shop",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)(demo_shop)
 eval_app.command("faq")(faq_command)
 eval_app.command("retrieval")(retrieval_command)
 app.add_typer(eval_app, name="eval")

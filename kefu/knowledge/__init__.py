@@ -34,7 +34,7 @@ from kefu.knowledge.ingest import (
 )
 from kefu.knowledge.query_time import Degraded
 from kefu.knowledge.rerank import Reranker
-from kefu.knowledge.tokenizer import detect_language, tokenize
+from kefu.knowledge.tokenizer import detect_language, jieba_tokenizer, tokenize
 from kefu.knowledge.vectors import EmbeddedVectorIndex, VectorIndex
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "detect_language",
     "faq_id",
     "iter_document_files",
+    "jieba_tokenizer",
     "knowledge_fingerprint",
     "parse_document",
     "parse_faq",

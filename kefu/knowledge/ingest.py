@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from kefu.core.errors import InvalidParam
+from kefu.core.jsonl import decode_text, parse_jsonl, read_text
 from kefu.core.types import FaqEntry, ParsedDocument
 from kefu.knowledge._convert import (
     clean_text,
@@ -83,7 +83,7 @@ def read_faq_file(path: Path) -> list[FaqEntry]:
     suffix = path.suffix.lower()
     if suffix not in FAQ_SUFFIXES:
         raise InvalidParam(f"{path}: unsupported FAQ file type {suffix!r} (use .jsonl or .csv)")
-    return _faq_entries(path, _read_text(path))
+    return _faq_entries(path, read_text(path))
 
 
 def parse_faq(data: bytes, path: Path | str) -> list[FaqEntry]:
@@ -92,7 +92,7 @@ def parse_faq(data: bytes, path: Path | str) -> list[FaqEntry]:
     suffix = path.suffix.lower()
     if suffix not in FAQ_SUFFIXES:
         raise InvalidParam(f"{path}: unsupported FAQ file type {suffix!r} (use .jsonl or .csv)")
-    return _faq_entries(path, _decode(path, data))
+    return _faq_entries(path, decode_text(data, path))
 
 
 def _faq_entries(path: Path, text: str) -> list[FaqEntry]:
@@ -151,7 +151,7 @@ def parse_document(
     elif doc_format == "docx":
         content, extra = docx_to_text(data, str(path))
     else:
-        content = _decode(path, data)
+        content = decode_text(data, path)
         if doc_format == "markdown":
             extra = {"title": _markdown_title(content)}
     content = clean_text(content, remove_urls=remove_urls, remove_emails=remove_emails)
@@ -180,30 +180,8 @@ def iter_document_files(path: Path) -> list[Path]:
     )
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidParam(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    return _decode(path, data)
-
-
-def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InvalidParam(f"{path}, line {line}: not UTF-8 text") from None
-
-
 def _jsonl_rows(path: Path, text: str) -> Iterable[tuple[int, Mapping[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidParam(f"{path}, line {number}: invalid JSON ({exc.msg})") from None
+    for number, row in parse_jsonl(text, path):
         if not isinstance(row, dict):
             raise InvalidParam(f"{path}, line {number}: expected a JSON object")
         yield number, row

@@ -15,8 +15,7 @@ import pytest
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
-from kefu.core.errors import ConfigError
-from kefu.demo_shop import find_source
+from kefu_demo_shop import ShopConfigError, find_source
 from tests.conftest import ADMIN_KEY, DEMO_KEY
 from tests.demo_shop.server import running_demo_shop
 
@@ -32,7 +31,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     KEFU_DEMO_SHOP_URL at each call."""
     try:
         find_source()
-    except ConfigError as exc:
+    except ShopConfigError as exc:
         pytest.skip(f"τ²-bench retail data absent (shared/data/tau2_retail/db.json): {exc}")
     data_dir: Path = tmp_path_factory.mktemp("openai-dialog-shop")
     with running_demo_shop(data_dir) as url, pytest.MonkeyPatch.context() as patch:

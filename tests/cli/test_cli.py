@@ -109,19 +109,26 @@ def test_chat_says_a_human_has_it_instead_of_an_empty_bot_line(data_dir: Path) -
 
 
 def test_demo_shop_reset_restores_a_cancelled_order(data_dir: Path) -> None:
+    """``kefu demo-shop reset`` hands over to the installed demo shop's own command."""
     import sqlite3
 
-    from kefu.cli.demo_shop import demo_shop_app
-
-    result = runner.invoke(demo_shop_app, ["reset", "--data-dir", str(data_dir)])
+    result = runner.invoke(app, ["demo-shop", "reset", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     db = data_dir / "demo_shop.sqlite3"
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE orders SET status = 'cancelled' WHERE order_id = '#W6247578'")
     conn.close()
-    assert runner.invoke(demo_shop_app, ["reset", "--data-dir", str(data_dir)]).exit_code == 0
+    assert runner.invoke(app, ["demo-shop", "reset", "--data-dir", str(data_dir)]).exit_code == 0
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT status FROM orders WHERE order_id = '#W6247578'").fetchone()
     (status,) = row
     conn.close()
     assert status == "pending"
+
+
+def test_demo_shop_help_is_the_shops_own() -> None:
+    """Everything after ``demo-shop``, ``--help`` included, reaches the shop's command."""
+    result = runner.invoke(app, ["demo-shop", "serve", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: kefu demo-shop serve [OPTIONS]" in result.stdout
+    assert "--faults" in result.stdout and "--reset" in result.stdout

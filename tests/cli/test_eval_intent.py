@@ -89,7 +89,7 @@ def test_report_writes_per_intent_rows_and_the_confusion_matrix(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ('{"text": "hi", "label": "greeting"}\n{"text": "oops"\n', "line 2: not valid JSON"),
+        ('{"text": "hi", "label": "greeting"}\n{"text": "oops"\n', "line 2: invalid JSON"),
         ('{"text": "hi"}\n', 'line 1: expected an object with "text" and "label"'),
         ('["hi", "greeting"]\n', 'line 1: expected an object with "text" and "label"'),
         ("\n\n", "no examples"),

@@ -9,8 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kefu.core.errors import ConfigError
-from kefu.demo_shop import DB_FILENAME, ensure_database, find_source
+from kefu_demo_shop import DB_FILENAME, ShopConfigError, ensure_database, find_source
 from tests.demo_shop.helpers import shop_client
 
 
@@ -18,7 +17,7 @@ from tests.demo_shop.helpers import shop_client
 def source() -> Path:
     try:
         return find_source()
-    except ConfigError as exc:
+    except ShopConfigError as exc:
         pytest.skip(f"τ²-bench retail data absent (shared/data/tau2_retail/db.json): {exc}")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from kefu.demo_shop import create_shop_app
+from kefu_demo_shop import create_shop_app
 
 __all__ = ["TODAY", "shop_client"]
 

@@ -1,4 +1,4 @@
-"""Start the real demo shop (``kefu demo-shop serve``) on a free loopback port for tests."""
+"""Start the real demo shop (``kefu-demo-shop serve``) on a free loopback port for tests."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def running_demo_shop(
     faults: bool = False,
     env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """``kefu demo-shop serve`` over ``data_dir`` for the ``with`` block; yields its base URL.
+    """``kefu-demo-shop serve`` over ``data_dir`` for the ``with`` block; yields its base URL.
 
     ``token`` sets ``KEFU_DEMO_SHOP_TOKEN`` (bearer auth), ``faults`` enables ``/_faults``.
     """
@@ -31,7 +31,7 @@ def running_demo_shop(
     child_env.pop("KEFU_DEMO_SHOP_TOKEN", None)
     if token:
         child_env["KEFU_DEMO_SHOP_TOKEN"] = token
-    command = [sys.executable, "-m", "kefu.cli.demo_shop", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "kefu_demo_shop", "serve", "--port", str(port)]
     command += ["--data-dir", str(data_dir), *(["--faults"] if faults else [])]
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"demo-shop-{port}.log"

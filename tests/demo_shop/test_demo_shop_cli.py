@@ -1,4 +1,4 @@
-"""``kefu demo-shop serve`` as a user runs it, and the real server over HTTP."""
+"""``kefu-demo-shop serve`` as a user runs it, and the real server over HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from kefu.cli.demo_shop import demo_shop_app
+from kefu_demo_shop.cli import shop_app
 from tests.demo_shop.server import running_demo_shop
 
 runner = CliRunner()
@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def test_missing_source_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(
-        demo_shop_app,
+        shop_app,
         ["serve", "--data-dir", str(tmp_path)],
         env={"KEFU_DEMO_SHOP_SOURCE": str(tmp_path / "missing.json")},
     )

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kefu.core.errors import ConfigError
-from kefu.demo_shop import DB_FILENAME, ensure_database, find_source
-from kefu.demo_shop.membership import LEVELS, membership_for
-from kefu.demo_shop.seed_extra import recent_bills
-from kefu.demo_shop.store import ShopStore
+from kefu_demo_shop import DB_FILENAME, ShopConfigError, ensure_database, find_source
+from kefu_demo_shop.membership import LEVELS, membership_for
+from kefu_demo_shop.seed_extra import recent_bills
+from kefu_demo_shop.store import ShopStore
 from tests.demo_shop.helpers import TODAY
 
 
@@ -71,21 +70,21 @@ def test_bills_add_up(loaded_db: Path) -> None:
 
 def test_source_from_the_environment(source: Path) -> None:
     assert find_source(environ={"KEFU_DEMO_SHOP_SOURCE": str(source)}) == source
-    with pytest.raises(ConfigError, match="KEFU_DEMO_SHOP_SOURCE"):
+    with pytest.raises(ShopConfigError, match="KEFU_DEMO_SHOP_SOURCE"):
         find_source(environ={"KEFU_DEMO_SHOP_SOURCE": "/no/such/db.json"})
 
 
 def test_source_found_by_walking_up(source: Path, tmp_path: Path) -> None:
     deep = source.parents[3] / "anywhere"  # <root>/shared/data/tau2_retail/db.json
     assert find_source(environ={}, starts=(deep,)) == source.resolve()
-    with pytest.raises(ConfigError, match="--source"):
+    with pytest.raises(ShopConfigError, match="--source"):
         find_source(environ={}, starts=(tmp_path,))
 
 
 def test_unreadable_source_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "db.json"
     bad.write_text('{"users": {}}', encoding="utf-8")
-    with pytest.raises(ConfigError, match=re.escape(str(bad))):
+    with pytest.raises(ShopConfigError, match=re.escape(str(bad))):
         ensure_database(tmp_path / DB_FILENAME, bad)
     assert not (tmp_path / DB_FILENAME).exists()
 

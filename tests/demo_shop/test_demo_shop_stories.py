@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kefu.demo_shop import create_shop_app
+from kefu_demo_shop import create_shop_app
 from tests.demo_shop.helpers import shop_client
 
 

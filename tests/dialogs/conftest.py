@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kefu.core.errors import ConfigError
-from kefu.demo_shop import find_source
+from kefu_demo_shop import ShopConfigError, find_source
 from tests.demo_shop.server import running_demo_shop
 
 
@@ -16,7 +15,7 @@ from tests.demo_shop.server import running_demo_shop
 def shop_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         find_source()
-    except ConfigError as exc:
+    except ShopConfigError as exc:
         pytest.skip(f"τ²-bench retail data absent (shared/data/tau2_retail/db.json): {exc}")
     data_dir: Path = tmp_path_factory.mktemp("dialog-shop")
     with running_demo_shop(data_dir, faults=True) as url:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from kefu.appfile.llm_config import LLMConfig
 from kefu.cli.eval import eval_app
+from kefu.cli.main import app as kefu_app
 from kefu.core.errors import ConfigError
 from kefu.llm import llamacpp_server
 from kefu.llm.factory import build_chat_model
@@ -31,6 +32,8 @@ OPTIONAL = {
     "matplotlib": "eval",
     "pytest": "testing",
 }
+# module kefu imports lazily → the example project in this repository that is it
+EXAMPLES = {"kefu_demo_shop": "examples/demo-shop"}
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
@@ -60,6 +63,9 @@ def test_every_import_is_a_runtime_dependency_or_a_known_extra() -> None:
     for module, files in third_party_imports().items():
         dists = {canonicalize_name(d) for d in providers.get(module, [])}
         if dists & closure.keys():
+            continue
+        if module in EXAMPLES:
+            assert (ROOT / EXAMPLES[module] / "pyproject.toml").is_file(), module
             continue
         if module in OPTIONAL:
             extra = {canonicalize_name(Requirement(r).name) for r in extras[OPTIONAL[module]]}
@@ -150,3 +156,15 @@ def test_missing_pytest_names_the_extra_of_the_conformance_suites(
     assert str(caught.value) == (
         "kefu's conformance suites need pytest: pip install 'kefu[testing]'"
     )
+
+
+def test_missing_demo_shop_names_the_example_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "kefu_demo_shop", None)
+    monkeypatch.setitem(sys.modules, "kefu_demo_shop.cli", None)
+    result = CliRunner().invoke(kefu_app, ["demo-shop", "serve", "--port", "8100"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "演示商店未安装，请在 kefu 仓库根目录运行：pip install -e examples/demo-shop",
+        "the demo shop is not installed; from kefu's repository root run: "
+        "pip install -e examples/demo-shop",
+    ]

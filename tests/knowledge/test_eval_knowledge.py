@@ -103,7 +103,7 @@ def test_missing_faq_file_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(
         eval_app, ["faq", "--faq", str(tmp_path / "none.jsonl"), "--queries", str(tmp_path)]
     )
-    assert result.exit_code == 2 and "cannot read the file" in result.output
+    assert result.exit_code == 2 and "none.jsonl: no such file" in result.output
 
 
 def test_dense_without_any_embedder_available_is_a_clear_error(

@@ -15,12 +15,12 @@ ALPHABET += "\u3400\u4dbf\uf900"  # outside jieba's Han range: single characters
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=ALPHABET, min_size=1, max_size=40))
 def test_segment_matches_jieba(run: str) -> None:
-    segmenter = tokenizer._segmenter()
+    segmenter = tokenizer.jieba_tokenizer()
     assert tokenizer._segment(segmenter, run) == segmenter.lcut(run, HMM=False)
 
 
 def test_segment_on_a_real_sentence() -> None:
-    segmenter = tokenizer._segmenter()
+    segmenter = tokenizer.jieba_tokenizer()
     run = "签收后七天内可以申请无理由退货运费由买家承担"
     assert tokenizer._segment(segmenter, run) == segmenter.lcut(run, HMM=False)
     assert "无理由" in tokenizer._segment(segmenter, run)  # the domain words still apply

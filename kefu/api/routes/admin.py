@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from anyio import to_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
 
 from kefu.api.deps import AdminAuth, RuntimeDep
 from kefu.api.responses import json_response
+from kefu.api.schemas import StrictBody
 from kefu.core.records import ApiKeyRecord
 from kefu.services.admin import ADMIN_ACTOR
 
@@ -75,8 +75,7 @@ async def message_trace(message_id: str, runtime: RuntimeDep) -> Response:
     )
 
 
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KeyIn(StrictBody):
     kind: Literal["app", "dataset"] = "app"
 
 

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kefu.api.deps import AdminAuth, RuntimeDep
 from kefu.api.responses import json_response
+from kefu.api.schemas import StrictBody
 from kefu.api.wire import agent_json
 from kefu.core.handoff_records import AgentRecord
 from kefu.services.admin import ADMIN_ACTOR
@@ -19,8 +20,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminAuth])
 
 
-class AgentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AgentIn(StrictBody):
     name: str = Field(min_length=1, max_length=64)
     apps: list[str] = Field(default_factory=list, description="apps it serves; empty: all")
 

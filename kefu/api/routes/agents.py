@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kefu.api.deps import RuntimeDep, bearer_token, runtime_of
 from kefu.api.responses import json_response
 from kefu.api.routes.handoff import conversation_state_json, message_view_json
+from kefu.api.schemas import StrictBody
 from kefu.api.wire import agent_json
 from kefu.core.errors import Forbidden
 from kefu.core.handoff_records import AgentRecord, InboxItem, NoteRecord
@@ -36,26 +37,22 @@ Agent = Annotated[AgentRecord, Depends(current_agent)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StatusIn(_Body):
+class StatusIn(StrictBody):
     online: bool
 
 
-class TextIn(_Body):
+class TextIn(StrictBody):
     text: str = Field(max_length=20_000)
 
 
-class TransferIn(_Body):
+class TransferIn(StrictBody):
     agent_id: str | None = Field(None, description="the agent to hand it to; null: the queue")
 
 
 Priority = Literal["low", "normal", "high", "urgent"]
 
 
-class TicketIn(_Body):
+class TicketIn(StrictBody):
     conversation_id: str | None = None
     app: str | None = Field(None, description="the app, when there is no conversation")
     title: str = Field(max_length=255)
@@ -64,7 +61,7 @@ class TicketIn(_Body):
     assignee_id: str | None = None
 
 
-class TicketPatch(_Body):
+class TicketPatch(StrictBody):
     title: str | None = Field(None, max_length=255)
     description: str | None = Field(None, max_length=20_000)
     priority: Priority | None = None

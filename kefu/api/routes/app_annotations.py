@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kefu.api.deps import AppKeyAuth, RuntimeDep
 from kefu.api.responses import json_response
+from kefu.api.schemas import Body
 from kefu.core.records import AnnotationRecord
 from kefu.services.annotations import ReplyAction
 
@@ -21,14 +22,12 @@ Page = Annotated[int, Query(ge=1, le=100_000)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
-class AnnotationIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class AnnotationIn(Body):
     question: str = Field(min_length=1)
     answer: str = Field(min_length=1)
 
 
-class ReplySettingIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class ReplySettingIn(Body):
     score_threshold: float | None = Field(
         None, ge=0, le=1, description="FAQ relevance an annotation's question must reach"
     )

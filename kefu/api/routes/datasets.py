@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kefu.api.deps import DatasetAuth, RuntimeDep
 from kefu.api.responses import json_response
@@ -23,6 +23,7 @@ from kefu.api.routes.dataset_json import (
     indexing_json,
     segment_json,
 )
+from kefu.api.schemas import Body
 from kefu.core.errors import InvalidParam
 from kefu.core.records import DocumentRecord, SegmentDraft
 from kefu.services.datasets import DatasetService
@@ -38,11 +39,7 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Keyword = Annotated[str | None, Query(max_length=255)]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class DatasetIn(_Body):
+class DatasetIn(Body):
     name: str = Field(min_length=1, max_length=255)
     description: str = Field("", max_length=10_000)
     # Accepted for Dify clients; every dataset of an app uses the app's retrieval settings.
@@ -50,34 +47,34 @@ class DatasetIn(_Body):
     permission: str | None = None
 
 
-class TextDocumentIn(_Body):
+class TextDocumentIn(Body):
     name: str = Field(min_length=1, max_length=255)
     text: str
     indexing_technique: str | None = None  # accepted; the app's retrieval settings apply
     process_rule: dict[str, Any] | None = None
 
 
-class TextUpdateIn(_Body):
+class TextUpdateIn(Body):
     name: str | None = Field(None, min_length=1, max_length=255)
     text: str
     process_rule: dict[str, Any] | None = None
 
 
-class SegmentIn(_Body):
+class SegmentIn(Body):
     content: str = Field(min_length=1)
     answer: str = ""
     keywords: list[str] | None = None  # accepted; kefu matches on the text itself
 
 
-class SegmentsIn(_Body):
+class SegmentsIn(Body):
     segments: list[SegmentIn] = Field(min_length=1)
 
 
-class SegmentUpdateIn(_Body):
+class SegmentUpdateIn(Body):
     segment: SegmentIn
 
 
-class RetrievalModelIn(_Body):
+class RetrievalModelIn(Body):
     search_method: str | None = None  # accepted; the app's index decides (see dataset JSON)
     reranking_enable: bool | None = None
     top_k: int | None = Field(None, ge=1, le=100)
@@ -85,7 +82,7 @@ class RetrievalModelIn(_Body):
     score_threshold: float | None = Field(None, ge=0, le=1)
 
 
-class RetrieveIn(_Body):
+class RetrieveIn(Body):
     query: str = Field(min_length=1, max_length=10_000)
     retrieval_model: RetrievalModelIn | None = None
 

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kefu.api.deps import AppAuth, RuntimeDep
 from kefu.api.responses import json_response
+from kefu.api.schemas import Body
 from kefu.api.sse import event_stream_response, sse_data
 from kefu.core.records import ConversationRecord, MessageRecord
 
@@ -20,8 +21,7 @@ __all__ = ["conversation_state_json", "message_view_json", "router"]
 router = APIRouter(prefix="/v1", tags=["handoff"])
 
 
-class CsatIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class CsatIn(Body):
     user: str
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(None, max_length=4000)

@@ -17,6 +17,7 @@ import numpy as np
 
 from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.errors import InvalidParam
+from kefu.core.jsonl import read_jsonl
 from kefu.nlu.intent.classifier import (
     OUT_OF_SCOPE,
     IntentClassifier,
@@ -32,20 +33,8 @@ _CONFUSED_WITH = 3
 
 def read_examples(path: Path) -> list[IntentExample]:
     """Read ``{"text": ..., "label": ...}`` lines; :class:`InvalidParam` names file and line."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()  # Excel writes a BOM
-    except FileNotFoundError:
-        raise InvalidParam(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidParam(f"{path}: cannot read it ({exc})") from None
     examples: list[IntentExample] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidParam(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+    for number, row in read_jsonl(path):
         if not (
             isinstance(row, dict)
             and isinstance(row.get("text"), str)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from kefu.knowledge.embedders import Embedder
-from kefu.knowledge.tokenizer import CJK_RANGES, has_chinese
+from kefu.knowledge.tokenizer import CJK_RANGES, has_chinese, jieba_tokenizer
 
 __all__ = ["Progress", "TextFeatures", "segmented_ngrams"]
 
@@ -88,10 +88,7 @@ def _pos_tagger() -> Any:
             if _tagger is None:
                 import jieba.posseg
 
-                # Private today; the one jieba dictionary of the process lives there.
-                from kefu.knowledge.tokenizer import _segmenter
-
-                _tagger = jieba.posseg.POSTokenizer(_segmenter())
+                _tagger = jieba.posseg.POSTokenizer(jieba_tokenizer())
     return _tagger
 
 

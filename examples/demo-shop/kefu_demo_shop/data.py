@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kefu.core.errors import ConfigError
-from kefu.demo_shop.seed_extra import assign_phones
+from kefu_demo_shop.errors import ShopConfigError
+from kefu_demo_shop.seed_extra import assign_phones
 
 __all__ = ["DB_FILENAME", "SCHEMA_VERSION", "SOURCE_ENV", "ensure_database", "find_source"]
 
@@ -66,14 +66,14 @@ def find_source(
         explicit, key = Path(environ[SOURCE_ENV]), SOURCE_ENV
     if explicit is not None:
         if not explicit.is_file():
-            raise ConfigError(f"demo shop source {explicit} does not exist", key=key)
+            raise ShopConfigError(f"demo shop source {explicit} does not exist", key=key)
         return explicit
     for start in starts or (Path.cwd(), Path(__file__).parent):
         for folder in (start.resolve(), *start.resolve().parents):
             candidate = folder / SOURCE_RELATIVE
             if candidate.is_file():
                 return candidate
-    raise ConfigError(
+    raise ShopConfigError(
         f"τ²-bench retail data not found: no {SOURCE_RELATIVE} above the current directory; "
         f"pass --source PATH/db.json or set {SOURCE_ENV}"
     )
@@ -87,9 +87,11 @@ def _read_source(source: Path) -> dict[str, Any]:
     try:
         raw = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read demo shop source: {exc}", file=str(source)) from exc
+        raise ShopConfigError(f"cannot read demo shop source: {exc}", file=str(source)) from exc
     if not isinstance(raw, dict) or not {"users", "orders", "products"} <= raw.keys():
-        raise ConfigError("expected an object with users, orders and products", file=str(source))
+        raise ShopConfigError(
+            "expected an object with users, orders and products", file=str(source)
+        )
     return raw
 
 
@@ -173,7 +175,7 @@ def ensure_database(db_path: Path, source: Path | None = None, *, reset: bool = 
         with conn:
             _fill(conn, raw, path)
     except (KeyError, TypeError, sqlite3.Error) as exc:
-        raise ConfigError(f"unexpected demo shop source data: {exc!r}", file=str(path)) from exc
+        raise ShopConfigError(f"unexpected demo shop source data: {exc!r}", file=str(path)) from exc
     finally:
         conn.close()
     _remove(db_path)

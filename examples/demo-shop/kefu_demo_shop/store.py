@@ -18,9 +18,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kefu.demo_shop.errors import ShopError
-from kefu.demo_shop.membership import LEVELS, membership_for
-from kefu.demo_shop.seed_extra import bill_for, months_ago_for, recent_bills
+from kefu_demo_shop.errors import ShopError
+from kefu_demo_shop.membership import LEVELS, membership_for
+from kefu_demo_shop.seed_extra import bill_for, months_ago_for, recent_bills
 
 __all__ = ["CANCEL_REASONS", "ShopStore", "normalize_order_id", "normalize_phone"]
 

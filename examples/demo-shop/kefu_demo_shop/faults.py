@@ -6,8 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from kefu.demo_shop.errors import ShopError
-from kefu.demo_shop.schemas import FaultSpec
+from kefu_demo_shop.errors import ShopError
+from kefu_demo_shop.schemas import FaultSpec
 
 __all__ = ["FaultSwitch", "fault_router"]
 

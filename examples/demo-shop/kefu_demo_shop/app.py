@@ -14,11 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kefu.core.errors import ConfigError
-from kefu.demo_shop.errors import ShopError
-from kefu.demo_shop.faults import FaultSwitch, fault_router
-from kefu.demo_shop.schemas import CancelRequest, ReturnRequest
-from kefu.demo_shop.store import ShopStore
+from kefu_demo_shop.errors import ShopConfigError, ShopError
+from kefu_demo_shop.faults import FaultSwitch, fault_router
+from kefu_demo_shop.schemas import CancelRequest, ReturnRequest
+from kefu_demo_shop.store import ShopStore
 
 __all__ = ["create_shop_app"]
 
@@ -141,7 +140,7 @@ def create_shop_app(
     ``faults``: enable ``/_faults``. ``clock``: today, from which bill months are counted.
     """
     if not db_path.is_file():
-        raise ConfigError(f"demo shop database {db_path} does not exist; load it first")
+        raise ShopConfigError(f"demo shop database {db_path} does not exist; load it first")
     store = ShopStore(db_path, clock)
     app = FastAPI(
         title="小铺优选 demo shop",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from kefu.demo_shop.errors import ShopError
+from kefu_demo_shop.errors import ShopError
 
 __all__ = [
     "BILL_MONTHS",
