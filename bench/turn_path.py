@@ -67,11 +67,16 @@ class Path_:
         self._arrive(callee)
 
 
+STAGES_SEEN: list[str] = []  # the last turn's trace records, in order
+
+
 async def turn(runtime: Runtime, query: str, conversation_id: str | None) -> TurnResult:
     app = runtime.apps.get("demo-shop")
     request = ChatRequest(app=app, user="bench", query=query, conversation_id=conversation_id)
     prepared = await runtime.chat.prepare(request)
-    return await runtime.chat.answer(prepared)
+    result = await runtime.chat.answer(prepared)
+    STAGES_SEEN[:] = [record["name"] for record in prepared.ctx.trace.stages]
+    return result
 
 
 async def follow(runtime: Runtime, query: str, conversation_id: str | None) -> tuple[Path_, Any]:
@@ -88,7 +93,7 @@ def report(name: str, seen: Path_, result: TurnResult) -> None:
     print(
         f"{name}: route={result.route}, {len(seen.files)} kefu files entered, "
         f"{seen.cross} cross-file calls, control back in services/chat.py "
-        f"{seen.into_chat} times"
+        f"{seen.into_chat} times\n  trace: {' → '.join(STAGES_SEEN)}"
     )
 
 

@@ -28,12 +28,12 @@ class Trace:
         """Time a stage; the yielded dict collects what the stage wants recorded."""
         started = time.perf_counter()
         record: dict[str, Any] = {"name": name}
+        self.stages.append(record)  # in the order stages start: a nested one follows its own
         try:
             yield record
         finally:
             record["started_ms"] = round((started - self._start) * 1000, 3)
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            self.stages.append(record)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self._start) * 1000

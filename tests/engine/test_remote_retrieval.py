@@ -117,7 +117,7 @@ async def test_with_the_models_up_the_turn_awaits_them(models: ModelServer, ask:
     calls = models.calls(EMBEDDINGS)
     answer, trace = await ask("remote", "How long does shipping take?")
     assert answer["answer"] == SHIPPING_ANSWER
-    assert [s["name"] for s in trace["stages"]][1:4] == ["understand", "retrieve", "route"]
+    assert [s["name"] for s in trace["stages"]][1:4] == ["understand", "route", "retrieve"]
     retrieve = stage(trace, "retrieve")
     assert retrieve["cache"] == "miss" and retrieve["deadline_s"] == QUERY_DEADLINE_S
     assert "degraded" not in retrieve
