@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["DialogAct", "detect_act", "wants_human"]
+__all__ = ["DialogAct", "detect_act", "is_correction", "wants_human"]
 
 DialogAct = Literal["affirm", "deny", "cancel"]
 
@@ -23,12 +23,29 @@ _AFFIRM = {
 }  # fmt: skip
 _DENY = {
     "不", "不是", "不对", "否", "不要", "不行", "不可以", "不确认", "错了", "暂时不要", "先不要",
+    "不是这个", "不是这个问题", "不是这样", "不是这个意思", "我不是问这个", "问的不是这个",
     "no", "n", "nope", "nah", "don't", "do not", "no thanks", "no thank you", "wrong",
+    "not that", "that's not it", "that's not what i asked", "not what i asked", "wrong question",
 }  # fmt: skip
 _CANCEL = {
     "取消", "算了", "不用了", "不需要了", "不查了", "不要了", "没事了", "先这样", "退出",
+    "不用", "不需要", "算了吧", "没事", "不办了",
     "cancel", "never mind", "nevermind", "forget it", "stop", "quit", "nothing", "no need",
+    "forget about it", "not needed", "no longer needed",
 }  # fmt: skip
+# "不是，我问的是退货运费", "No, I meant return shipping": the customer says the bot took
+# them wrong and what they meant. A denial alone needs a separator after it, so that
+# "不是很清楚怎么退货" is not one.
+_CORRECTION = re.compile(
+    r"^\s*(?:"
+    r"(?:不是|不对|不是的|错了|算了|不用了)\s*[，,。.!！;；]\s*(?:我)?(?:问的是|是问|想问|说的是|的意思是)?"
+    r"|我(?:问的是|是问|是想问|想问的是|说的是|的意思是)"
+    r"|(?:no|nope|not that|never mind|nevermind|forget it|sorry)\s*[,.;!]\s*"
+    r"(?:i\s+(?:meant|mean|asked|was asking|wanted to ask)(?:\s+about)?\s*)?"
+    r"|i\s+(?:meant|was asking|asked)(?:\s+about)?\s+"
+    r")\s*(?P<rest>\S.+)$",
+    re.IGNORECASE,
+)
 _HUMAN = re.compile(
     r"转人工|找人工|接人工|要人工|人工服务|真人客服|"
     r"(?:我要|我想|给我|帮我|请|麻烦)(?:转|找|接|联系)?(?:人工|客服人员|真人)|"
@@ -56,20 +73,38 @@ def _normalise(text: str) -> str:
 
 
 def detect_act(text: str) -> DialogAct | None:
-    """``affirm``, ``deny`` or ``cancel`` when that is what the whole message says."""
+    """``affirm``, ``deny`` or ``cancel`` when that is what the whole message says
+    ("算了，不用了": every part a cancel or a denial, so a cancel)."""
     if len(text) > _MAX_ACT_CHARS:
         return None
     cleaned = _normalise(text)
     if not cleaned:
         return None
     for phrase in (cleaned, cleaned.replace(" ", "")):
-        if phrase in _CANCEL:
-            return "cancel"
-        if phrase in _AFFIRM:
-            return "affirm"
-        if phrase in _DENY:
-            return "deny"
+        act = _act_of(phrase)
+        if act is not None:
+            return act
+    parts = [_act_of(part) for part in cleaned.split()]
+    if len(parts) > 1 and all(act in ("cancel", "deny") for act in parts):
+        return "cancel" if "cancel" in parts else "deny"
     return None
+
+
+def _act_of(phrase: str) -> DialogAct | None:
+    if phrase in _CANCEL:
+        return "cancel"
+    if phrase in _AFFIRM:
+        return "affirm"
+    if phrase in _DENY:
+        return "deny"
+    return None
+
+
+def is_correction(text: str) -> bool:
+    """The customer says they were taken wrong and asks something else ("不是，我问的是
+    退货运费", "No, I meant return shipping")."""
+    match = _CORRECTION.match(text)
+    return match is not None and len(match.group("rest").strip()) >= 2
 
 
 def wants_human(text: str) -> bool:

@@ -3,8 +3,10 @@
 Cheapest first: a flow in progress takes the message when it answers it; else an
 annotation (an operator's curated answer, once annotation reply is on); else a
 near-verbatim FAQ answer; else a recognised flow intent starts its flow; else an FAQ answer,
-a document passage, or the fallback. A customer who asks for a human is handed over, and
-the app's hand-over rules (sentiment, unanswered streaks, intents, amounts) apply last.
+a document passage, or the fallback. A customer who says the flow took them wrong ("不是，
+我问的是…") leaves it and gets the answer to what they meant. A customer who asks for a
+human is handed over, and the app's hand-over rules (sentiment, unanswered streaks,
+intents, amounts) apply last.
 Knowledge comes from :mod:`kefu.engine.retrieval`.
 """
 
@@ -17,7 +19,7 @@ from kefu.engine.dialog.dialog_state import DialogState
 from kefu.engine.dialog.flows import TurnFacts
 from kefu.engine.handoff_policy import apply_handoff_policy
 from kefu.engine.retrieval import asks_for_human, lookup_knowledge, retrieve
-from kefu.nlu.dialog_acts import detect_act
+from kefu.nlu.dialog_acts import detect_act, is_correction
 
 __all__ = ["run"]
 
@@ -49,6 +51,10 @@ async def run(ctx: TurnContext, record: dict[str, Any]) -> None:
     else:
         if state.active is not None:
             step = book.continue_active(state, facts, ctx.language)
+            if step is None and is_correction(ctx.query):
+                # "不是，我问的是…": the flow started by mistake. Leave it, answer what they meant.
+                record["flow_left"] = {"flow": state.active.flow, "reason": "correction"}
+                state.active = None
         if step is None:
             lookup_knowledge(ctx, record)
             # A confident flow intent outranks an FAQ match: the classifier learnt the FAQ's
