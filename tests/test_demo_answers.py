@@ -36,16 +36,19 @@ def test_passage_answer_names_its_source(runtime: Runtime) -> None:
     """No FAQ entry answers it, so the best policy passage is quoted with its title."""
     ctx = decide(runtime.apps.get("demo-shop"), "拒收的话运费谁出")
     assert ctx.route == "passage"
-    assert ctx.answer.startswith("根据《配送政策》：")
+    assert ctx.answer.startswith("根据《配送政策》「签收与拒收」：")
     assert "12 元" in ctx.answer
     assert ctx.sources[0].document_name == "配送政策"
-    assert ctx.sources[0].content in ctx.answer
+    quoted = ctx.answer.removeprefix("根据《配送政策》「签收与拒收」：")
+    assert quoted and quoted in ctx.sources[0].content  # sentences of the passage, verbatim
 
 
 def test_english_passage_answer_names_its_source(runtime: Runtime) -> None:
     ctx = decide(runtime.apps.get("demo-shop"), "What happens if I refuse delivery?")
     assert ctx.route == "passage"
-    assert ctx.answer.startswith("According to “Shipping Policy”: ")
+    assert ctx.answer.startswith(
+        "According to “Shipping Policy” (Receiving and Refusing Delivery): "
+    )
     assert all(s.document_name.endswith("Policy") for s in ctx.sources)
 
 

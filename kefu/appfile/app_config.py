@@ -82,8 +82,10 @@ class RepliesConfig(Strict):
         en="Sorry, I can only help with questions about our shop and its services. "
         "Is there anything about your order, a return or your membership I can help with?",
     )
+    # {source}: the document's name; {section}: its heading where the quote comes from,
+    # already set off ("「签收与拒收」", " (Refusing delivery)"), or "" for a document's top
     source_prefix: LocalizedText = LocalizedText(
-        zh="根据《{source}》：", en="According to “{source}”: "
+        zh="根据《{source}》{section}：", en="According to “{source}”{section}: "
     )
     handoff: LocalizedText = LocalizedText(
         zh="正在为您转接人工客服，请稍候。",

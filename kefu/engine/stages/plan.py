@@ -13,6 +13,7 @@ from kefu.core.types import Source
 from kefu.engine.context import DIRECT, GUARDED, TurnContext
 from kefu.engine.generation import build_turn_prompt, screen
 from kefu.engine.retrieval import chunk_source, faq_source
+from kefu.knowledge.quote import quote
 
 __all__ = ["grounding_sources", "refuse", "run"]
 
@@ -60,12 +61,23 @@ def _answer_extractively(ctx: TurnContext) -> None:
             ctx.answer = f"{ctx.answer}\n\n{replies.resume.get(ctx.language)}{ctx.reminder}"
     elif ctx.route == "passage":
         best = ctx.passages[0].chunk
-        prefix = replies.source_prefix.get(ctx.language).format(source=best.document_name)
-        ctx.answer = prefix + best.content
+        prefix = replies.source_prefix.get(ctx.language).format(
+            source=best.document_name, section=_section(best.heading, best.document_name, ctx)
+        )
+        # The sentences that answer, not the whole chunk; a model gets whole chunks.
+        ctx.answer = prefix + quote(ctx.search_query, best.content)
         ctx.sources = [chunk_source(app, hit, n) for n, hit in enumerate(ctx.passages, 1)]
     else:
         ctx.answer = replies.fallback.get(ctx.language)
         ctx.sources = []
+
+
+def _section(heading: str, document: str, ctx: TurnContext) -> str:
+    """The heading the quote comes from, set off for the source prefix ("" at the top)."""
+    name = heading.rsplit(" > ", 1)[-1].strip() if heading else ""
+    if not name or name == document:
+        return ""
+    return f"「{name}」" if ctx.language == "zh" else f" ({name})"
 
 
 def grounding_sources(ctx: TurnContext) -> list[Source]:
