@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 import kefu
 from kefu.api.errors import install_error_handlers
 from kefu.api.middleware import RequestGuard
+from kefu.api.responses import StaticPages
 from kefu.api.routes import (
     admin,
     admin_agents,
@@ -98,7 +98,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         app.include_router(module.router)
     for module in (web, console):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", StaticPages(directory=STATIC_DIR), name="static")
     origins = sorted({o for a in runtime.apps.all() for o in a.config.security.cors_origins})
     if origins:
         # One CORS policy for the process: the union of the apps' origins (a preflight

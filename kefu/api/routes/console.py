@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from kefu.api.responses import page_response
 from kefu.web import STATIC_DIR
 
 __all__ = ["router"]
@@ -14,4 +15,4 @@ router = APIRouter(tags=["web"])
 
 @router.get("/console", include_in_schema=False)
 async def console_page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "console" / "index.html")
+    return page_response(STATIC_DIR / "console" / "index.html")

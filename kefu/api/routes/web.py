@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from kefu.api.deps import RuntimeDep
-from kefu.api.responses import json_response
+from kefu.api.responses import json_response, page_response
 from kefu.core.types import Language
 from kefu.web import STATIC_DIR
 
@@ -19,7 +19,7 @@ router = APIRouter(tags=["web"])
 
 @router.get("/", include_in_schema=False)
 async def chat_page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html")
+    return page_response(STATIC_DIR / "index.html")
 
 
 @router.get("/favicon.ico", include_in_schema=False)
