@@ -16,9 +16,9 @@ from kefu.core.handoff_records import AgentRecord, CsatRecord, InboxItem, NoteRe
 from kefu.core.ids import is_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
 from kefu.handoff.states import HUMAN_STATES, parse_state
-from kefu.safety import clean_text
 from kefu.services.handoff import ConversationView, HandoffService, clean_message
 from kefu.services.handoff_notify import agent_message_event, ticket_json
+from kefu.services.validation import clean_name
 from kefu.store import Store
 
 __all__ = ["AgentDesk"]
@@ -247,9 +247,7 @@ class AgentDesk:
     # --- the admin's side -------------------------------------------------------------------
 
     async def create_agent(self, name: str, apps: list[str], actor: str) -> tuple[AgentRecord, str]:
-        name = clean_text(name).strip()
-        if not name or len(name) > MAX_NAME:
-            raise InvalidParam(f"name is required: 1 to {MAX_NAME} characters")
+        name = clean_name(name, "name", MAX_NAME)
         for app in apps:
             try:
                 self._handoff.app_named(app)

@@ -12,7 +12,7 @@ from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
 from kefu.engine.app import AppRuntime
 from kefu.safety import clean_text
 from kefu.services.chat import CONVERSATION_NAME_CHARS
-from kefu.services.validation import clean_user, required_text
+from kefu.services.validation import clean_name, clean_user
 from kefu.store import Store
 from kefu.store.conversations import SortBy
 
@@ -52,7 +52,7 @@ class ConversationService:
             )
             name = first[:CONVERSATION_NAME_CHARS] if first else None
         else:
-            name = required_text(
+            name = clean_name(
                 name,
                 "name",
                 MAX_NAME_CHARS,

@@ -7,6 +7,7 @@ or control characters is empty), and every service refuses the same way, with
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ import orjson
 from kefu.core.errors import InvalidParam
 from kefu.safety import clean_text, clean_value
 
-__all__ = ["MAX_USER_CHARS", "clean_inputs", "clean_user", "required_text"]
+__all__ = ["MAX_USER_CHARS", "clean_inputs", "clean_name", "clean_user", "required_text"]
 
 MAX_USER_CHARS = 255
 
@@ -30,9 +31,18 @@ def required_text(value: str | None, what: str, max_chars: int, *, missing: str 
     return cleaned
 
 
+def clean_name(value: str | None, what: str, max_chars: int, *, missing: str = "") -> str:
+    """An identifier or a name: :func:`required_text`, and control characters (NUL, escape
+    sequences, line breaks) are refused, not silently dropped — two different raw ids must
+    never become the same one, and a name shows on one line."""
+    if value and any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise InvalidParam(f"{what} must not contain control characters")
+    return required_text(value, what, max_chars, missing=missing)
+
+
 def clean_user(user: str) -> str:
     """The API's ``user``: the app's identifier of its customer."""
-    return required_text(
+    return clean_name(
         user, "user", MAX_USER_CHARS, missing="user is required: an identifier of the end user"
     )
 

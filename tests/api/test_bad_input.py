@@ -183,3 +183,28 @@ async def test_openai_path_refusals_take_openais_shape(
     error = response.json()["error"]
     assert error["message"] and error["type"] == "invalid_request_error"
     assert set(error) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.parametrize("user", ["u\u0000x", "u\u001b[31m", "line\nbreak", "tab\there"])
+async def test_control_characters_in_the_user_id_are_refused(
+    client: httpx.AsyncClient, runtime: Runtime, user: str
+) -> None:
+    """Dropping them would make "u\\x00x" and "ux" the same customer: refused instead."""
+    before = await message_count(runtime)
+    response = await client.post(CHAT, json={"query": "运费多少", "user": user})
+    assert_envelope(response, 400, "invalid_param")
+    assert "control characters" in response.json()["message"]
+    assert await message_count(runtime) == before
+
+
+async def test_control_characters_in_a_conversation_name_are_refused(
+    client: httpx.AsyncClient, user: str
+) -> None:
+    answered = await client.post(
+        CHAT, json={"query": "运费多少", "user": user, "response_mode": "blocking"}
+    )
+    conversation_id = answered.json()["conversation_id"]
+    response = await client.post(
+        f"/v1/conversations/{conversation_id}/name", json={"name": "a\u0000b", "user": user}
+    )
+    assert_envelope(response, 400, "invalid_param")
