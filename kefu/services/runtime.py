@@ -69,7 +69,8 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, app_files: list[Path], *, demo: bool = False) -> Runtime:
         """Open the store (migrating it), load every app, make sure each has a key."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # A new data dir is its owner's alone; an existing one keeps the mode it was given.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if demo:
             app_files = [demo_app_file(), *app_files]
         if not app_files:
