@@ -29,6 +29,7 @@ from kefu.core.ids import utcnow
 from kefu.core.records import AskedQuestion
 from kefu.core.settings import Settings
 from kefu.knowledge import tokenize
+from kefu.safety.pii import mask_pii
 from kefu.store import Store
 
 __all__ = [
@@ -168,10 +169,12 @@ def group_questions(
 def _gap_group(group: _Group) -> GapGroup:
     phrasings = [text for text, _ in group.phrasings.most_common()]
     newest = sorted(group.asked, key=lambda q: q.created_at, reverse=True)
+    # A report is read by operators who need the question, never the customer's phone
+    # number or e-mail: masked here whatever the app stores (raw messages included).
     return GapGroup(
-        question=phrasings[0],
+        question=mask_pii(phrasings[0]),
         count=len(group.asked),
-        examples=phrasings[1 : 1 + MAX_EXAMPLES],
+        examples=[mask_pii(text) for text in phrasings[1 : 1 + MAX_EXAMPLES]],
         last_asked=newest[0].created_at,
         best_score=round(max(best_score(q.trace) for q in group.asked), 4),
         message_ids=[q.message_id for q in newest[:MAX_EXAMPLES]],

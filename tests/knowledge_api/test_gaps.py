@@ -104,3 +104,17 @@ def test_grouping_chinese_and_english_near_duplicates() -> None:
         "Do you ship to Mars?",
         "What is the weather today",
     }
+
+
+def test_reports_never_show_personal_data() -> None:
+    """Raw messages may be stored (safety.store_raw_messages); the report masks them."""
+    questions = [
+        asked("我的手机号13912345678收不到验证码", minutes=2),
+        asked("手机13800001111收不到验证码怎么办", minutes=1),
+        asked("mail me at lee@example.com about the invoice"),
+    ]
+    groups = group_questions(questions)
+    shown = " ".join(g.question + " " + " ".join(g.examples) for g in groups)
+    assert "13912345678" not in shown and "13800001111" not in shown
+    assert "lee@example.com" not in shown
+    assert "收不到验证码" in shown  # the question itself stays readable
