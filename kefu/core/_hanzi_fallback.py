@@ -66,4 +66,3 @@ _SIMPLIFIED = (
     "贱痴滤犊"
 )
 TRADITIONAL_TO_SIMPLIFIED: dict[int, int] = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
-

@@ -44,7 +44,11 @@ from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.embedders.base import Embedder
-from kefu.knowledge.embedders.factory import embedder_languages
+from kefu.knowledge.embedders.factory import (
+    cosine_range,
+    describe_retrieval,
+    embedder_languages,
+)
 from kefu.knowledge.query_time import (
     QUERY_DEADLINE_S,
     Degraded,
@@ -161,7 +165,9 @@ class KnowledgeIndex:
             raise ConfigError(f"{mode} retrieval needs an embedder", key="retrieval.retrievers")
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
-        self._fusion = Fusion.from_config(self.retrieval, mode) if mode != "lexical" else None
+        self._fusion = None
+        if mode != "lexical" and embedder is not None:
+            self._fusion = Fusion.from_config(self.retrieval, mode, cosine_range(embedder))
         self.reranker = reranker
         self.dense_languages = embedder_languages(self.retrieval.embedding)
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
@@ -180,6 +186,11 @@ class KnowledgeIndex:
     def embedder_name(self) -> str | None:
         """The embedder's name, part of the persisted index's key (None: lexical only)."""
         return self.embedder.name if self.embedder is not None else None
+
+    @property
+    def description(self) -> str:
+        """Which retrieval is on, in one line: ``hybrid (BM25 + use-multilingual-v3, …)``."""
+        return describe_retrieval(self.retrievers, self.embedder, self.retrieval.fusion)
 
     @property
     def calls_models(self) -> bool:
