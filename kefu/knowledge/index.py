@@ -48,6 +48,7 @@ from kefu.knowledge.embedders.factory import (
     cosine_range,
     describe_retrieval,
     embedder_languages,
+    embeds_passages,
 )
 from kefu.knowledge.query_time import (
     QUERY_DEADLINE_S,
@@ -166,8 +167,10 @@ class KnowledgeIndex:
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
         self._fusion = None
+        self.dense_passages = False  # whether chunks are embedded (see embeds_passages)
         if mode != "lexical" and embedder is not None:
             self._fusion = Fusion.from_config(self.retrieval, mode, cosine_range(embedder))
+            self.dense_passages = embeds_passages(embedder)
         self.reranker = reranker
         self.dense_languages = embedder_languages(self.retrieval.embedding)
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
@@ -235,13 +238,13 @@ class KnowledgeIndex:
             faq_vectors = chunk_vectors = None
             if self.embedder is not None:
                 faq_vectors = self._vectors(faq.forms)
-                chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
+                if self.dense_passages:
+                    chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
             snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
             if self.index_dir is not None:
                 lexicons = {"faq": faq.lexicon, "chunks": chunk_index.lexicon}
-                vectors = {}
-                if faq_vectors is not None and chunk_vectors is not None:
-                    vectors = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
+                named = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
+                vectors = {name: found for name, found in named.items() if found is not None}
                 save_index(
                     self.index_dir, fingerprint, faqs, chunks, lexicons, vectors, self.embedder_name
                 )
@@ -262,7 +265,8 @@ class KnowledgeIndex:
                 faq_vectors = chunk_vectors = None
                 if self.embedder is not None:
                     faq_vectors = _load_vectors(folder / "faq_vectors", len(faq.forms))
-                    chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
+                    if self.dense_passages:
+                        chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
             except (OSError, ValueError, KeyError, IndexError, InvalidParam) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False

@@ -25,6 +25,7 @@ __all__ = [
     "build_reranker",
     "cosine_range",
     "describe_retrieval",
+    "embeds_passages",
     "embedder_languages",
 ]
 
@@ -54,6 +55,16 @@ def cosine_range(embedder: Embedder) -> tuple[float, float]:
     if isinstance(embedder, UseEmbedder):
         return USE_COSINE_RANGE
     return _DEFAULT_COSINE_RANGE
+
+
+def embeds_passages(embedder: Embedder) -> bool:
+    """Whether ``embedder`` is used for document chunks too, not only FAQ questions.
+
+    USE is a *sentence* encoder: a question against a ~400-character chunk scored 0.24-0.52
+    for the passage that answers and 0.3-0.46 for ones that do not (the demo's policies),
+    so its chunks stay lexical (and are not embedded) until passages are cut into sentences.
+    """
+    return not isinstance(embedder, UseEmbedder)
 
 
 def build_embedder(config: EmbeddingConfig) -> Embedder | None:
@@ -105,8 +116,12 @@ def describe_retrieval(retrievers: str, embedder: Embedder | None, fusion: str) 
     if embedder is None or retrievers == "lexical":
         return "lexical (jieba + BM25)"
     if retrievers == "dense":
-        return f"dense ({embedder.name})"
-    return f"hybrid (BM25 + {embedder.name}, {fusion} fusion)"
+        described = f"dense ({embedder.name})"
+    else:
+        described = f"hybrid (BM25 + {embedder.name}, {fusion} fusion)"
+    if not embeds_passages(embedder):
+        described += " for FAQ questions, lexical for passages"
+    return described
 
 
 def build_reranker(config: RerankConfig) -> Reranker | None:
