@@ -43,7 +43,7 @@ _DIM = 512
 # ceilings 0.75-0.9, FAQ hit@1 moved by < 3 points on BQ, BANKING77 and the demo;
 # (0.4, 0.8) answered the most demo questions (82.5%, 94% right) — a starting point
 # until thresholds are calibrated per app from its own FAQ variants.
-USE_COSINE_RANGE = (0.4, 0.85)
+USE_COSINE_RANGE = (0.4, 0.8)
 
 Array = npt.NDArray[np.float32]
 
