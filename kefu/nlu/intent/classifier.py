@@ -136,7 +136,7 @@ class IntentClassifier:
             word=settings.word_ngrams,
             pos=settings.pos_tags and tagger,
             segmented=settings.segmented_ngrams and tagger,
-            embedder=embedder or _resolve_embedder(settings, chinese_share),
+            embedder=embedder or _resolve_embedder(settings, chinese_share, tagger),
         )
         try:
             matrix = features.fit_transform(texts, progress)
@@ -221,16 +221,20 @@ def _validated(examples: Sequence[IntentExample]) -> tuple[list[str], list[str]]
     return texts, labels
 
 
-def _resolve_embedder(settings: IntentSettings, chinese_share: float) -> Embedder | None:
+def _resolve_embedder(
+    settings: IntentSettings, chinese_share: float, many_chinese: bool
+) -> Embedder | None:
     """``auto``: the English MiniLM for mostly non-Chinese examples when it is installed
-    (BANKING77 94.3%), else the multilingual encoder when installed (SMP2017 93.0% → 94.0%),
-    else none; ``on``: one of them, or :class:`ConfigError` saying what to install."""
+    (BANKING77 94.3%); the multilingual encoder for a large Chinese set (``many_chinese``:
+    at least ``tagger_min_examples``; SMP2017 93.0% → 94.0%) when installed; else none.
+    ``on``: one of them, or :class:`ConfigError` saying what to install."""
     if settings.embeddings == "off":
         return None
     model_dir = find_minilm()
     if model_dir is not None and chinese_share < 0.5:
         return shared_embedder(str(model_dir))
-    if use_available():
+    # A few dozen flow examples were not measured with it: they keep today's features.
+    if use_available() and (many_chinese or settings.embeddings == "on"):
         return shared_use()
     if settings.embeddings == "on":
         if model_dir is not None:
