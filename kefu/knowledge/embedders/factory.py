@@ -25,8 +25,8 @@ __all__ = [
     "build_reranker",
     "cosine_range",
     "describe_retrieval",
-    "embeds_passages",
     "embedder_languages",
+    "embeds_passages",
 ]
 
 # all-MiniLM-L6-v2 (and the assumption for remote models): unrelated English questions stay
