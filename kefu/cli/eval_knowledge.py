@@ -1,8 +1,8 @@
 """``kefu eval faq`` and ``kefu eval retrieval``: measure FAQ matching and passage search.
 
 Both index the given knowledge exactly as an app does with the default configuration
-(lexical BM25 unless told otherwise) and say which retrievers were on; options switch
-them. Bad input prints one line and exits with status 2.
+(hybrid: BM25 + the multilingual encoder when installed, else lexical) and say which
+retrievers were on; options switch them. Bad input prints one line and exits with status 2.
 
 * ``faq``: FAQ JSONL lines ``{"id", "question", "answer", "variants"?}``, query lines
   ``{"text", "faq_id"}`` → hit@1, hit@5, MRR (over the top 10) and ms per query, plus how
@@ -47,7 +47,7 @@ _MRR_DEPTH = 10
 _RECALL_AT = (1, 5, 10)
 
 Retrievers = Literal["auto", "lexical", "dense", "hybrid"]
-Provider = Literal["none", "local", "openai"]
+Provider = Literal["auto", "none", "multilingual", "local", "openai"]
 FusionMode = Literal["weighted", "rrf"]
 
 FaqFiles = Annotated[
@@ -249,8 +249,6 @@ def _retrieval(
     """The default retrieval config with the command line's overrides."""
     default = RetrievalConfig()
     embedding = default.embedding
-    if provider is None and retrievers in ("dense", "hybrid") and embedding.provider == "none":
-        provider = "local"  # asking for dense retrieval implies the local model
     if provider is not None:
         embedding = EmbeddingConfig(
             provider=provider, model_dir=model_dir, base_url=base_url, model=model
@@ -268,14 +266,10 @@ def _build(
 ) -> tuple[KnowledgeIndex, float, str]:
     embedder = build_embedder(retrieval.embedding)
     index = KnowledgeIndex(embedder=embedder, retrieval=retrieval)
-    described = "lexical (BM25)"
-    if index.retrievers == "dense":
-        described = f"dense ({index.embedder_name})"
-    elif index.retrievers == "hybrid":
-        described = f"hybrid (BM25 + {index.embedder_name}, {retrieval.fusion} fusion)"
+    described = index.description
     console.print(f"retrievers: {described}", highlight=False)
     start = time.perf_counter()
-    with console.status("indexing", spinner="dots"):
+    with console.status("indexing (embedding every FAQ form and chunk)", spinner="dots"):
         index.rebuild(faqs, chunks)
     return index, time.perf_counter() - start, described
 

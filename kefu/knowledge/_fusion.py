@@ -35,19 +35,21 @@ class Fusion:
     ceiling: float
 
     @classmethod
-    def from_config(cls, config: RetrievalConfig, retrievers: Literal["dense", "hybrid"]) -> Fusion:
-        if config.dense_ceiling <= config.dense_floor:
+    def from_config(
+        cls,
+        config: RetrievalConfig,
+        retrievers: Literal["dense", "hybrid"],
+        cosine_range: tuple[float, float] = (0.45, 0.95),
+    ) -> Fusion:
+        """``cosine_range``: the embedder's measured (floor, ceiling), used where the config
+        leaves ``dense_floor`` / ``dense_ceiling`` unset."""
+        floor = cosine_range[0] if config.dense_floor is None else config.dense_floor
+        ceiling = cosine_range[1] if config.dense_ceiling is None else config.dense_ceiling
+        if ceiling <= floor:
             raise ConfigError(
                 "dense_ceiling must be above dense_floor", key="retrieval.dense_ceiling"
             )
-        return cls(
-            retrievers,
-            config.fusion,
-            config.dense_weight,
-            config.rrf_k,
-            config.dense_floor,
-            config.dense_ceiling,
-        )
+        return cls(retrievers, config.fusion, config.dense_weight, config.rrf_k, floor, ceiling)
 
     def calibrate(self, cosine: np.ndarray) -> np.ndarray:
         result: np.ndarray = np.clip((cosine - self.floor) / (self.ceiling - self.floor), 0, 1)

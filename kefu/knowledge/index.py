@@ -44,7 +44,12 @@ from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.embedders.base import Embedder
-from kefu.knowledge.embedders.factory import embedder_languages
+from kefu.knowledge.embedders.factory import (
+    cosine_range,
+    describe_retrieval,
+    embedder_languages,
+    embeds_passages,
+)
 from kefu.knowledge.query_time import (
     QUERY_DEADLINE_S,
     Degraded,
@@ -161,7 +166,11 @@ class KnowledgeIndex:
             raise ConfigError(f"{mode} retrieval needs an embedder", key="retrieval.retrievers")
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
-        self._fusion = Fusion.from_config(self.retrieval, mode) if mode != "lexical" else None
+        self._fusion = None
+        self.dense_passages = False  # whether chunks are embedded (see embeds_passages)
+        if mode != "lexical" and embedder is not None:
+            self._fusion = Fusion.from_config(self.retrieval, mode, cosine_range(embedder))
+            self.dense_passages = embeds_passages(embedder)
         self.reranker = reranker
         self.dense_languages = embedder_languages(self.retrieval.embedding)
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
@@ -180,6 +189,11 @@ class KnowledgeIndex:
     def embedder_name(self) -> str | None:
         """The embedder's name, part of the persisted index's key (None: lexical only)."""
         return self.embedder.name if self.embedder is not None else None
+
+    @property
+    def description(self) -> str:
+        """Which retrieval is on, in one line: ``hybrid (BM25 + use-multilingual-v3, …)``."""
+        return describe_retrieval(self.retrievers, self.embedder, self.retrieval.fusion)
 
     @property
     def calls_models(self) -> bool:
@@ -224,13 +238,13 @@ class KnowledgeIndex:
             faq_vectors = chunk_vectors = None
             if self.embedder is not None:
                 faq_vectors = self._vectors(faq.forms)
-                chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
+                if self.dense_passages:
+                    chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
             snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
             if self.index_dir is not None:
                 lexicons = {"faq": faq.lexicon, "chunks": chunk_index.lexicon}
-                vectors = {}
-                if faq_vectors is not None and chunk_vectors is not None:
-                    vectors = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
+                named = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
+                vectors = {name: found for name, found in named.items() if found is not None}
                 save_index(
                     self.index_dir, fingerprint, faqs, chunks, lexicons, vectors, self.embedder_name
                 )
@@ -251,7 +265,8 @@ class KnowledgeIndex:
                 faq_vectors = chunk_vectors = None
                 if self.embedder is not None:
                     faq_vectors = _load_vectors(folder / "faq_vectors", len(faq.forms))
-                    chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
+                    if self.dense_passages:
+                        chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
             except (OSError, ValueError, KeyError, IndexError, InvalidParam) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False

@@ -4,6 +4,8 @@ Chinese is segmented with jieba's dictionary (precise mode without HMM, plus the
 ``cut_for_search`` would add, so "收货地址" also matches "地址"); English is split into
 words with a tiny suffix stemmer. Both drop stopwords, and question words that customers
 use interchangeably (多久 / 几天 / 什么时候, "how long" / "when") are folded into one token.
+Traditional characters and common typos (劵, 优惠卷, 登陆) are folded first
+(:func:`kefu.core.hanzi.fold_chinese`), so 退貨運費 finds 退货运费.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import jieba
 
+from kefu.core.hanzi import fold_chinese
 from kefu.core.types import Language
 
 __all__ = [
@@ -32,7 +35,7 @@ __all__ = [
 
 # Bump whenever tokenize() output changes: persisted indexes built with another version
 # are then rebuilt instead of loaded.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 
 CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # ideographs, for regex classes
 _CJK = CJK_RANGES
@@ -169,8 +172,9 @@ def detect_language(text: str) -> Language:
 
 
 def tokenize(text: str) -> list[str]:
-    """Normalise (NFKC, lowercase) and split ``text`` into retrieval tokens, in order."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    """Normalise (NFKC, lowercase, simplified Chinese, typos folded) and split ``text`` into
+    retrieval tokens, in order."""
+    text = fold_chinese(unicodedata.normalize("NFKC", text).lower().replace("’", "'"))
     tokens: list[str] = []
     previous = ""
     for match in _RUN.finditer(text):

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kefu.safety._hanzi import to_simplified
+from kefu.core.hanzi import to_simplified
 from kefu.safety.text import clean_text
 
 __all__ = ["InjectionVerdict", "detect_injection", "leaks_secret"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import ahocorasick
 
-from kefu.safety._hanzi import TRADITIONAL_TO_SIMPLIFIED
+from kefu.core.hanzi import simplified_table
 
 __all__ = ["SensitiveWords", "WordHit", "matching_form"]
 
@@ -38,7 +38,7 @@ class _MatchingForms(dict[int, str]):
             ch
             for ch in unicodedata.normalize("NFKC", chr(code)).lower()
             if ch not in _SEPARATORS and unicodedata.category(ch) not in _SEPARATOR_CATEGORIES
-        ).translate(TRADITIONAL_TO_SIMPLIFIED)
+        ).translate(simplified_table())
         if len(self) < _CACHE_LIMIT:
             self[code] = form
         return form

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,17 @@ class AppRegistry:
             tools=tools,
             flows=FlowBook(config.flows, config.replies, tools),
         )
+        started = time.perf_counter()
         reload_knowledge(runtime, self._store)
+        index = runtime.index
+        log.info(
+            "app %s: retrieval %s; %d FAQ entries and %d chunks indexed in %.2f s",
+            config.name,
+            index.description,
+            index.faq_count,
+            index.chunk_count,
+            time.perf_counter() - started,
+        )
         questions = [
             form for faq in runtime.index.faq_entries for form in (faq.question, *faq.variants)
         ]

@@ -21,15 +21,17 @@ async def test_trace_shows_route_stages_and_scores(client: httpx.AsyncClient, us
     trace = response.json()
     assert trace["route"] == "faq"
     assert len(trace["trace_id"]) == 32
+    # ``retrieve``: the query's vector from the default (multilingual) encoder is awaited
     assert [s["name"] for s in trace["stages"]] == [
         "input_guard",
         "understand",
+        "retrieve",
         "route",
         "plan",
         "output_guard",
     ]
     assert all(s["duration_ms"] >= 0 for s in trace["stages"])
-    route = trace["stages"][2]
+    route = trace["stages"][3]
     top = route["faq_candidates"][0]
     assert top["id"] == answer["metadata"]["retriever_resources"][0]["segment_id"]
     assert top["relevance"] >= route["faq_threshold"]

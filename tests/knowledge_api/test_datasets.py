@@ -17,8 +17,9 @@ async def test_the_default_dataset_holds_the_apps_own_knowledge(
     default = listed["data"][0]
     assert default["id"] == app.id and default["name"] == "tiny" and default["is_default"]
     assert default["document_count"] == 2  # faq.jsonl and warranty.md from tiny.yaml
-    assert default["indexing_technique"] == "economy"  # lexical: no embedder configured
-    assert default["retrieval_model_dict"]["search_method"] == "full_text_search"
+    # the default embedder (the multilingual encoder) is on: hybrid
+    assert default["indexing_technique"] == "high_quality"
+    assert default["retrieval_model_dict"]["search_method"] == "hybrid_search"
     documents = (await kb.get(f"/v1/datasets/{app.id}/documents")).json()
     names = {d["name"]: d for d in documents["data"]}
     assert set(names) == {"faq.jsonl", "Warranty Policy"}

