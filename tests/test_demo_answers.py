@@ -33,19 +33,21 @@ def test_acceptance_questions(
 
 
 def test_passage_answer_names_its_source(runtime: Runtime) -> None:
-    """The best policy passage is quoted with its title; with the multilingual encoder the
-    return-shipping FAQ (退货运费谁出, 12 元 deducted) now ties with it and may answer."""
-    ctx = decide(runtime.apps.get("demo-shop"), "拒收的话运费谁出")
-    if ctx.route == "faq":
-        assert "12 元" in ctx.answer
-        assert ctx.sources[0].segment_id in ("faq-zh-014", "faq-zh-049")
-        return
+    """No FAQ entry answers it, so the best policy passage is quoted with its section."""
+    ctx = decide(runtime.apps.get("demo-shop"), "刻字的商品多久发货")
     assert ctx.route == "passage"
-    assert ctx.answer.startswith("根据《配送政策》「签收与拒收」：")
-    assert "12 元" in ctx.answer
+    prefix = "根据《配送政策》「发货时效」："
+    assert ctx.answer.startswith(prefix)
+    assert "3–5 个工作日" in ctx.answer
     assert ctx.sources[0].document_name == "配送政策"
-    quoted = ctx.answer.removeprefix("根据《配送政策》「签收与拒收」：")
+    quoted = ctx.answer.removeprefix(prefix)
     assert quoted and quoted in ctx.sources[0].content  # sentences of the passage, verbatim
+
+
+def test_refusing_delivery_is_answered_by_its_faq(runtime: Runtime) -> None:
+    ctx = decide(runtime.apps.get("demo-shop"), "拒收的话运费谁出")
+    assert ctx.route == "faq" and "12 元" in ctx.answer
+    assert ctx.sources[0].segment_id in ("faq-zh-014", "faq-zh-049")
 
 
 def test_english_passage_answer_names_its_source(runtime: Runtime) -> None:

@@ -28,7 +28,7 @@ from tests.sse import parse_sse
 
 # One event loop for the module: the runtime (and its model clients) outlive a test.
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
-QUESTION = "拒收的话运费谁出"  # no direct FAQ answer: retrieve, then generate
+QUESTION = "刻字的商品多久发货"  # no direct FAQ answer: retrieve, then generate
 
 
 def limit_tokens(runtime: Runtime, max_tokens: int = 48) -> None:
