@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "EVERY_APP",
     "AgentRecord",
     "CsatRecord",
     "InboxItem",
@@ -21,6 +22,9 @@ def ticket_reference(ticket_id: str) -> str:
     return ticket_id.replace("-", "")[-8:].upper()
 
 
+EVERY_APP = "*"  # in an agent's apps: it serves every app, present and future
+
+
 @dataclass(frozen=True, slots=True)
 class AgentRecord:
     """A human agent; its key is never stored, only the prefix is shown again."""
@@ -28,14 +32,24 @@ class AgentRecord:
     id: str
     name: str
     key_prefix: str
-    apps: list[str]  # app names it serves; empty: every app
+    apps: list[str]  # app names it serves; "*": every app (empty: every app, the admin's)
     online: bool
     last_assigned_at: datetime | None
     created_at: datetime
     disabled: bool = False
 
     def serves(self, app_name: str) -> bool:
-        return not self.apps or app_name in self.apps
+        return self.serves_every_app or app_name in self.apps
+
+    @property
+    def serves_every_app(self) -> bool:
+        return not self.apps or EVERY_APP in self.apps
+
+    def shares_an_app_with(self, other: AgentRecord) -> bool:
+        """Colleagues: they serve at least one app in common."""
+        if self.serves_every_app or other.serves_every_app:
+            return True
+        return bool(set(self.apps) & set(other.apps))
 
 
 @dataclass(frozen=True, slots=True)

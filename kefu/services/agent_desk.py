@@ -12,7 +12,14 @@ from typing import Any
 from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound, Unauthorized
-from kefu.core.handoff_records import AgentRecord, CsatRecord, InboxItem, NoteRecord, TicketRecord
+from kefu.core.handoff_records import (
+    EVERY_APP,
+    AgentRecord,
+    CsatRecord,
+    InboxItem,
+    NoteRecord,
+    TicketRecord,
+)
 from kefu.core.ids import is_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
 from kefu.handoff.states import HUMAN_STATES, parse_state
@@ -50,8 +57,11 @@ class AgentDesk:
             raise NotFound("Agent Not Exists.")
         return updated
 
-    async def agents(self) -> list[AgentRecord]:
-        return await to_thread.run_sync(self._store.agents.list)
+    async def agents(self, colleague_of: AgentRecord) -> list[AgentRecord]:
+        """The agents ``colleague_of`` may transfer to: those sharing an app with it (an
+        agent never learns who serves other apps)."""
+        agents = await to_thread.run_sync(self._store.agents.list)
+        return [agent for agent in agents if agent.shares_an_app_with(colleague_of)]
 
     # --- the inbox and one conversation ---------------------------------------------------
 
@@ -248,7 +258,11 @@ class AgentDesk:
 
     async def create_agent(self, name: str, apps: list[str], actor: str) -> tuple[AgentRecord, str]:
         name = clean_name(name, "name", MAX_NAME)
+        if not apps:
+            raise InvalidParam('apps: name the apps this agent serves, or ["*"] for every app')
         for app in apps:
+            if app == EVERY_APP:
+                continue
             try:
                 self._handoff.app_named(app)
             except NotFound:

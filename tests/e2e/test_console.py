@@ -93,7 +93,9 @@ def desk(server: str) -> dict[str, str]:
     cid = hand_over(
         server, "layout-customer", "How do I return an item?", "I want to talk to a human"
     )
-    agent = httpx.post(f"{server}/admin/agents", json={"name": "Lee"}, headers=ADMIN).json()
+    agent = httpx.post(
+        f"{server}/admin/agents", json={"name": "Lee", "apps": ["*"]}, headers=ADMIN
+    ).json()
     ticket = httpx.post(
         f"{server}/v1/agent/tickets",
         json={"conversation_id": cid, "title": "Return label", "priority": "high"},
@@ -282,7 +284,9 @@ def test_agent_answers_a_waiting_customer_and_resolves(server: str, browser: Bro
     from playwright.sync_api import expect
 
     cid = hand_over(server, "console-customer", "退货要扣多少运费?", "转人工")
-    agent = httpx.post(f"{server}/admin/agents", json={"name": "小李"}, headers=ADMIN).json()
+    agent = httpx.post(
+        f"{server}/admin/agents", json={"name": "小李", "apps": ["*"]}, headers=ADMIN
+    ).json()
     page = open_console(browser, server, "zh")
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

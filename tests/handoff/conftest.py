@@ -70,7 +70,7 @@ class Desk:
 
     async def new_agent(self, name: str, apps: list[str] | None = None) -> str:
         response = await self.http.post(
-            "/admin/agents", json={"name": name, "apps": apps or []}, headers=admin_headers()
+            "/admin/agents", json={"name": name, "apps": apps or ["*"]}, headers=admin_headers()
         )
         assert response.status_code == 201, response.text
         return str(response.json()["key"])

@@ -29,11 +29,13 @@ async def test_keys_decide_who_may_call(desk: Desk) -> None:
 
 
 async def test_admin_creates_rotates_and_disables_agents(desk: Desk) -> None:
-    created = await desk.http.post("/admin/agents", json={"name": "rota"}, headers=admin_headers())
+    created = await desk.http.post(
+        "/admin/agents", json={"name": "rota", "apps": ["*"]}, headers=admin_headers()
+    )
     body = created.json()
     assert body["key"].startswith("agent-") and body["key_prefix"] == body["key"][:10]
     duplicate = await desk.http.post(
-        "/admin/agents", json={"name": "rota"}, headers=admin_headers()
+        "/admin/agents", json={"name": "rota", "apps": ["*"]}, headers=admin_headers()
     )
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "conflict"
     bad_app = await desk.http.post(
@@ -141,3 +143,21 @@ async def test_csat_only_after_an_agent_resolved(desk: Desk) -> None:
         headers={"Authorization": f"Bearer {desk.app_key}"},
     )  # fmt: skip
     assert stranger.status_code == 404
+
+
+async def test_an_agent_must_name_the_apps_it_serves(desk: Desk) -> None:
+    created = await desk.http.post(
+        "/admin/agents", json={"name": "unscoped"}, headers=admin_headers()
+    )
+    assert created.status_code == 400 and created.json()["code"] == "invalid_param"
+    assert '["*"]' in created.json()["message"]
+
+
+async def test_agents_see_only_colleagues_of_their_apps(desk: Desk) -> None:
+    mine = await desk.new_agent("desk-only", ["desk"])
+    # Another app's agent (this runtime serves only "desk": written to the store directly).
+    desk.runtime.store.agents.create("tiny-only", ["tiny"])
+    await desk.new_agent("everywhere", ["*"])
+    listed = (await desk.agent(mine, "GET", "/agents")).json()["data"]
+    names = {agent["name"] for agent in listed}
+    assert {"desk-only", "everywhere"} <= names and "tiny-only" not in names

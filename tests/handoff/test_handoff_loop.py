@@ -73,7 +73,9 @@ async def test_customer_agent_and_bot_take_turns(
             now = await asyncio.wait_for(events.get(), 5)
             assert (now["event"], now["handoff_state"]) == ("handoff_state", "pending_human")
 
-            created = await http.post("/admin/agents", json={"name": "小王"}, headers=admin)
+            created = await http.post(
+                "/admin/agents", json={"name": "小王", "apps": ["*"]}, headers=admin
+            )
             agent = {"Authorization": f"Bearer {created.json()['key']}"}
             inbox = (await http.get("/v1/agent/inbox", headers=agent)).json()["data"]
             mine = next(i for i in inbox if i["conversation_id"] == cid)

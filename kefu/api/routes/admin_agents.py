@@ -22,7 +22,10 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminAuth])
 
 class AgentIn(StrictBody):
     name: str = Field(min_length=1, max_length=64)
-    apps: list[str] = Field(default_factory=list, description="apps it serves; empty: all")
+    apps: list[str] = Field(
+        default_factory=list,
+        description='the apps it serves (required); ["*"] for every app, present and future',
+    )
 
 
 def created_json(agent: AgentRecord, key: str) -> dict[str, object]:

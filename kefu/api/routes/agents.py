@@ -112,7 +112,8 @@ async def set_status(body: StatusIn, agent: Agent, runtime: RuntimeDep) -> Respo
 @router.get("/agents")
 async def list_agents(agent: Agent, runtime: RuntimeDep) -> Response:
     """Colleagues to transfer to."""
-    return json_response({"data": [agent_json(a) for a in await runtime.agents.agents()]})
+    colleagues = await runtime.agents.agents(colleague_of=agent)
+    return json_response({"data": [agent_json(a) for a in colleagues]})
 
 
 @router.get("/inbox")
