@@ -30,6 +30,7 @@ from kefu.core.errors import (
     NotFound,
     ProviderError,
     RequestError,
+    TooLarge,
     TooManyRequests,
     Unauthorized,
 )
@@ -55,6 +56,7 @@ _STATUS: list[tuple[type[KefuError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (TooManyRequests, 429),
+    (TooLarge, 413),
     (RequestError, 400),
     (ConfigError, 400),
     (ProviderError, 503),

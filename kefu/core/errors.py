@@ -11,6 +11,7 @@ Failures (something went wrong)::
     │   ├── NotFound                no such conversation/message/app *for this caller*
     │   ├── Conflict                the thing is not in a state that allows this (e.g. a
     │   │                           conversation another agent already claimed)
+    │   ├── TooLarge                what was sent is, or unpacks to, more than is allowed
     │   └── TooManyRequests         a rate limit or concurrency cap (``retry_after`` seconds)
     ├── ProviderError               an LLM/embedding provider failed
     │   ├── ProviderTimeout
@@ -45,6 +46,7 @@ __all__ = [
     "RequestError",
     "RetrievalError",
     "StorageError",
+    "TooLarge",
     "TooManyRequests",
     "ToolError",
     "Unauthorized",
@@ -98,6 +100,10 @@ class NotFound(RequestError):
 
 class Conflict(RequestError):
     code = "conflict"
+
+
+class TooLarge(RequestError):
+    code = "request_entity_too_large"
 
 
 class TooManyRequests(RequestError):

@@ -13,7 +13,8 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from kefu.core.errors import InvalidParam
+from kefu.core.errors import InvalidParam, TooLarge
+from kefu.knowledge import limits
 
 __all__ = ["clean_text", "decode_html", "docx_to_text", "html_to_text", "pdf_to_text"]
 
@@ -212,10 +213,20 @@ def pdf_to_text(data: bytes, name: str) -> tuple[str, dict[str, Any]]:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise InvalidParam(f"{name}: the PDF is encrypted (remove its password first)")
-        pages = [_unwrap(page.extract_text() or "") for page in reader.pages]
+        if len(reader.pages) > limits.MAX_PDF_PAGES:
+            raise TooLarge(
+                f"{name}: {len(reader.pages)} pages, more than the {limits.MAX_PDF_PAGES} allowed"
+            )
+        deadline, size = limits.Deadline(name), 0
+        pages: list[str] = []
+        for pdf_page in reader.pages:
+            deadline.check()
+            pages.append(_unwrap(pdf_page.extract_text() or ""))
+            size += len(pages[-1])
+            limits.check_text(size, name)
         info = reader.metadata
         title = str(info.title).strip() if info is not None and info.title else None
-    except InvalidParam:
+    except (InvalidParam, TooLarge):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise InvalidParam(f"{name}: not a readable PDF ({exc})") from None
@@ -252,6 +263,7 @@ def docx_to_text(data: bytes, name: str) -> tuple[str, dict[str, Any]]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    limits.check_zip(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, ValueError, KeyError, OSError) as exc:
@@ -260,11 +272,15 @@ def docx_to_text(data: bytes, name: str) -> tuple[str, dict[str, Any]]:
         raise InvalidParam(f"{name}: not a readable DOCX file ({type(exc).__name__})") from None
     lines: list[str] = []
     first_heading: str | None = None
+    deadline, size = limits.Deadline(name), 0
     for block in document.iter_inner_content():
+        deadline.check()
+        limits.check_text(size, name)
         if isinstance(block, Paragraph):
             text = " ".join(block.text.split())
             if not text:
                 continue
+            size += len(text)
             style = block.style.name if block.style is not None else ""
             level = 1 if style == "Title" else 0
             if match := _HEADING_STYLE.match(style or ""):

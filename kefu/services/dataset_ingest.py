@@ -19,6 +19,7 @@ from kefu.knowledge import (
     parse_faq,
     split_document,
 )
+from kefu.knowledge.limits import check_chunks, check_text
 
 __all__ = ["MAX_NAME_CHARS", "ParsedUpload", "ProcessRule", "parse_upload", "process_rule"]
 
@@ -118,7 +119,9 @@ def parse_upload(name: str, data: bytes, rule: ProcessRule, *, text: bool = Fals
     parsed = parse_document(
         data, parse_as, remove_urls=rule.remove_urls, remove_emails=rule.remove_emails
     )
+    check_text(len(parsed.content), parsed.name)
     chunks = split_document(parsed, rule.chunk_size, rule.chunk_overlap)
+    check_chunks(len(chunks), parsed.name)
     if not chunks:
         raise InvalidParam(f"{name}: no text could be extracted")
     # The split settings are part of the hash: the same text split differently is a change.

@@ -16,6 +16,7 @@ from kefu.knowledge import (
     read_faq_file,
     split_document,
 )
+from kefu.knowledge.limits import check_chunks, check_text
 from kefu.store import Store
 
 __all__ = ["ImportResult", "import_paths", "is_faq_file", "sync_config_sources"]
@@ -57,7 +58,9 @@ def _import_file(
         remove_emails=config.knowledge.remove_emails,
     )
     settings = config.knowledge
+    check_text(len(parsed.content), parsed.name)
     chunks = split_document(parsed, settings.chunk_size, settings.chunk_overlap)
+    check_chunks(len(chunks), parsed.name)
     # The chunking settings are part of the hash: changing them re-splits the document.
     digest = content_hash(f"{settings.chunk_size}:{settings.chunk_overlap}:{parsed.content}")
     document, changed = store.knowledge.save_document(
