@@ -115,5 +115,6 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         max_body_bytes=runtime.settings.max_body_bytes,
         max_upload_bytes=runtime.settings.max_upload_bytes,
         json_prefixes=("/v1", "/admin"),
+        body_timeout_s=runtime.settings.body_timeout_s,
     )
     return app

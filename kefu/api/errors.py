@@ -69,6 +69,7 @@ _HTTP_CODES = {
     404: "not_found",
     409: "conflict",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "request_entity_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",

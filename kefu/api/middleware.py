@@ -1,6 +1,9 @@
-"""Pure-ASGI guards that run before routing: body size and JSON content type."""
+"""Pure-ASGI guards that run before routing: body size, JSON content type, and a client
+that stops sending its body."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,8 +32,10 @@ class RequestGuard:
         max_body_bytes: int,
         json_prefixes: tuple[str, ...],
         max_upload_bytes: int | None = None,
+        body_timeout_s: float = 15.0,
     ):
         self.app = app
+        self.body_timeout_s = body_timeout_s
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes or max_body_bytes
         self.json_prefixes = json_prefixes
@@ -75,7 +80,14 @@ class RequestGuard:
 
         async def counting_receive() -> Message:
             nonlocal received
-            message = await receive()
+            try:
+                # A body shorter than its Content-Length, or sent a byte a minute, would
+                # hold a worker forever: each piece must come within the timeout.
+                message = await asyncio.wait_for(receive(), self.body_timeout_s)
+            except TimeoutError:
+                raise HTTPException(
+                    408, f"The request body did not arrive within {self.body_timeout_s:g} s."
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

@@ -116,7 +116,14 @@ def serve(
     gc.freeze()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=host, port=port, log_level=runtime.settings.log_level, access_log=False
+            app,
+            host=host,
+            port=port,
+            log_level=runtime.settings.log_level,
+            access_log=False,
+            # Idle and surplus connections cannot starve everyone else of descriptors.
+            limit_concurrency=runtime.settings.max_connections,
+            timeout_keep_alive=int(runtime.settings.keep_alive_s),
         )
     )
     where = f"http://{host}:{port}"

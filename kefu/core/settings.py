@@ -26,6 +26,13 @@ class Settings(BaseSettings):
         20_000_000, ge=1024, description="largest knowledge file upload (multipart) accepted"
     )
     stream_ping_seconds: float = Field(10.0, gt=0, description="SSE keep-alive interval")
+    body_timeout_s: float = Field(
+        15.0, gt=0, description="longest wait for the next piece of a request body (then 408)"
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="open connections `kefu serve` accepts (beyond: 503)"
+    )
+    keep_alive_s: float = Field(5.0, gt=0, description="how long an idle connection stays open")
     route_cache: bool = Field(
         True, description="cache routing decisions per exact question (apps set the size)"
     )
