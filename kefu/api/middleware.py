@@ -78,8 +78,14 @@ class RequestGuard:
                 return
         received = 0
 
+        body_done = not has_body
+
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, body_done
+            if body_done:
+                # After the body, receive() waits for a disconnect (a long SSE stream): no
+                # timeout there.
+                return await receive()
             try:
                 # A body shorter than its Content-Length, or sent a byte a minute, would
                 # hold a worker forever: each piece must come within the timeout.
@@ -88,6 +94,8 @@ class RequestGuard:
                 raise HTTPException(
                     408, f"The request body did not arrive within {self.body_timeout_s:g} s."
                 ) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from kefu.api.app import create_app
+from kefu.services.runtime import Runtime
+from kefu.testing import ScriptedChatModel
+from kefu.testing.scripted import ScriptedReply
+from tests.conftest import DEMO_KEY
 from tests.servers import KEY, running_server
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,7 @@ def read_response(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+@pytest.mark.integration
 def test_a_body_shorter_than_its_length_gets_408(server: str) -> None:
     address = urlsplit(server)
     with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
@@ -60,3 +64,19 @@ def test_a_body_shorter_than_its_length_gets_408(server: str) -> None:
     assert waited < 8  # the 1 s timeout, not a hang
     envelope = json.loads(body)
     assert envelope["status"] == 408 and envelope["code"] == "request_timeout"
+
+
+async def test_a_long_stream_is_not_cut_by_the_body_timeout(llm_runtime: Runtime) -> None:
+    """The timeout covers the request body only: an answer streaming longer still ends."""
+    llm_runtime.settings = llm_runtime.settings.model_copy(update={"body_timeout_s": 0.2})
+    model = ScriptedChatModel()
+    model.replies.append(ScriptedReply(("拒收", "的运费", "由买家", "承担 [1]。"), delay_s=0.3))
+    llm_runtime.apps.get("demo-shop").model = model
+    transport = httpx.ASGITransport(app=create_app(llm_runtime, close_runtime=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+        body = {"query": "刻字的商品多久发货", "user": "long", "response_mode": "streaming"}
+        headers = {"Authorization": f"Bearer {DEMO_KEY}"}
+        async with http.stream("POST", "/v1/chat-messages", json=body, headers=headers) as reply:
+            text = "".join([chunk async for chunk in reply.aiter_text()])
+    assert reply.status_code == 200
+    assert "message_end" in text and "request_timeout" not in text
