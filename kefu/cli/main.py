@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.kb_gaps import kb_gaps
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
+from kefu.observability.logs import configure_logging
 from kefu.services.chat import ChatRequest, TurnResult
 from kefu.services.knowledge_sync import expand_paths, import_paths
 from kefu.services.registry import reload_knowledge
@@ -102,8 +102,8 @@ def serve(
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
     threadpool_limits(1)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    settings = Settings()  # the same the runtime reads; the log set-up needs it first
+    configure_logging(settings.log_level, settings.log_format)
     with _friendly_errors():
         runtime = _build(app_files, demo, data_dir)
     for line in runtime.announcements:
@@ -114,7 +114,12 @@ def serve(
     gc.freeze()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=host, port=port, log_level=runtime.settings.log_level, access_log=False
+            app,
+            host=host,
+            port=port,
+            log_level=runtime.settings.log_level,
+            access_log=False,
+            log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)
         )
     )
     where = f"http://{host}:{port}"
