@@ -83,12 +83,16 @@ async def test_refusals_count_by_limit(http: httpx.AsyncClient, user: str) -> No
     assert 429 in statuses
     after = await scrape(http)
     refused = statuses.count(429)
-    assert value(after, "kefu_rate_limited_total", limit="user") - value(
-        before, "kefu_rate_limited_total", limit="user"
-    ) == refused
-    assert total(after, "kefu_http_requests_total", status="429") - total(
-        before, "kefu_http_requests_total", status="429"
-    ) == refused
+    assert (
+        value(after, "kefu_rate_limited_total", limit="user")
+        - value(before, "kefu_rate_limited_total", limit="user")
+        == refused
+    )
+    assert (
+        total(after, "kefu_http_requests_total", status="429")
+        - total(before, "kefu_http_requests_total", status="429")
+        == refused
+    )
 
 
 async def test_model_metrics_by_model(llm_runtime: Runtime) -> None:
