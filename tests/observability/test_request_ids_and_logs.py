@@ -179,11 +179,8 @@ async def test_every_log_line_of_a_turn_carries_the_request_and_the_turn(
     assert line["request_id"] == "r-1"
     assert line["trace_id"] == response.headers["x-trace-id"]
     assert line["app"] == "demo-shop" and line["route"] == "generate"
-    conversation_id = [
-        json.loads(data)["conversation_id"]
-        for data in response.text.split("data: ")[1:]
-        if data.strip()
-    ][0]
+    first_event = json.loads(response.text.split("data: ")[1])
+    conversation_id = first_event["conversation_id"]
     assert line["conversation_id"] == conversation_id
 
 
