@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ app.add_typer(eval_app, name="eval")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("kefu.cli")
 
 AppFiles = Annotated[
     list[Path] | None,
@@ -103,11 +105,14 @@ def serve(
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
     threadpool_limits(1)
     settings = Settings()  # the same the runtime reads; the log set-up needs it first
-    configure_logging(settings.log_level, settings.log_format)
+    json_logs = configure_logging(settings.log_level, settings.log_format) == "json"
     with _friendly_errors():
         runtime = _build(app_files, demo, data_dir)
     for line in runtime.announcements:
-        err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
+        if json_logs:  # a log collector reads JSON only
+            log.warning("%s", line)
+        else:
+            err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
     app = create_app(runtime)
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
@@ -131,17 +136,22 @@ def serve(
     ]
     # The keys are what a newcomer needs next: the last lines before serving, after
     # uvicorn's own start-up lines, not buried above them.
-    threading.Thread(target=_announce_when_started, args=(server, ready), daemon=True).start()
+    threading.Thread(
+        target=_announce_when_started, args=(server, ready, json_logs), daemon=True
+    ).start()
     server.run()
 
 
-def _announce_when_started(server: uvicorn.Server, lines: list[str]) -> None:
+def _announce_when_started(server: uvicorn.Server, lines: list[str], json_logs: bool) -> None:
     while not server.started:
         if server.should_exit:
             return
         time.sleep(0.05)
     for line in lines:
-        err.print(f"[bold green]{line}[/]", highlight=False, soft_wrap=True)
+        if json_logs:
+            log.info("%s", line)
+        else:
+            err.print(f"[bold green]{line}[/]", highlight=False, soft_wrap=True)
 
 
 def _print_sources(result: TurnResult) -> None:
