@@ -7,7 +7,7 @@ PORT ?= 8000
 DATA_DIR ?= ./data
 SHOP_PORT ?= 8100
 
-.PHONY: demo demo-reset test unit bench browser clean
+.PHONY: demo demo-reset test unit bench browser promtool clean
 
 # pip's own lines (each package as it is collected and installed) are the progress of the
 # long steps; a header says what is being installed and roughly how long it takes.
@@ -62,8 +62,16 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+## Debian's prometheus for promtool: the test run checks the shipped alert rules with it
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's prometheus for promtool (apt, about a minute)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus >/dev/null; }
+
 ## Install the test extras, lint, type-check and run the whole suite
-test: $(VENV)/.test-installed browser
+test: $(VENV)/.test-installed browser promtool
 	$(BIN)/ruff check kefu tests bench examples
 	$(BIN)/ruff format --check kefu tests bench examples
 	$(BIN)/mypy

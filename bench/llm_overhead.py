@@ -150,6 +150,7 @@ def main() -> int:
             "KEFU_LLM_BASE_URL": llama_url,
             "KEFU_LLM_MODEL": "smollm2",
             "KEFU_ADMIN_KEY": ADMIN_KEY,
+            "KEFU_LOG_FORMAT": "plain",  # the key line below is read as plain text
             "KEFU_LOG_LEVEL": "warning",
         }
         console.print("starting kefu …")

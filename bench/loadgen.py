@@ -102,8 +102,13 @@ async def connection_loop(
     offset: int,
     timeout_s: float,
     phases: list[tuple[float, WorkerStats]],
+    stride: int = 1,
 ) -> None:
-    """Drive one keep-alive connection through each ``(deadline, stats)`` phase in turn."""
+    """Drive one keep-alive connection through each ``(deadline, stats)`` phase in turn.
+
+    Connection ``offset`` of ``stride`` sends bodies ``offset``, ``offset + stride`` …, so the
+    connections never send the same end user's messages at the same moment (kefu's per-user
+    rate limit would answer 429)."""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     index = offset
@@ -112,7 +117,7 @@ async def connection_loop(
         for deadline, stats in phases:
             while time.perf_counter() < deadline:
                 request = requests[index % len(requests)]
-                index += 1
+                index += stride
                 try:
                     async with asyncio.timeout(timeout_s):
                         if writer is None:
@@ -169,6 +174,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                 int(spec["port"]),
                 requests,
                 offset=i,
+                stride=connections,
                 timeout_s=timeout_s,
                 phases=[(warm_end, warm[i]), (measure_end, measured[i])],
             )

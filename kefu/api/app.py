@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from wsgiref.simple_server import WSGIServer
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import kefu
 from kefu.api.errors import install_error_handlers
 from kefu.api.middleware import RequestGuard
+from kefu.api.observe import RequestObserver
 from kefu.api.responses import StaticPages
 from kefu.api.routes import (
     admin,
@@ -27,9 +29,13 @@ from kefu.api.routes import (
     datasets,
     handoff,
     knowledge_gaps,
+    metrics,
     openai,
     web,
 )
+from kefu.core.settings import Settings
+from kefu.observability import metrics as recorded
+from kefu.observability.tracing import configure_tracing
 from kefu.services.runtime import Runtime
 from kefu.web import STATIC_DIR
 
@@ -62,14 +68,24 @@ async def _apply_retention(runtime: Runtime) -> None:
 def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     """Build the HTTP app around an already-built runtime."""
 
+    settings = runtime.settings
+    recorded.configure(enabled=settings.metrics)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         jobs = [asyncio.create_task(_watch_knowledge(runtime))]
         if any(app.config.security.retention_days for app in runtime.apps.all()):
             jobs.append(asyncio.create_task(_apply_retention(runtime)))
+        tracer_provider = configure_tracing(settings.otel_endpoint, settings.otel_service_name)
+        metrics_server = _serve_metrics(settings)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
+            if tracer_provider is not None:
+                await to_thread.run_sync(tracer_provider.shutdown)  # sends what is queued
             for job in jobs:
                 job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -98,6 +114,8 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         app.include_router(module.router)
     for module in (web, console):
         app.include_router(module.router)
+    if settings.metrics and settings.metrics_port is None:
+        app.include_router(metrics.router)
     app.mount("/static", StaticPages(directory=STATIC_DIR), name="static")
     origins = sorted({o for a in runtime.apps.all() for o in a.config.security.cors_origins})
     if origins:
@@ -117,4 +135,15 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         json_prefixes=("/v1", "/admin"),
         body_timeout_s=runtime.settings.body_timeout_s,
     )
+    app.add_middleware(RequestObserver)  # outermost: it sees the guards' refusals too
     return app
+
+
+def _serve_metrics(settings: Settings) -> WSGIServer | None:
+    """``/metrics`` on its own port (``KEFU_METRICS_PORT``), without a key: for a port that
+    only the scraper can reach. Returns the server to shut down."""
+    if not settings.metrics or settings.metrics_port is None:
+        return None
+    server = recorded.serve_on_port(settings.metrics_port, settings.metrics_host)
+    log.info("metrics at http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+    return server

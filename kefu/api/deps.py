@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from kefu.core.errors import Forbidden, TooManyRequests, Unauthorized
+from kefu.observability import metrics
 from kefu.services.registry import AppRuntime
 from kefu.services.runtime import Runtime
 
@@ -74,6 +75,7 @@ def _keyed_app(request: Request, kinds: tuple[str, ...], refusal: str) -> AppRun
             f"key:{credential.key_id}", security.key_rate_per_s, security.key_burst
         )
         if wait:
+            metrics.rate_limited("key")
             raise TooManyRequests("Too many requests with this key; slow down.", wait)
     return credential.app
 

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kefu.api.observe import REQUEST_ID_SCOPE_KEY
 from kefu.core.errors import (
     ConfigError,
     Conflict,
@@ -187,9 +188,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error")
-        return error_response(
+        response = error_response(
             500,
             "internal_server_error",
             "Internal Server Error",
             openai=speaks_openai(request.url.path),
         )
+        # This handler runs outside the middleware that adds the request id to responses.
+        request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)
+        if request_id:
+            response.headers["X-Request-Id"] = request_id
+        return response

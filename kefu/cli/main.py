@@ -23,6 +23,7 @@ from kefu.cli.eval_questions import questions_command
 from kefu.cli.kb_gaps import kb_gaps
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
+from kefu.observability.logs import configure_logging
 from kefu.services.chat import ChatRequest, TurnResult
 from kefu.services.knowledge_sync import expand_paths, import_paths
 from kefu.services.registry import reload_knowledge
@@ -54,6 +55,7 @@ app.add_typer(eval_app, name="eval")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("kefu.cli")
 
 AppFiles = Annotated[
     list[Path] | None,
@@ -104,12 +106,15 @@ def serve(
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
     threadpool_limits(1)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    settings = Settings()  # the same the runtime reads; the log set-up needs it first
+    json_logs = configure_logging(settings.log_level, settings.log_format) == "json"
     with _friendly_errors():
         runtime = _build(app_files, demo, data_dir)
     for line in runtime.announcements:
-        err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
+        if json_logs:  # a log collector reads JSON only
+            log.warning("%s", line)
+        else:
+            err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
     app = create_app(runtime)
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
@@ -124,6 +129,7 @@ def serve(
             # Idle and surplus connections cannot starve everyone else of descriptors.
             limit_concurrency=runtime.settings.max_connections,
             timeout_keep_alive=int(runtime.settings.keep_alive_s),
+            log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)
         )
     )
     where = f"http://{host}:{port}"
@@ -135,17 +141,22 @@ def serve(
     ]
     # The keys are what a newcomer needs next: the last lines before serving, after
     # uvicorn's own start-up lines, not buried above them.
-    threading.Thread(target=_announce_when_started, args=(server, ready), daemon=True).start()
+    threading.Thread(
+        target=_announce_when_started, args=(server, ready, json_logs), daemon=True
+    ).start()
     server.run()
 
 
-def _announce_when_started(server: uvicorn.Server, lines: list[str]) -> None:
+def _announce_when_started(server: uvicorn.Server, lines: list[str], json_logs: bool) -> None:
     while not server.started:
         if server.should_exit:
             return
         time.sleep(0.05)
     for line in lines:
-        err.print(f"[bold green]{line}[/]", highlight=False, soft_wrap=True)
+        if json_logs:
+            log.info("%s", line)
+        else:
+            err.print(f"[bold green]{line}[/]", highlight=False, soft_wrap=True)
 
 
 def _print_sources(result: TurnResult) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,11 +48,36 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="model name for every app's primary model")
     llm_api_key: SecretStr | None = Field(None, description="API key for that server")
     log_level: str = "info"
+    log_format: Literal["auto", "json", "plain"] = Field(
+        "auto",
+        description="json: one JSON object per line; plain: text; auto: plain on a terminal, "
+        "JSON otherwise",
+    )
+    metrics: bool = Field(True, description="record Prometheus metrics and serve /metrics")
+    metrics_auth: Literal["admin", "none"] = Field(
+        "admin",
+        description="who may read /metrics on the API port: admin (Bearer admin key) or none "
+        "(anyone; for a port only the scraper can reach)",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="serve /metrics on this separate port (no key) instead of the API port",
+    )
+    metrics_host: str = Field("127.0.0.1", description="address of the metrics port")
     otel: bool = Field(
         False,
         description="FastAPI's native OpenTelemetry spans and metrics per request (off: the "
         "per-request provider check alone costs ~20% of a FAQ answer)",
     )
+
+    otel_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector for the turn's spans (http://collector:4318); needs "
+        "the otel extra",
+    )
+    otel_service_name: str = Field("kefu", description="service.name of the exported spans")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -31,6 +31,8 @@ from kefu.engine.prompt import (
 )
 from kefu.llm.base import ChatMessage, ChatModel, Usage
 from kefu.llm.profiles import ThinkStripper, strip_think
+from kefu.observability import metrics
+from kefu.observability.tracing import end_span, start_child
 from kefu.safety.injection import leaks_secret
 from kefu.safety.pii import mask_pii
 from kefu.safety.stream_guard import StreamGuard
@@ -240,6 +242,7 @@ async def stream_answer(
     stripper = ThinkStripper()
     words = ctx.app.sensitive
     guard = StreamGuard(words) if words is not None else None
+    span = start_child(ctx.trace.span, "generate")
     chunks = model.stream(messages, sampling or ctx.app.config.llm.sampling)
     try:
         ended = False
@@ -284,6 +287,7 @@ async def stream_answer(
     except ProviderError as exc:
         record["error"] = exc.message
         ctx.trace.facts["fallback"] = "extractive"
+        metrics.llm_fallback(model.name, "extractive")
         if state.parts:
             state.parts[:] = [ctx.answer]
             yield AnswerReplace(ctx.answer)
@@ -311,3 +315,22 @@ async def stream_answer(
             # A factual answer that names no source may be invented: flag it for review.
             record["uncited"] = not cited and bool(state.text.strip())
         ctx.trace.stages.append(record)
+        _observe(record, state, span)
+
+
+def _observe(record: dict[str, Any], state: AnswerState, span: Any) -> None:
+    """The generation's metrics (time to first token, tokens, time) and its span."""
+    model = record["model"]
+    if "first_token_ms" in record:
+        metrics.llm_first_token(model, record["first_token_ms"] / 1000)
+    metrics.llm_tokens(model, state.usage.prompt_tokens, state.usage.completion_tokens)
+    metrics.stage_timed("generate", record["duration_ms"] / 1000)
+    end_span(
+        span,
+        {
+            "gen_ai.request.model": model,
+            "gen_ai.usage.input_tokens": state.usage.prompt_tokens,
+            "gen_ai.usage.output_tokens": state.usage.completion_tokens,
+        },
+        error=record.get("error"),
+    )

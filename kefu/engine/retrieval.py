@@ -17,6 +17,7 @@ from kefu.engine.context import GUARDED, TurnContext
 from kefu.engine.route_cache import RouteDecision
 from kefu.knowledge import Degraded, QueryVector
 from kefu.nlu.dialog_acts import wants_human
+from kefu.observability import metrics
 
 __all__ = [
     "asks_for_human",
@@ -77,6 +78,8 @@ def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
 
 
 def _with_cache_mark(decision: RouteDecision, cache: str) -> RouteDecision:
+    """The decision marked as a route-cache hit or miss (in the trace and the metrics)."""
+    metrics.cache_lookup("route", cache == "hit")
     return RouteDecision(
         decision.route, decision.faq_hits, decision.passages, {**decision.record, "cache": cache}
     )

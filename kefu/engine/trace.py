@@ -14,11 +14,15 @@ __all__ = ["Trace"]
 class Trace:
     """Collects stage timings and decisions; ``to_dict`` is what the admin API shows.
 
-    ``trace_id`` is a 32-hex-digit id, the same shape as an OpenTelemetry trace id.
+    ``trace_id`` is a 32-hex-digit id, the same shape as an OpenTelemetry trace id (the
+    chat service gives the request's or the turn span's). ``span`` is the turn's
+    OpenTelemetry span while tracing is on (:mod:`kefu.observability.tracing`), else None.
     """
 
-    def __init__(self) -> None:
-        self.trace_id = f"{random.getrandbits(128):032x}"  # OpenTelemetry-shaped, no syscall
+    def __init__(self, trace_id: str | None = None, span: Any = None) -> None:
+        # OpenTelemetry-shaped, no syscall
+        self.trace_id = trace_id or f"{random.getrandbits(128):032x}"
+        self.span = span
         self._start = time.perf_counter()
         self.stages: list[dict[str, Any]] = []
         self.facts: dict[str, Any] = {}

@@ -4,7 +4,8 @@
                 → output_guard → (deliver: extractive, or the model's stream) → persist
 
 :data:`STAGES` lists the deciding stages in order; :func:`run_turn` runs them, each timed
-into the turn's trace (a stage whose ``applies`` says no is skipped and absent from it).
+into the turn's trace (a stage whose ``applies`` says no is skipped and absent from it),
+into the ``kefu_turn_stage_duration_seconds`` metric and, with tracing on, a span.
 Delivering and persisting are the chat service's (:mod:`kefu.services.chat`): they are
 async, must finish even when the client goes away mid-stream, and the output guard keeps
 watching a generated answer while it streams (:func:`kefu.engine.generation.stream_answer`).
@@ -32,6 +33,8 @@ from kefu.engine.stages import (
     route,
     understand,
 )
+from kefu.observability import metrics
+from kefu.observability.tracing import stage_span
 from kefu.safety.pii import mask_pii
 
 __all__ = ["DECIDE_ONLY", "STAGES", "Stage", "run_turn"]
@@ -66,10 +69,12 @@ async def run_turn(ctx: TurnContext, *, only: tuple[str, ...] | None = None) -> 
             continue
         if stage.applies is not None and not stage.applies(ctx):
             continue
-        with ctx.trace.stage(stage.name) as record:
+        with ctx.trace.stage(stage.name) as record, stage_span(ctx.trace.span, stage.name):
             done = stage.run(ctx, record)
             if inspect.isawaitable(done):
                 await done
+        if only is None:  # a replay re-decides old turns: not the service's latency
+            metrics.stage_timed(stage.name, record["duration_ms"] / 1000)
         if ctx.done:
             break
     _summarise(ctx)

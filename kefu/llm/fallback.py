@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from kefu.appfile.llm_config import SamplingConfig
-from kefu.core.errors import ProviderError
+from kefu.core.errors import (
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
 from kefu.llm.base import ChatMessage, ChatModel, Completion, StreamChunk
+from kefu.observability import metrics
 
 __all__ = [
     "BreakerRecord",
@@ -154,8 +160,19 @@ class FallbackChain:
     def _available(self) -> list[tuple[ChatModel, CircuitBreaker]]:
         available = [(m, b) for m, b in zip(self.models, self.breakers, strict=True) if b.allow()]
         if not available:
+            metrics.llm_error(self.name, "circuit_open")
             raise ProviderError("every model is unavailable (circuit open)")
         return available
+
+    def _failed(
+        self, model: ChatModel, breaker: CircuitBreaker, exc: ProviderError, *, last: bool
+    ) -> None:
+        """Count a model's failure (breaker, metrics); ``last``: no model is left to try."""
+        breaker.failure()
+        metrics.llm_error(model.name, _kind(exc))
+        if not last:
+            metrics.llm_fallback(model.name, "next")
+        log.warning("model failed, trying the next: %s", exc.message)
 
     async def complete(
         self,
@@ -164,16 +181,18 @@ class FallbackChain:
         tools: Sequence[dict[str, Any]] | None = None,
     ) -> Completion:
         errors: list[str] = []
-        for model, breaker in self._available():
+        available = self._available()
+        for position, (model, breaker) in enumerate(available, 1):
             try:
                 completion = await model.complete(messages, sampling, tools)
             except ProviderError as exc:
-                breaker.failure()
+                self._failed(model, breaker, exc, last=position == len(available))
                 errors.append(exc.message)
-                log.warning("model failed, trying the next: %s", exc.message)
                 continue
             breaker.success()
             self.last_used = model.name
+            usage = completion.usage
+            metrics.llm_tokens(model.name, usage.prompt_tokens, usage.completion_tokens)
             return completion
         raise ProviderError("; ".join(errors))
 
@@ -181,7 +200,8 @@ class FallbackChain:
         self, messages: Sequence[ChatMessage], sampling: SamplingConfig
     ) -> AsyncIterator[StreamChunk]:
         errors: list[str] = []
-        for model, breaker in self._available():
+        available = self._available()
+        for position, (model, breaker) in enumerate(available, 1):
             chunks = model.stream(messages, sampling)
             try:
                 first = await anext(chunks)
@@ -190,9 +210,8 @@ class FallbackChain:
                 self.last_used = model.name
                 return
             except ProviderError as exc:
-                breaker.failure()
+                self._failed(model, breaker, exc, last=position == len(available))
                 errors.append(exc.message)
-                log.warning("model failed, trying the next: %s", exc.message)
                 await _close(chunks)
                 continue
             self.last_used = model.name
@@ -200,14 +219,25 @@ class FallbackChain:
                 yield first
                 async for chunk in chunks:
                     yield chunk
-            except ProviderError:
+            except ProviderError as exc:
                 breaker.failure()
+                metrics.llm_error(model.name, _kind(exc))
                 raise
             finally:
                 await _close(chunks)
             breaker.success()
             return
         raise ProviderError("; ".join(errors))
+
+
+def _kind(exc: ProviderError) -> str:
+    if isinstance(exc, ProviderTimeout):
+        return "timeout"
+    if isinstance(exc, ProviderRateLimited):
+        return "rate_limited"
+    if isinstance(exc, ProviderBadResponse):
+        return "bad_response"
+    return "error"
 
 
 async def _close(chunks: AsyncIterator[StreamChunk]) -> None:

@@ -23,6 +23,7 @@ from kefu.core.handoff_records import (
 from kefu.core.ids import is_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
 from kefu.handoff.states import HUMAN_STATES, parse_state
+from kefu.observability import metrics
 from kefu.services.handoff import ConversationView, HandoffService, clean_message
 from kefu.services.handoff_notify import agent_message_event, ticket_json
 from kefu.services.validation import clean_name
@@ -119,8 +120,9 @@ class AgentDesk:
     # --- moves ------------------------------------------------------------------------------
 
     async def claim(self, agent: AgentRecord, conversation_id: str) -> ConversationRecord:
-        await self._conversation(agent, conversation_id)
+        before = await self._conversation(agent, conversation_id)
         claimed = await to_thread.run_sync(self._handoff.inbox.claim, conversation_id, agent)
+        self._waited(before)
         self._after_assign(claimed, agent)
         return claimed
 
@@ -133,6 +135,7 @@ class AgentDesk:
             self._handoff.inbox.reply, conversation_id, agent, text, language
         )
         if before.handoff_state != "human":
+            self._waited(before)
             self._after_assign(conversation, agent)
         self._handoff.notify.customer(conversation_id, agent_message_event(message))
         self._handoff.notify.webhook(app, "reply", {
@@ -182,6 +185,12 @@ class AgentDesk:
             "conversation_id": conversation_id, "agent": {"id": agent.id, "name": agent.name},
         })  # fmt: skip
         return resolved
+
+    def _waited(self, before: ConversationRecord) -> None:
+        """An agent took a waiting conversation: how long it waited since the hand-over."""
+        if before.handoff_state == "pending_human" and before.handoff_at is not None:
+            app = self._handoff.app_by_id(before.app_id).name
+            metrics.handoff_claimed(app, (utcnow() - before.handoff_at).total_seconds())
 
     def _after_assign(self, conversation: ConversationRecord, agent: AgentRecord | None) -> None:
         self._handoff.notify.state(conversation.id, conversation.handoff_state, agent)

@@ -32,9 +32,12 @@ from kefu.engine.generation import (
     stream_answer,
 )
 from kefu.engine.stages.persist import TurnUsage, stored_query, turn_record
+from kefu.engine.trace import Trace
 from kefu.engine.transcript import PriorTurn, TranscriptIndex, replay_dialog, transcript_history
 from kefu.engine.turn import run_turn
 from kefu.handoff.states import held_by_human
+from kefu.observability import context as log_context
+from kefu.observability import metrics, tracing
 from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
 from kefu.services.handoff import HandoffService
 from kefu.services.tasks import AnswerTasks, InMemoryAnswerTasks
@@ -135,9 +138,21 @@ class ChatService:
         user_id = end_user_id(app.id, user)
         self._admit(app, user_id)
         sampling = request.sampling.apply(app.config.llm.sampling) if request.sampling else None
-        ctx = TurnContext(app=app, raw_query=request.query, user=user, sampling=sampling)
-        existing = await self._load(request, ctx, user_id)
-        await run_turn(ctx)
+        ctx = TurnContext(
+            app=app, raw_query=request.query, user=user, sampling=sampling, trace=_trace(app)
+        )
+        logged = log_context.turn_context()
+        logged.app, logged.trace_id = app.name, ctx.trace.trace_id
+        if logged.request_id is not None and logged.request_id != ctx.trace.trace_id:
+            ctx.trace.facts["request_id"] = logged.request_id  # the client's, to find it by
+        try:
+            existing = await self._load(request, ctx, user_id)
+            logged.conversation_id = ctx.conversation_id
+            await run_turn(ctx)
+        except BaseException as exc:
+            tracing.end_span(ctx.trace.span, error=type(exc).__name__)
+            raise
+        logged.route = ctx.route
         new_conversation = None
         if existing is None:
             now = utcnow()
@@ -171,8 +186,10 @@ class ChatService:
         rate = security.user_rate_per_s
         wait = self.limits.take(f"user:{user_id}", rate, security.user_burst) if rate else 0.0
         if wait:
+            metrics.rate_limited("user")
             raise TooManyRequests("Too many messages from this user; slow down.", wait)
         if self._active.get(app.id, 0) >= security.max_concurrent_turns:
+            metrics.rate_limited("concurrency")
             raise TooManyRequests("Too many answers in progress for this app; retry shortly.")
 
     async def _load(
@@ -336,7 +353,10 @@ class ChatService:
             usage=usage,
             new_conversation=turn.new_conversation,
         )
-        await self.store.save_turn(record)
+        persisting = time.perf_counter()
+        with tracing.stage_span(ctx.trace.span, "persist"):
+            await self.store.save_turn(record)
+        metrics.stage_timed("persist", time.perf_counter() - persisting)
         if ctx.route == "annotation":  # its hit count, shown in the annotation list
             await to_thread.run_sync(
                 self.store.annotations.add_hit, request.app.id, ctx.faq_hits[0].entry.id
@@ -349,6 +369,7 @@ class ChatService:
             ctx.handoff_reason,
             ctx.ticket_id,
         )
+        _observe(ctx, status, usage, handoff_state)
         if request.transcript is not None:  # the client's next request continues here
             queries = [t.query for t in request.transcript] + [request.query]
             key = TranscriptIndex.key(request.app.id, turn.end_user_id, queries)
@@ -367,3 +388,31 @@ class ChatService:
             handoff_state=handoff_state,
             finish_reason="length" if turn.state.finish_reason == "length" else "stop",
         )
+
+
+def _trace(app: AppRuntime) -> Trace:
+    """The turn's trace: its id is the turn span's (tracing on), else the request id when
+    it has a trace id's shape (kefu's own request ids do), else a new one."""
+    span = tracing.start_turn_span({"kefu.app": app.name})
+    if span is not None:
+        return Trace(tracing.span_trace_id(span), span)
+    logged = log_context.current()
+    return Trace(log_context.trace_shaped(logged.request_id if logged else None))
+
+
+def _observe(ctx: TurnContext, status: str, usage: TurnUsage, handoff_state: str) -> None:
+    """The finished turn's metrics, and the end of its span."""
+    app = ctx.app.name
+    metrics.turn_finished(app, ctx.route, ctx.language, usage.latency_s)
+    if ctx.understood is not None and ctx.understood.intent is not None:
+        metrics.intent_confidence(app, ctx.understood.intent.confidence)
+    tracing.end_span(
+        ctx.trace.span,
+        {
+            "kefu.route": ctx.route,
+            "kefu.language": ctx.language,
+            "kefu.conversation_id": ctx.conversation_id,
+            "kefu.status": status,
+            "kefu.handoff_state": handoff_state,
+        },
+    )

@@ -27,6 +27,7 @@ from kefu.handoff.note import handover_note
 from kefu.handoff.states import HUMAN_STATES
 from kefu.handoff.tickets import TicketDesk
 from kefu.llm.profiles import strip_think
+from kefu.observability import metrics
 from kefu.safety import clean_text
 from kefu.services.handoff_notify import Notifier, agent_ref, ticket_json
 from kefu.services.registry import AppRegistry
@@ -120,9 +121,12 @@ class HandoffService:
         self, app: AppRuntime, message: MessageRecord, user: str, reason: str
     ) -> str:
         conversation = await to_thread.run_sync(self.inbox.request, message.conversation_id, reason)
+        metrics.handoff_requested(app.name, reason)
         agent = None
         if app.config.handoff.auto_assign:
             agent = await to_thread.run_sync(self.inbox.auto_assign, conversation, app.name)
+            if agent is not None:
+                metrics.handoff_claimed(app.name, 0.0)  # assigned at once: no wait
         state = "human" if agent else conversation.handoff_state
         self.notify.state(message.conversation_id, state, agent)
         self.notify.webhook(app, "handoff", {

@@ -2,8 +2,9 @@
 
 The registry is the one place a call goes through: it checks the arguments against the tool's
 JSON Schema, turns an unknown name or a crashing tool into a non-ok result, adds the configured
-degraded reply and handoff flag to failures, and logs one line per call: name, outcome, status
-and latency (never arguments, headers, environment values or error text).
+degraded reply and handoff flag to failures, counts it in the metrics and logs one line per
+call: name, outcome, status and latency (never arguments, headers, environment values or error
+text).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import jsonschema
 from kefu.appfile.tool_config import Template, ToolConfig
 from kefu.core.errors import ConfigError
 from kefu.core.types import Language
+from kefu.observability import metrics
 from kefu.tools.base import FAILURES, Tool, ToolContext, ToolResult
 from kefu.tools.http import HttpTool
 from kefu.tools.python import PythonTool
@@ -161,6 +163,8 @@ class ToolRegistry:
                 degraded_reply=result.degraded_reply or config.degraded_reply,
                 handoff=result.handoff or config.handoff_on_failure,
             )
+        # A name a model made up is not a label value: label sets must stay bounded.
+        metrics.tool_called(name if tool else "<unknown>", result.outcome, result.latency_ms / 1000)
         # No arguments and no error text: they may hold customer data (the trace masks them).
         log.log(
             logging.WARNING if result.outcome in FAILURES else logging.INFO,

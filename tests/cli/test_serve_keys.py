@@ -19,6 +19,8 @@ pytestmark = pytest.mark.integration
 def _serve_once(data_dir: Path, log: Path) -> tuple[str, str, list[str]]:
     """Start, read the last lines of the log, check both keys work, stop."""
     env = {k: v for k, v in os.environ.items() if k not in {"KEFU_ADMIN_KEY", "KEFU_DEMO_API_KEY"}}
+    # What a newcomer's terminal shows (plain); into a file or a pipe kefu logs JSON lines.
+    env["KEFU_LOG_FORMAT"] = "plain"
     port = free_port()
     command = [sys.executable, "-m", "kefu.cli.main", "serve", "--demo", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
