@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "web": set(),
     "api": {"core", "appfile", "services", "safety", "web"},
-    "cli": {"core", "appfile", "services", "api", "nlu", "knowledge"},
+    "cli": {"core", "appfile", "services", "api", "nlu", "knowledge", "safety"},
 }  # fmt: skip
 
 
