@@ -27,7 +27,9 @@ def injection_command(
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    show: Annotated[bool, typer.Option("--show", help="list missed attacks and false positives")] = False,
+    show: Annotated[
+        bool, typer.Option("--show", help="list missed attacks and false positives")
+    ] = False,
 ) -> None:
     """Recall on injection attempts and false positives on harmless look-alikes, by
     disguise and language."""
@@ -63,7 +65,9 @@ def _print(report: InjectionReport, *, show: bool) -> None:
         out.print(groups)
     if show:
         for row in summary["missed"]:
-            out.print(f"  missed [{row['disguise']}] {row['text']!r}", markup=False, highlight=False)
+            out.print(
+                f"  missed [{row['disguise']}] {row['text']!r}", markup=False, highlight=False
+            )
         for row in summary["false_positives"]:
             out.print(
                 f"  false positive [{row['disguise']}] {row['text']!r} {row['reasons']}",

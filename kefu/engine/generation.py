@@ -31,7 +31,7 @@ from kefu.engine.prompt import (
 )
 from kefu.llm.base import ChatMessage, ChatModel, Usage
 from kefu.llm.profiles import ThinkStripper, strip_think
-from kefu.safety.injection import leaks_secret
+from kefu.safety.leaks import LeakGuard
 from kefu.safety.pii import mask_pii
 from kefu.safety.stream_guard import StreamGuard
 
@@ -240,6 +240,8 @@ async def stream_answer(
     stripper = ThinkStripper()
     words = ctx.app.sensitive
     guard = StreamGuard(words) if words is not None else None
+    # Text that could begin a recital of the instructions is held back until it is settled.
+    leak = LeakGuard([ctx.app.config.persona, *POLICY.values()])
     chunks = model.stream(messages, sampling or ctx.app.config.llm.sampling)
     try:
         ended = False
@@ -253,9 +255,9 @@ async def stream_answer(
             visible = stripper.feed(chunk.text)
             if guard is not None:
                 visible = guard.feed(visible)
-            for event in _show(visible, state, record, started):
+            for event in _show(leak.feed(visible), state, record, started):
                 yield event
-            if guard is not None and guard.hit is not None:
+            if (guard is not None and guard.hit is not None) or leak.leaked:
                 break
             if stopped.is_set():
                 break
@@ -265,6 +267,8 @@ async def stream_answer(
             tail = stripper.finish()
             if guard is not None:
                 tail = guard.feed(tail) + guard.finish()
+            if guard is None or guard.hit is None:
+                tail = leak.feed(tail) + leak.finish()
             for event in _show(tail, state, record, started):
                 yield event
         if guard is not None and guard.hit is not None:
@@ -274,7 +278,7 @@ async def stream_answer(
             state.parts[:] = [blocked]
             state.finish_reason = None  # a preset reply, whole, not the model's words
             yield AnswerReplace(blocked)
-        elif leaks_secret(state.text, [ctx.app.config.persona, *POLICY.values()]):
+        elif leak.leaked:
             # The model recited its instructions (prompt extraction got through).
             record["leaked_system_prompt"] = True
             refused = ctx.app.config.replies.refused.get(ctx.language)

@@ -69,11 +69,14 @@ _OWN_ZH = (
 _SECRET_ZH = (
     r"(?:人设|角色设定|(?:初始|原始|系统|隐藏|后台|内部)(?:指令|指示|设定|设置|配置|消息)|"
     r"系统提示词?|提示词|(?:完整|全部|原始|初始|隐藏)的?提示(?![我说])|设定|指令|指示|"
-    r"配置文件|system prompt|system message|prompt|instructions|第一条消息|那段(?:设定)?(?:话|文字))"
+    r"配置文件|system prompt|system message|prompt|instructions|第一条消息|"
+    r"那段(?:设定)?(?:话|文字))"
 )
 _WEAK_SECRET_ZH = r"(?:规则|规定|配置|密[钥鑰]|api ?key|密码|说明|设置|config|rules|keys?)"
 # What the model was given, in general words: only with "你收到的", "系统给你的".
-_GIVEN_ZH = r"(?:你[^。？！，,\n]{0,4}?(?:收到|接收到|接到|得到|拿到)的?|(?:系统|店铺|开发者)?给你的)"
+_GIVEN_ZH = (
+    r"(?:你[^。？！，,\n]{0,4}?(?:收到|接收到|接到|得到|拿到)的?|(?:系统|店铺|开发者)?给你的)"
+)
 _GENERIC_ZH = r"(?:那些|那段|第一段|第一条)?(?:系统)?(?:话|文字|内容|消息|文本)"
 _REQUEST_ZH = (
     r"(?:告诉|说出|输出|打印|显示|展示|透露|泄露|复述|重复|给我|发我|发给我|发一下|贴|列出|"
@@ -196,7 +199,12 @@ _RULES: tuple[tuple[str, float, str, str | None], ...] = (
         r"什么都(?:能|可以|要)(?:回答|说|做)|畅所欲言|不(?:要|许)拒绝",
         None,
     ),
-    ("dan", 0.8, r"\bdo anything now\b|\bdan ?(?:mode|模式|prompt|jailbreak)|strive to avoid norms", None),
+    (
+        "dan",
+        0.8,
+        r"\bdo anything now\b|\bdan ?(?:mode|模式|prompt|jailbreak)|strive to avoid norms",
+        None,
+    ),
     ("dan_name", 0.4, r"(?-i:\b(?:DAN|STAN)\b)", None),  # upper case only: "Dan from sales"
     (
         "developer_mode",
@@ -205,13 +213,15 @@ _RULES: tuple[tuple[str, float, str, str | None], ...] = (
         r"\b(?:developer|god|dan|jailbreak|sudo|unrestricted) ?mode (?:is )?(?:enabled|activated|"
         r"on(?=\s*(?:[.!,:;]|$)))|"
         r"\b(?:enable|activate|switch to|enter|turn on) (?:god|dan|jailbreak|jailbroken|"
-        r"unrestricted|sudo) mode\b|^[\s\"']*(?:please )?(?:enable|activate|enter|switch to|turn on) "
+        r"unrestricted|sudo) mode\b|"
+        r"^[\s\"']*(?:please )?(?:enable|activate|enter|switch to|turn on) "
         r"(?:developer|dev|debug) mode[\s.!]*$|"
         r"你(?:现在)?(?:已经|已|将|要|必须|立即|立刻)?(?:进入|切换到|切换为|处于)了?"
         r"(?:开发者|上帝|越狱|调试|dan|无限制|管理员)模式|(?:现在|立即|立刻)?(?:进入|切换到|"
         r"开启|启动)(?:上帝|越狱|dan|无限制)模式|(?:现在|立即|立刻)(?:进入|切换到|开启)"
         r"(?:开发者|调试)模式|^\s*(?:请)?(?:开启|进入|打开|切换到)(?:开发者|调试)模式|"
-        r"(?:开发者|上帝|越狱|dan|developer|god|jailbreak) ?(?:模式|mode) ?(?:已)?(?:开启|启动|激活)|"
+        r"(?:开发者|上帝|越狱|dan|developer|god|jailbreak) ?(?:模式|mode) ?(?:已)?"
+        r"(?:开启|启动|激活)|"
         r"(?:切换为|进入)(?:了)?管理员模式",
         None,
     ),
@@ -350,9 +360,19 @@ _RULES: tuple[tuple[str, float, str, str | None], ...] = (
         None,
     ),
     ("encoding_request", 0.3, r"\b(?:in|using|as) base64\b|base64编码|十六进制|\bin hex\b", None),
-    ("restriction_probe", 0.4, r"被禁止(?:说|回答|透露)|\bwhat are you (?:not allowed|forbidden)", None),
+    (
+        "restriction_probe",
+        0.4,
+        r"被禁止(?:说|回答|透露)|\bwhat are you (?:not allowed|forbidden)",
+        None,
+    ),
     ("verbatim_rules_zh", 0.45, r"(?:规则|设定|指令|提示词)的?(?:原文|全文)", _REQUEST_ZH),
-    ("yours_request", 0.3, r"\b(?:paste|pasting|share|sharing|send|sending|post|posting) yours\b", None),
+    (
+        "yours_request",
+        0.3,
+        r"\b(?:paste|pasting|share|sharing|send|sending|post|posting) yours\b",
+        None,
+    ),
     (
         "fake_role_marker",
         0.7,
@@ -363,7 +383,12 @@ _RULES: tuple[tuple[str, float, str, str | None], ...] = (
         r"(?:新的?|真正的|最新的?)(?:系统)?(?:指令|规则|任务)\s*:",
         None,
     ),
-    ("bracket_marker", 0.3, r"[\[【]\s*(?:system|系统)\s*(?:消息|通知|指令|message)?\s*[\]】]", None),
+    (
+        "bracket_marker",
+        0.3,
+        r"[\[【]\s*(?:system|系统)\s*(?:消息|通知|指令|message)?\s*[\]】]",
+        None,
+    ),
     ("role_label", 0.3, r"^\s*(?:system|assistant|系统)\s*:", None),
     ("no_longer_assistant", 0.4, r"\byou(?: are|'re) no longer\b|你(?:已经)?不再是|不再听从", None),
 )
@@ -399,6 +424,8 @@ def _read_leet(match: re.Match[str]) -> str:
     token = match.group(0)
     if token.lower() in _NOT_LEET or not any(c in "013457@$" for c in token):
         return token
+    if re.search(r"\d{4}", token):
+        return token  # an order number or a code, not a word
     return token.translate(_LEET)
 
 

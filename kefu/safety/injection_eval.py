@@ -78,7 +78,9 @@ class InjectionReport:
         """Plain data for ``--json``."""
 
         def group(label: Label, by: Literal["lang", "disguise"]) -> dict[str, Any]:
-            return {k: {"n": n, "flagged": share} for k, (n, share) in self.groups(label, by).items()}
+            return {
+                k: {"n": n, "flagged": share} for k, (n, share) in self.groups(label, by).items()
+            }
 
         attacks = [r for r in self.results if r.case.label == "attack"]
         benign = [r for r in self.results if r.case.label == "benign"]
