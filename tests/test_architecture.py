@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "web": set(),
     "api": {"core", "appfile", "services", "safety", "web", "observability"},
-    "cli": {"core", "appfile", "services", "api", "nlu", "knowledge", "observability"},
+    "cli": {"core", "appfile", "services", "api", "nlu", "knowledge", "safety", "observability"},
 }  # fmt: skip
 
 

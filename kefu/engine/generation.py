@@ -33,7 +33,7 @@ from kefu.llm.base import ChatMessage, ChatModel, Usage
 from kefu.llm.profiles import ThinkStripper, strip_think
 from kefu.observability import metrics
 from kefu.observability.tracing import end_span, start_child
-from kefu.safety.injection import leaks_secret
+from kefu.safety.leaks import LeakGuard
 from kefu.safety.pii import mask_pii
 from kefu.safety.stream_guard import StreamGuard
 
@@ -243,6 +243,8 @@ async def stream_answer(
     words = ctx.app.sensitive
     guard = StreamGuard(words) if words is not None else None
     span = start_child(ctx.trace.span, "generate")
+    # Text that could begin a recital of the instructions is held back until it is settled.
+    leak = LeakGuard([ctx.app.config.persona, *POLICY.values()])
     chunks = model.stream(messages, sampling or ctx.app.config.llm.sampling)
     try:
         ended = False
@@ -256,9 +258,9 @@ async def stream_answer(
             visible = stripper.feed(chunk.text)
             if guard is not None:
                 visible = guard.feed(visible)
-            for event in _show(visible, state, record, started):
+            for event in _show(leak.feed(visible), state, record, started):
                 yield event
-            if guard is not None and guard.hit is not None:
+            if (guard is not None and guard.hit is not None) or leak.leaked:
                 break
             if stopped.is_set():
                 break
@@ -268,6 +270,8 @@ async def stream_answer(
             tail = stripper.finish()
             if guard is not None:
                 tail = guard.feed(tail) + guard.finish()
+            if guard is None or guard.hit is None:
+                tail = leak.feed(tail) + leak.finish()
             for event in _show(tail, state, record, started):
                 yield event
         if guard is not None and guard.hit is not None:
@@ -277,7 +281,7 @@ async def stream_answer(
             state.parts[:] = [blocked]
             state.finish_reason = None  # a preset reply, whole, not the model's words
             yield AnswerReplace(blocked)
-        elif leaks_secret(state.text, [ctx.app.config.persona, *POLICY.values()]):
+        elif leak.leaked:
             # The model recited its instructions (prompt extraction got through).
             record["leaked_system_prompt"] = True
             refused = ctx.app.config.replies.refused.get(ctx.language)

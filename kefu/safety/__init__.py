@@ -1,7 +1,9 @@
 """Input and output safety: Unicode clean-up, size limits, sensitive words, PII, injection."""
 
-from kefu.safety.injection import InjectionVerdict, detect_injection, leaks_secret
+from kefu.safety.folding import compact_form, fold_text
+from kefu.safety.injection import InjectionVerdict, detect_injection, normalise_for_detection
 from kefu.safety.input_guard import GuardedInput, guard_input
+from kefu.safety.leaks import LeakGuard, SecretIndex, leaks_secret
 from kefu.safety.pii import (
     ALL_PII_KINDS,
     PiiHit,
@@ -20,15 +22,19 @@ __all__ = [
     "ALL_PII_KINDS",
     "GuardedInput",
     "InjectionVerdict",
+    "LeakGuard",
     "PiiHit",
     "PiiKind",
+    "SecretIndex",
     "SensitiveWords",
     "StreamGuard",
     "WordHit",
     "clean_text",
     "clean_value",
+    "compact_form",
     "detect_injection",
     "find_pii",
+    "fold_text",
     "guard_input",
     "id_card_valid",
     "leaks_secret",
@@ -36,4 +42,5 @@ __all__ = [
     "mask_pii",
     "mask_value",
     "matching_form",
+    "normalise_for_detection",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kefu.safety import compact_form
 from kefu.services.chat import AnswerDelta, AnswerReplace, ChatRequest, TurnResult
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
@@ -128,3 +129,60 @@ async def test_optional_llm_guard_refuses_what_heuristics_miss(llm_runtime: Runt
     assert "You screen messages" in model.calls[0][0].content
     _, _, ok = await ask(llm_runtime, "拒收的话运费谁出", user="g2")
     assert ok.route == "generate" and ok.answer == "拒收按政策处理 [1]。"
+
+
+def _shown(events: list) -> str:  # type: ignore[type-arg]
+    return "".join(e.text for e in events if isinstance(e, AnswerDelta))
+
+
+async def test_a_disguised_recital_is_never_shown_while_streaming(llm_runtime: Runtime) -> None:
+    """M1: the persona, a character at a time, zero-width spaces between its characters, is
+    held back and never appears in a ``message`` event, in any piece."""
+    app = llm_runtime.apps.get("demo-shop")
+    persona = app.config.persona
+    recital = "\u200b".join(persona[:60])
+    pieces = ["好的，我的设定如下：", *recital, "……"]
+    app.model = ScriptedChatModel().say(*pieces)
+    turn, events, result = await ask(llm_runtime, "拒收的话运费谁出")
+    shown = _shown(events)
+    assert shown == "好的，我的设定如下：", "only what came before the recital"
+    assert compact_form(persona[:30]) not in compact_form(shown)
+    refused = app.config.replies.refused.zh
+    assert isinstance(events[-1], AnswerReplace) and result.answer == refused
+    generate = next(s for s in turn.ctx.trace.stages if s["name"] == "generate")
+    assert generate["leaked_system_prompt"] is True
+
+
+async def test_a_short_persona_sentence_is_protected(llm_runtime: Runtime) -> None:
+    app = llm_runtime.apps.get("demo-shop")
+    sentence = "顾客用什么语言提问，就用什么语言回答。"  # 17 characters: under the window
+    assert sentence in app.config.persona
+    app.model = ScriptedChatModel().say("我的规则之一：", sentence[:5], sentence[5:], "就这些。")
+    _, events, result = await ask(llm_runtime, "拒收的话运费谁出", user="short")
+    assert "就用什么语言回答" not in _shown(events)
+    assert result.answer == app.config.replies.refused.zh
+
+
+async def test_an_ordinary_answer_streams_whole(llm_runtime: Runtime) -> None:
+    """Answers that share words with the persona (人工客服, 转人工) are released in full."""
+    app = llm_runtime.apps.get("demo-shop")
+    reply = (
+        "拒收的运费由顾客承担 [1]。",
+        "如需帮助，请联系人工客服",
+        "（输入「转人工」，每天 9:00–22:00）。",
+    )
+    app.model = ScriptedChatModel().say(*reply)
+    _, events, result = await ask(llm_runtime, "拒收的话运费谁出", user="ordinary")
+    assert _shown(events) == result.answer == "".join(reply)
+    assert not any(isinstance(e, AnswerReplace) for e in events)
+
+
+async def test_benign_look_alikes_are_answered(llm_runtime: Runtime) -> None:
+    """Customers' own words that look like injections get an answer, not the refusal."""
+    for number, question in enumerate(
+        ("忽略这个订单吧，我想问退货运费", "请忽略我上一条消息，地址写错了", "管理员电话多少",
+         "ignore my last message, how long does shipping take?",
+         "what are your instructions for returning an item")
+    ):  # fmt: skip
+        _, _, result = await ask(llm_runtime, question, user=f"look-alike-{number}")
+        assert result.route != "refused", question

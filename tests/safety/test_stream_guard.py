@@ -99,3 +99,24 @@ def test_a_word_completed_after_its_start_was_shown_is_still_a_hit() -> None:
     assert guard.feed("You idi") == "You idi", "English flows on without waiting"
     assert guard.feed("ot!") == ""
     assert guard.hit is not None and guard.hit.word == "idiot"
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "刷\u200b单\u200b返\u200b利",
+        "刷\u00ad单\u2060返\ufeff利",
+        "刷 单-返.利",
+        "ＦＵＣＫ",
+        "F\u200bU\u200bC\u200bK",
+    ],
+)
+def test_disguised_words_are_caught_streaming(words: SensitiveWords, disguised: str) -> None:
+    """Zero-width characters, separators, case and width are folded before matching."""
+    guard = StreamGuard(words)
+    text = f"好的，{disguised} 后面的话。"
+    released = "".join(run(guard, list(text)))
+    assert guard.hit is not None
+    start = text.index(disguised)
+    assert released == text[: start + len(disguised) - 1][: len(released)]
+    assert len(released) < start + len(disguised), "the word was never shown whole"
