@@ -22,6 +22,7 @@ from kefu.services.chat import ChatService
 from kefu.services.conversations import ConversationService
 from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
+from kefu.services.analytics import AnalyticsService
 from kefu.services.knowledge_gaps import KnowledgeGapService
 from kefu.services.registry import AppRegistry
 from kefu.store import Store
@@ -63,6 +64,7 @@ class Runtime:
     datasets: DatasetService
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
+    analytics: AnalyticsService
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -121,6 +123,7 @@ class Runtime:
             datasets=DatasetService(store),
             annotations=AnnotationService(store),
             knowledge_gaps=KnowledgeGapService(store),
+            analytics=AnalyticsService(store),
             announcements=announcements,
             keys=keys,
         )
