@@ -310,18 +310,18 @@ def build_report(
     requested: dict[str, datetime] = {}
     taken: dict[str, datetime] = {}
     for event in history.events:
-        conversation = event.conversation_id
+        cid = event.cid_id
         if event.from_state in _STARTS_FROM and event.to_state in _HUMAN_SIDE:
-            requested[conversation] = event.at
-            taken.pop(conversation, None)
-        if event.to_state == "human" and conversation not in taken:
-            taken[conversation] = event.at
-            if conversation in requested and (day := figures(event.at)) is not None:
+            requested[cid] = event.at
+            taken.pop(cid, None)
+        if event.to_state == "human" and cid not in taken:
+            taken[cid] = event.at
+            if cid in requested and (day := figures(event.at)) is not None:
                 day.taken += 1
-                day.waiting_s_sum += (event.at - requested[conversation]).total_seconds()
+                day.waiting_s_sum += (event.at - requested[cid]).total_seconds()
         if event.to_state == "resolved":
-            began = taken.pop(conversation, None) or requested.get(conversation)
-            requested.pop(conversation, None)
+            began = taken.pop(cid, None) or requested.get(cid)
+            requested.pop(cid, None)
             day = figures(event.at)
             if began is None or day is None:
                 continue  # the episode began before the window

@@ -17,12 +17,12 @@ from kefu.llm.factory import LLMOverrides
 from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
 from kefu.services.admin import AdminService
 from kefu.services.agent_desk import AgentDesk
+from kefu.services.analytics import AnalyticsService
 from kefu.services.annotations import AnnotationService
 from kefu.services.chat import ChatService
 from kefu.services.conversations import ConversationService
 from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
-from kefu.services.analytics import AnalyticsService
 from kefu.services.knowledge_gaps import KnowledgeGapService
 from kefu.services.registry import AppRegistry
 from kefu.store import Store

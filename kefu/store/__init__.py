@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
-from kefu.store.analytics import AnalyticsRepository
 from kefu.store.agents import AgentRepository
+from kefu.store.analytics import AnalyticsRepository
 from kefu.store.annotations import AnnotationRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository

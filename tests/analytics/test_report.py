@@ -70,7 +70,7 @@ def history() -> ServiceHistory:
             ),
             turn("c", utc(1, 16, 30), "fallback", intent="refund"),
             turn("c", utc(1, 16, 40), "handoff"),
-        ],  # fmt: skip
+        ],
         events=[
             move("b", utc(1, 2, 5), "bot", "pending_human", reason="customer_request"),
             move("b", utc(1, 2, 15), "pending_human", "human", agent="ag1"),  # waited 600 s

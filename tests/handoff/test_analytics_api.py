@@ -52,9 +52,7 @@ async def test_figures_match_the_history_made_through_the_api(desk: Desk) -> Non
     total = report["total"]
     assert (total["conversations"], total["contained"], total["handed_over"]) == (4, 2, 2)
     assert total["containment_rate"] == 0.5
-    assert {r["reason"]: r["count"] for r in report["handoff_reasons"]} == {
-        "customer_request": 2
-    }
+    assert {r["reason"]: r["count"] for r in report["handoff_reasons"]} == {"customer_request": 2}
     # a, b ×2, c and d's request: five bot answers; c's was the fallback
     assert (total["bot_answers"], total["fallbacks"]) == (5, 1)
     assert (total["likes"], total["dislikes"]) == (1, 1)
