@@ -310,7 +310,7 @@ def build_report(
     requested: dict[str, datetime] = {}
     taken: dict[str, datetime] = {}
     for event in history.events:
-        cid = event.cid_id
+        cid = event.conversation_id
         if event.from_state in _STARTS_FROM and event.to_state in _HUMAN_SIDE:
             requested[cid] = event.at
             taken.pop(cid, None)
