@@ -17,6 +17,7 @@ from kefu.llm.factory import LLMOverrides
 from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
 from kefu.services.admin import AdminService
 from kefu.services.agent_desk import AgentDesk
+from kefu.services.analytics import AnalyticsService
 from kefu.services.annotations import AnnotationService
 from kefu.services.chat import ChatService
 from kefu.services.conversations import ConversationService
@@ -63,6 +64,7 @@ class Runtime:
     datasets: DatasetService
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
+    analytics: AnalyticsService
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -121,6 +123,7 @@ class Runtime:
             datasets=DatasetService(store),
             annotations=AnnotationService(store),
             knowledge_gaps=KnowledgeGapService(store),
+            analytics=AnalyticsService(store),
             announcements=announcements,
             keys=keys,
         )

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
 from kefu.store.agents import AgentRepository
+from kefu.store.analytics import AnalyticsRepository
 from kefu.store.annotations import AnnotationRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
@@ -46,6 +47,7 @@ class Store:
         self.datasets = DatasetRepository(engine)
         self.annotations = AnnotationRepository(engine)
         self.questions = QuestionRepository(engine)
+        self.analytics = AnalyticsRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

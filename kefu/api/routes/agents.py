@@ -99,8 +99,11 @@ def note_json(note: NoteRecord) -> dict[str, Any]:
 
 
 @router.get("/me")
-async def me(agent: Agent) -> Response:
-    return json_response(agent_json(agent))
+async def me(agent: Agent, request: Request, runtime: RuntimeDep) -> Response:
+    """Who is signed in; ``admin``: the admin key (the console then offers analytics)."""
+    return json_response(
+        {**agent_json(agent), "admin": runtime.is_admin_key(bearer_token(request))}
+    )
 
 
 @router.post("/status")

@@ -22,7 +22,9 @@
     selected: null,
     conversation: null, // the selected conversation as last loaded
     timer: null,
-    view: 'inbox'
+    view: 'inbox',
+    admin: false, // the admin key: the analytics dashboard too
+    analytics: null // the report on screen, re-rendered when the language changes
   };
   if (!I18N[state.lang]) state.lang = 'zh';
 
@@ -128,22 +130,26 @@
     ['logout', 'tab-inbox', 'tab-tickets', 'online-wrap'].forEach(function (id) {
       $(id).hidden = !signedIn;
     });
+    $('tab-analytics').hidden = !signedIn || !state.admin; // the admin key's view only
     if (!signedIn) { $('who').textContent = ''; $('desk-error').hidden = true; }
     if (signedIn) showView(state.view);
   }
 
-  /** Inside the desk: the inbox (and the open conversation), or the tickets table. */
+  /** Inside the desk: the inbox (and the open conversation), the tickets table, or (the
+   *  admin) the analytics dashboard. */
   function showView(view) {
+    if (view === 'analytics' && !state.admin) view = 'inbox';
     state.view = view;
     var inbox = view === 'inbox';
-    $('tab-inbox').classList.toggle('active', inbox);
-    $('tab-tickets').classList.toggle('active', !inbox);
-    $('tab-inbox').setAttribute('aria-pressed', String(inbox));
-    $('tab-tickets').setAttribute('aria-pressed', String(!inbox));
+    ['inbox', 'tickets', 'analytics'].forEach(function (name) {
+      $('tab-' + name).classList.toggle('active', view === name);
+      $('tab-' + name).setAttribute('aria-pressed', String(view === name));
+    });
     $('inbox-pane').hidden = !inbox;
     $('conversation').hidden = !inbox || !state.conversation;
     $('conv-placeholder').hidden = !inbox || !!state.conversation;
-    $('tickets-pane').hidden = inbox;
+    $('tickets-pane').hidden = view !== 'tickets';
+    $('analytics-pane').hidden = view !== 'analytics';
   }
 
   /* ---------------------------------------------------------------- login */
@@ -167,6 +173,7 @@
     setText($('login-error'), null);
     $('who').textContent = state.me.name;
     $('online').checked = !!state.me.online;
+    state.admin = !!state.me.admin && await loadApps();
     showScreen('desk');
     loadAgents().catch(showError);
     refresh();
@@ -196,6 +203,7 @@
 
   async function refresh() {
     try {
+      if (state.view === 'analytics') return; // loaded on demand, not polled
       if (state.view === 'tickets') return await loadTickets();
       await loadInbox();
       if (state.selected) await loadConversation(state.selected, false);
@@ -378,6 +386,154 @@
     });
   }
 
+  /* ------------------------------------------------------------ analytics */
+
+  /** The apps of the dashboard's picker (the admin key only); false when they can't load. */
+  async function loadApps() {
+    var apps;
+    try {
+      apps = (await api('GET', '/admin/apps')).data;
+    } catch (err) {
+      return false;
+    }
+    var select = $('analytics-app');
+    select.textContent = '';
+    apps.forEach(function (a) {
+      var o = el('option', '', a.name);
+      o.value = a.name;
+      select.appendChild(o);
+    });
+    return true;
+  }
+
+  function analyticsQuery() {
+    return '/admin/apps/' + encodeURIComponent($('analytics-app').value) + '/analytics';
+  }
+
+  /** The chosen days; none chosen: the server's default (the last 7 days in the app's
+   *  time zone), which the report then fills in. */
+  function analyticsParams() {
+    var q = new URLSearchParams();
+    if ($('analytics-from').value) q.set('from', $('analytics-from').value);
+    if ($('analytics-to').value) q.set('to', $('analytics-to').value);
+    return q.toString() ? '?' + q : '';
+  }
+
+  function percent(v) { return v === null || v === undefined ? '–' : Math.round(v * 1000) / 10 + '%'; }
+  function number(v, digits) {
+    return v === null || v === undefined ? '–' : (Math.round(v * Math.pow(10, digits || 0)) / Math.pow(10, digits || 0)).toLocaleString();
+  }
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    return seconds < 90 ? t('seconds', { n: Math.round(seconds) }) : t('minutes', { n: Math.round(seconds / 6) / 10 });
+  }
+
+  function kpi(labelKey, value, hintKey) {
+    var card = el('div', 'kpi');
+    var name = el('div', 'kpi-label');
+    setText(name, labelKey);
+    card.appendChild(name);
+    card.appendChild(el('div', 'kpi-value', value));
+    if (hintKey) {
+      var hint = el('div', 'kpi-hint');
+      setText(hint, hintKey);
+      card.appendChild(hint);
+    }
+    return card;
+  }
+
+  async function loadAnalytics() {
+    var path = analyticsQuery();
+    var report;
+    try {
+      report = await api('GET', path + analyticsParams());
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    showError(null);
+    $('analytics-from').value = report.from;
+    $('analytics-to').value = report.to;
+    state.analytics = report;
+    renderAnalytics(report);
+  }
+
+  function renderAnalytics(report) {
+    var total = report.total;
+    setText($('analytics-tz'), 'timezone', { tz: report.timezone });
+    var kpis = $('kpis');
+    kpis.textContent = '';
+    kpis.appendChild(kpi('conversations', number(total.conversations)));
+    kpis.appendChild(kpi('containment', percent(total.containment_rate), 'containmentHint'));
+    kpis.appendChild(kpi('handoffRate', percent(total.handoff_rate)));
+    kpis.appendChild(kpi('fallbackRate', percent(total.fallback_rate)));
+    kpis.appendChild(kpi('csat', total.csat_avg === null ? '–' : number(total.csat_avg, 2) + ' / 5'));
+    kpis.appendChild(kpi('likes', number(total.likes) + ' / ' + number(total.dislikes)));
+    kpis.appendChild(kpi('avgHandling', duration(total.avg_handling_s)));
+    kpis.appendChild(kpi('avgWaiting', duration(total.avg_waiting_s)));
+    kpis.appendChild(kpi('tokensPerConversation', number(total.tokens_per_conversation)));
+    if (report.currency) {
+      kpis.appendChild(kpi('costPerConversation',
+        total.cost_per_conversation === null ? '–' : number(total.cost_per_conversation, 4) + ' ' + report.currency));
+    }
+    var days = report.days.map(function (d) { return d.day; });
+    var C = window.KEFU_CHARTS;
+    C.stackedBars($('chart-conversations'), days, [
+      { label: t('contained'), cls: 's1', values: report.days.map(function (d) { return d.contained; }) },
+      { label: t('handedOver'), cls: 's2', values: report.days.map(function (d) { return d.handed_over; }) }
+    ], t('chartConversations'));
+    C.rateLines($('chart-rates'), days, [
+      { label: t('containment'), cls: 's1', values: report.days.map(function (d) { return d.containment_rate; }) },
+      { label: t('fallbackRate'), cls: 's2', values: report.days.map(function (d) { return d.fallback_rate; }) }
+    ], t('chartRates'));
+    C.barList($('chart-reasons'), report.handoff_reasons.map(function (r) {
+      return { label: tCode('reason', r.reason), value: r.count };
+    }), t('chartReasons'), t('nothingYet'));
+    C.barList($('chart-intents'), report.top_intents.map(function (r) {
+      return { label: r.intent, value: r.count };
+    }), t('chartIntents'), t('nothingYet'));
+    var agents = $('analytics-agents').querySelector('tbody');
+    agents.textContent = '';
+    report.agents.forEach(function (a) {
+      var tr = el('tr');
+      tr.appendChild(el('td', '', a.name));
+      tr.appendChild(el('td', '', number(a.handled)));
+      tr.appendChild(el('td', '', duration(a.avg_handling_s)));
+      tr.appendChild(el('td', '', a.csat_avg === null ? '–' : number(a.csat_avg, 2) + ' (' + a.csat_count + ')'));
+      agents.appendChild(tr);
+    });
+    var unanswered = $('analytics-unanswered').querySelector('tbody');
+    unanswered.textContent = '';
+    report.unanswered.forEach(function (g) {
+      var tr = el('tr');
+      var q = el('td', '', g.question);
+      if (g.examples.length) q.title = g.examples.join('\n');
+      tr.appendChild(q);
+      tr.appendChild(el('td', '', number(g.count)));
+      unanswered.appendChild(tr);
+    });
+  }
+
+  /** The CSV needs the key in a header, so it is fetched and handed over as a file. */
+  async function downloadCsv() {
+    var path = analyticsQuery() + '.csv' + analyticsParams();
+    try {
+      var res = await fetch(path, { headers: { 'Authorization': 'Bearer ' + state.key } });
+      if (!res.ok) throw Object.assign(new Error('HTTP ' + res.status), { status: res.status });
+      var blob = await res.blob();
+      var link = document.createElement('a');
+      link.href = URL.createObjectURL(blob);
+      var named = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+      link.download = named ? named[1] : 'kefu-analytics.csv';
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
   /* --------------------------------------------------------------- wiring */
 
   $('login').addEventListener('submit', function (e) {
@@ -391,6 +547,7 @@
     localStorage.setItem(LANG, state.lang);
     applyI18n();
     if (state.me) { refresh(); loadAgents().catch(showError); }
+    if (state.analytics) renderAnalytics(state.analytics);
   });
   $('online').addEventListener('change', function () {
     act(function () { return api('POST', '/v1/agent/status', { online: $('online').checked }); });
@@ -399,6 +556,9 @@
   $('filter-mine').addEventListener('change', refresh);
   $('tab-inbox').addEventListener('click', function () { showView('inbox'); refresh(); });
   $('tab-tickets').addEventListener('click', function () { showView('tickets'); refresh(); });
+  $('tab-analytics').addEventListener('click', function () { showView('analytics'); loadAnalytics(); });
+  $('analytics-form').addEventListener('submit', function (e) { e.preventDefault(); loadAnalytics(); });
+  $('analytics-csv').addEventListener('click', downloadCsv);
   $('claim').addEventListener('click', function () {
     act(function () { return api('POST', '/v1/agent/conversations/' + state.selected + '/claim'); });
   });
