@@ -397,7 +397,15 @@ class AnalyticsService:
             report = build_report(app.name, history, first, last, zone, app.config.llm.price)
             if unanswered:
                 days = max(1, (until - since).days)
-                gaps = find_gaps(self._store, app.id, app.name, days, TOP_UNANSWERED, now=until)
+                gaps = find_gaps(
+                    self._store,
+                    app.id,
+                    app.name,
+                    days,
+                    TOP_UNANSWERED,
+                    now=until,
+                    embedder=app.index.embedder,
+                )
                 report.unanswered = gaps.groups
             return report
 

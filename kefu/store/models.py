@@ -36,6 +36,7 @@ __all__ = [
     "EndUserRow",
     "FaqRow",
     "FeedbackRow",
+    "GapResolutionRow",
     "HandoffEventRow",
     "MessageRow",
     "TicketRow",
@@ -376,3 +377,17 @@ class HandoffEventRow(Base):
     agent_id: Mapped[str | None] = mapped_column(String(36))  # assigned after the move
     reason: Mapped[str | None] = mapped_column(String(64))  # set when a hand-over begins
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GapResolutionRow(Base):
+    """A past unanswered (or disliked) question that knowledge added since now answers:
+    the knowledge-gap report leaves it out. Written by the knowledge loop's re-check."""
+
+    __tablename__ = "gap_resolutions"
+
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    resolved_by: Mapped[str] = mapped_column(String(64))  # annotation:<id> | faq:<id>
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -130,7 +130,8 @@
     ['logout', 'tab-inbox', 'tab-tickets', 'online-wrap'].forEach(function (id) {
       $(id).hidden = !signedIn;
     });
-    $('tab-analytics').hidden = !signedIn || !state.admin; // the admin key's view only
+    $('tab-analytics').hidden = !signedIn || !state.admin; // the admin key's views only
+    $('tab-gaps').hidden = !signedIn || !state.admin;
     if (!signedIn) { $('who').textContent = ''; $('desk-error').hidden = true; }
     if (signedIn) showView(state.view);
   }
@@ -138,10 +139,10 @@
   /** Inside the desk: the inbox (and the open conversation), the tickets table, or (the
    *  admin) the analytics dashboard. */
   function showView(view) {
-    if (view === 'analytics' && !state.admin) view = 'inbox';
+    if ((view === 'analytics' || view === 'gaps') && !state.admin) view = 'inbox';
     state.view = view;
     var inbox = view === 'inbox';
-    ['inbox', 'tickets', 'analytics'].forEach(function (name) {
+    ['inbox', 'tickets', 'analytics', 'gaps'].forEach(function (name) {
       $('tab-' + name).classList.toggle('active', view === name);
       $('tab-' + name).setAttribute('aria-pressed', String(view === name));
     });
@@ -150,6 +151,7 @@
     $('conv-placeholder').hidden = !inbox || !!state.conversation;
     $('tickets-pane').hidden = view !== 'tickets';
     $('analytics-pane').hidden = view !== 'analytics';
+    $('gaps-pane').hidden = view !== 'gaps';
   }
 
   /* ---------------------------------------------------------------- login */
@@ -203,7 +205,7 @@
 
   async function refresh() {
     try {
-      if (state.view === 'analytics') return; // loaded on demand, not polled
+      if (state.view === 'analytics' || state.view === 'gaps') return; // on demand, not polled
       if (state.view === 'tickets') return await loadTickets();
       await loadInbox();
       if (state.selected) await loadConversation(state.selected, false);
@@ -285,7 +287,7 @@
     return lines.join('\n');
   }
 
-  function renderMessage(m) {
+  function renderMessage(m, index, all) {
     var box = $('messages');
     if (m.query) {
       box.appendChild(el('div', 'msg customer', m.query));
@@ -298,7 +300,19 @@
     if (m.intent) meta.appendChild(el('span', '', m.intent));
     (m.retriever_resources || []).forEach(function (r) { meta.appendChild(el('span', '', '📄 ' + r.document_name)); });
     if (m.feedback) meta.appendChild(el('span', 'rating', m.feedback.rating === 'like' ? '👍' : '👎'));
-    if (!m.agent) {
+    if (m.agent) {
+      // The agent's reply to the customer's last question: publish it as an answer.
+      var asked = (all || []).slice(0, index + 1).reverse().find(function (x) { return x.query; });
+      var save = el('button', 'tab save-answer', t('saveAnswer'));
+      save.type = 'button';
+      save.addEventListener('click', function () {
+        openEditor({
+          question: asked ? asked.query : '', answer: m.answer, variants: [],
+          url: '/v1/agent/conversations/' + state.selected + '/save-answer'
+        });
+      });
+      meta.appendChild(save);
+    } else {
       var link = el('button', 'tab trace-toggle', t('trace'));
       link.type = 'button';
       link.addEventListener('click', async function () {
@@ -396,12 +410,14 @@
     } catch (err) {
       return false;
     }
-    var select = $('analytics-app');
-    select.textContent = '';
-    apps.forEach(function (a) {
-      var o = el('option', '', a.name);
-      o.value = a.name;
-      select.appendChild(o);
+    ['analytics-app', 'gaps-app'].forEach(function (id) {
+      var select = $(id);
+      select.textContent = '';
+      apps.forEach(function (a) {
+        var o = el('option', '', a.name);
+        o.value = a.name;
+        select.appendChild(o);
+      });
     });
     return true;
   }
@@ -534,6 +550,86 @@
     }
   }
 
+  /* ------------------------------------------------------- knowledge loop */
+
+  function gapsUrl(rest) {
+    return '/admin/apps/' + encodeURIComponent($('gaps-app').value) + '/knowledge-gaps' + (rest || '');
+  }
+
+  async function loadGaps() {
+    var report;
+    try {
+      report = await api('GET', gapsUrl('?days=30&limit=50'));
+    } catch (err) { showError(err); return; }
+    showError(null);
+    setText($('gaps-count'), 'gapsCount', { n: report.questions, g: report.data.length });
+    var list = $('gaps');
+    list.textContent = '';
+    $('gaps-empty').hidden = report.data.length > 0;
+    report.data.forEach(function (g) {
+      var li = el('li', 'gap');
+      var head = el('div', 'line');
+      head.appendChild(el('strong', 'gap-question', g.question));
+      var badges = el('span', 'gap-badges');
+      badges.appendChild(el('span', 'badge', t('timesAsked', { n: g.count })));
+      if (g.disliked) badges.appendChild(el('span', 'badge disliked', t('dislikedN', { n: g.disliked })));
+      head.appendChild(badges);
+      li.appendChild(head);
+      if (g.examples.length) li.appendChild(el('div', 'muted gap-examples', g.examples.join(' · ')));
+      var draft = el('button', 'btn gap-draft', t('draftAnswer'));
+      draft.type = 'button';
+      draft.addEventListener('click', async function () {
+        draft.disabled = true;
+        try {
+          var d = await api('POST', gapsUrl('/draft'), { question: g.question });
+          openEditor({
+            question: g.question, answer: d.draft, variants: g.examples,
+            url: gapsUrl('/promote'), draft: d
+          });
+        } catch (err) { showError(err); } finally { draft.disabled = false; }
+      });
+      li.appendChild(draft);
+      list.appendChild(li);
+    });
+  }
+
+  /** The one answer editor, for a gap group (admin) or an agent's reply. */
+  function openEditor(what) {
+    state.editing = what;
+    $('editor-question').value = what.question;
+    $('editor-variants').value = (what.variants || []).join('\n');
+    $('editor-answer').value = what.answer || '';
+    $('editor-kind').value = 'faq';
+    setText($('editor-error'), null);
+    var d = what.draft;
+    if (d) setText($('editor-source'), 'draft_' + d.kind, { sources: d.sources.join(t('sep')) });
+    else setText($('editor-source'), null);
+    $('answer-editor').showModal();
+    $('editor-answer').focus();
+  }
+
+  async function publish() {
+    var what = state.editing;
+    var variants = $('editor-variants').value.split('\n').map(function (v) { return v.trim(); })
+      .filter(Boolean);
+    try {
+      var done = await api('POST', what.url, {
+        question: $('editor-question').value.trim(), answer: $('editor-answer').value.trim(),
+        variants: variants, as: $('editor-kind').value
+      });
+      $('answer-editor').close();
+      var notice = $('loop-notice');
+      setText(notice, 'published', { n: done.now_answered });
+      notice.hidden = false;
+      clearTimeout(state.noticeTimer);
+      state.noticeTimer = setTimeout(function () { notice.hidden = true; }, 10000);
+      if (state.view === 'gaps') loadGaps();
+      else showError(null);
+    } catch (err) {
+      setText($('editor-error'), errorText(err).key, errorText(err).vars);
+    }
+  }
+
   /* --------------------------------------------------------------- wiring */
 
   $('login').addEventListener('submit', function (e) {
@@ -559,6 +655,10 @@
   $('tab-analytics').addEventListener('click', function () { showView('analytics'); loadAnalytics(); });
   $('analytics-form').addEventListener('submit', function (e) { e.preventDefault(); loadAnalytics(); });
   $('analytics-csv').addEventListener('click', downloadCsv);
+  $('tab-gaps').addEventListener('click', function () { showView('gaps'); loadGaps(); });
+  $('gaps-form').addEventListener('submit', function (e) { e.preventDefault(); loadGaps(); });
+  $('editor-form').addEventListener('submit', function (e) { e.preventDefault(); publish(); });
+  $('editor-cancel').addEventListener('click', function () { $('answer-editor').close(); });
   $('claim').addEventListener('click', function () {
     act(function () { return api('POST', '/v1/agent/conversations/' + state.selected + '/claim'); });
   });

@@ -6,6 +6,14 @@
  */
 window.KEFU_CONSOLE_I18N = {
   zh: {
+    gaps: '知识缺口', gapsTitle: '顾客问了、却没得到好答案的问题', reload: '刷新',
+    gapsEmpty: '没有未解决的问题', gapsCount: '{n} 个问题，{g} 组', timesAsked: '问了 {n} 次',
+    dislikedN: '{n} 次点踩', draftAnswer: '起草答案', editorTitle: '发布答案',
+    editorQuestion: '问题', editorVariants: '其他问法（每行一个）', editorAnswer: '答案',
+    editorKind: '发布为', kindFaq: '常见问题', kindAnnotation: '标注回复', cancel: '取消',
+    publish: '发布', published: '已发布。过去的问题中有 {n} 个现在能直接回答了。',
+    saveAnswer: '保存为答案', draft_model: '草稿由模型根据资料写成：{sources}',
+    draft_passage: '草稿取自最相关的资料：{sources}', draft_none: '资料里没有相关内容，请直接写答案。',
     analytics: '数据分析', analyticsTitle: '服务数据', app: '应用', from: '从', to: '到',
     show: '查看', exportCsv: '导出表格', timezone: '时区 {tz}',
     chartConversations: '每日会话（机器人独立完成 / 转人工）',
@@ -60,6 +68,17 @@ window.KEFU_CONSOLE_I18N = {
     httpError: '请求失败（HTTP {status}）'
   },
   en: {
+    gaps: 'Knowledge gaps', gapsTitle: 'What customers asked without getting a good answer',
+    reload: 'Reload', gapsEmpty: 'No open questions', gapsCount: '{n} questions in {g} groups',
+    timesAsked: 'asked {n}×', dislikedN: '{n} dislikes', draftAnswer: 'Draft an answer',
+    editorTitle: 'Publish an answer', editorQuestion: 'Question',
+    editorVariants: 'Other phrasings (one per line)', editorAnswer: 'Answer',
+    editorKind: 'Publish as', kindFaq: 'FAQ entry', kindAnnotation: 'Annotation',
+    cancel: 'Cancel', publish: 'Publish',
+    published: 'Published. {n} earlier questions are now answered directly.',
+    saveAnswer: 'Save as answer', draft_model: 'Drafted by the model from: {sources}',
+    draft_passage: 'Draft taken from the closest passage: {sources}',
+    draft_none: 'Nothing in the knowledge fits; write the answer yourself.',
     analytics: 'Analytics', analyticsTitle: 'Service figures', app: 'App', from: 'From',
     to: 'To', show: 'Show', exportCsv: 'Export CSV', timezone: 'time zone {tz}',
     chartConversations: 'Conversations per day (contained / handed over)',
