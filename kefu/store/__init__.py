@@ -18,6 +18,7 @@ from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
 from kefu.store.datasets import DatasetRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
+from kefu.store.exports import ExportRepository
 from kefu.store.gaps import QuestionRepository
 from kefu.store.handoff import HandoffRepository
 from kefu.store.knowledge import KnowledgeRepository
@@ -48,6 +49,7 @@ class Store:
         self.annotations = AnnotationRepository(engine)
         self.questions = QuestionRepository(engine)
         self.analytics = AnalyticsRepository(engine)
+        self.exports = ExportRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 
