@@ -14,6 +14,7 @@ from kefu.store.admin import AdminRepository, AuditEntry
 from kefu.store.agents import AgentRepository
 from kefu.store.annotations import AnnotationRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
+from kefu.store.channels import ChannelRepository
 from kefu.store.conversations import ConversationRepository
 from kefu.store.datasets import DatasetRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
@@ -46,6 +47,7 @@ class Store:
         self.datasets = DatasetRepository(engine)
         self.annotations = AnnotationRepository(engine)
         self.questions = QuestionRepository(engine)
+        self.channels = ChannelRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 
