@@ -35,7 +35,9 @@ class MockFeishu:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def _post(self, payload: dict[str, Any], *, token: str = VERIFICATION_TOKEN) -> httpx.Response:
-        body = orjson.dumps({"encrypt": crypto.encrypt(ENCRYPT_KEY, orjson.dumps(payload).decode())})
+        body = orjson.dumps(
+            {"encrypt": crypto.encrypt(ENCRYPT_KEY, orjson.dumps(payload).decode())}
+        )
         timestamp, nonce = str(int(time.time())), secrets.token_hex(6)
         headers = {
             "Content-Type": "application/json",
@@ -49,7 +51,11 @@ class MockFeishu:
         return self._post({"challenge": challenge, "token": token, "type": "url_verification"})
 
     def user_says(
-        self, chat_id: str, text: str, message_id: str | None = None, token: str = VERIFICATION_TOKEN
+        self,
+        chat_id: str,
+        text: str,
+        message_id: str | None = None,
+        token: str = VERIFICATION_TOKEN,
     ) -> tuple[str, httpx.Response]:
         message_id = message_id or f"om_{next(self._ids)}{secrets.token_hex(4)}"
         event = {
