@@ -34,7 +34,7 @@ class MockFeishu:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
-    def _post(self, payload: dict[str, Any], *, token: str = VERIFICATION_TOKEN) -> httpx.Response:
+    def _post(self, payload: dict[str, Any]) -> httpx.Response:
         body = orjson.dumps(
             {"encrypt": crypto.encrypt(ENCRYPT_KEY, orjson.dumps(payload).decode())}
         )

@@ -13,7 +13,8 @@ from kefu.channels.wecom_kf.crypto import WeComCrypto, WeComCryptoError
 TOKEN = "QDG6eK"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 CORP_ID = "wx5823bf96d3bd56c7"
-# 验证回调URL: GET /cgi-bin/wxpush?msg_signature=5c45ff5e…&timestamp=1409659589&nonce=263014780&echostr=…
+# 验证回调URL: GET /cgi-bin/wxpush?msg_signature=5c45ff5e…&timestamp=1409659589
+#   &nonce=263014780&echostr=P9nAzCzy… (Sample.py, 使用示例一)
 VERIFY = (
     "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
     "1409659589",

@@ -34,7 +34,7 @@ def test_a_customer_question_is_answered_through_send_msg(shop: Shop) -> None:
     assert (response.status_code, response.text) == (200, "success")
     texts = wait_until(lambda: shop.wecom.texts_to("wm-alice"), "kefu's answer")
     assert texts == [HOURS]
-    sent = [m for m in shop.wecom.sent if m["touser"] == "wm-alice"][0]
+    sent = next(m for m in shop.wecom.sent if m["touser"] == "wm-alice")
     assert sent["open_kfid"] == "wk-inbox" and sent["msgtype"] == "text"
     assert len(sent["msgid"]) <= 32 and msgid not in sent["msgid"]
 
