@@ -7,12 +7,21 @@ second replica behaves the same.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 from anyio import to_thread
 
 from kefu.core.channel_records import ChannelLink
+from kefu.core.ids import utcnow
 from kefu.store import Store
 
 __all__ = ["ChannelLink", "ChannelState"]
+
+# Platforms redeliver within hours (WeCom's sync_msg reaches three days back): message ids
+# older than this cannot come again and are dropped, at most once an hour.
+KEEP_DELIVERIES = timedelta(days=7)
+PRUNE_EVERY_S = 3600.0
 
 
 class ChannelState:
@@ -20,9 +29,15 @@ class ChannelState:
 
     def __init__(self, store: Store) -> None:
         self._channels = store.channels
+        self._pruned_at = 0.0
 
     async def first_delivery(self, app_id: str, channel: str, message_id: str) -> bool:
         """True the first time ``message_id`` arrives on the channel; False for a repeat."""
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            await to_thread.run_sync(
+                self._channels.forget_deliveries_before, utcnow() - KEEP_DELIVERIES
+            )
         return await to_thread.run_sync(self._channels.first_delivery, app_id, channel, message_id)
 
     async def link(self, link: ChannelLink) -> None:
