@@ -128,6 +128,14 @@ class ChannelKit:
                 log.warning("%s/%s: hand-over failed: %s", self.app_name, self.name, exc)
         return result
 
+    async def human_desk_finished(self, peer: Peer) -> bool:
+        """The platform's own agents (``handoff`` to the platform) are done with the
+        customer: kefu's hand-over ends too, and the bot answers their next message."""
+        link = await self.state.by_peer(self.app.id, self.name, peer.id)
+        if link is None:
+            return False
+        return await self._runtime.handoff.ended_elsewhere(link.conversation_id)
+
     async def _turn(self, request: ChatRequest) -> TurnResult:
         chat = self._runtime.chat
         return await chat.answer(await chat.prepare(request))

@@ -75,6 +75,17 @@ class MockWeCom:
         })  # fmt: skip
         return code
 
+    def servicer_ends(self, open_kfid: str, user: str) -> None:
+        """The WeCom servicer ends the session (会话状态变更: 结束会话)."""
+        self._add(open_kfid, {
+            "msgid": f"evt{next(self._ids)}", "send_time": int(time.time()), "origin": 4,
+            "msgtype": "event", "event": {
+                "event_type": "session_status_change", "open_kfid": open_kfid,
+                "external_userid": user, "change_type": 3, "old_servicer_userid": "zhangsan",
+                "msg_code": "MSG_CODE",
+            },
+        })  # fmt: skip
+
     def _add(self, open_kfid: str, message: dict[str, Any]) -> None:
         with self.lock:
             self.messages.setdefault(open_kfid, []).append(message)

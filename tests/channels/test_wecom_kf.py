@@ -80,6 +80,12 @@ def test_a_hand_over_transfers_to_the_wecom_servicer(shop: Shop) -> None:
     shop.wecom.notify("wk-queue")
     time.sleep(0.5)
     assert len(shop.wecom.texts_to("wm-dave")) == 1
+    # The servicer ends the session in WeCom: the bot answers the customer's next question.
+    shop.wecom.servicer_ends("wk-queue", "wm-dave")
+    shop.wecom.customer_says("wk-queue", "wm-dave", "opening times")
+    shop.wecom.notify("wk-queue")
+    texts = wait_until(lambda: shop.wecom.texts_to("wm-dave")[1:], "the bot, back")
+    assert texts == [HOURS]
 
 
 def test_in_kefu_inbox_mode_agent_replies_reach_the_customer(shop: Shop) -> None:

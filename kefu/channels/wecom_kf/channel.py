@@ -36,6 +36,7 @@ __all__ = ["WeComKfChannel", "WeComKfSettings"]
 
 log = logging.getLogger(__name__)
 CUSTOMER = 3  # a message's origin: 3 the customer, 4 the system, 5 a servicer
+SESSION_ENDED = 3  # session_status_change: 1 taken from the queue, 2 transferred, 3 ended
 TEXT_BYTES = 2000  # send_msg takes at most 2048 bytes of text
 ONLY_TEXT = LocalizedText(
     zh="抱歉，我目前只能阅读文字消息，请用文字描述您的问题。",
@@ -142,7 +143,14 @@ class WeComKfChannel:
             await self.kit.deliver(peer, OutboundMessage(notice, f"{msgid}-notice", "notice"))
 
     async def _event(self, msgid: str, event: dict[str, Any]) -> None:
-        """``enter_session`` with a ``welcome_code``: greet with the opening statement."""
+        """``enter_session`` with a ``welcome_code``: greet with the opening statement;
+        ``session_status_change`` 3 (a servicer ended the session): the bot is back."""
+        if event.get("event_type") == "session_status_change":
+            if event.get("change_type") == SESSION_ENDED and await self.kit.first_delivery(msgid):
+                open_kfid = str(event.get("open_kfid") or "")
+                user = str(event.get("external_userid") or "")
+                await self.kit.human_desk_finished(Peer(f"{open_kfid}:{user}"))
+            return
         code = event.get("welcome_code")
         opening = self.kit.app.config.opening_statement
         if event.get("event_type") != "enter_session" or not code or not opening:
