@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any
@@ -55,6 +56,11 @@ class ChannelKit:
         self._tasks: set[asyncio.Task[Any]] = tasks if tasks is not None else set()
         self._sleep = sleep
         self.channel: Channel | None = None  # set once the channel is built
+        # One message per customer at a time, in arrival order: the first finds or starts
+        # the conversation the next one continues (dropped when nobody waits on it).
+        self._peer_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     @property
     def app(self) -> AppRuntime:
@@ -83,6 +89,13 @@ class ChannelKit:
         ``checked``: the channel already called :meth:`first_delivery` for it."""
         if not checked and not await self.first_delivery(message.message_id):
             return None
+        lock = self._peer_locks.get(message.peer.id)
+        if lock is None:
+            lock = self._peer_locks[message.peer.id] = asyncio.Lock()
+        async with lock:
+            return await self._answer(message)
+
+    async def _answer(self, message: InboundMessage) -> TurnResult | None:
         app = self.app
         link = await self.state.by_peer(app.id, self.name, message.peer.id)
         request = ChatRequest(

@@ -47,16 +47,22 @@ class ChannelRepository:
             return int(getattr(result, "rowcount", 0) or 0)
 
     def link(self, link: ChannelLink) -> None:
-        """Remember (or update) which conversation the customer is in."""
-        with Session(self._engine) as session:
-            row = session.get(ChannelLinkRow, (link.app_id, link.channel, link.peer))
-            if row is None:
-                row = ChannelLinkRow(app_id=link.app_id, channel=link.channel, peer=link.peer)
-                session.add(row)
-            row.conversation_id = link.conversation_id
-            row.address = dict(link.address)
-            row.updated_at = utcnow()
-            session.commit()
+        """Remember (or update) which conversation the customer is in; the last writer
+        wins when two replicas link the same customer at once."""
+        for _ in range(2):
+            with Session(self._engine) as session:
+                row = session.get(ChannelLinkRow, (link.app_id, link.channel, link.peer))
+                if row is None:
+                    row = ChannelLinkRow(app_id=link.app_id, channel=link.channel, peer=link.peer)
+                    session.add(row)
+                row.conversation_id = link.conversation_id
+                row.address = dict(link.address)
+                row.updated_at = utcnow()
+                try:
+                    session.commit()
+                    return
+                except IntegrityError:  # inserted meanwhile by another writer: update it
+                    session.rollback()
 
     def by_peer(self, app_id: str, channel: str, peer: str) -> ChannelLink | None:
         with Session(self._engine) as session:

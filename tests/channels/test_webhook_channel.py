@@ -4,6 +4,7 @@ URL (the test receiver), retried, and idempotent by message id on both sides."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -88,3 +89,16 @@ def test_a_channel_without_its_secret_answers_503(shop: Shop) -> None:
     assert response.status_code == 503
     assert "TEST_VARIABLE_NOBODY_SETS" in response.json()["message"]
     assert httpx.post(f"{shop.url}/channels/shop/nope", json={}).status_code == 404
+
+
+def test_messages_arriving_together_continue_one_conversation(shop: Shop) -> None:
+    with ThreadPoolExecutor(5) as pool:  # at the same moment
+        list(pool.map(
+            lambda i: post(shop, {"message_id": f"m-burst-{i}", "user": "u-eve",
+                                  "text": "opening times"}),
+            range(5),
+        ))  # fmt: skip
+    deliveries = wait_until(
+        lambda: len(answers_to(shop, "u-eve")) == 5 and answers_to(shop, "u-eve"), "5 answers"
+    )
+    assert len({d.json["conversation_id"] for d in deliveries}) == 1
