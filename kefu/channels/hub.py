@@ -156,19 +156,25 @@ class ChannelHub:
             message = OutboundMessage(str(event["message"]), new_id(), "notice", conversation_id)
         if message is None or not self.kits:
             return
-        task = asyncio.get_running_loop().create_task(self._relay(conversation_id, message))
+        task = asyncio.get_running_loop().create_task(
+            self.send_to_conversation(conversation_id, message)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _relay(self, conversation_id: str, message: OutboundMessage) -> None:
+    async def send_to_conversation(self, conversation_id: str, message: OutboundMessage) -> bool:
+        """Say ``message`` to the customer of a conversation on the channel they wrote from
+        (agent replies, notices; proactive offers later). False when the conversation did
+        not come through a channel (its customer listens on the API's event stream) or the
+        send failed for good."""
         link = await self.state.by_conversation(conversation_id)
         if link is None:
-            return  # an API or chat-page customer: they listen on the event stream
+            return False
         for (_, name), kit in self.kits.items():
             if name == link.channel and kit.app.id == link.app_id:
-                await kit.deliver(Peer(link.peer, link.address), message)
-                return
+                return await kit.deliver(Peer(link.peer, link.address), message)
         log.warning("conversation %s: its channel %s is not served", conversation_id, link.channel)
+        return False
 
     # --- lifetime ---------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from tests.channels.conftest import Shop
 from tests.channels.serving import wait_until
 
@@ -45,6 +47,15 @@ def test_an_invalid_token_is_refreshed(shop: Shop) -> None:
     shop.feishu.user_says("oc_chat3", "opening times please")
     wait_until(lambda: len(shop.feishu.texts_to("oc_chat3")) == 2, "the answer after refresh")
     assert shop.feishu.token_fetches == fetches + 1
+
+
+def test_a_tampered_signature_is_refused(shop: Shop) -> None:
+    body = b'{"encrypt": "P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk="}'
+    headers = {"X-Lark-Request-Timestamp": "1", "X-Lark-Request-Nonce": "n",
+               "X-Lark-Signature": "0" * 64, "Content-Type": "application/json"}  # fmt: skip
+    response = httpx.post(shop.callback("feishu"), content=body, headers=headers)
+    assert response.status_code == 401
+    assert "X-Lark-Signature" in response.json()["message"]
 
 
 def test_an_event_with_the_wrong_token_is_refused(shop: Shop) -> None:

@@ -6,11 +6,17 @@ from __future__ import annotations
 import time
 
 import httpx
+from prometheus_client import REGISTRY
 
 from tests.channels.conftest import Shop
 from tests.channels.serving import wait_until
 
 HOURS = "We are open 9:00-18:00, Monday to Friday."
+
+
+def counted(metric: str, outcome: str) -> float:
+    labels = {"app": "shop", "channel": "wecom_kf", "outcome": outcome}
+    return REGISTRY.get_sample_value(metric, labels) or 0.0
 
 
 def test_the_callback_url_check_echoes_the_decrypted_echostr(shop: Shop) -> None:
@@ -40,6 +46,7 @@ def test_a_customer_question_is_answered_through_send_msg(shop: Shop) -> None:
 
 
 def test_a_duplicate_delivery_is_answered_once(shop: Shop) -> None:
+    duplicates = counted("kefu_channel_messages_total", "duplicate")
     shop.wecom.customer_says("wk-inbox", "wm-bob", "When are you open?")
     shop.wecom.notify("wk-inbox")
     wait_until(lambda: shop.wecom.texts_to("wm-bob"), "the first answer")
@@ -52,6 +59,7 @@ def test_a_duplicate_delivery_is_answered_once(shop: Shop) -> None:
     shop.wecom.notify("wk-inbox")
     time.sleep(0.5)
     assert shop.wecom.texts_to("wm-bob") == [HOURS]
+    assert counted("kefu_channel_messages_total", "duplicate") == duplicates + 1
 
 
 def test_an_entering_customer_gets_the_opening_statement(shop: Shop) -> None:
@@ -120,11 +128,20 @@ def test_an_expired_token_is_refreshed_and_the_answer_still_sent(shop: Shop) -> 
     assert shop.wecom.refused_tokens >= 1  # 42001 seen, then a new token
 
 
-def test_a_busy_send_is_retried_with_the_same_msgid(shop: Shop) -> None:
+def test_a_busy_send_is_retried_then_given_up_after_max_attempts(shop: Shop) -> None:
+    retried = counted("kefu_channel_sends_total", "retried")
     shop.wecom.fail_send.extend([-1, -1])  # "system busy" twice
     shop.wecom.customer_says("wk-inbox", "wm-grace", "opening times")
     shop.wecom.notify("wk-inbox")
     assert wait_until(lambda: shop.wecom.texts_to("wm-grace"), "the answer") == [HOURS]
+    assert counted("kefu_channel_sends_total", "retried") == retried + 2
+    # wecom-inbox tries 5 times (the default): 5 busy answers and it gives up, counted.
+    failed = counted("kefu_channel_sends_total", "failed")
+    shop.wecom.fail_send.extend([-1] * 5)
+    shop.wecom.customer_says("wk-inbox", "wm-grace", "where can I park")
+    shop.wecom.notify("wk-inbox")
+    wait_until(lambda: counted("kefu_channel_sends_total", "failed") == failed + 1, "giving up")
+    assert shop.wecom.fail_send == [] and shop.wecom.texts_to("wm-grace") == [HOURS]
 
 
 def test_an_image_gets_the_text_only_notice_once(shop: Shop) -> None:
