@@ -85,6 +85,7 @@ class OutboundMessage:
     kind: Literal["answer", "agent", "notice"] = "answer"
     conversation_id: str = ""
     agent: str | None = None  # the agent's name, for kind "agent"
+    handoff_state: str = ""  # an answer's: the conversation's state after it (bot, human…)
 
 
 class SendFailed(Exception):

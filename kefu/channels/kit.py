@@ -93,7 +93,13 @@ class ChannelKit:
         if lock is None:
             lock = self._peer_locks[message.peer.id] = asyncio.Lock()
         async with lock:
-            return await self._answer(message)
+            try:
+                return await self._answer(message)
+            except Exception:
+                # Not answered (the store or a bug failed, not the customer's input): let
+                # the platform's redelivery try again instead of dropping it as a duplicate.
+                await self.state.forget_delivery(self.app.id, self.name, message.message_id[:128])
+                raise
 
     async def _answer(self, message: InboundMessage) -> TurnResult | None:
         app = self.app
@@ -131,7 +137,13 @@ class ChannelKit:
         if result.answer:
             await self.deliver(
                 message.peer,
-                OutboundMessage(result.answer, result.message_id, "answer", result.conversation_id),
+                OutboundMessage(
+                    result.answer,
+                    result.message_id,
+                    "answer",
+                    result.conversation_id,
+                    handoff_state=result.handoff_state,
+                ),
             )
         if result.route == "handoff" and self.channel is not None:
             try:

@@ -40,6 +40,10 @@ class ChannelState:
             )
         return await to_thread.run_sync(self._channels.first_delivery, app_id, channel, message_id)
 
+    async def forget_delivery(self, app_id: str, channel: str, message_id: str) -> None:
+        """The message could not be handled: a redelivery of it is not a duplicate."""
+        await to_thread.run_sync(self._channels.forget_delivery, app_id, channel, message_id)
+
     async def link(self, link: ChannelLink) -> None:
         await to_thread.run_sync(self._channels.link, link)
 

@@ -37,6 +37,18 @@ class ChannelRepository:
                 return False
         return True
 
+    def forget_delivery(self, app_id: str, channel: str, message_id: str) -> None:
+        """Taking the message in failed: its redelivery is welcome."""
+        with Session(self._engine) as session:
+            session.execute(
+                delete(ChannelDeliveryRow).where(
+                    ChannelDeliveryRow.app_id == app_id,
+                    ChannelDeliveryRow.channel == channel,
+                    ChannelDeliveryRow.message_id == message_id,
+                )
+            )
+            session.commit()
+
     def forget_deliveries_before(self, before: datetime) -> int:
         """Drop delivery records older than any platform retries (retention)."""
         with Session(self._engine) as session:

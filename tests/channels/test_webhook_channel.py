@@ -102,3 +102,44 @@ def test_messages_arriving_together_continue_one_conversation(shop: Shop) -> Non
         lambda: len(answers_to(shop, "u-eve")) == 5 and answers_to(shop, "u-eve"), "5 answers"
     )
     assert len({d.json["conversation_id"] for d in deliveries}) == 1
+
+
+def test_a_hand_over_is_announced_and_agent_replies_follow(shop: Shop) -> None:
+    post(shop, {"message_id": "m-h1", "user": "u-fay", "text": "I want to talk to a human"})
+    [answer] = wait_until(lambda: answers_to(shop, "u-fay"), "the hand-over line")
+    assert answer.json["handoff_state"] == "pending_human"
+    admin = {"Authorization": "Bearer admin-test-key"}
+    conversation = answer.json["conversation_id"]
+    with httpx.Client(base_url=shop.url, headers=admin) as http:
+        reply = http.post(f"/v1/agent/conversations/{conversation}/reply", json={"text": "在的"})
+        assert reply.status_code == 200, reply.text
+        http.post(f"/v1/agent/conversations/{conversation}/resolve")
+    deliveries = wait_until(
+        lambda: len(answers_to(shop, "u-fay")) == 3 and answers_to(shop, "u-fay"), "reply, notice"
+    )
+    assert [(d.json["kind"], d.json["agent"]) for d in deliveries[1:]] == [
+        ("agent", "admin"), ("notice", None)
+    ]  # fmt: skip
+    assert deliveries[1].json["text"] == "在的"
+
+
+def test_a_message_that_failed_inside_kefu_can_be_delivered_again(shop: Shop) -> None:
+    chat = shop.runtime.chat
+    prepare = chat.prepare
+    broken: list[int] = []
+
+    async def failing(request: Any) -> Any:
+        broken.append(1)
+        raise RuntimeError("the database went away")
+
+    chat.prepare = failing  # type: ignore[method-assign]
+    try:
+        payload = {"message_id": "m-f1", "user": "u-gil", "text": "opening times"}
+        assert post(shop, payload).json()["duplicate"] is False
+        wait_until(lambda: broken, "the failed turn")
+        time.sleep(0.2)
+    finally:
+        chat.prepare = prepare  # type: ignore[method-assign]
+    assert post(shop, payload).json()["duplicate"] is False  # not dropped as a repeat
+    [answer] = wait_until(lambda: answers_to(shop, "u-gil"), "the answer")
+    assert answer.json["text"] == HOURS

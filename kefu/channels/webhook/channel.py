@@ -85,6 +85,7 @@ class WebhookChannel:
                 "message_id": message.message_id,
                 "text": message.text,
                 "agent": message.agent,
+                "handoff_state": message.handoff_state or None,
                 "created_at": int(created_at),
             }
         )
