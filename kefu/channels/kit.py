@@ -93,13 +93,7 @@ class ChannelKit:
         if lock is None:
             lock = self._peer_locks[message.peer.id] = asyncio.Lock()
         async with lock:
-            try:
-                return await self._answer(message)
-            except Exception:
-                # Not answered (the store or a bug failed, not the customer's input): let
-                # the platform's redelivery try again instead of dropping it as a duplicate.
-                await self.state.forget_delivery(self.app.id, self.name, message.message_id[:128])
-                raise
+            return await self._answer(message)
 
     async def _answer(self, message: InboundMessage) -> TurnResult | None:
         app = self.app
@@ -123,6 +117,11 @@ class ChannelKit:
             metrics.channel_received(self.app_name, self.kind, "refused")
             log.info("%s/%s: message refused: %s", self.app_name, self.name, exc.message)
             return None
+        except Exception:
+            # Not answered (the store or a bug failed, not the customer's input): let the
+            # platform's redelivery try again instead of dropping it as a duplicate.
+            await self.state.forget_delivery(app.id, self.name, message.message_id[:128])
+            raise
         metrics.channel_received(self.app_name, self.kind, "answered")
         if link is None or (link.conversation_id, link.address) != (
             result.conversation_id,
@@ -170,8 +169,9 @@ class ChannelKit:
     async def deliver(self, peer: Peer, message: OutboundMessage) -> bool:
         """Send through the channel, retrying network errors and platform hiccups with
         exponential backoff and jitter; False (logged, counted) when it gave up."""
-        assert self.channel is not None, "deliver() before the channel was built"
-        return await self.retry(lambda: self.channel.send(peer, message), message.message_id)  # type: ignore[union-attr]
+        channel = self.channel
+        assert channel is not None, "deliver() before the channel was built"
+        return await self.retry(lambda: channel.send(peer, message), message.message_id)
 
     async def retry(self, attempt: Callable[[], Awaitable[None]], what: str) -> bool:
         """Run ``attempt`` until it succeeds, fails for good or runs out of tries."""
