@@ -83,3 +83,21 @@ def test_a_secret_written_in_the_file_is_refused() -> None:
 def test_two_channels_need_two_names() -> None:
     with pytest.raises(ConfigError, match="two channels are named 'wecom_kf'"):
         parse_app_config({"name": "shop", "channels": [WECOM, WECOM]})
+
+
+def test_kefu_serve_names_a_channel_mistake_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kefu.cli.main import app
+
+    app_file = tmp_path / "shop.yaml"
+    app_file.write_text(
+        "name: shop\nchannels:\n  - {type: wecom_kf, corp_id: ww1, secret_env: S, token_env: T,"
+        " aes_key_env: K, handoff: somewhere}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["serve", "--app", str(app_file), "--data-dir", str(tmp_path / "data")]
+    )
+    assert result.exit_code == 2
+    assert "channels.0.handoff" in result.output and "Traceback" not in result.output
