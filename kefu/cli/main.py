@@ -119,7 +119,8 @@ def serve(
             log.warning("%s", line)
         else:
             err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
-    app = create_app(runtime)
+    with _friendly_errors():  # a channel's settings are checked as the app is built
+        app = create_app(runtime)
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
     gc.freeze()

@@ -15,6 +15,7 @@ from kefu.store.agents import AgentRepository
 from kefu.store.analytics import AnalyticsRepository
 from kefu.store.annotations import AnnotationRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
+from kefu.store.channels import ChannelRepository
 from kefu.store.conversations import ConversationRepository
 from kefu.store.datasets import DatasetRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
@@ -50,6 +51,7 @@ class Store:
         self.questions = QuestionRepository(engine)
         self.analytics = AnalyticsRepository(engine)
         self.exports = ExportRepository(engine)
+        self.channels = ChannelRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

@@ -28,6 +28,9 @@ __all__ = [
     "AppRow",
     "AuditRow",
     "Base",
+    "ChannelCursorRow",
+    "ChannelDeliveryRow",
+    "ChannelLinkRow",
     "ChunkRow",
     "ConversationRow",
     "CsatRow",
@@ -391,3 +394,40 @@ class GapResolutionRow(Base):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
     resolved_by: Mapped[str] = mapped_column(String(64))  # annotation:<id> | faq:<id>
     resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChannelDeliveryRow(Base):
+    """A platform message a channel has taken in: a second delivery of the same id is a
+    duplicate (platforms retry callbacks they think were lost)."""
+
+    __tablename__ = "channel_deliveries"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ChannelLinkRow(Base):
+    """A customer on a channel (``peer``: the platform's user) and their kefu conversation;
+    ``address`` is what the channel needs to send them a message."""
+
+    __tablename__ = "channel_links"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(36), index=True)
+    address: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChannelCursorRow(Base):
+    """Where a pulling channel (WeCom ``sync_msg``) stopped reading."""
+
+    __tablename__ = "channel_cursors"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
