@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -22,7 +23,13 @@ def shown(value: Any) -> str:
     """A value as the diff shows it: strings bare, everything else as compact JSON."""
     if isinstance(value, str):
         return value if len(value) <= ANSWER_CHARS else value[:ANSWER_CHARS] + "…"
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_defaults=True)
+    return str(value)
 
 
 def failure_table(result: TestResult) -> Table:
