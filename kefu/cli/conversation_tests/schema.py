@@ -43,7 +43,7 @@ __all__ = [
     "load_test_file",
 ]
 
-HandoffState = Literal["bot", "pending_human", "human"]
+HandoffState = Literal["bot", "pending_human", "human", "resolved"]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
