@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from kefu.cli.conversation_tests.checks import check_turn
-from kefu.cli.conversation_tests.client import Observed
+from kefu.cli.conversation_tests.client import Observed, TestClient
 from kefu.cli.conversation_tests.junit import write_junit
 from kefu.cli.conversation_tests.runner import TestResult, TurnOutcome, render_env
 from kefu.cli.conversation_tests.schema import Expect, find_test_files, load_test_file
@@ -240,3 +241,28 @@ def test_junit_xml_has_one_case_per_test_and_the_diff(tmp_path: Path) -> None:
     assert "turn 2: » #W2378156" in (failure.text or "")
     error = case_two.find("error")
     assert error is not None and "<boom> & co" in (error.get("message") or "")
+
+
+async def test_the_client_waits_out_a_rate_limit_and_reads_the_trace() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path} {request.headers['authorization']}")
+        if request.url.path == "/v1/chat-messages" and len(seen) == 1:
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"code": "too_many"})
+        if request.url.path == "/v1/chat-messages":
+            metadata = {"handoff_state": "bot", "retriever_resources": []}
+            body = {"answer": "hi", "conversation_id": "c", "message_id": "m", "metadata": metadata}
+            return httpx.Response(200, json=body)
+        return httpx.Response(200, json={"route": "faq", "stages": []})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://k")
+    client = TestClient(http, "app-k", "admin-k")
+    observed = await client.say("u", "hello", "", {})
+    await client.aclose()
+    assert (observed.answer, observed.route, observed.conversation_id) == ("hi", "faq", "c")
+    assert seen == [
+        "POST /v1/chat-messages Bearer app-k",
+        "POST /v1/chat-messages Bearer app-k",
+        "GET /admin/messages/m/trace Bearer admin-k",
+    ]

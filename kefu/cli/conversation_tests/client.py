@@ -8,6 +8,7 @@ key for what the answer alone does not show (route, intent, flow, slots, tool ca
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import httpx
 
 __all__ = ["Observed", "TestClient", "TurnFailed"]
+
+RATE_LIMIT_RETRIES = 4
 
 
 class TurnFailed(Exception):
@@ -107,25 +110,28 @@ class TestClient:
     async def say(
         self, user: str, query: str, conversation_id: str, inputs: dict[str, Any]
     ) -> Observed:
-        response = await self.http.post(
-            "/v1/chat-messages",
-            json={
-                "query": query,
-                "user": user,
-                "inputs": inputs,
-                "response_mode": "blocking",
-                "conversation_id": conversation_id,
-            },
-            headers={"Authorization": f"Bearer {self.app_key}"},
-        )
+        body = {
+            "query": query,
+            "user": user,
+            "inputs": inputs,
+            "response_mode": "blocking",
+            "conversation_id": conversation_id,
+        }
+        headers = {"Authorization": f"Bearer {self.app_key}"}
+        for _ in range(RATE_LIMIT_RETRIES):
+            response = await self.http.post("/v1/chat-messages", json=body, headers=headers)
+            if response.status_code != 429:
+                break
+            # a long test outruns the app's per-user rate limit: wait as the API asks
+            await asyncio.sleep(min(float(response.headers.get("Retry-After") or 1), 10.0))
         if response.status_code != 200:
             raise TurnFailed(f"POST /v1/chat-messages → {response.status_code}: {response.text}")
-        body = response.json()
-        metadata = body.get("metadata") or {}
+        answered = response.json()
+        metadata = answered.get("metadata") or {}
         trace = None
         if self.admin_key:
             traced = await self.http.get(
-                f"/admin/messages/{body['message_id']}/trace",
+                f"/admin/messages/{answered['message_id']}/trace",
                 headers={"Authorization": f"Bearer {self.admin_key}"},
             )
             if traced.status_code != 200:
@@ -134,10 +140,10 @@ class TestClient:
                 )
             trace = traced.json()
         return Observed(
-            answer=str(body.get("answer", "")),
-            conversation_id=str(body.get("conversation_id", "")),
+            answer=str(answered.get("answer", "")),
+            conversation_id=str(answered.get("conversation_id", "")),
             handoff=str(metadata.get("handoff_state", "")),
             sources=list(metadata.get("retriever_resources") or []),
             trace=trace,
-            message_id=str(body.get("message_id", "")),
+            message_id=str(answered.get("message_id", "")),
         )

@@ -69,8 +69,9 @@ def _in_process(app_file: Path, demo_shop: bool) -> Iterator[TestClient]:
         if demo_shop:
             stack.enter_context(running_demo_shop(data / "shop"))
         settings = Settings().model_copy(
-            # one runtime, built once: training in a child process only saves a server's memory
-            update={"data_dir": data / "kefu", "train_in_subprocess": False}
+            # Everything in the temp dir (never KEFU_DATABASE_URL's live database); one
+            # runtime, built once: training in a child process only saves a server's memory.
+            update={"data_dir": data / "kefu", "database_url": None, "train_in_subprocess": False}
         )
         runtime = Runtime.build(settings, [app_file])
         stack.callback(runtime.close)
