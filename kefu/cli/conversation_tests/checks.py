@@ -7,6 +7,7 @@ form: a test can write the real e-mail address the customer typed.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from kefu.cli.conversation_tests.client import Observed
 from kefu.cli.conversation_tests.schema import Expect, ToolCallExpect
 from kefu.safety.pii import mask_value
 
-__all__ = ["TRACE_KEYS", "Mismatch", "check_turn"]
+__all__ = ["TRACE_KEYS", "Mismatch", "call_text", "check_turn"]
 
 # What only the trace shows (the admin API): without an admin key these cannot be checked.
 TRACE_KEYS = ("route", "intent", "flow", "asks", "slots", "tool_calls", "language")
@@ -54,8 +55,12 @@ def _call_matches(want: ToolCallExpect, got: dict[str, Any]) -> bool:
     return _subset(want.arguments, dict(got.get("arguments") or {}))
 
 
-def _shown_call(call: dict[str, Any]) -> dict[str, Any]:
-    return {key: call.get(key) for key in ("tool", "arguments", "outcome")}
+def call_text(tool: Any, arguments: Any, outcome: Any) -> str:
+    """A tool call as one readable line: ``cancel_order(order_id="#W1", …) → ok``."""
+    args = ", ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in (arguments or {}).items()
+    )
+    return f"{tool}({args})" + (f" → {outcome}" if outcome else "")
 
 
 def check_turn(expect: Expect, observed: Observed) -> list[Mismatch]:
@@ -73,14 +78,15 @@ def check_turn(expect: Expect, observed: Observed) -> list[Mismatch]:
     answer = observed.answer
     if expect.given("answer") and expect.answer != answer:
         found.append(Mismatch("answer", expect.answer, answer))
+    # the answer itself is shown next to the turn: the actual side says what is wrong with it
     for text in expect.contains:
         if text not in answer:
-            found.append(Mismatch("contains", text, answer))
+            found.append(Mismatch("contains", text, "not in the answer 回答中没有"))
     for text in expect.not_contains:
         if text in answer:
-            found.append(Mismatch("not_contains", text, answer))
+            found.append(Mismatch("not_contains", text, "in the answer 回答中有"))
     if expect.matches is not None and not re.search(expect.matches, answer):
-        found.append(Mismatch("matches", expect.matches, answer))
+        found.append(Mismatch("matches", expect.matches, "no match in the answer 回答不匹配"))
     for source in expect.cites:
         if source not in observed.cited:
             found.append(Mismatch("cites", source, observed.cited or "no sources"))
@@ -107,6 +113,7 @@ def _trace_checks(expect: Expect, observed: Observed) -> list[Mismatch]:
             _call_matches(want, got) for want, got in zip(calls_wanted, calls, strict=True)
         )
         if not ok:
-            shown = [w.model_dump(exclude_defaults=True) for w in calls_wanted]
-            found.append(Mismatch("tool_calls", shown, [_shown_call(c) for c in calls]))
+            wanted = [call_text(w.tool, w.arguments, w.outcome) for w in calls_wanted]
+            made = [call_text(c.get("tool"), c.get("arguments"), c.get("outcome")) for c in calls]
+            found.append(Mismatch("tool_calls", wanted or "no call", made or "no call"))
     return found

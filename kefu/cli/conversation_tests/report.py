@@ -23,6 +23,8 @@ def shown(value: Any) -> str:
     """A value as the diff shows it: strings bare, everything else as compact JSON."""
     if isinstance(value, str):
         return value if len(value) <= ANSWER_CHARS else value[:ANSWER_CHARS] + "…"
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return "\n".join(value)  # tool calls, one a line
     return json.dumps(value, ensure_ascii=False, default=_plain)
 
 
@@ -36,10 +38,10 @@ def failure_table(result: TestResult) -> Table:
     """Turn by turn: what the customer said, the bot's answer, and every mismatch."""
     table = Table(show_lines=True, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("顾客 customer / 客服 bot", ratio=3)
+    table.add_column("顾客 customer / 客服 bot", ratio=3, overflow="fold")
     table.add_column("key", no_wrap=True)
-    table.add_column("expected 期望", style="green", ratio=2)
-    table.add_column("actual 实际", style="red", ratio=2)
+    table.add_column("expected 期望", style="green", ratio=2, overflow="fold")
+    table.add_column("actual 实际", style="red", ratio=2, overflow="fold")
     for number, turn in enumerate(result.turns, 1):
         answer = turn.observed.answer if turn.observed is not None else ""
         said = Text.assemble(("» ", "bold"), turn.said, "\n", ("« ", "bold cyan"), shown(answer))
