@@ -97,6 +97,7 @@ async def _run_test(
         await _run_steps([*suite.setup, *test.setup])
         conversation = ""
         for turn in test.turns:
+            await _run_steps(turn.setup)
             observed = await client.say(test.user or user, turn.say, conversation, test.inputs)
             conversation = observed.conversation_id
             mismatches = check_turn(turn.expect, observed)

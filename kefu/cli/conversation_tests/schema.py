@@ -1,9 +1,9 @@
 """The YAML format of conversation tests, validated with pydantic; errors name file and line.
 
 ```yaml
-x-shop: &shop "{env.KEFU_DEMO_SHOP_URL|http://127.0.0.1:8100}"   # x-…: free, for anchors
-setup:                      # optional: HTTP steps before every test of the file
+x-reset: &reset             # top-level x-… keys are free: for YAML anchors
   - http: "POST {env.KEFU_DEMO_SHOP_URL|http://127.0.0.1:8100}/_reset"
+setup: *reset               # optional: HTTP steps before every test of the file
 tests:
   - name: order status asks for the number, then answers from the shop
     user: alice             # optional end-user id (default: one per test and run)
@@ -138,6 +138,7 @@ class Turn(_Strict):
 
     say: str
     expect: Expect = Expect()
+    setup: list[HttpStep] = []  # HTTP steps just before this turn (the shop recovers…)
 
     @model_validator(mode="before")
     @classmethod
