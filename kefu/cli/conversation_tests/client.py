@@ -119,7 +119,10 @@ class TestClient:
         }
         headers = {"Authorization": f"Bearer {self.app_key}"}
         for _ in range(RATE_LIMIT_RETRIES):
-            response = await self.http.post("/v1/chat-messages", json=body, headers=headers)
+            try:
+                response = await self.http.post("/v1/chat-messages", json=body, headers=headers)
+            except httpx.TimeoutException as exc:  # this test fails; a refused connection
+                raise TurnFailed(f"no answer in time: {exc!r}") from None  # stops the run
             if response.status_code != 429:
                 break
             # a long test outruns the app's per-user rate limit: wait as the API asks
