@@ -4,6 +4,7 @@ both: the demo suite plus one file that must fail."""
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +106,10 @@ def test_a_bad_test_file_is_exit_2_with_file_and_line(tmp_path: Path) -> None:
         "tests:\n  - name: x\n    turns:\n      - say: hi\n        expect: {route: faq, rout: x}\n",
         encoding="utf-8",
     )
+    level = logging.getLogger("kefu").level
     result = CliRunner().invoke(kefu_app, ["test", str(bad), "--no-demo-shop"])
     assert result.exit_code == 2
+    assert logging.getLogger("kefu").level == level  # quietened for the run only
     assert f"{bad}:5: tests.0.turns.0.expect.rout: Extra inputs are not permitted" in (
         result.stderr.replace("\n", "")
     )

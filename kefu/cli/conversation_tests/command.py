@@ -59,6 +59,13 @@ def _load(paths: list[Path], name_filter: str | None) -> list[TestFile]:
     return suites
 
 
+def _is_demo_app(app_file: Path) -> bool:
+    try:
+        return app_file.resolve() == demo_app_file().resolve()
+    except ConfigError:  # the bundled demo is not installed: this app is not it
+        return False
+
+
 @contextmanager
 def _in_process(app_file: Path, demo_shop: bool) -> Iterator[TestClient]:
     """The app over a throw-away data dir, its API in process (no port, no server)."""
@@ -83,9 +90,7 @@ def _in_process(app_file: Path, demo_shop: bool) -> Iterator[TestClient]:
         yield TestClient(http, key, runtime.admin_key, closers=[runtime.aclose_models])
 
 
-async def _run(
-    client: TestClient, suites: list[TestFile], progress: Progress, console: Console
-) -> list[TestResult]:
+async def _run(client: TestClient, suites: list[TestFile], progress: Progress) -> list[TestResult]:
     total = sum(len(suite.tests) for suite in suites)
     task = progress.add_task("conversations 对话", total=total)
 
@@ -144,13 +149,15 @@ def test_command(
     started = time.perf_counter()
     # Failing tools and hand-overs are what tests provoke: their warnings would bury the
     # report, whose diff says what each turn did.
-    logging.getLogger("kefu").setLevel(logging.ERROR)
+    kefu_log = logging.getLogger("kefu")
+    level = kefu_log.level
+    kefu_log.setLevel(logging.ERROR)
     try:
         app_path = app_file or demo_app_file()
         suites = _load(list(paths or [default_tests_dir(app_path)]), name_filter)
         if url is not None and not key:
             raise ConfigError("--url needs the app's key: --key app-… (env KEFU_TEST_APP_KEY)")
-        is_demo = app_file is None or app_path.resolve() == demo_app_file().resolve()
+        is_demo = app_file is None or _is_demo_app(app_path)
         with ExitStack() as stack:
             if url is None:
                 client = stack.enter_context(
@@ -171,13 +178,15 @@ def test_command(
                 TimeElapsedColumn(),
             )
             with Progress(*columns, console=err, transient=True) as progress:
-                results = asyncio.run(_run(client, suites, progress, err))
+                results = asyncio.run(_run(client, suites, progress))
     except KefuError as exc:
         err.print(f"[bold red]error 错误:[/] {exc.message}", highlight=False)
         raise typer.Exit(2) from None
     except httpx.HTTPError as exc:
         err.print(f"[bold red]error 错误:[/] cannot reach {url}: {exc!r}", highlight=False)
         raise typer.Exit(2) from None
+    finally:
+        kefu_log.setLevel(level)
     seconds = time.perf_counter() - started
     for result in results:
         if not result.passed:
