@@ -21,6 +21,7 @@ from kefu.api.routes import (
     admin,
     admin_agents,
     agents,
+    analytics,
     app_annotations,
     app_info,
     chat,
@@ -110,7 +111,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     install_error_handlers(app)
     for module in (chat, conversations, handoff, app_info, openai, admin, admin_agents, agents):
         app.include_router(module.router)
-    for module in (datasets, app_annotations, knowledge_gaps):  # knowledge API, curation
+    for module in (datasets, app_annotations, knowledge_gaps, analytics):  # curation, insight
         app.include_router(module.router)
     for module in (web, console):
         app.include_router(module.router)

@@ -36,6 +36,8 @@ __all__ = [
     "EndUserRow",
     "FaqRow",
     "FeedbackRow",
+    "GapResolutionRow",
+    "HandoffEventRow",
     "MessageRow",
     "TicketRow",
     "TraceRow",
@@ -353,3 +355,39 @@ class CsatRow(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandoffEventRow(Base):
+    """One move of a conversation's hand-over state (request, claim, transfer, resolve…).
+
+    Written in the transaction that moves the state, so the history is exact; service
+    analytics (queue waiting time, handling time, hand-over reasons) read it.
+    """
+
+    __tablename__ = "handoff_events"
+    __table_args__ = (Index("ix_handoff_events_app_at", "app_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(36))  # assigned after the move
+    reason: Mapped[str | None] = mapped_column(String(64))  # set when a hand-over begins
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GapResolutionRow(Base):
+    """A past unanswered (or disliked) question that knowledge added since now answers:
+    the knowledge-gap report leaves it out. Written by the knowledge loop's re-check."""
+
+    __tablename__ = "gap_resolutions"
+
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    resolved_by: Mapped[str] = mapped_column(String(64))  # annotation:<id> | faq:<id>
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
