@@ -64,6 +64,7 @@ def _cases(run: Run, folder: Path) -> list[ET.Element]:
     ]
 
 
+@pytest.mark.integration  # the demo shop is a real uvicorn server, in a thread
 def test_the_demo_suite_passes_in_process(run: Run) -> None:
     cases = _cases(run, DEMO_TESTS)
     assert len(cases) >= 40
@@ -80,6 +81,7 @@ def test_the_demo_suite_passes_in_process(run: Run) -> None:
     assert "(zh)" in names and "(en)" in names
 
 
+@pytest.mark.integration
 def test_a_wrong_expectation_fails_with_a_diff_and_junit(run: Run) -> None:
     assert run.exit_code == 1
     # the diff: the failed turn, each failed key with expected and actual, the summary
