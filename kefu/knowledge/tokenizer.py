@@ -25,6 +25,7 @@ from kefu.core.types import Language
 
 __all__ = [
     "CJK_RANGES",
+    "QUESTION_TOKENS",
     "TOKENIZER_VERSION",
     "detect_language",
     "has_chinese",
@@ -79,6 +80,8 @@ _QUESTION_SYNONYMS = {
     "在哪里": "哪",
     "soon": "when",
 }
+# The tokens those fold into (and "how long" becomes "when"): they ask, they name no topic.
+QUESTION_TOKENS = frozenset({*_QUESTION_SYNONYMS.values(), "when"})
 # jieba's general dictionary splits shop phrases badly ("退货运费" → 退 / 货运费,
 # "7天无理由" → 7 / 天无 / 理由); these edits fix the common ones.
 _DOMAIN_WORDS = (
