@@ -140,9 +140,27 @@ def decide_direct(
     ]
     record["faq_threshold"] = knowledge.faq_threshold
     if faq_hits and faq_hits[0].relevance >= knowledge.faq_threshold:
+        rivals = close_rivals(faq_hits, knowledge.faq_threshold, knowledge.clarify_margin)
+        if rivals:  # guessing between answers that fit alike misleads every other time
+            record["route"] = "clarify"
+            return RouteDecision("clarify", (faq_hits[0], *rivals), (), record), faq_hits
         record["route"] = "faq"
         return RouteDecision("faq", tuple(faq_hits), (), record), faq_hits
     return None, faq_hits
+
+
+def close_rivals(hits: list[FaqHit], threshold: float, margin: float) -> list[FaqHit]:
+    """Other FAQ entries (with other answers) that fit the question almost as well as the
+    best one: above the threshold, less than ``margin`` below the best."""
+    best, rivals = hits[0], []
+    answers = {best.entry.answer}
+    for other in hits[1:]:
+        if other.relevance < threshold or best.relevance - other.relevance >= margin:
+            break
+        if other.entry.answer not in answers:  # another language's copy: nothing to ask
+            answers.add(other.entry.answer)
+            rivals.append(other)
+    return rivals
 
 
 def match_annotation(
