@@ -87,7 +87,7 @@ def test_the_in_memory_limiter_forgets_the_idlest_keys() -> None:
 
 async def test_the_in_memory_hub_counts_its_listeners() -> None:
     hub = InMemoryEventHub()
-    with hub.subscribe("c1"), hub.subscribe("c1"):
+    async with hub.subscribe("c1"), hub.subscribe("c1"):
         assert hub.publish("c1", {"n": 1}) == 2
     assert hub.publish("c1", {"n": 2}) == 0
 

@@ -21,9 +21,17 @@ from typing import Protocol, runtime_checkable
 
 from kefu.core.errors import Conflict
 
-__all__ = ["DEFAULT_TURN_LOCK_TIMEOUT_S", "InMemoryTurnLocks", "TurnLocks"]
+__all__ = ["DEFAULT_TURN_LOCK_TIMEOUT_S", "InMemoryTurnLocks", "TurnLocks", "busy_conversation"]
 
 DEFAULT_TURN_LOCK_TIMEOUT_S = 30.0
+
+
+def busy_conversation() -> Conflict:
+    """What a turn that waited too long for its conversation's lock is told (HTTP 409)."""
+    return Conflict(
+        "上一条消息仍在回答中，请稍后再试。"
+        "Another message of this conversation is still being answered; try again in a moment."
+    )
 
 
 @runtime_checkable
@@ -66,10 +74,7 @@ class InMemoryTurnLocks:
                 async with asyncio.timeout(wait_s):
                     await entry.lock.acquire()
             except TimeoutError:
-                raise Conflict(
-                    "Another message of this conversation is still being answered; "
-                    "try again in a moment."
-                ) from None
+                raise busy_conversation() from None
             try:
                 yield
             finally:

@@ -142,9 +142,13 @@ class FallbackChain:
         if not models:
             raise ValueError("a fallback chain needs at least one model")
         self.models = list(models)
+        # Shared states need a clock every replica agrees on; one process, a monotonic one.
+        clock = time.monotonic if states is None else time.time
         states = states if states is not None else InMemoryBreakerStates()
         self.breakers = [
-            CircuitBreaker(failures, reset_s, states=states, key=f"{position}:{model.name}")
+            CircuitBreaker(
+                failures, reset_s, clock=clock, states=states, key=f"{position}:{model.name}"
+            )
             for position, model in enumerate(self.models)
         ]
         self.name = " → ".join(model.name for model in self.models)

@@ -220,7 +220,7 @@ class HandoffService:
         await self.owned_conversation(app, user, conversation_id)
 
         async def events() -> AsyncIterator[dict[str, Any]]:
-            with self.notify.hub.subscribe(conversation_id) as queue:
+            async with self.notify.hub.subscribe(conversation_id) as queue:
                 # Read the state after subscribing, so no change falls in between.
                 now = await self.owned_conversation(app, user, conversation_id)
                 agent = None
