@@ -16,6 +16,7 @@ a cache.
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 from typing import Any, Generic, TypeVar
 
@@ -23,6 +24,7 @@ from kefu.core.redis_conn import RedisConnection
 
 __all__ = ["DEFAULT_CACHE_TTL_S", "RedisCache"]
 
+log = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -73,9 +75,11 @@ class RedisCache(Generic[K, V]):
         )
         if raw is None:
             return None
-        value: V = pickle.loads(
-            raw if isinstance(raw, bytes) else raw.encode()
-        )  # written by kefu itself (see above)
+        try:  # written by kefu itself (see above)
+            value: V = pickle.loads(raw if isinstance(raw, bytes) else raw.encode())
+        except Exception:  # e.g. written by another kefu version during a rolling update
+            log.debug("an unreadable cache entry in %s is a miss", self._prefix, exc_info=True)
+            return None
         return value
 
     def put(self, key: K, value: V) -> V:

@@ -236,7 +236,10 @@ class RedisSubscriber:
             elif message["type"] == "message":
                 handler = self._handlers.get(channel[len(self.connection.prefix) :])
                 if handler is not None:
-                    handler(message["data"])
+                    try:
+                        handler(message["data"])
+                    except Exception:  # one bad message must not end the listening
+                        log.exception("a Redis message on %s could not be handled", channel)
 
     async def _drop(self) -> None:
         pubsub, client = self._pubsub, self._client

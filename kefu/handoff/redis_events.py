@@ -35,6 +35,7 @@ class RedisEventHub:
         self._connection = connection
         self._subscribers: dict[asyncio.AbstractEventLoop, RedisSubscriber] = {}
         self._listeners: dict[str, set[Queue]] = {}
+        self._subscribed: set[str] = set()  # conversations whose channel Redis confirmed
 
     @staticmethod
     def _channel(conversation_id: str) -> str:
@@ -53,11 +54,10 @@ class RedisEventHub:
     async def subscribe(self, conversation_id: str) -> AsyncIterator[Queue]:
         queue: Queue = asyncio.Queue(QUEUE_SIZE)
         listeners = self._listeners.setdefault(conversation_id, set())
-        first = not listeners
         listeners.add(queue)
         subscriber = self._subscriber()
         try:
-            if first or self._connection.down:
+            if conversation_id not in self._subscribed:  # the first listener, or after a failure
                 channel = self._channel(conversation_id)
                 await self._connection.acall(
                     "live events reach this replica's listeners only",
@@ -71,6 +71,7 @@ class RedisEventHub:
             listeners.discard(queue)
             if not listeners and self._listeners.get(conversation_id) is listeners:
                 del self._listeners[conversation_id]
+                self._subscribed.discard(conversation_id)
                 await asyncio.shield(subscriber.unsubscribe(self._channel(conversation_id)))
 
     def _deliver(self, conversation_id: str, data: bytes) -> None:
