@@ -4,6 +4,7 @@ client left first) frees its conversation."""
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import Any
 
@@ -110,3 +111,16 @@ async def test_a_stream_that_never_started_frees_its_conversation(llm_runtime: R
     # The conversation is free again: the next message is answered, not refused.
     after = await chat.answer(await chat.prepare(request(llm_runtime, "g", opened.conversation_id)))
     assert after.status == "normal"
+
+
+async def test_an_agent_reply_never_waits_for_the_turn_lock(runtime: Runtime, user: str) -> None:
+    app = runtime.apps.get("demo-shop")
+    chat = runtime.chat
+    asked = await chat.answer(await chat.prepare(ChatRequest(app=app, user=user, query="转人工")))
+    assert asked.handoff_state == "pending_human"
+    agent, _ = await runtime.agents.create_agent(f"agent-{user}", ["*"], "test")
+    await runtime.agents.claim(agent, asked.conversation_id)
+    async with chat.locks.lock(asked.conversation_id):  # a customer's turn is running
+        async with asyncio.timeout(2):
+            reply = await runtime.agents.reply(agent, asked.conversation_id, "您好，我是人工客服")
+    assert reply.answer == "您好，我是人工客服"
