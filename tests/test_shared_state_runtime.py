@@ -40,6 +40,7 @@ async def test_with_a_redis_url_every_part_is_shared(tmp_path: Path, redis_url: 
     runtime = Runtime.build(settings, [TINY_APP])
     try:
         shared = runtime.shared
+        assert runtime.announcements[0].startswith("shared state: Redis at 127.0.0.1:")
         assert isinstance(shared.tasks, RedisAnswerTasks)
         assert isinstance(shared.limits, RedisRateLimits)
         assert runtime.limits is shared.limits and runtime.chat.limits is shared.limits

@@ -96,7 +96,7 @@ class Runtime:
             train_in_subprocess=settings.train_in_subprocess,
             shared=shared,
         )
-        announcements: list[str] = []
+        announcements: list[str] = [shared.describe()]
         keys: list[str] = []
         for config in configs:
             app = registry.load(config)

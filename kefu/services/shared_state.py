@@ -8,6 +8,7 @@ for what each piece does while Redis is unreachable.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from kefu.core.caches import CacheFactory, InMemoryCache, TieredCache, in_memory
@@ -20,6 +21,8 @@ from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
 from kefu.services.tasks import AnswerTasks, InMemoryAnswerTasks
 
 __all__ = ["SharedState"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +75,18 @@ class SharedState:
             caches=caches,
             redis=connection,
         )
+
+    def describe(self) -> str:
+        """One line for the start-up banner: where the shared state lives (never the URL's
+        password)."""
+        if self.redis is None:
+            return "shared state: in this process (set KEFU_REDIS_URL for several replicas)"
+        where = self.redis.sync.connection_pool.connection_kwargs
+        place = f"{where.get('host', '?')}:{where.get('port', '?')}/{where.get('db', 0)}"
+        if self.redis.ping():
+            return f"shared state: Redis at {place}"
+        log.warning("Redis at %s is unreachable: each part falls back to this process", place)
+        return f"shared state: Redis at {place} (unreachable now: in-process fallbacks)"
 
     def breakers(self, app_name: str) -> BreakerStates | None:
         """Where an app's circuit breakers keep their state (None: in its own chain)."""
