@@ -362,6 +362,9 @@ class ChatService:
             async with aclosing(self._produce(turn, running.stopped)) as events:
                 async for _ in events:
                     pass
+        except BaseException:  # not stored: nothing else will release the conversation
+            await asyncio.shield(turn.held.aclose())
+            raise
         finally:
             self.tasks.finish(turn.task_id)
         status = "stopped" if running.stopped.is_set() else "normal"
@@ -385,10 +388,12 @@ class ChatService:
             yield await asyncio.shield(finishing)
         except (asyncio.CancelledError, GeneratorExit):
             if finishing is None:
-                self._in_background(self._finish(turn, "stopped"))
+                finishing = self._in_background(self._finish(turn, "stopped"))
             raise
         finally:
             self.tasks.finish(turn.task_id)
+            if finishing is None:  # failed before storing: release the conversation here
+                await asyncio.shield(turn.held.aclose())
 
     def _in_background(self, work: Coroutine[Any, Any, TurnResult]) -> asyncio.Future[TurnResult]:
         """Run ``work`` in a task the caller's cancellation cannot reach; keep a reference."""

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from kefu.api.app import create_app
 from kefu.api.sse import event_stream_response
-from kefu.core.errors import Conflict
+from kefu.core.errors import Conflict, ProviderError
 from kefu.core.locks import InMemoryTurnLocks
 from kefu.services.chat import AnswerDelta, ChatRequest, TurnResult
 from kefu.services.runtime import Runtime
@@ -124,3 +124,28 @@ async def test_an_agent_reply_never_waits_for_the_turn_lock(runtime: Runtime, us
         async with asyncio.timeout(2):
             reply = await runtime.agents.reply(agent, asked.conversation_id, "您好，我是人工客服")
     assert reply.answer == "您好，我是人工客服"
+
+
+async def test_a_turn_failing_before_it_is_stored_frees_its_conversation(
+    llm_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = llm_runtime.chat
+    chat.locks = InMemoryTurnLocks(timeout_s=0.1)
+    llm_runtime.apps.get("demo-shop").model = ScriptedChatModel(default=ScriptedReply(PARTS))
+    opened = await chat.answer(await chat.prepare(request(llm_runtime, "f")))
+
+    async def broken(*args: Any) -> Any:
+        raise ProviderError("the answer failed")
+        yield
+
+    monkeypatch.setattr(chat, "_answer_events", broken)
+    for deliver in ("stream", "answer"):
+        turn = await chat.prepare(request(llm_runtime, "f", opened.conversation_id))
+        with pytest.raises(ProviderError):
+            if deliver == "stream":
+                [event async for event in chat.stream(turn)]
+            else:
+                await chat.answer(turn)
+    monkeypatch.undo()
+    after = await chat.answer(await chat.prepare(request(llm_runtime, "f", opened.conversation_id)))
+    assert after.status == "normal"
