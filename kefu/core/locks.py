@@ -6,8 +6,9 @@ serialises them; a turn that waits too long is refused with :class:`Conflict` ra
 queued forever.
 
 :class:`TurnLocks` is the interface; :class:`InMemoryTurnLocks` serialises turns within one
-process. A Redis lock (with a lease, so a dead replica's lock expires) plugs in for replicas
-and must pass :class:`kefu.testing.conformance.turn_locks.TurnLocksConformance`.
+process. The Redis lock (:mod:`kefu.core.redis_locks`, with a lease, so a dead replica's lock
+expires) plugs in for replicas; both pass
+:class:`kefu.testing.conformance.turn_locks.TurnLocksConformance`.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ A model that keeps failing is skipped for a while instead of being hammered on e
 customer message; when every model in the chain is unavailable the caller falls back to
 the extractive answer, so a dead LLM never leaves a customer without a reply.
 
-Breaker state sits behind :class:`BreakerStates` (in memory by default); a Redis
-implementation shares it between replicas and must pass
+Breaker state sits behind :class:`BreakerStates` (in memory by default); the Redis
+implementation (:mod:`kefu.llm.redis_breakers`) shares it between replicas; both pass
 :class:`kefu.testing.conformance.breakers.BreakerStatesConformance`.
 """
 
