@@ -1,6 +1,6 @@
 """The in-memory implementations of shared state pass the conformance suites in
-``kefu.testing.conformance`` (a Redis implementation will run the same suites), plus what
-only the in-process versions promise."""
+``kefu.testing.conformance`` (the Redis implementations run the same suites in
+``tests/test_shared_state_redis.py``), plus what only the in-process versions promise."""
 
 from __future__ import annotations
 
