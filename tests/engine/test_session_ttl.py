@@ -99,3 +99,15 @@ async def test_the_app_file_s_ttl_wins(
     old = (await say(client, user, "我要取消订单"))["conversation_id"]
     await asyncio.sleep(TTL_S + 0.1)
     assert (await say(client, user, "你好", old))["conversation_id"] != old
+
+
+async def test_a_conversation_a_human_owns_never_expires(
+    runtime: Runtime, client: httpx.AsyncClient, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.chat, "session_ttl_s", TTL_S)
+    asked = await say(client, user, "转人工")
+    assert asked["metadata"]["handoff_state"] == "pending_human"
+    await asyncio.sleep(TTL_S + 0.1)
+    waiting = await say(client, user, "还在吗", asked["conversation_id"])
+    assert waiting["conversation_id"] == asked["conversation_id"]
+    assert waiting["metadata"]["handoff_state"] == "pending_human"
