@@ -166,9 +166,9 @@ async def test_a_dead_replica_s_lock_expires_with_its_lease(connections: Any) ->
 
 async def test_a_long_turn_keeps_its_lock_past_the_lease(connections: Any) -> None:
     here, there = connections
-    holder, waiter = RedisTurnLocks(here, lease_s=0.3), RedisTurnLocks(there, lease_s=0.3)
+    holder, waiter = RedisTurnLocks(here, lease_s=0.6), RedisTurnLocks(there, lease_s=0.6)
     async with holder.lock("c1"):
-        await asyncio.sleep(0.7)  # more than two leases: renewed while the turn runs
+        await asyncio.sleep(1.4)  # more than two leases: renewed while the turn runs
         with pytest.raises(Conflict):
             async with waiter.lock("c1", timeout_s=0.1):
                 pass
