@@ -149,6 +149,12 @@ class RepliesConfig(Strict):
 class LimitsConfig(Strict):
     max_query_chars: int = Field(4000, ge=1, le=100_000)
     history_turns: int = Field(10, ge=0, le=200, description="turns of history an LLM sees")
+    session_ttl_s: float | None = Field(
+        None,
+        gt=0,
+        description="a conversation idle this long ends, and the customer's next message "
+        "starts a new one (none: KEFU_SESSION_TTL_S, else never)",
+    )
 
 
 class AppConfig(Strict):
