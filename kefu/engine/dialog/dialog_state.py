@@ -13,6 +13,7 @@ from typing import Any
 __all__ = ["DialogState", "FlowFrame"]
 
 MAX_SUSPENDED = 3  # flows put aside for another topic, most recent last
+MAX_TOOL_MEMORY = 30  # agent mode: earlier tool calls the model still sees, most recent last
 
 
 @dataclass(slots=True)
@@ -61,10 +62,13 @@ class DialogState:
     unanswered_streak: int = 0  # fallback or low-confidence answers in a row
     last_intent: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)  # remembered slots (who is asking)
+    # agent mode: the model's earlier tool calls, {"tool", "arguments", "result"} (strings)
+    tool_memory: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "profile": self.profile,
+            "tool_memory": self.tool_memory,
             "active": self.active.to_dict() if self.active else None,
             "suspended": [frame.to_dict() for frame in self.suspended],
             "language": self.language,
@@ -95,7 +99,13 @@ class DialogState:
         language = data.get("language")
         intent = data.get("last_intent")
         profile = data.get("profile")
+        memory = data.get("tool_memory")
         return cls(
+            tool_memory=[
+                {key: str(entry.get(key, "")) for key in ("tool", "arguments", "result")}
+                for entry in (memory if isinstance(memory, list) else [])
+                if isinstance(entry, dict)
+            ][-MAX_TOOL_MEMORY:],
             profile=dict(profile) if isinstance(profile, dict) else {},
             active=keep(FlowFrame.from_dict(data.get("active"))),
             suspended=suspended[-MAX_SUSPENDED:],
