@@ -3,7 +3,9 @@ demo shop (with ``--bench``) as a child process. Both listen on loopback only.""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +26,17 @@ from kefu.services.runtime import Runtime
 __all__ = ["free_port", "kefu_in_thread", "shop_process"]
 
 START_TIMEOUT_S = 60
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn``: the kernel stops the shop when this process dies, however it dies, so
+    a killed benchmark leaves no shop holding a port (Linux; elsewhere a no-op)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -70,7 +83,9 @@ def shop_process(data_dir: Path, source: Path | None = None) -> Iterator[str]:
     log_path = data_dir / "demo-shop.log"
     env = {k: v for k, v in os.environ.items() if k != "KEFU_DEMO_SHOP_TOKEN"}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=log, env=env, preexec_fn=_die_with_parent
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
