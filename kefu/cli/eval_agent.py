@@ -245,7 +245,7 @@ def _run(
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kefu-tau2-")))
         shop_url = shop or stack.enter_context(shop_process(scratch / "shop"))
         os.environ["KEFU_DEMO_SHOP_URL"] = shop_url  # the app's tools read it at each call
-        agent_model = model or "(the app's)"
+        agent_model = model  # None with --server and no --model: then only a label is missing
         if server is None:
             settings = Settings(
                 data_dir=scratch / "kefu",
@@ -267,12 +267,14 @@ def _run(
             api_key = f"app-{secrets.token_urlsafe(24)}"
             runtime.apps.ensure_key(app, api_key)
             server = stack.enter_context(kefu_in_thread(runtime))
-        if not (user_url or model_url) or not (user_model or model):
+        simulator_url, simulator_model = user_url or model_url, user_model or agent_model
+        if not simulator_url or not simulator_model:
             raise ConfigError("the user simulator needs --user-url and --user-model")
-        simulator = LLMUserSimulator(
-            str(user_url or model_url), str(user_model or agent_model), user_key or model_key
-        )
-        models = {"kefu": f"{agent_model} @ {model_url or server}", "user": f"{simulator.model}"}
+        simulator = LLMUserSimulator(simulator_url, simulator_model, user_key or model_key)
+        models = {
+            "kefu": f"{agent_model or '(the server’s)'} @ {model_url or server}",
+            "user": f"{simulator_model} @ {simulator_url}",
+        }
         return asyncio.run(
             _bench(
                 AgentBenchmark(
