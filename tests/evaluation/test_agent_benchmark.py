@@ -25,6 +25,7 @@ from kefu.evaluation import (
     UserTurn,
     load_tasks,
 )
+from kefu.services.chat import ChatRequest
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from tests.conftest import make_settings
@@ -212,3 +213,25 @@ async def test_outputs_must_be_said_and_pass_hat_k_counts_trials(
     saved = result.to_json()
     assert saved["pass_hat_k"] == {"pass^1": 0.5, "pass^2": 0.0}
     assert saved["episodes"][1]["transcript"][-1]["speaker"] == "agent"
+
+
+async def test_agent_mode_answers_every_message_itself(
+    kefu: tuple[Runtime, str], app: AppRuntime
+) -> None:
+    """No fallback and no hand-over of kefu's own: asking for a human, or a message naming
+    nothing, reaches the model, whose words (no tool called) are the answer."""
+    runtime = kefu[0]
+    for query in ("I want to talk to a human agent", "hello"):
+        model = ScriptedChatModel().say(f"(model) {query}")
+        app.model = model
+        turn = await runtime.chat.prepare(ChatRequest(app=app, user="agent-mode", query=query))
+        result = await runtime.chat.answer(turn)
+        assert result.answer == f"(model) {query}" and result.route == "generate"
+        assert result.handoff_state == "bot"
+        assert {s["function"]["name"] for s in model.tools_offered[0]} >= {
+            "transfer_to_human_agents",
+            "modify_user_address",
+        }
+        system = model.calls[0][0].content
+        assert "authenticate the user" in system
+        assert "numbered sources" not in system  # no sources: the grounding rule is left out
