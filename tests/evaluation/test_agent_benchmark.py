@@ -133,12 +133,9 @@ def cancel_script(states_price: bool) -> ScriptedChatModel:
     return model
 
 
-async def run(
-    bench: tuple[KefuChatClient, ShopClient], task: Tau2Task, user: ScriptedUser
-) -> AgentBenchmark:
+def runner(bench: tuple[KefuChatClient, ShopClient], user: ScriptedUser) -> AgentBenchmark:
     kefu_client, shop = bench
-    runner = AgentBenchmark(kefu_client, shop, user, max_turns=10, models={"kefu": "scripted"})
-    return runner
+    return AgentBenchmark(kefu_client, shop, user, max_turns=10, models={"kefu": "scripted"})
 
 
 async def test_right_tool_calls_pass(
@@ -150,8 +147,7 @@ async def test_right_tool_calls_pass(
         "Hi, I'd like to exchange two items of order #W2378156. I'm Yusuf Rossi, zip 19122.",
         "Yes, that's everything, go ahead.",
     )
-    runner = await run(bench, tasks["0"], user)
-    result = await runner.run([tasks["0"]], trials=1)
+    result = await runner(bench, user).run([tasks["0"]], trials=1)
     [episode] = result.episodes
     assert episode.reward == 1.0 and episode.db_match and episode.differing_rows == []
     assert episode.termination == "stop" and episode.turns == 2
@@ -172,8 +168,7 @@ async def test_a_wrong_item_exchanged_fails_on_the_database(
 ) -> None:
     app.model = exchange_script("6342039236")  # a keyboard, but not the one asked for
     user = ScriptedUser("Exchange two items of #W2378156 please; Yusuf Rossi, 19122.", "Yes.")
-    runner = await run(bench, tasks["0"], user)
-    result = await runner.run([tasks["0"]], trials=1)
+    result = await runner(bench, user).run([tasks["0"]], trials=1)
     [episode] = result.episodes
     assert episode.reward == 0.0 and not episode.db_match
     assert episode.differing_rows == ["orders/#W2378156"]
@@ -201,8 +196,7 @@ async def test_outputs_must_be_said_and_pass_hat_k_counts_trials(
                 app.model = models.pop(0)
             return await super().next_message(task, conversation)
 
-    runner = await run(bench, task, TwoTrials())
-    result = await runner.run([task], trials=2)
+    result = await runner(bench, TwoTrials()).run([task], trials=2)
     right, silent = result.episodes
     assert right.reward == 1.0 and right.outputs_found == {"camera": True, "481.50": True}
     # The same cancel, the same database, but the price was never said: a failure.
