@@ -90,7 +90,7 @@ class LLMUserSimulator:
         api_key: str | None = None,
         *,
         temperature: float = 0.0,
-        max_tokens: int = 1024,
+        max_tokens: int = 512,
         timeout_s: float = 300,
     ) -> None:
         self.model = model
