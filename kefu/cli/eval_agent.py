@@ -179,6 +179,10 @@ def agent_command(
         str | None,
         typer.Option("--user-key", envvar="KEFU_EVAL_USER_API_KEY", help="simulator's API key"),
     ] = None,
+    user_timeout: Annotated[
+        float,
+        typer.Option("--user-timeout", min=1, help="seconds the simulator may take a message"),
+    ] = 300,
     server: Annotated[
         str | None, typer.Option("--server", help="a running kefu (then --api-key)")
     ] = None,
@@ -212,6 +216,7 @@ def agent_command(
             user_url=user_url,
             user_model=user_model,
             user_key=user_key,
+            user_timeout=user_timeout,
             server=server,
             api_key=api_key,
             shop=shop,
@@ -236,6 +241,7 @@ def _run(
     user_url: str | None,
     user_model: str | None,
     user_key: str | None,
+    user_timeout: float,
     server: str | None,
     api_key: str | None,
     shop: str | None,
@@ -270,7 +276,9 @@ def _run(
         simulator_url, simulator_model = user_url or model_url, user_model or agent_model
         if not simulator_url or not simulator_model:
             raise ConfigError("the user simulator needs --user-url and --user-model")
-        simulator = LLMUserSimulator(simulator_url, simulator_model, user_key or model_key)
+        simulator = LLMUserSimulator(
+            simulator_url, simulator_model, user_key or model_key, timeout_s=user_timeout
+        )
         models = {
             "kefu": f"{agent_model or '(the server’s)'} @ {model_url or server}",
             "user": f"{simulator_model} @ {simulator_url}",
