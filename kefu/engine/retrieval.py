@@ -31,6 +31,7 @@ __all__ = [
 FAQ_CANDIDATES = 3
 TOPIC_WORD = 0.5  # informativeness of a word that names the question's topic
 SHARED_TOPIC_WORDS = 2  # a quoted passage shares this many of them (or all, if fewer)
+CLARIFY_BELOW = 0.9  # a match this close to verbatim is answered, whatever the runner-up
 
 
 def asks_for_human(ctx: TurnContext) -> bool:
@@ -151,8 +152,11 @@ def decide_direct(
 
 def close_rivals(hits: list[FaqHit], threshold: float, margin: float) -> list[FaqHit]:
     """Other FAQ entries (with other answers) that fit the question almost as well as the
-    best one: above the threshold, less than ``margin`` below the best."""
+    best one: above the threshold, less than ``margin`` below the best — unless the best is
+    a near-verbatim match."""
     best, rivals = hits[0], []
+    if best.relevance >= CLARIFY_BELOW:
+        return []
     answers = {best.entry.answer}
     for other in hits[1:]:
         if other.relevance < threshold or best.relevance - other.relevance >= margin:

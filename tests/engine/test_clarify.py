@@ -23,6 +23,7 @@ def test_close_rivals_are_near_ties_above_the_threshold_with_other_answers() -> 
     assert [h.entry.id for h in close_rivals(hits, 0.55, 0.05)] == ["b", "c"]
     assert close_rivals(hits, 0.55, 0.0) == []  # margin 0: never ask
     assert close_rivals([hit("a", 0.9), hit("b", 0.8)], 0.55, 0.05) == []  # a clear winner
+    assert close_rivals([hit("a", 0.92), hit("b", 0.9)], 0.55, 0.05) == []  # near-verbatim
     assert close_rivals([hit("a", 0.6), hit("b", 0.58)], 0.59, 0.05) == []  # b too weak
     same = [hit("a", 0.8, "same"), hit("b", 0.79, "same")]  # another language's copy
     assert close_rivals(same, 0.55, 0.05) == []

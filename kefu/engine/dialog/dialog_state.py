@@ -15,6 +15,7 @@ MAX_CHOICES = 3  # options of a clarifying question
 __all__ = ["DialogState", "FlowFrame"]
 
 MAX_SUSPENDED = 3  # flows put aside for another topic, most recent last
+MAX_TOOL_MEMORY = 30  # agent mode: earlier tool calls the model still sees, most recent last
 
 
 @dataclass(slots=True)
@@ -65,10 +66,13 @@ class DialogState:
     profile: dict[str, Any] = field(default_factory=dict)  # remembered slots (who is asking)
     # The FAQ entries the bot asked the customer to choose between (a clarifying question).
     choices: list[str] = field(default_factory=list)
+    # agent mode: the model's earlier tool calls, {"tool", "arguments", "result"} (strings)
+    tool_memory: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "profile": self.profile,
+            "tool_memory": self.tool_memory,
             "active": self.active.to_dict() if self.active else None,
             "suspended": [frame.to_dict() for frame in self.suspended],
             "language": self.language,
@@ -101,7 +105,13 @@ class DialogState:
         intent = data.get("last_intent")
         profile = data.get("profile")
         choices = data.get("choices")
+        memory = data.get("tool_memory")
         return cls(
+            tool_memory=[
+                {key: str(entry.get(key, "")) for key in ("tool", "arguments", "result")}
+                for entry in (memory if isinstance(memory, list) else [])
+                if isinstance(entry, dict)
+            ][-MAX_TOOL_MEMORY:],
             profile=dict(profile) if isinstance(profile, dict) else {},
             active=keep(FlowFrame.from_dict(data.get("active"))),
             suspended=suspended[-MAX_SUSPENDED:],

@@ -74,7 +74,7 @@ async def run(ctx: TurnContext, record: dict[str, Any]) -> None:
             if flow is not None and (state.active is None or state.active.flow != flow.name):
                 step = book.start(state, flow, facts, ctx.language)
             elif state.active is not None:
-                if ctx.route in DIRECT:  # a question on the side: answer it, then remind
+                if ctx.route in (*DIRECT, "clarify"):  # on the side: answer, then remind
                     ctx.reminder = book.pending_question(state, ctx.language)
                 else:
                     step = book.reask(state, ctx.language)
