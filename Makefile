@@ -78,8 +78,16 @@ redis-server:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
+## Debian's haproxy: the replicas test puts two kefu servers behind it
+haproxy:
+	@{ command -v haproxy || test -x /usr/sbin/haproxy; } >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's haproxy for the replicas test (apt, under a minute)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+
 ## Install the test extras, lint, type-check and run the whole suite
-test: $(VENV)/.test-installed browser promtool redis-server
+test: $(VENV)/.test-installed browser promtool redis-server haproxy
 	$(BIN)/ruff check kefu tests bench examples
 	$(BIN)/ruff format --check kefu tests bench examples
 	$(BIN)/mypy
