@@ -7,7 +7,7 @@ PORT ?= 8000
 DATA_DIR ?= ./data
 SHOP_PORT ?= 8100
 
-.PHONY: demo demo-reset test unit bench browser promtool redis-server clean
+.PHONY: demo demo-reset test unit bench browser promtool redis-server haproxy clean
 
 # pip's own lines (each package as it is collected and installed) are the progress of the
 # long steps; a header says what is being installed and roughly how long it takes.
