@@ -42,6 +42,15 @@ class Settings(BaseSettings):
         description="train intent classifiers in a child process, so the server never "
         "loads scikit-learn (~75-150 MB); predicting needs only numpy",
     )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus for every app's passage vectors, shared by all replicas: "
+        "http://milvus:19530 (a server) or a milvus-lite file ending in .db (one process); "
+        "none: the embedded index in the data dir",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Milvus token (user:password, or an API key)"
+    )
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible server for every app's primary model"
     )

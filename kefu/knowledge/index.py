@@ -37,8 +37,14 @@ from typing import Any, Literal
 import numpy as np
 
 from kefu.appfile.embedding_config import RetrievalConfig
-from kefu.core.errors import ConfigError, InvalidParam
+from kefu.core.errors import ConfigError, InvalidParam, RetrievalError
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
+from kefu.knowledge._dense_passages import (
+    ChunkVectors,
+    dense_scores,
+    open_chunk_vectors,
+    store_chunk_vectors,
+)
 from kefu.knowledge._faq import FaqIndex
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
@@ -61,6 +67,7 @@ from kefu.knowledge.rerank import Reranker
 from kefu.knowledge.tokenizer import detect_language, tokenize
 from kefu.knowledge.vectors.base import normalise_filters
 from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
+from kefu.knowledge.vectors.store import VectorStore
 
 __all__ = ["KnowledgeIndex", "Passages", "QueryVector", "knowledge_fingerprint"]
 
@@ -136,7 +143,7 @@ class _Snapshot:
     chunks: _ChunkIndex
     fingerprint: str | None
     faq_vectors: EmbeddedVectorIndex | None = None  # one row per FAQ form
-    chunk_vectors: EmbeddedVectorIndex | None = None  # one row per chunk
+    chunk_vectors: ChunkVectors | None = None  # one row per chunk (embedded or remote)
 
 
 class KnowledgeIndex:
@@ -146,6 +153,8 @@ class KnowledgeIndex:
     ``retrievers``: ``auto`` = hybrid when there is an embedder); ``reranker`` rescores the
     best ``retrieval.rerank.candidates`` passages of :meth:`search`. ``query_deadline_s``
     bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
+    ``vector_store`` (e.g. Milvus) holds the passage vectors instead of the data dir, shared
+    by every replica; FAQ form vectors stay embedded (few, and every one is scored).
     """
 
     def __init__(
@@ -156,6 +165,7 @@ class KnowledgeIndex:
         retrieval: RetrievalConfig | None = None,
         reranker: Reranker | None = None,
         query_deadline_s: float = QUERY_DEADLINE_S,
+        vector_store: VectorStore | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.retrieval = retrieval or RetrievalConfig()
@@ -171,6 +181,8 @@ class KnowledgeIndex:
         if mode != "lexical" and embedder is not None:
             self._fusion = Fusion.from_config(self.retrieval, mode, cosine_range(embedder))
             self.dense_passages = embeds_passages(embedder)
+        # Only passage vectors leave the process: without dense passages there are none.
+        self.vector_store = vector_store if self.dense_passages else None
         self.reranker = reranker
         self.dense_languages = embedder_languages(self.retrieval.embedding)
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
@@ -193,7 +205,10 @@ class KnowledgeIndex:
     @property
     def description(self) -> str:
         """Which retrieval is on, in one line: ``hybrid (BM25 + use-multilingual-v3, …)``."""
-        return describe_retrieval(self.retrievers, self.embedder, self.retrieval.fusion)
+        described = describe_retrieval(self.retrievers, self.embedder, self.retrieval.fusion)
+        if self.vector_store is not None:
+            described += f"; passage vectors in {self.vector_store.name}"
+        return described
 
     @property
     def calls_models(self) -> bool:
@@ -235,16 +250,25 @@ class KnowledgeIndex:
         fingerprint = fingerprint or knowledge_fingerprint(faqs, chunks, self.embedder_name)
         with self._write_lock:
             faq, chunk_index = FaqIndex.create(faqs), _ChunkIndex.create(chunks)
-            faq_vectors = chunk_vectors = None
+            faq_vectors: EmbeddedVectorIndex | None = None
+            chunk_vectors: ChunkVectors | None = None
             if self.embedder is not None:
                 faq_vectors = self._vectors(faq.forms)
-                if self.dense_passages:
+                if self.dense_passages and self.vector_store is not None:
+                    chunk_vectors = store_chunk_vectors(
+                        self.vector_store, self.embedder, chunks, fingerprint
+                    )
+                elif self.dense_passages:
                     chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
             snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
             if self.index_dir is not None:
                 lexicons = {"faq": faq.lexicon, "chunks": chunk_index.lexicon}
                 named = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
-                vectors = {name: found for name, found in named.items() if found is not None}
+                vectors = {
+                    name: found
+                    for name, found in named.items()
+                    if isinstance(found, EmbeddedVectorIndex)  # a remote store keeps its own
+                }
                 save_index(
                     self.index_dir, fingerprint, faqs, chunks, lexicons, vectors, self.embedder_name
                 )
@@ -262,12 +286,17 @@ class KnowledgeIndex:
             try:
                 faq = FaqIndex.create(faqs, folder / "faq")
                 chunk_index = _ChunkIndex.create(chunks, folder / "chunks")
-                faq_vectors = chunk_vectors = None
+                faq_vectors: EmbeddedVectorIndex | None = None
+                chunk_vectors: ChunkVectors | None = None
                 if self.embedder is not None:
                     faq_vectors = _load_vectors(folder / "faq_vectors", len(faq.forms))
-                    if self.dense_passages:
+                    if self.dense_passages and self.vector_store is not None:
+                        chunk_vectors = open_chunk_vectors(
+                            self.vector_store, self.embedder.dim, fingerprint, len(chunks)
+                        )
+                    elif self.dense_passages:
                         chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
-            except (OSError, ValueError, KeyError, IndexError, InvalidParam) as exc:
+            except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False
             self._snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
@@ -372,7 +401,11 @@ class KnowledgeIndex:
             dense = self._vector_of(query, vector)
         if dense is None:
             return _lexical_passages(snapshot.chunks, query, pool, allowed)
-        return self._hybrid_passages(snapshot, query, pool, allowed, dense)
+        try:
+            return self._hybrid_passages(snapshot, query, pool, allowed, filters, dense)
+        except RetrievalError as exc:  # the vector store is down: answer from BM25
+            logger.warning("passage vectors unavailable, searching lexically: %s", exc)
+            return _lexical_passages(snapshot.chunks, query, pool, allowed)
 
     # --- dense and hybrid -------------------------------------------------------------
 
@@ -454,6 +487,7 @@ class KnowledgeIndex:
         query: str,
         pool: int,
         allowed: np.ndarray | None,
+        filters: Mapping[str, Any] | None,
         vector: np.ndarray,
     ) -> list[ChunkHit]:
         index, fusion = snapshot.chunks, self._fusion
@@ -461,12 +495,8 @@ class KnowledgeIndex:
         if pool <= 0 or not index.chunks:
             return []
         limit = max(_CANDIDATES, pool)
-        cosine = snapshot.chunk_vectors.similarities(vector)
-        if allowed is not None:
-            cosine = np.where(allowed, cosine, -np.inf)
-        dense = np.argpartition(-cosine, limit)[:limit] if len(cosine) > limit else None
-        candidates = np.arange(len(cosine)) if dense is None else dense
-        candidates = candidates[np.isfinite(cosine[candidates])]
+        dense = dense_scores(snapshot.chunk_vectors, vector, limit, allowed, filters)
+        candidates = dense.nearest
         lexicon = index.lexicon
         weighed = lexicon.query(_query_tokens(query))
         bm25: dict[int, float] = {}
@@ -480,7 +510,7 @@ class KnowledgeIndex:
         if fusion.retrievers == "hybrid" and weighed.weight > 0:
             lexical = np.array([_coverage(lexicon, weighed.known, weighed.weight, d) for d in docs])
         scores = np.array([bm25.get(doc, 0.0) for doc in docs])
-        relevance, rank_key = fusion.fuse(lexical, scores, cosine[candidates])
+        relevance, rank_key = fusion.fuse(lexical, scores, dense.cosine_of(candidates))
         order = np.lexsort((-scores, -relevance, -rank_key))[:pool]
         return [
             ChunkHit(

@@ -16,6 +16,7 @@ from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import KnowledgeIndex
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
+from kefu.knowledge.vectors.store import MilvusVectorStore
 from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.services.knowledge_sync import sync_config_sources
 from kefu.store import ApiKeyRecord, Store
@@ -70,12 +71,16 @@ class AppRegistry:
         route_cache: bool = True,
         llm_overrides: LLMOverrides | None = None,
         train_in_subprocess: bool = False,
+        milvus_uri: str | None = None,
+        milvus_token: str = "",
     ) -> None:
         self._store = store
         self._data_dir = data_dir
         self._route_cache = route_cache
         self._llm_overrides = llm_overrides
         self._train_in_subprocess = train_in_subprocess
+        self._milvus_uri = milvus_uri
+        self._milvus_token = milvus_token
         self._apps: dict[str, AppRuntime] = {}
         self._credentials: dict[str, Credential] = {}
 
@@ -92,6 +97,7 @@ class AppRegistry:
                 embedder=build_embedder(config.knowledge.retrieval.embedding),
                 retrieval=config.knowledge.retrieval,
                 reranker=build_reranker(config.knowledge.retrieval.rerank),
+                vector_store=self._vector_store(config.name),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(config.llm, self._llm_overrides),
@@ -119,6 +125,12 @@ class AppRegistry:
         self._apps[config.name] = runtime
         self.refresh_credentials()
         return runtime
+
+    def _vector_store(self, app: str) -> MilvusVectorStore | None:
+        """Milvus for the app's passage vectors when KEFU_MILVUS_URI is set."""
+        if not self._milvus_uri:
+            return None
+        return MilvusVectorStore(self._milvus_uri, app, token=self._milvus_token)
 
     def get(self, name: str) -> AppRuntime:
         try:
