@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import yaml
 
@@ -186,15 +185,6 @@ def test_a_failing_vector_store_leaves_bm25_answering(
         found = passages(index, "发货时间")
     assert found == passages(lexical, "发货时间")
     assert "passage vectors unavailable" in caplog.text
-
-
-def test_fetch_returns_the_stored_unit_vectors(tmp_path: Path) -> None:
-    index = MilvusVectorIndex(tmp_path / "milvus.db", 2, collection="fetch")
-    index.add(["a", "b"], np.asarray([[3.0, 4.0], [0.0, 2.0]], dtype=np.float32))
-    found = index.fetch(["b", "a", "missing"])
-    assert sorted(found) == ["a", "b"]
-    np.testing.assert_allclose(found["a"], [0.6, 0.8], atol=1e-6)
-    assert index.fetch([]) == {}
 
 
 # --- end to end: the app's settings, the store, the API --------------------------------
