@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kefu.cli.db import db_app
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
 from kefu.cli.eval_injection import injection_command
@@ -54,6 +55,7 @@ eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
 app.add_typer(eval_app, name="eval")
+app.add_typer(db_app, name="db")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
