@@ -1,12 +1,23 @@
-"""Server settings, read once at start-up from ``KEFU_*`` environment variables."""
+"""Server settings, read once at start-up from ``KEFU_*`` environment variables.
+
+With ``KEFU_SECRETS_DIR`` (Docker and Compose secrets: ``/run/secrets``) a setting may also
+come from a file named after its variable in lower case (``kefu_admin_key``,
+``kefu_database_url``); an environment variable still wins over a file.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 __all__ = ["Settings"]
 
@@ -87,6 +98,23 @@ class Settings(BaseSettings):
         "the otel extra",
     )
     otel_service_name: str = Field("kefu", description="service.name of the exported spans")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then the secret files of ``KEFU_SECRETS_DIR`` when it is set
+        (only then: pydantic-settings warns about a configured folder that is missing)."""
+        secrets_dir = os.environ.get("KEFU_SECRETS_DIR")
+        if not secrets_dir:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        secrets = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir)
+        return init_settings, env_settings, dotenv_settings, secrets
 
     def resolved_database_url(self) -> str:
         if self.database_url:
