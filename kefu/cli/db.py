@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from kefu.core.errors import KefuError
@@ -27,7 +28,11 @@ def upgrade(
     ] = None,
 ) -> None:
     """Bring the database to the newest schema, then exit (数据库迁移到最新版本)."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err.print(f"[bold red]error / 错误:[/] {exc.errors()[0]['msg']}", highlight=False)
+        raise typer.Exit(2) from None
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     url = settings.resolved_database_url()

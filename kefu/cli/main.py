@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -79,6 +80,11 @@ def _friendly_errors() -> Iterator[None]:
     except KefuError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         raise typer.Exit(2) from None
+    except ValidationError as exc:  # a KEFU_* setting that does not validate
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        err.print(f"[bold red]error:[/] {where + ': ' if where else ''}{first['msg']}")
+        raise typer.Exit(2) from None
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -110,7 +116,8 @@ def serve(
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
     threadpool_limits(1)
-    settings = Settings()  # the same the runtime reads; the log set-up needs it first
+    with _friendly_errors():
+        settings = Settings()  # the same the runtime reads; the log set-up needs it first
     json_logs = configure_logging(settings.log_level, settings.log_format) == "json"
     with _friendly_errors():
         runtime = _build(app_files, demo, data_dir)

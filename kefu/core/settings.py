@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +19,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Settings"]
+__all__ = ["PLACEHOLDER", "Settings"]
+
+PLACEHOLDER = "CHANGE-ME"  # what deploy/ templates hold where a secret goes
 
 
 class Settings(BaseSettings):
@@ -98,6 +100,19 @@ class Settings(BaseSettings):
         "the otel extra",
     )
     otel_service_name: str = Field("kefu", description="service.name of the exported spans")
+
+    @model_validator(mode="after")
+    def _no_placeholders(self) -> Settings:
+        """The deployment templates' ``CHANGE-ME`` must never become a working key."""
+        for name in ("database_url", "admin_key", "demo_api_key", "llm_api_key", "milvus_token"):
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if text and PLACEHOLDER in text:
+                raise ValueError(
+                    f"KEFU_{name.upper()} still holds the template's {PLACEHOLDER}: set it "
+                    f"(仍是模板占位符 {PLACEHOLDER}，请设置真实的值)"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(

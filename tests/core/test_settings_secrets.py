@@ -1,11 +1,15 @@
-"""KEFU_SECRETS_DIR: settings from Docker/Compose secret files; the environment still wins."""
+"""KEFU_SECRETS_DIR: settings from Docker/Compose secret files; the environment still wins;
+the deployment templates' CHANGE-ME placeholder never becomes a working key."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from kefu.cli.main import app
 from kefu.core.settings import Settings
 
 
@@ -37,3 +41,27 @@ def test_the_environment_wins_over_a_file(secrets: Path, monkeypatch: pytest.Mon
     settings = Settings()
     assert settings.admin_key is not None
     assert settings.admin_key.get_secret_value() == "admin-from-env"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KEFU_ADMIN_KEY", "CHANGE-ME"),
+        ("KEFU_DATABASE_URL", "postgresql://kefu:CHANGE-ME@postgres:5432/kefu"),
+        ("KEFU_LLM_API_KEY", "CHANGE-ME"),
+    ],
+)
+def test_a_template_placeholder_is_refused_not_used_as_a_key(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=f"{variable} still holds the template's CHANGE-ME"):
+        Settings()
+
+
+def test_serve_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KEFU_ADMIN_KEY", "CHANGE-ME")
+    result = CliRunner().invoke(app, ["serve", "--demo", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "KEFU_ADMIN_KEY still holds the template's CHANGE-ME" in result.output
+    assert "Traceback" not in result.output
