@@ -19,7 +19,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["PLACEHOLDER", "Settings"]
+__all__ = ["PLACEHOLDER", "SECRETS_DIR_VARIABLE", "Settings"]
+
+SECRETS_DIR_VARIABLE = "KEFU_SECRETS_DIR"  # a folder of secret files (Docker secrets)
 
 PLACEHOLDER = "CHANGE-ME"  # what deploy/ templates hold where a secret goes
 
@@ -125,7 +127,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment first, then the secret files of ``KEFU_SECRETS_DIR`` when it is set
         (only then: pydantic-settings warns about a configured folder that is missing)."""
-        secrets_dir = os.environ.get("KEFU_SECRETS_DIR")
+        secrets_dir = os.environ.get(SECRETS_DIR_VARIABLE)
         if not secrets_dir:
             return init_settings, env_settings, dotenv_settings, file_secret_settings
         secrets = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir)
