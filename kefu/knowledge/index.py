@@ -255,9 +255,7 @@ class KnowledgeIndex:
             if self.embedder is not None:
                 faq_vectors = self._vectors(faq.forms)
                 if self.dense_passages and self.vector_store is not None:
-                    chunk_vectors = store_chunk_vectors(
-                        self.vector_store, self.embedder, chunks, fingerprint
-                    )
+                    chunk_vectors = self._stored_vectors(chunks, fingerprint)
                 elif self.dense_passages:
                     chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
             snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
@@ -415,6 +413,16 @@ class KnowledgeIndex:
         if texts:
             index.add([str(i) for i in range(len(texts))], self.embedder.embed(texts))
         return index
+
+    def _stored_vectors(self, chunks: Sequence[Chunk], fingerprint: str) -> ChunkVectors:
+        """The passage vectors in the vector store; if it fails, in memory for now (and on
+        disk: the next start finds them missing in the store and tries the store again)."""
+        assert self.embedder is not None and self.vector_store is not None
+        try:
+            return store_chunk_vectors(self.vector_store, self.embedder, chunks, fingerprint)
+        except RetrievalError as exc:
+            logger.warning("vector store unavailable, passage vectors kept in memory: %s", exc)
+            return self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
 
     def _dense_for(self, query: str) -> bool:
         """Whether the embedder understands the query's language."""

@@ -17,6 +17,7 @@ import yaml
 
 from kefu.api.app import create_app
 from kefu.appfile.embedding_config import RetrievalConfig
+from kefu.core.errors import RetrievalError
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
 from kefu.knowledge.vectors.milvus import MilvusVectorIndex
@@ -247,3 +248,26 @@ async def test_kefu_answers_from_milvus_with_the_embedded_index_s_passage(
     assert sources[0] and sources[0] == sources[1]
     assert "ten working days" in answers[1]["answer"]
     assert answers[0]["answer"] == answers[1]["answer"]
+
+
+class DownStore:
+    """A vector store whose server is unreachable."""
+
+    name = "milvus"
+
+    def open(self, key: str, dim: int) -> MilvusVectorIndex:
+        raise RetrievalError("Milvus at http://milvus:19530: connection refused")
+
+    def prune(self, keep: str) -> None:
+        raise AssertionError("nothing to prune without a server")
+
+
+def test_a_vector_store_down_at_indexing_keeps_the_vectors_in_memory(
+    corpus: list[Chunk], shop_faqs: list[FaqEntry], caplog: pytest.LogCaptureFixture
+) -> None:
+    embedded = build(corpus, shop_faqs, None)
+    with caplog.at_level(logging.WARNING):
+        down = build(corpus, shop_faqs, DownStore())  # type: ignore[arg-type]
+    assert "passage vectors kept in memory" in caplog.text
+    for query in QUERIES[:4]:
+        same(passages(down, query), passages(embedded, query))

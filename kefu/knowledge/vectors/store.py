@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from kefu.core.errors import ConfigError, RetrievalError
+from kefu.core.errors import ConfigError
 from kefu.knowledge.vectors.base import VectorIndex
 from kefu.knowledge.vectors.milvus import MilvusVectorIndex
 
@@ -98,7 +98,8 @@ class MilvusVectorStore:
                 "the Milvus vector store needs pymilvus: pip install 'kefu[milvus]'"
             ) from None
         except Exception as exc:  # pymilvus raises MilvusException and gRPC errors
-            raise RetrievalError(f"Milvus at {self._uri}: {exc}") from exc
+            log.warning("could not drop old Milvus collections (%s): %s", self._uri, exc)
+            return
         mine = re.compile(re.escape(self._prefix) + r"[0-9a-f]{16}")
         try:
             for name in client.list_collections():
