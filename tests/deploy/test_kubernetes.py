@@ -5,6 +5,7 @@ the image's user, the CLI the Job runs). No cluster is contacted.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -91,6 +92,21 @@ def one(objects: Objects, kind: str) -> dict[str, Any]:
     return found
 
 
+def generated(objects: Objects, kind: str, name: str) -> dict[str, Any]:
+    """The object a generator made from ``name`` (Kustomize appends a content hash)."""
+    [found] = [
+        doc
+        for (k, full), doc in objects.items()
+        if k == kind and re.fullmatch(re.escape(name) + r"-[a-z0-9]{10}", full)
+    ]
+    return found
+
+
+def settings_data(objects: Objects) -> dict[str, str]:
+    data: dict[str, str] = generated(objects, "ConfigMap", "kefu-config")["data"]
+    return data
+
+
 def pod_spec(objects: Objects, kind: str = "Deployment") -> dict[str, Any]:
     spec: dict[str, Any] = one(objects, kind)["spec"]["template"]["spec"]
     return spec
@@ -124,8 +140,7 @@ def test_probes_are_the_api_s_health_and_readiness_on_its_port(base: Objects) ->
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert container["startupProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-    config = base[("ConfigMap", "kefu-config")]
-    assert int(config["data"]["KEFU_METRICS_PORT"]) == ports["metrics"]
+    assert int(settings_data(base)["KEFU_METRICS_PORT"]) == ports["metrics"]
     assert container["args"][-2:] == ["--port", str(dockerfile_port())]
 
 
@@ -190,13 +205,13 @@ def test_termination_outlasts_the_drain(base: Objects) -> None:
     [container] = spec["containers"]
     sleep = container["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
-    drain = int(base[("ConfigMap", "kefu-config")]["data"]["KEFU_DRAIN_TIMEOUT_S"])
+    drain = int(settings_data(base)["KEFU_DRAIN_TIMEOUT_S"])
     assert drain == 30
     assert spec["terminationGracePeriodSeconds"] > int(sleep[1]) + drain
 
 
 def test_every_variable_is_a_kefu_setting(base: Objects) -> None:
-    config = set(base[("ConfigMap", "kefu-config")]["data"])
+    config = set(settings_data(base))
     secrets = {
         line.split("=", 1)[0]
         for line in SECRETS_EXAMPLE.read_text().splitlines()
@@ -206,12 +221,13 @@ def test_every_variable_is_a_kefu_setting(base: Objects) -> None:
         assert names <= known_variables(), names - known_variables()
     assert {"KEFU_DATABASE_URL", "KEFU_REDIS_URL", "KEFU_ADMIN_KEY"} <= secrets
     assert "KEFU_LLM_BASE_URL" in config and "KEFU_LLM_MODEL" in config
+    config_name = generated(base, "ConfigMap", "kefu-config")["metadata"]["name"]
     for kind in ("Deployment", "Job"):
         refs = {
             next(iter(ref.values()))["name"]
             for ref in pod_spec(base, kind)["containers"][0]["envFrom"]
         }
-        assert refs == {"kefu-config", "kefu-secrets"}
+        assert refs == {config_name, "kefu-secrets"}
 
 
 def test_the_secret_template_holds_no_secret() -> None:
@@ -242,7 +258,9 @@ def test_the_served_app_file_is_mounted_and_valid(base: Objects) -> None:
 
 
 def test_production_patches_the_base_s_objects(base: Objects, production: Objects) -> None:
-    assert set(base) <= set(production)  # the overlay adds, renames nothing of the base's
+    # the overlay adds; what it renames is the settings ConfigMap it merged into
+    renamed = {("ConfigMap", generated(base, "ConfigMap", "kefu-config")["metadata"]["name"])}
+    assert set(base) - renamed <= set(production)
     for (kind, _), doc in production.items():
         if kind != "Namespace":
             assert doc["metadata"]["namespace"] == "kefu", kind
@@ -256,10 +274,10 @@ def test_production_patches_the_base_s_objects(base: Objects, production: Object
     assert container["readinessProbe"] == pod_spec(base)["containers"][0]["readinessProbe"]
     ingress = one(production, "Ingress")
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
-    config = production[("ConfigMap", "kefu-config")]["data"]
+    config = settings_data(production)
+    assert config["KEFU_LOG_LEVEL"] == "warning" != settings_data(base)["KEFU_LOG_LEVEL"]
     assert config["KEFU_MILVUS_URI"].startswith("http://") and config["KEFU_LOG_FORMAT"] == "json"
-    secret = one(production, "Secret")
-    assert secret["metadata"]["name"].startswith("kefu-secrets-")  # hashed: a change rolls
+    secret = generated(production, "Secret", "kefu-secrets")  # hashed: a change rolls
     for kind in ("Deployment", "Job"):
         refs = [r.get("secretRef") for r in pod_spec(production, kind)["containers"][0]["envFrom"]]
         assert {"name": secret["metadata"]["name"]} in refs
