@@ -26,6 +26,7 @@ a new immutable snapshot and swap one reference, so a query sees the old or the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -351,7 +352,12 @@ class KnowledgeIndex:
         With a reranker its score is the relevance, so ``min_relevance`` (the passage
         threshold) applies after reranking. Blocking: a chat turn uses :meth:`asearch`.
         """
-        hits = self._passage_candidates(query, top_k, filters, vector)
+        try:
+            hits = self._passage_candidates(query, top_k, filters, vector)
+        except RetrievalError as exc:  # the vector store is down: answer from BM25
+            logger.warning("passage vectors unavailable, searching lexically: %s", exc)
+            lexical = QueryVector(query[:MAX_QUERY_CHARS], None)
+            hits = self._passage_candidates(query, top_k, filters, lexical)
         if self.reranker is not None and hits:
             scores = self.reranker.rerank(query[:MAX_QUERY_CHARS], _rerank_texts(hits))
             hits = _reranked(hits, scores)
@@ -368,18 +374,49 @@ class KnowledgeIndex:
         min_relevance: float = 0.0,
     ) -> Passages:
         """:meth:`search` for a chat turn: the reranker is awaited by ``deadline``; if it
-        fails, the passages keep their fused order and relevance, and say so."""
-        hits = self._passage_candidates(query, top_k, filters, vector)
+        fails, the passages keep their fused order and relevance, and say so. A remote
+        vector store is called off the event loop, by the same deadline (else BM25)."""
+        hits, store_note = await self._turn_candidates(query, top_k, filters, vector, deadline)
         reranker = self.reranker
         if reranker is None or not hits:
-            return Passages(_cut(hits, top_k, min_relevance))
+            return Passages(_cut(hits, top_k, min_relevance), store_note)
         text, texts = query[:MAX_QUERY_CHARS], _rerank_texts(hits)
         scores = await self._reranker_guard.call(
             lambda: rerank_scores(reranker, text, texts, deadline=deadline), deadline=deadline
         )
         if isinstance(scores, Degraded):
             return Passages(_cut(hits, top_k, min_relevance), scores)
-        return Passages(_cut(_reranked(hits, scores), top_k, min_relevance))
+        return Passages(_cut(_reranked(hits, scores), top_k, min_relevance), store_note)
+
+    async def _turn_candidates(
+        self,
+        query: str,
+        top_k: int,
+        filters: Mapping[str, Any] | None,
+        vector: QueryVector,
+        deadline: float,
+    ) -> tuple[list[ChunkHit], Degraded | None]:
+        """:meth:`_passage_candidates`; with a remote vector store in a worker thread, and
+        lexical (with the reason) if the store fails or misses ``deadline``."""
+        stored = self._snapshot.chunk_vectors
+        if stored is None or isinstance(stored, EmbeddedVectorIndex) or vector.vector is None:
+            return self._passage_candidates(query, top_k, filters, vector), None
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            hits = await asyncio.wait_for(
+                asyncio.to_thread(self._passage_candidates, query, top_k, filters, vector),
+                remaining,
+            )
+            return hits, None
+        except TimeoutError:
+            note = Degraded("vector store", "timeout", "lexical")
+        except RetrievalError as exc:
+            note = Degraded("vector store", str(exc), "lexical")
+        logger.warning("passage vectors unavailable, searching lexically: %s", note.reason)
+        lexical = QueryVector(vector.text, None)
+        return self._passage_candidates(query, top_k, filters, lexical), note
 
     def _passage_candidates(
         self,
@@ -399,11 +436,7 @@ class KnowledgeIndex:
             dense = self._vector_of(query, vector)
         if dense is None:
             return _lexical_passages(snapshot.chunks, query, pool, allowed)
-        try:
-            return self._hybrid_passages(snapshot, query, pool, allowed, filters, dense)
-        except RetrievalError as exc:  # the vector store is down: answer from BM25
-            logger.warning("passage vectors unavailable, searching lexically: %s", exc)
-            return _lexical_passages(snapshot.chunks, query, pool, allowed)
+        return self._hybrid_passages(snapshot, query, pool, allowed, filters, dense)
 
     # --- dense and hybrid -------------------------------------------------------------
 

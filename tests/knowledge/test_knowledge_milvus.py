@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -271,3 +273,38 @@ def test_a_vector_store_down_at_indexing_keeps_the_vectors_in_memory(
     assert "passage vectors kept in memory" in caplog.text
     for query in QUERIES[:4]:
         same(passages(down, query), passages(embedded, query))
+
+
+async def test_a_turn_never_waits_on_a_slow_vector_store_past_its_deadline(
+    tmp_path: Path,
+    corpus: list[Chunk],
+    shop_faqs: list[FaqEntry],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = build(corpus, shop_faqs, MilvusVectorStore(str(tmp_path / "milvus.db"), "shop"))
+    lexical = KnowledgeIndex()
+    lexical.rebuild(shop_faqs, corpus)
+    stored = index._snapshot.chunk_vectors
+    assert isinstance(stored, MilvusVectorIndex)
+    slow_search = stored.search
+
+    def slow(*args: Any, **kwargs: Any) -> list[tuple[str, float]]:
+        time.sleep(1.0)  # a Milvus under load
+        return slow_search(*args, **kwargs)
+
+    monkeypatch.setattr(stored, "search", slow)
+    query = "发货时间"
+    vector = await index.query_vector(query, deadline=index.query_deadline())
+    started = time.monotonic()
+    found = await index.asearch(query, 5, vector=vector, deadline=started + 0.2)
+    assert time.monotonic() - started < 0.8  # the event loop was never held by Milvus
+    assert found.degraded is not None and str(found.degraded) == (
+        "vector store unavailable: timeout → lexical"
+    )
+    assert [(h.chunk.id, h.relevance) for h in found.hits] == passages(lexical, query)
+
+    stored.close()  # now it fails outright
+    vector = await index.query_vector("退货运费", deadline=index.query_deadline())
+    found = await index.asearch("退货运费", 5, vector=vector, deadline=index.query_deadline())
+    assert found.degraded is not None and found.degraded.what == "vector store"
+    assert [(h.chunk.id, h.relevance) for h in found.hits] == passages(lexical, "退货运费")
