@@ -6,8 +6,9 @@
 # Two stages: the first builds a virtual environment (pip, build back-ends and their caches
 # stay there); the second is the slim Python image with that environment copied in and a
 # non-root user. Everything installed is a wheel except jieba (pure Python), so neither stage
-# needs a compiler. Versions come from deploy/docker/constraints.txt (update-constraints.sh). For production, pin the
-# base image by digest as well (python:3.11.14-slim-bookworm@sha256:…) in your registry.
+# needs a compiler. Versions come from deploy/docker/constraints.txt (written by
+# update-constraints.sh beside it). For production, pin the base image by digest as well
+# (python:3.11.14-slim-bookworm@sha256:…) in your registry.
 # Never built on the machine kefu is developed on (it cannot run containers): docs/deploy.md.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
