@@ -21,6 +21,7 @@ from kefu.cli.conversation_tests.command import test_command
 from kefu.cli.db import db_app
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
+from kefu.cli.eval_agent import agent_command
 from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
@@ -57,6 +58,7 @@ eval_app.command("faq")(faq_command)
 eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
+eval_app.command("agent")(agent_command)
 app.add_typer(eval_app, name="eval")
 app.command("test")(test_command)
 app.add_typer(export_app, name="export")

@@ -19,6 +19,7 @@ from kefu.knowledge.embedders.factory import build_embedder, build_reranker
 from kefu.knowledge.vectors.store import MilvusVectorStore
 from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.services.knowledge_sync import sync_config_sources
+from kefu.services.shared_state import SharedState
 from kefu.store import ApiKeyRecord, Store
 from kefu.tools import ToolRegistry
 
@@ -73,8 +74,10 @@ class AppRegistry:
         train_in_subprocess: bool = False,
         milvus_uri: str | None = None,
         milvus_token: str = "",
+        shared: SharedState | None = None,
     ) -> None:
         self._store = store
+        self._shared = shared if shared is not None else SharedState()
         self._data_dir = data_dir
         self._route_cache = route_cache
         self._llm_overrides = llm_overrides
@@ -100,7 +103,10 @@ class AppRegistry:
                 vector_store=self._vector_store(config.name),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
-            model=build_chat_model(config.llm, self._llm_overrides),
+            model=build_chat_model(
+                config.llm, self._llm_overrides, self._shared.breakers(config.name)
+            ),
+            caches=self._shared.caches,
             sensitive=sensitive_words(config),
             tools=tools,
             flows=FlowBook(config.flows, config.replies, tools),
@@ -120,7 +126,11 @@ class AppRegistry:
             form for faq in runtime.index.faq_entries for form in (faq.question, *faq.variants)
         ]
         runtime.understanding = AppUnderstanding.build(
-            config, questions, in_subprocess=self._train_in_subprocess
+            config,
+            questions,
+            in_subprocess=self._train_in_subprocess,
+            caches=self._shared.caches,
+            namespace=f"{record.id}:understanding",
         )
         self._apps[config.name] = runtime
         self.refresh_credentials()

@@ -27,13 +27,10 @@ COMPOSE = DEPLOY / "compose" / "compose.yaml"
 KUBERNETES = DEPLOY / "kubernetes"
 SECRETS_EXAMPLE = KUBERNETES / "overlays" / "production" / "secrets.env.example"
 
-# Settings and routes the deployment files already use that other branches of issue 15 add
-# (the Redis shared state; readiness and drain). A test fails once one exists, so the entry
+# Settings and routes the deployment files already use that another branch of issue 15 adds
+# (readiness and drain). A test fails once one exists, so the entry
 # is deleted here and from then on checked like every other.
-PENDING_SETTINGS = {
-    "KEFU_REDIS_URL": "Redis shared state (issue 15 item 2)",
-    "KEFU_DRAIN_TIMEOUT_S": "graceful drain (issue 15 item 7)",
-}
+PENDING_SETTINGS = {"KEFU_DRAIN_TIMEOUT_S": "graceful drain (issue 15 item 7)"}
 PENDING_ROUTES = {"/ready": "readiness check (issue 15 item 7)"}
 
 
