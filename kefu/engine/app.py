@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from dataclasses import dataclass, field
 
@@ -55,7 +54,6 @@ class AppRuntime:
     summaries: BoundedCache[tuple[str, str], str] = field(
         default_factory=lambda: BoundedCache(SUMMARY_CACHE_SIZE)
     )
-    web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

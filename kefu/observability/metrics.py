@@ -264,7 +264,7 @@ def cache_lookup(cache: str, hit: bool) -> None:
 
 
 def rate_limited(limit: str) -> None:
-    """``limit``: user, key or concurrency."""
+    """``limit``: user, key, verified_user, session, ip or concurrency."""
     if _on:
         _limited[limit].inc()
 

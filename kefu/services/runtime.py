@@ -11,6 +11,7 @@ import kefu
 from kefu.appfile.app_config import load_app_config
 from kefu.core.errors import ConfigError
 from kefu.core.key_file import read_or_create_key
+from kefu.core.key_hash import KeyHasher
 from kefu.core.settings import Settings
 from kefu.engine.app import AppRuntime
 from kefu.llm.factory import LLMOverrides
@@ -24,6 +25,7 @@ from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
 from kefu.services.registry import AppRegistry
+from kefu.services.sessions import PageSessions
 from kefu.store import Store
 
 __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 DEMO_APP = "demo-shop"
 ADMIN_KEY_FILE = "admin.key"
 DEMO_KEY_FILE = "demo-app.key"
+SECRET_FILE = "secret.key"
 
 
 def demo_app_file() -> Path:
@@ -44,6 +47,18 @@ def demo_app_file() -> Path:
         if candidate.is_file():
             return candidate
     raise ConfigError("the demo app is not installed", file=f"apps/{DEMO_APP}.yaml")
+
+
+def server_secret(settings: Settings) -> bytes:
+    """The secret that signs page sessions and HMACs stored keys: ``KEFU_SECRET_KEY``, or
+    one generated into the data dir (0600) on first start. Replicas must share it."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        if len(value) < 16:
+            raise ConfigError("KEFU_SECRET_KEY must be at least 16 characters (random)")
+        return value.encode("utf-8")
+    secret, _ = read_or_create_key(settings.data_dir / SECRET_FILE, "")
+    return secret.encode("utf-8")
 
 
 @dataclass
@@ -63,6 +78,7 @@ class Runtime:
     datasets: DatasetService
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
+    sessions: PageSessions
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -79,7 +95,8 @@ class Runtime:
         names = [c.name for c in configs]
         if len(set(names)) != len(names):
             raise ConfigError(f"two app files declare the same name: {names}", key="name")
-        store = Store.open(settings.resolved_database_url())
+        secret = server_secret(settings)
+        store = Store.open(settings.resolved_database_url(), KeyHasher(secret))
         overrides = LLMOverrides(
             base_url=settings.llm_base_url,
             model=settings.llm_model,
@@ -121,6 +138,9 @@ class Runtime:
             datasets=DatasetService(store),
             annotations=AnnotationService(store),
             knowledge_gaps=KnowledgeGapService(store),
+            sessions=PageSessions(
+                secret, ttl_s=settings.session_ttl_s, max_age_s=settings.session_max_age_s
+            ),
             announcements=announcements,
             keys=keys,
         )
