@@ -181,7 +181,9 @@ def _caller(request: Request, *, sessions: bool) -> Caller:
 
 def _session_caller(request: Request, runtime: Runtime, token: str) -> Caller:
     settings = runtime.settings
-    limit(runtime.limits, f"ip:{client_ip(request)}", settings.ip_rate_per_s, settings.ip_burst, "ip")
+    limit(
+        runtime.limits, f"ip:{client_ip(request)}", settings.ip_rate_per_s, settings.ip_burst, "ip"
+    )
     session = runtime.sessions.verify(token)
     try:
         app = runtime.apps.get(session.app)
@@ -241,9 +243,7 @@ def _limited_key_app(request: Request, kinds: tuple[str, ...], refusal: str) -> 
     return app
 
 
-def _keyed_app(
-    request: Request, kinds: tuple[str, ...], refusal: str
-) -> tuple[AppRuntime, str]:
+def _keyed_app(request: Request, kinds: tuple[str, ...], refusal: str) -> tuple[AppRuntime, str]:
     credential = runtime_of(request).apps.authenticate(bearer_token(request))
     if credential is None:
         raise Unauthorized("Access token is invalid")

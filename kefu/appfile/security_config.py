@@ -12,6 +12,8 @@ from kefu.appfile._strict import Strict
 __all__ = ["IdentityConfig", "SafetyConfig", "SecurityConfig", "WebConfig"]
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+IdentityMethod = Literal["hmac", "jwt"]
+_METHODS: tuple[IdentityMethod, ...] = ("hmac", "jwt")
 
 
 class IdentityConfig(Strict):
@@ -25,8 +27,8 @@ class IdentityConfig(Strict):
     required: bool = Field(
         False, description="refuse a bare `user` on the service API: only signed identities"
     )
-    methods: list[Literal["hmac", "jwt"]] = Field(
-        default_factory=lambda: ["hmac", "jwt"], description="accepted proofs"
+    methods: list[IdentityMethod] = Field(
+        default_factory=lambda: list(_METHODS), description="accepted proofs"
     )
     secret_env: str | None = Field(
         None,
@@ -58,9 +60,7 @@ class IdentityConfig(Strict):
 class WebConfig(Strict):
     """The app's public chat page (and widget): off unless the app file says so."""
 
-    public: bool = Field(
-        False, description="serve the chat page and hand out per-visitor sessions"
-    )
+    public: bool = Field(False, description="serve the chat page and hand out per-visitor sessions")
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="other web origins that may open sessions (kefu's own origin always may)",

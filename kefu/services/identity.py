@@ -47,7 +47,9 @@ class IdentityVerifier:
         """The app's verifier, reading its secret and key now; None when none is configured.
         A named variable or file that is missing is a configuration error."""
         secret = _env(config.secret_env, "security.identity.secret_env", app_file)
-        public_key = _env(config.jwt_public_key_env, "security.identity.jwt_public_key_env", app_file)
+        public_key = _env(
+            config.jwt_public_key_env, "security.identity.jwt_public_key_env", app_file
+        )
         if config.jwt_public_key_file is not None:
             try:
                 public_key = Path(config.jwt_public_key_file).read_text(encoding="utf-8")
@@ -59,9 +61,7 @@ class IdentityVerifier:
                 ) from None
         if secret is None and public_key is None:
             return None
-        return cls(
-            config, secret=secret.encode("utf-8") if secret else None, public_key=public_key
-        )
+        return cls(config, secret=secret.encode("utf-8") if secret else None, public_key=public_key)
 
     def check_signature(self, user: str, signature: str) -> None:
         """``signature`` must be the hex HMAC-SHA256 of ``user`` with the app's secret."""
@@ -76,7 +76,7 @@ class IdentityVerifier:
         if "jwt" not in self.config.methods:
             raise Unauthorized("This app does not accept X-Kefu-User-Token.")
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
+            algorithm = str(jwt.get_unverified_header(token).get("alg"))
         except jwt.PyJWTError:
             raise Unauthorized("X-Kefu-User-Token is not a JWT.") from None
         key: str | bytes | None

@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from kefu.core.key_hash import KeyHasher
-
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
 from kefu.store.agents import AgentRepository

@@ -118,5 +118,7 @@ async def message_feedback(
     message_id: str, body: FeedbackIn, caller: ChatCaller, runtime: RuntimeDep
 ) -> Response:
     """Like or dislike an answer; ``rating: null`` withdraws it."""
-    await runtime.conversations.feedback(caller.app, caller.user(body.user), message_id, body.rating, body.content)
+    await runtime.conversations.feedback(
+        caller.app, caller.user(body.user), message_id, body.rating, body.content
+    )
     return json_response({"result": "success"})

@@ -69,9 +69,7 @@ async def conversation_events(
 ) -> Response:
     """Server-sent events while a human owns the conversation: ``handoff_state`` first (the
     state now) and on every change, ``agent_message`` for each agent reply, ``ping``s."""
-    events = await runtime.handoff.customer_events(
-        caller.app, caller.user(user), conversation_id
-    )
+    events = await runtime.handoff.customer_events(caller.app, caller.user(user), conversation_id)
 
     async def frames() -> AsyncIterator[bytes]:
         async for event in events:

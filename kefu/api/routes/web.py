@@ -53,7 +53,9 @@ def public_app(runtime: Runtime, name: str | None) -> AppRuntime:
 
 
 @router.get("/web/config")
-async def web_config(runtime: RuntimeDep, app: str | None = Query(None, max_length=255)) -> Response:
+async def web_config(
+    runtime: RuntimeDep, app: str | None = Query(None, max_length=255)
+) -> Response:
     """A public app's title, language and opening statement, for its chat page.
 
     Only apps whose file says ``web: {public: true}`` are listed; the page then opens a
@@ -87,7 +89,9 @@ async def web_session(
     call it when their origin is in the app's ``web.allowed_origins`` (CORS).
     """
     settings = runtime.settings
-    limit(runtime.limits, f"ip:{client_ip(request)}", settings.ip_rate_per_s, settings.ip_burst, "ip")
+    limit(
+        runtime.limits, f"ip:{client_ip(request)}", settings.ip_rate_per_s, settings.ip_burst, "ip"
+    )
     app = public_app(runtime, body.app if body else None)
     check_origin(request, app)
     header = request.headers.get("authorization", "")
