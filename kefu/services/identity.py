@@ -24,7 +24,9 @@ import jwt
 from kefu.appfile.security_config import IdentityConfig
 from kefu.core.errors import ConfigError, Unauthorized
 
-__all__ = ["IdentityVerifier"]
+__all__ = ["MIN_SECRET_BYTES", "IdentityVerifier"]
+
+MIN_SECRET_BYTES = 32
 
 
 class IdentityVerifier:
@@ -59,6 +61,13 @@ class IdentityVerifier:
                     file=app_file,
                     key="security.identity.jwt_public_key_file",
                 ) from None
+        if secret is not None and len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+            # HS256 with a shorter key is guessable offline from one token (RFC 7518 3.2).
+            raise ConfigError(
+                f"{config.secret_env} must hold at least {MIN_SECRET_BYTES} characters (random)",
+                file=app_file,
+                key="security.identity.secret_env",
+            )
         if secret is None and public_key is None:
             return None
         return cls(config, secret=secret.encode("utf-8") if secret else None, public_key=public_key)
