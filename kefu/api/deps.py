@@ -161,8 +161,7 @@ def _caller(request: Request, *, sessions: bool) -> Caller:
             raise Forbidden("A page session can use the chat endpoints only.")
         return _session_caller(request, runtime, token)
     app, key_id = _keyed_app(request, ("app",), "this key cannot use the service API")
-    security = app.config.security
-    limit(runtime.limits, f"key:{key_id}", security.key_rate_per_s, security.key_burst, "key")
+    _limit_key(runtime, app, key_id)
     identity = runtime.apps.identity(app)
     caller = Caller(app, "key", runtime.limits, identity=identity)
     user_token = request.headers.get(USER_TOKEN_HEADER)
@@ -232,15 +231,22 @@ async def app_from_dataset_key(request: Request) -> AppRuntime:
 
 def _limited_key_app(request: Request, kinds: tuple[str, ...], refusal: str) -> AppRuntime:
     app, key_id = _keyed_app(request, kinds, refusal)
-    security = app.config.security
+    _limit_key(runtime_of(request), app, key_id)
+    return app
+
+
+def _limit_key(runtime: Runtime, app: AppRuntime, key_id: str) -> None:
+    """The key's bucket: the app's ``security.key_rate_per_s``, else the server default."""
+    security, settings = app.config.security, runtime.settings
+    rate = security.key_rate_per_s
+    burst = security.key_burst
     limit(
-        runtime_of(request).limits,
+        runtime.limits,
         f"key:{key_id}",
-        security.key_rate_per_s,
-        security.key_burst,
+        settings.key_rate_per_s if rate is None else rate,
+        settings.key_burst if burst is None else burst,
         "key",
     )
-    return app
 
 
 def _keyed_app(request: Request, kinds: tuple[str, ...], refusal: str) -> tuple[AppRuntime, str]:

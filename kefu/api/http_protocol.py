@@ -93,13 +93,24 @@ class _GuardedH11Protocol(H11Protocol):
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
         ]
-        try:
-            self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers)))
-            self.transport.write(self.conn.send(h11.Data(data=body)) or b"")
-            self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
-        except h11.LocalProtocolError:
-            # h11 will not frame a response in this state (e.g. mid-response): just close.
-            pass
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started:
+            try:
+                self.transport.write(
+                    self.conn.send(
+                        h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+                    )
+                    or b""
+                )
+                self.transport.write(self.conn.send(h11.Data(data=body)) or b"")
+                self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
+            except h11.LocalProtocolError:
+                pass  # h11 will not frame a response in this state: just close
+        if cycle is not None and not cycle.response_complete:
+            # A request whose body turned out malformed (a bad chunk) is still in the app:
+            # its own response must not follow this one (uvicorn would log a traceback).
+            cycle.disconnected = True
+            cycle.message_event.set()
         self.transport.close()
 
     def _arm_header_timer(self) -> None:

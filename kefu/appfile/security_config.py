@@ -77,10 +77,15 @@ class SecurityConfig(Strict):
     cors_origins: list[str] = Field(
         default_factory=list, description="web origins allowed to call the API from a browser"
     )
-    key_rate_per_s: float = Field(
-        100.0, ge=0, description="sustained requests/s per API key (0: unlimited)"
+    key_rate_per_s: float | None = Field(
+        None,
+        ge=0,
+        description="sustained requests/s per API key (0: unlimited; default "
+        "KEFU_KEY_RATE_PER_S, 50)",
     )
-    key_burst: int = Field(400, ge=1, description="requests a key may send at once")
+    key_burst: int | None = Field(
+        None, ge=1, description="requests a key may send at once (default KEFU_KEY_BURST, 200)"
+    )
     user_rate_per_s: float = Field(
         2.0, ge=0, description="sustained messages/s per end user (0: unlimited)"
     )

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         ge=60,
         description="how long a page visitor keeps their identity by renewing (then a new one)",
     )
+    key_rate_per_s: float = Field(
+        50.0, ge=0, description="requests/s per API key unless its app sets one (0: unlimited)"
+    )
+    key_burst: int = Field(200, ge=1, description="requests a key may send at once (default)")
     ip_rate_per_s: float = Field(
         10.0, ge=0, description="public (page) requests per second per client IP (0: unlimited)"
     )
