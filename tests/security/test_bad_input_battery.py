@@ -223,7 +223,7 @@ def test_bad_input_battery_gets_no_5xx_no_hang_and_the_envelope(target: Target) 
     )
     cases = generate(spec, creds)
     assert len(cases) >= 300
-    # Every case is sent; the count is what the route table gives (about 2,000 today).
+    # Every case is sent; the count is what the route table gives (about 2,750 today).
     failures: list[str] = []
     with (
         httpx.Client(base_url=target.url, timeout=CLIENT_TIMEOUT_S) as client,
