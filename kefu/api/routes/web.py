@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import Field
@@ -105,6 +107,7 @@ async def web_session(
             "app": app.name,
             "user": session.user,
             "expires_at": session.expires_at,
-            "expires_in": runtime.sessions.ttl_s,
+            # Shorter than the TTL when the visitor's maximum age comes first.
+            "expires_in": max(0, session.expires_at - int(time.time())),
         }
     )
