@@ -57,7 +57,16 @@ def server_secret(settings: Settings) -> bytes:
         if len(value) < 16:
             raise ConfigError("KEFU_SECRET_KEY must be at least 16 characters (random)")
         return value.encode("utf-8")
-    secret, _ = read_or_create_key(settings.data_dir / SECRET_FILE, "")
+    path = settings.data_dir / SECRET_FILE
+    secret, created = read_or_create_key(path, "")
+    if created and settings.database_url and not settings.database_url.startswith("sqlite"):
+        # A shared database usually means replicas: each would make its own secret, and
+        # keys stored by one would not be found by the others.
+        log.warning(
+            "generated a server secret in %s; replicas sharing this database must share it: "
+            "set KEFU_SECRET_KEY on all of them",
+            path,
+        )
     return secret.encode("utf-8")
 
 

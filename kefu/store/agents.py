@@ -65,6 +65,13 @@ class AgentRepository:
 
     def ensure_admin(self) -> AgentRecord:
         """The agent row the admin key acts as in the console (it has no key of its own)."""
+        try:
+            return self._ensure_admin()
+        except IntegrityError:
+            # Two first requests at once both inserted it: the other one won; read its row.
+            return self._ensure_admin()
+
+    def _ensure_admin(self) -> AgentRecord:
         with Session(self._engine) as session, session.begin():
             row = session.scalar(select(AgentRow).where(AgentRow.key_hash == _NO_KEY))
             if row is None:

@@ -67,3 +67,21 @@ def test_keys_stored_as_plain_sha256_still_work_and_are_rewritten(tmp_path: Path
         assert runtime.apps.authenticate("app-" + "nope" * 8) is None
     finally:
         runtime.close()
+
+
+def test_the_consoles_admin_agent_is_made_once_under_concurrent_first_requests(
+    tmp_path: Path,
+) -> None:
+    """Found by the bad-input battery: two first requests with the admin key on the agent API
+    both inserted the admin's agent row, and one got a 500."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kefu.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'kefu.db'}")
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            ids = {agent.id for agent in pool.map(lambda _: store.agents.ensure_admin(), range(16))}
+        assert len(ids) == 1
+    finally:
+        store.close()
