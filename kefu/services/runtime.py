@@ -15,17 +15,20 @@ from kefu.core.key_hash import KeyHasher
 from kefu.core.settings import Settings
 from kefu.engine.app import AppRuntime
 from kefu.llm.factory import LLMOverrides
-from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
+from kefu.safety.rate_limit import RateLimits
 from kefu.services.admin import AdminService
 from kefu.services.agent_desk import AgentDesk
+from kefu.services.analytics import AnalyticsService
 from kefu.services.annotations import AnnotationService
 from kefu.services.chat import ChatService
 from kefu.services.conversations import ConversationService
 from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
+from kefu.services.knowledge_loop import KnowledgeLoop
 from kefu.services.registry import AppRegistry
 from kefu.services.sessions import PageSessions
+from kefu.services.shared_state import SharedState
 from kefu.store import Store
 
 __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
@@ -81,6 +84,7 @@ class Runtime:
     conversations: ConversationService
     admin: AdminService
     limits: RateLimits
+    shared: SharedState
     admin_key: str
     handoff: HandoffService
     agents: AgentDesk
@@ -88,6 +92,8 @@ class Runtime:
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
     sessions: PageSessions
+    analytics: AnalyticsService
+    knowledge_loop: KnowledgeLoop
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -105,6 +111,7 @@ class Runtime:
         if len(set(names)) != len(names):
             raise ConfigError(f"two app files declare the same name: {names}", key="name")
         secret = server_secret(settings)
+        shared = SharedState.build(settings)
         store = Store.open(settings.resolved_database_url(), KeyHasher(secret))
         overrides = LLMOverrides(
             base_url=settings.llm_base_url,
@@ -117,8 +124,9 @@ class Runtime:
             route_cache=settings.route_cache,
             llm_overrides=overrides,
             train_in_subprocess=settings.train_in_subprocess,
+            shared=shared,
         )
-        announcements: list[str] = []
+        announcements: list[str] = [shared.describe()]
         keys: list[str] = []
         for config in configs:
             app = registry.load(config)
@@ -131,25 +139,37 @@ class Runtime:
             key_file = settings.data_dir / ADMIN_KEY_FILE
             admin_key, _ = read_or_create_key(key_file, "admin-")
             keys.append(f"admin key: {admin_key}  (kept in {key_file}; KEFU_ADMIN_KEY overrides)")
-        limits = InMemoryRateLimits()
-        handoff = HandoffService(store, registry)
+        handoff = HandoffService(store, registry, hub=shared.hub)
+        datasets, annotations = DatasetService(store), AnnotationService(store)
         return cls(
             settings=settings,
             store=store,
             apps=registry,
-            chat=ChatService(store, limits, handoff),
+            chat=ChatService(
+                store,
+                shared.limits,
+                handoff,
+                tasks=shared.tasks,
+                locks=shared.locks,
+                session_ttl_s=settings.session_ttl_s,
+            ),
             conversations=ConversationService(store),
             admin=AdminService(store, registry),
-            limits=limits,
+            limits=shared.limits,
+            shared=shared,
             admin_key=admin_key,
             handoff=handoff,
             agents=AgentDesk(store, handoff),
-            datasets=DatasetService(store),
-            annotations=AnnotationService(store),
+            datasets=datasets,
+            annotations=annotations,
             knowledge_gaps=KnowledgeGapService(store),
             sessions=PageSessions(
-                secret, ttl_s=settings.session_ttl_s, max_age_s=settings.session_max_age_s
+                secret,
+                ttl_s=settings.page_session_ttl_s,
+                max_age_s=settings.page_session_max_age_s,
             ),
+            analytics=AnalyticsService(store),
+            knowledge_loop=KnowledgeLoop(store, datasets, annotations),
             announcements=announcements,
             keys=keys,
         )
@@ -186,6 +206,8 @@ class Runtime:
             await app.tools.aclose()
             await app.index.aclose()  # the embedder's and reranker's connections
         await self.handoff.notify.dispatcher.drain(timeout_s=5.0)  # webhooks in flight
+        await self.shared.aclose()
 
     def close(self) -> None:
         self.store.close()
+        self.shared.close()

@@ -6,8 +6,8 @@ gets a session instead. A session is a JWT signed with HS256 under a key derived
 server secret (``KEFU_SECRET_KEY`` or ``<data dir>/secret.key``), so any replica sharing the
 secret accepts it and no table is needed. It names the app and the visitor's user id; the
 service API lets it reach that visitor's conversations and the chat endpoints only
-(:mod:`kefu.api.deps`). It expires after ``KEFU_SESSION_TTL_S``; the page renews it with the
-old token (same user, new expiry) up to ``KEFU_SESSION_MAX_AGE_S`` after the first one, after
+(:mod:`kefu.api.deps`). It expires after ``KEFU_PAGE_SESSION_TTL_S``; the page renews it with the
+old token (same user, new expiry) up to ``KEFU_PAGE_SESSION_MAX_AGE_S`` after the first one, after
 which the visitor starts over as a new user.
 """
 

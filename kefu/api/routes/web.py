@@ -87,7 +87,7 @@ async def web_session(
     """A signed session for one page visitor of a public app (docs/security.md).
 
     With ``Authorization: Bearer <the previous session>`` it is renewed: same visitor, new
-    expiry (up to ``KEFU_SESSION_MAX_AGE_S`` after the first). Browsers on other sites may
+    expiry (up to ``KEFU_PAGE_SESSION_MAX_AGE_S`` after the first). Browsers on other sites may
     call it when their origin is in the app's ``web.allowed_origins`` (CORS).
     """
     settings = runtime.settings

@@ -10,6 +10,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_CHOICES = 3  # options of a clarifying question
+
 __all__ = ["DialogState", "FlowFrame"]
 
 MAX_SUSPENDED = 3  # flows put aside for another topic, most recent last
@@ -61,6 +63,8 @@ class DialogState:
     unanswered_streak: int = 0  # fallback or low-confidence answers in a row
     last_intent: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)  # remembered slots (who is asking)
+    # The FAQ entries the bot asked the customer to choose between (a clarifying question).
+    choices: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +75,7 @@ class DialogState:
             "negative_streak": self.negative_streak,
             "unanswered_streak": self.unanswered_streak,
             "last_intent": self.last_intent,
+            "choices": self.choices,
         }
 
     @classmethod
@@ -95,6 +100,7 @@ class DialogState:
         language = data.get("language")
         intent = data.get("last_intent")
         profile = data.get("profile")
+        choices = data.get("choices")
         return cls(
             profile=dict(profile) if isinstance(profile, dict) else {},
             active=keep(FlowFrame.from_dict(data.get("active"))),
@@ -103,6 +109,9 @@ class DialogState:
             negative_streak=_count(data.get("negative_streak")),
             unanswered_streak=_count(data.get("unanswered_streak")),
             last_intent=intent if isinstance(intent, str) else None,
+            choices=[c for c in choices if isinstance(c, str)][:MAX_CHOICES]
+            if isinstance(choices, list)
+            else [],
         )
 
     def suspend_active(self) -> None:

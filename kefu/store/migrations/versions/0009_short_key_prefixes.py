@@ -6,16 +6,16 @@ does not change. A listing used to show a key's first 10 characters, all of a sh
 given from outside (KEFU_DEMO_API_KEY=app-demo): such prefixes are cleared here, and a key
 seen again gets the new, shorter prefix.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 09:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
