@@ -14,5 +14,7 @@ keep_or_write postgres_password "$(random)"
 keep_or_write kefu_database_url \
   "postgresql://kefu:$(cat secrets/postgres_password)@postgres:5432/kefu"
 keep_or_write kefu_admin_key "admin-$(random)"
+keep_or_write kefu_secret_key "$(random)"
 keep_or_write kefu_llm_api_key "$(random)"
-echo "secrets in $(pwd)/secrets: postgres_password kefu_database_url kefu_admin_key kefu_llm_api_key"
+echo "secrets in $(pwd)/secrets: postgres_password kefu_database_url kefu_admin_key" \
+  "kefu_secret_key kefu_llm_api_key"

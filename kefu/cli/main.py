@@ -118,6 +118,7 @@ def serve(
     from threadpoolctl import threadpool_limits
 
     from kefu.api.app import create_app
+    from kefu.api.http_protocol import guarded_h11_protocol
 
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
@@ -144,7 +145,12 @@ def serve(
             port=port,
             log_level=runtime.settings.log_level,
             access_log=False,
-            # Idle and surplus connections cannot starve everyone else of descriptors.
+            # Idle, slow and surplus connections cannot starve everyone else of descriptors:
+            # headers must arrive in time, and a connection over the cap is closed at once.
+            http=guarded_h11_protocol(
+                header_timeout_s=runtime.settings.header_timeout_s,
+                max_connections=runtime.settings.max_connections,
+            ),
             limit_concurrency=runtime.settings.max_connections,
             timeout_keep_alive=int(runtime.settings.keep_alive_s),
             log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)

@@ -69,6 +69,33 @@ class Settings(BaseSettings):
         1000, ge=1, description="open connections `kefu serve` accepts (beyond: 503)"
     )
     keep_alive_s: float = Field(5.0, gt=0, description="how long an idle connection stays open")
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="longest wait for a request's headers, from the first byte or the end of "
+        "the previous response (then 408 and the connection is closed)",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="server secret that signs page sessions and HMACs stored keys; default: "
+        "generated once into <data_dir>/secret.key (replicas must share one)",
+    )
+    page_session_ttl_s: int = Field(
+        1800, ge=60, description="how long a chat-page session token is valid before renewal"
+    )
+    page_session_max_age_s: int = Field(
+        30 * 86400,
+        ge=60,
+        description="how long a page visitor keeps their identity by renewing (then a new one)",
+    )
+    key_rate_per_s: float = Field(
+        50.0, ge=0, description="requests/s per API key unless its app sets one (0: unlimited)"
+    )
+    key_burst: int = Field(200, ge=1, description="requests a key may send at once (default)")
+    ip_rate_per_s: float = Field(
+        10.0, ge=0, description="public (page) requests per second per client IP (0: unlimited)"
+    )
+    ip_burst: int = Field(60, ge=1, description="public requests a client IP may send at once")
     route_cache: bool = Field(
         True, description="cache routing decisions per exact question (apps set the size)"
     )
@@ -127,7 +154,7 @@ class Settings(BaseSettings):
     def _no_placeholders(self) -> Settings:
         """The deployment templates' ``CHANGE-ME`` must never become a working key."""
         secrets = ("database_url", "redis_url", "admin_key", "demo_api_key", "llm_api_key")
-        for name in (*secrets, "milvus_token"):
+        for name in (*secrets, "secret_key", "milvus_token"):
             value = getattr(self, name)
             text = value.get_secret_value() if isinstance(value, SecretStr) else value
             if text and PLACEHOLDER in text:

@@ -50,6 +50,7 @@ def test_the_environment_wins_over_a_file(secrets: Path, monkeypatch: pytest.Mon
         ("KEFU_DATABASE_URL", "postgresql://kefu:CHANGE-ME@postgres:5432/kefu"),
         ("KEFU_LLM_API_KEY", "CHANGE-ME"),
         ("KEFU_REDIS_URL", "redis://:CHANGE-ME@redis:6379/0"),
+        ("KEFU_SECRET_KEY", "CHANGE-ME-CHANGE-ME-CHANGE-ME"),
     ],
 )
 def test_a_template_placeholder_is_refused_not_used_as_a_key(

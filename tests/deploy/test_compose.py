@@ -107,6 +107,7 @@ def test_kefu_is_configured_by_its_own_variables_and_secrets() -> None:
         for secret in SPEC["services"][name]["secrets"]:
             assert secret in SPEC["secrets"]
             assert secret.upper() in setting_variables(), secret
+    assert {"kefu_database_url", "kefu_secret_key"} <= set(SPEC["services"]["kefu"]["secrets"])
     assert not any(
         word in key for key in environment for word in ("KEY", "PASSWORD", "DATABASE_URL")
     )

@@ -219,7 +219,8 @@ def test_every_variable_is_a_kefu_setting(base: Objects) -> None:
     }
     for names in (config, secrets):
         assert names <= known_variables(), names - known_variables()
-    assert {"KEFU_DATABASE_URL", "KEFU_REDIS_URL", "KEFU_ADMIN_KEY"} <= secrets
+    # the server secret too: replicas that do not share it refuse each other's page sessions
+    assert {"KEFU_DATABASE_URL", "KEFU_REDIS_URL", "KEFU_ADMIN_KEY", "KEFU_SECRET_KEY"} <= secrets
     assert "KEFU_LLM_BASE_URL" in config and "KEFU_LLM_MODEL" in config
     config_name = generated(base, "ConfigMap", "kefu-config")["metadata"]["name"]
     for kind in ("Deployment", "Job"):
