@@ -15,6 +15,7 @@ from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import KnowledgeIndex
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
+from kefu.knowledge.vectors.store import MilvusVectorStore
 from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.services.identity import IdentityVerifier
 from kefu.services.knowledge_sync import sync_config_sources
@@ -72,6 +73,8 @@ class AppRegistry:
         route_cache: bool = True,
         llm_overrides: LLMOverrides | None = None,
         train_in_subprocess: bool = False,
+        milvus_uri: str | None = None,
+        milvus_token: str = "",
         shared: SharedState | None = None,
     ) -> None:
         self._store = store
@@ -80,6 +83,8 @@ class AppRegistry:
         self._route_cache = route_cache
         self._llm_overrides = llm_overrides
         self._train_in_subprocess = train_in_subprocess
+        self._milvus_uri = milvus_uri
+        self._milvus_token = milvus_token
         self._apps: dict[str, AppRuntime] = {}
         self._credentials: dict[str, Credential] = {}
         self._identities: dict[str, IdentityVerifier | None] = {}
@@ -100,6 +105,7 @@ class AppRegistry:
                 embedder=build_embedder(config.knowledge.retrieval.embedding),
                 retrieval=config.knowledge.retrieval,
                 reranker=build_reranker(config.knowledge.retrieval.rerank),
+                vector_store=self._vector_store(config.name),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(
@@ -135,6 +141,12 @@ class AppRegistry:
         self._identities[config.name] = identity
         self.refresh_credentials()
         return runtime
+
+    def _vector_store(self, app: str) -> MilvusVectorStore | None:
+        """Milvus for the app's passage vectors when KEFU_MILVUS_URI is set."""
+        if not self._milvus_uri:
+            return None
+        return MilvusVectorStore(self._milvus_uri, app, token=self._milvus_token)
 
     def identity(self, app: AppRuntime) -> IdentityVerifier | None:
         """How the app's end users prove who they are, if it is configured."""

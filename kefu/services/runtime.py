@@ -124,6 +124,8 @@ class Runtime:
             route_cache=settings.route_cache,
             llm_overrides=overrides,
             train_in_subprocess=settings.train_in_subprocess,
+            milvus_uri=settings.milvus_uri,
+            milvus_token=settings.milvus_token.get_secret_value() if settings.milvus_token else "",
             shared=shared,
         )
         announcements: list[str] = [shared.describe()]
