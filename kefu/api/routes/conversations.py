@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -9,7 +10,9 @@ from fastapi.responses import Response
 
 from kefu.api.deps import AppAuth, RuntimeDep
 from kefu.api.responses import json_response
+from kefu.api.routes.files import Files, message_file_json
 from kefu.api.schemas import FeedbackIn, RenameIn, UserIn
+from kefu.core.file_records import FileRecord
 from kefu.core.records import ConversationRecord, MessageRecord
 
 __all__ = ["router"]
@@ -33,7 +36,7 @@ def conversation_json(conversation: ConversationRecord) -> dict[str, Any]:
     }
 
 
-def message_json(message: MessageRecord) -> dict[str, Any]:
+def message_json(message: MessageRecord, files: Sequence[FileRecord] = ()) -> dict[str, Any]:
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -41,7 +44,7 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "query": message.query,
         "answer": message.answer,
         "status": message.status,
-        "message_files": [],
+        "message_files": [message_file_json(f) for f in files],
         "feedback": {"rating": message.feedback_rating} if message.feedback_rating else None,
         "retriever_resources": message.retriever_resources,
         "agent_thoughts": [],
@@ -60,6 +63,7 @@ async def list_messages(
     runtime: RuntimeDep,
     conversation_id: Annotated[str, Query(min_length=1)],
     user: User,
+    files: Files,
     first_id: str | None = None,
     limit: Limit = 20,
 ) -> Response:
@@ -67,9 +71,9 @@ async def list_messages(
     messages, has_more = await runtime.conversations.messages(
         app, user, conversation_id, first_id=first_id or None, limit=limit
     )
-    return json_response(
-        {"limit": limit, "has_more": has_more, "data": [message_json(m) for m in messages]}
-    )
+    sent = await files.for_messages([m.id for m in messages])
+    data = [message_json(m, sent.get(m.id, ())) for m in messages]
+    return json_response({"limit": limit, "has_more": has_more, "data": data})
 
 
 @router.get("/conversations")

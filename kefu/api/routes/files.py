@@ -1,0 +1,74 @@
+"""Images customers send: ``POST /v1/files/upload`` (Dify's) and ``GET /v1/agent/files/{id}``
+(an agent opens what the customer sent, with the agent key: :mod:`kefu.api.routes.agents`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import Response
+
+from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.errors import ApiError
+from kefu.api.responses import json_response
+from kefu.core.file_records import FileRecord
+from kefu.services.chat_files import ChatFiles, UnsupportedFile
+
+__all__ = ["Files", "chat_files", "file_json", "message_file_json", "router"]
+
+router = APIRouter(tags=["files"])
+
+
+def chat_files(runtime: RuntimeDep) -> ChatFiles:
+    settings = runtime.settings
+    return ChatFiles(runtime.store, settings.data_dir, settings.max_image_bytes)
+
+
+Files = Annotated[ChatFiles, Depends(chat_files)]
+
+
+def file_json(file: FileRecord, user: str) -> dict[str, Any]:
+    """Dify's upload answer."""
+    return {
+        "id": file.id,
+        "name": file.name,
+        "size": file.size,
+        "extension": file.extension,
+        "mime_type": file.mime_type,
+        "created_by": user,
+        "created_at": int(file.created_at.timestamp()),
+    }
+
+
+def message_file_json(file: FileRecord, agent_view: bool = False) -> dict[str, Any]:
+    """Dify's ``message_files`` item. The customer's client gets no URL for an upload (it
+    has the image); an agent gets the link its key can open."""
+    url = file.url
+    if file.transfer_method == "local_file":
+        url = f"/v1/agent/files/{file.id}" if agent_view else None
+    return {
+        "id": file.id,
+        "type": "image",
+        "transfer_method": file.transfer_method,
+        "url": url,
+        "name": file.name,
+        "mime_type": file.mime_type or None,
+        "belongs_to": "user",
+    }
+
+
+@router.post("/v1/files/upload", status_code=201)
+async def upload_file(
+    app: AppAuth,
+    files: Files,
+    file: Annotated[UploadFile, File(description="png, jpeg, gif or webp")],
+    user: Annotated[str, Form(min_length=1)],
+) -> Response:
+    """Upload an image the customer sends with their next message."""
+    # Read one byte past the limit: enough to refuse, without holding a huge body.
+    content = await file.read(files.max_bytes + 1)
+    try:
+        record = await files.upload(app, user, file.filename or "", content)
+    except UnsupportedFile as exc:
+        raise ApiError(415, exc.code, exc.message) from exc
+    return json_response(file_json(record, user), status_code=201)
