@@ -155,10 +155,23 @@ class ChatFiles:
 
     async def sent_file(self, file_id: str) -> tuple[FileRecord, Path]:
         """A file sent with a message, and where its bytes are (agents read it)."""
-        record = (
-            await to_thread.run_sync(self._store.files.get, file_id) if is_id(file_id) else None
-        )
-        if record is None or record.message_id is None or record.path is None:
+        record, path = await self._stored(file_id)
+        if record.message_id is None:
+            raise NotFound("File Not Exists.")
+        return record, path
+
+    async def uploaded_file(self, app: AppRuntime, file_id: str) -> tuple[FileRecord, Path]:
+        """An image uploaded to ``app`` (Dify's preview: the app key may read its files)."""
+        record, path = await self._stored(file_id)
+        if record.app_id != app.id:
+            raise NotFound("File Not Exists.")
+        return record, path
+
+    async def _stored(self, file_id: str) -> tuple[FileRecord, Path]:
+        record = None
+        if is_id(file_id):
+            record = await to_thread.run_sync(self._store.files.get, file_id)
+        if record is None or record.path is None:
             raise NotFound("File Not Exists.")
         path = self._root / record.path
         if not path.is_file():

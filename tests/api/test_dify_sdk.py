@@ -119,6 +119,8 @@ def test_application_parameters(dify: ChatClient) -> None:
     body = parameters.json()
     assert "您好" in body["opening_statement"]
     assert body["suggested_questions"] and body["user_input_form"] == []
+    site = dify._send_request("GET", "/site", params={"user": "sdk-params"})
+    assert site.status_code == 200 and site.json()["default_language"] == "zh-Hans"
 
 
 def test_stop_a_streaming_answer(dify: ChatClient) -> None:
@@ -203,6 +205,9 @@ def test_upload_an_image_and_send_it_with_a_message(dify: ChatClient) -> None:
         "image",
     )
     assert files[1]["url"] == "https://img.example/a.jpg"
+    preview = dify._send_request("GET", f"/files/{file['id']}/preview")
+    assert preview.status_code == 200 and preview.content == PNG
+    assert preview.headers["content-type"] == "image/png"
 
     # An upload goes with one message, of its own user.
     again = dify.create_chat_message({}, "还是破损", user, files=[image])

@@ -68,3 +68,27 @@ async def info(app: AppAuth) -> Response:
             "author_name": "kefu",
         }
     )
+
+
+@router.get("/site")
+async def site(app: AppAuth) -> Response:
+    """Dify's WebApp settings, from the app file (kefu has no separate web-app settings)."""
+    config = app.config
+    return json_response(
+        {
+            "title": config.display_title(),
+            "chat_color_theme": None,
+            "chat_color_theme_inverted": False,
+            "icon_type": None,
+            "icon": None,
+            "icon_background": None,
+            "icon_url": None,
+            "description": config.description,
+            "copyright": None,
+            "privacy_policy": None,
+            "custom_disclaimer": "",
+            "default_language": "zh-Hans" if config.language == "zh" else "en-US",
+            "show_workflow_steps": False,
+            "use_icon_as_answer_icon": False,
+        }
+    )

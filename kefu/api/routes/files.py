@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
 from kefu.api.deps import AppAuth, RuntimeDep
 from kefu.api.errors import ApiError
@@ -72,3 +72,20 @@ async def upload_file(
     except UnsupportedFile as exc:
         raise ApiError(415, exc.code, exc.message) from exc
     return json_response(file_json(record, user), status_code=201)
+
+
+@router.get("/v1/files/{file_id}/preview")
+async def preview_file(
+    file_id: str,
+    app: AppAuth,
+    files: Files,
+    as_attachment: bool = False,
+) -> Response:
+    """An image uploaded to this app (Dify's file preview), for the client that sent it."""
+    record, path = await files.uploaded_file(app, file_id)
+    return FileResponse(
+        path,
+        media_type=record.mime_type,
+        filename=record.name if as_attachment else None,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
