@@ -55,6 +55,11 @@ class FollowUp:
             message = await to_thread.run_sync(
                 self._store.conversations.get_message, app.id, message_id
             )
+        if message is not None and message.end_user_id == uid:  # not deleted since?
+            owner = await to_thread.run_sync(
+                self._store.conversations.get, app.id, uid, message.conversation_id
+            )
+            message = message if owner is not None else None
         if message is None or message.end_user_id != uid:
             raise NotFound("Message Not Exists.")
         if not message.query:  # an agent's reply
