@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from kefu.engine.app import AppRuntime
 from kefu.services.validation import clean_user
 from kefu.store import Store
 
-__all__ = ["ChatFiles", "ImageKind", "UnsupportedFile", "image_kind"]
+__all__ = ["ChatFiles", "ImageKind", "UnsupportedFile", "image_kind", "purge_files_before"]
 
 MAX_FILES_PER_MESSAGE = 10
 MAX_NAME_CHARS = 200
@@ -202,3 +203,13 @@ def _remote(app_id: str, uid: str, url: Any) -> FileRecord:
         conversation_id=None,
         created_at=utcnow(),
     )
+
+
+def purge_files_before(store: Store, data_dir: Path, app_id: str, cutoff: datetime) -> int:
+    """Retention (``security.retention_days``): an app's files older than ``cutoff``, with
+    their bytes. Blocking; the number forgotten."""
+    paths = store.files.purge_before(app_id, cutoff)
+    root = data_dir / "uploads"
+    for path in paths:
+        (root / path).unlink(missing_ok=True)
+    return len(paths)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from kefu.core.file_records import FileRecord
@@ -71,6 +72,14 @@ class FileRepository:
                 .where(FileRow.id.in_(list(file_ids)))
                 .values(message_id=message_id, conversation_id=conversation_id)
             )
+
+    def purge_before(self, app_id: str, cutoff: datetime) -> list[str]:
+        """Forget an app's files older than ``cutoff``; the stored ones' paths, to delete."""
+        with Session(self._engine) as session, session.begin():
+            old = (FileRow.app_id == app_id, FileRow.created_at < cutoff)
+            paths = list(session.scalars(select(FileRow.path).where(*old)))
+            session.execute(delete(FileRow).where(*old))
+            return [path for path in paths if path]
 
     def for_messages(self, message_ids: Sequence[str]) -> dict[str, list[FileRecord]]:
         """The files of each message (messages without files are absent), oldest first."""

@@ -3,9 +3,11 @@ the envelope, and the scoping by app and user."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
-from kefu.services.chat_files import image_kind
+from kefu.services.chat_files import image_kind, purge_files_before
 from kefu.services.runtime import Runtime
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -100,3 +102,26 @@ async def test_suggestions_can_be_turned_off(
     assert gone.status_code == 404
     unknown = await client.get(f"/v1/conversations/{NOT_AN_ID}/variables", params={"user": user})
     assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+
+
+async def test_retention_forgets_old_images(
+    runtime: Runtime, client: httpx.AsyncClient, tiny_key: str, user: str
+) -> None:
+    uploaded = await client.post(
+        "/v1/files/upload",
+        files={"file": ("a.png", PNG, "image/png")},
+        data={"user": user},
+        headers={"Authorization": f"Bearer {tiny_key}"},
+    )
+    file_id = uploaded.json()["id"]
+    app = runtime.apps.get("tiny")
+    stored = runtime.store.files.get(file_id)
+    assert stored is not None and stored.path is not None
+    on_disk = runtime.settings.data_dir / "uploads" / stored.path
+    assert on_disk.read_bytes() == PNG
+    assert (
+        purge_files_before(runtime.store, runtime.settings.data_dir, app.id, stored.created_at) == 0
+    )
+    later = stored.created_at + timedelta(seconds=1)
+    assert purge_files_before(runtime.store, runtime.settings.data_dir, app.id, later) >= 1
+    assert runtime.store.files.get(file_id) is None and not on_disk.exists()
