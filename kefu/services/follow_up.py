@@ -4,6 +4,7 @@ variables (its dialog state), and the app's feedback list (Dify's service API)."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from kefu.knowledge.tokenizer import detect_language
 from kefu.services.validation import clean_user
 from kefu.store import Store
 from kefu.store.feedbacks import FeedbackRecord, list_feedbacks
+from kefu.store.tool_steps import tool_calls_of
 
 __all__ = ["ConversationVariable", "FollowUp"]
 
@@ -121,6 +123,14 @@ class FollowUp:
             )
             for name, value, description in found
         ]
+
+    async def tool_calls(
+        self, app: AppRuntime, message_ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The tools each answer called (from its trace), for the history's agent thoughts."""
+        return await to_thread.run_sync(
+            tool_calls_of, self._store.engine, app.id, list(message_ids)
+        )
 
     async def feedbacks(self, app: AppRuntime, page: int, limit: int) -> list[FeedbackRecord]:
         return await to_thread.run_sync(list_feedbacks, self._store.engine, app.id, page, limit)

@@ -299,3 +299,9 @@ def test_a_flows_tool_call_streams_an_agent_thought(dify: ChatClient) -> None:
     assert json.loads(thought["observation"])["outcome"] != "ok"
     assert thought["message_id"] == streamed[-1]["message_id"]
     assert {"id", "task_id", "conversation_id", "created_at", "message_files"} <= set(thought)
+    history = dify.get_conversation_messages("sdk-thought", thought["conversation_id"]).json()
+    stored = history["data"][0]["agent_thoughts"]
+    assert [(t["id"], t["tool"], t["position"]) for t in stored] == [
+        (thought["id"], "get_order", 1)
+    ]
+    assert stored[0]["tool_input"] == thought["tool_input"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,7 +11,9 @@ from fastapi.responses import Response
 from kefu.api.deps import AppAuth, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.api.routes.files import Files, message_file_json
+from kefu.api.routes.follow_up import FollowUpDep
 from kefu.api.schemas import FeedbackIn, RenameIn, UserIn
+from kefu.api.wire import agent_thoughts
 from kefu.core.file_records import FileRecord
 from kefu.core.records import ConversationRecord, MessageRecord
 
@@ -36,7 +38,12 @@ def conversation_json(conversation: ConversationRecord) -> dict[str, Any]:
     }
 
 
-def message_json(message: MessageRecord, files: Sequence[FileRecord] = ()) -> dict[str, Any]:
+def message_json(
+    message: MessageRecord,
+    files: Sequence[FileRecord] = (),
+    tool_calls: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    created_at = int(message.created_at.timestamp())
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -47,8 +54,11 @@ def message_json(message: MessageRecord, files: Sequence[FileRecord] = ()) -> di
         "message_files": [message_file_json(f) for f in files],
         "feedback": {"rating": message.feedback_rating} if message.feedback_rating else None,
         "retriever_resources": message.retriever_resources,
-        "agent_thoughts": [],
-        "created_at": int(message.created_at.timestamp()),
+        "agent_thoughts": [
+            {**thought, "message_id": message.id, "chain_id": None, "created_at": created_at}
+            for thought in agent_thoughts(tool_calls, message.id)
+        ],
+        "created_at": created_at,
         "error": message.error,
         # kefu: an agent's reply has an empty query and names the agent; null for the bot.
         "agent": {"id": message.agent_id, "name": message.agent_name}
@@ -64,6 +74,7 @@ async def list_messages(
     conversation_id: Annotated[str, Query(min_length=1)],
     user: User,
     files: Files,
+    follow_up: FollowUpDep,
     first_id: str | None = None,
     limit: Limit = 20,
 ) -> Response:
@@ -71,8 +82,10 @@ async def list_messages(
     messages, has_more = await runtime.conversations.messages(
         app, user, conversation_id, first_id=first_id or None, limit=limit
     )
-    sent = await files.for_messages([m.id for m in messages])
-    data = [message_json(m, sent.get(m.id, ())) for m in messages]
+    ids = [m.id for m in messages]
+    sent = await files.for_messages(ids)
+    tools = await follow_up.tool_calls(app, ids)
+    data = [message_json(m, sent.get(m.id, ()), tools.get(m.id, ())) for m in messages]
     return json_response({"limit": limit, "has_more": has_more, "data": data})
 
 

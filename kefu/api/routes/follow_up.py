@@ -12,7 +12,7 @@ from kefu.api.deps import AppAuth, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.services.follow_up import FollowUp
 
-__all__ = ["router"]
+__all__ = ["FollowUpDep", "router"]
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
 
