@@ -21,6 +21,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
 
+TOOL_ROUTES = ("flow", "generate", "handoff")  # a flow's failed tool may hand over
 User = Annotated[str, Query(min_length=1, description="the end user's identifier")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -84,7 +85,8 @@ async def list_messages(
     )
     ids = [m.id for m in messages]
     sent = await files.for_messages(ids)
-    tools = await follow_up.tool_calls(app, ids)
+    # Only a flow's action or function calling call tools: other answers' traces stay unread.
+    tools = await follow_up.tool_calls(app, [m.id for m in messages if m.route in TOOL_ROUTES])
     data = [message_json(m, sent.get(m.id, ()), tools.get(m.id, ())) for m in messages]
     return json_response({"limit": limit, "has_more": has_more, "data": data})
 
