@@ -171,6 +171,7 @@ async def build_turn_prompt(ctx: TurnContext, sources: Sequence[Source]) -> list
             "question": with_image_note(mask(ctx.query), ctx.images, ctx.language),
             "budget": budget,
             "window_turns": config.limits.history_turns,
+            "grounded": bool(sources) or not config.llm.agent,
         }
         plan = build_prompt(**arguments)
         if plan.history_dropped and config.llm.summarize_history:
