@@ -105,6 +105,7 @@ class ChatFiles:
     def _write(self, relative: Path, content: bytes) -> None:
         target = self._root / relative
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target.touch(mode=0o600)  # the customer's image: readable by kefu's user only
         target.write_bytes(content)
 
     async def resolve(self, app: AppRuntime, user: str, files: Sequence[Any]) -> list[FileRecord]:

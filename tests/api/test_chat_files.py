@@ -3,6 +3,7 @@ the envelope, and the scoping by app and user."""
 
 from __future__ import annotations
 
+import stat
 from datetime import timedelta
 
 import httpx
@@ -119,6 +120,7 @@ async def test_retention_forgets_old_images(
     assert stored is not None and stored.path is not None
     on_disk = runtime.settings.data_dir / "uploads" / stored.path
     assert on_disk.read_bytes() == PNG
+    assert stat.S_IMODE(on_disk.stat().st_mode) == 0o600  # the customer's, kefu's user only
     assert (
         purge_files_before(runtime.store, runtime.settings.data_dir, app.id, stored.created_at) == 0
     )

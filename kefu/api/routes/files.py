@@ -1,5 +1,5 @@
-"""Images customers send: ``POST /v1/files/upload`` (Dify's) and ``GET /v1/agent/files/{id}``
-(an agent opens what the customer sent, with the agent key: :mod:`kefu.api.routes.agents`)."""
+"""Images customers send: ``POST /v1/files/upload`` and ``GET /v1/files/{id}/preview``
+(Dify's); agents open them with ``GET /v1/agent/files/{id}`` (:mod:`kefu.api.routes.agents`)."""
 
 from __future__ import annotations
 
