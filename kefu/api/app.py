@@ -29,6 +29,8 @@ from kefu.api.routes import (
     console,
     conversations,
     datasets,
+    files,
+    follow_up,
     handoff,
     knowledge_gaps,
     metrics,
@@ -116,6 +118,8 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     install_error_handlers(app)
     for module in (chat, conversations, handoff, app_info, openai, admin, admin_agents, agents):
         app.include_router(module.router)
+    app.include_router(files.router)  # images customers send
+    app.include_router(follow_up.router)  # suggested questions, variables, app feedbacks
     for module in (datasets, app_annotations, knowledge_gaps, analytics):  # curation, insight
         app.include_router(module.router)
     app.include_router(channels.router)  # WeCom, Feishu, webhooks (docs/channels.md)

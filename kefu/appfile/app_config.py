@@ -167,6 +167,9 @@ class AppConfig(Strict):
     persona: str = ""
     opening_statement: LocalizedText | None = None
     suggested_questions: list[str] = Field(default_factory=list)
+    suggested_questions_after_answer: bool = Field(
+        True, description="offer the closest FAQ questions after each answer"
+    )
     knowledge: KnowledgeConfig = KnowledgeConfig()
     replies: RepliesConfig = RepliesConfig()
     limits: LimitsConfig = LimitsConfig()

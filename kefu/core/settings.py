@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20_000_000, ge=1024, description="largest knowledge file upload (multipart) accepted"
     )
+    max_image_bytes: int = Field(
+        10_000_000, ge=1024, description="largest image a customer may upload (/v1/files/upload)"
+    )
     stream_ping_seconds: float = Field(10.0, gt=0, description="SSE keep-alive interval")
     body_timeout_s: float = Field(
         15.0, gt=0, description="longest wait for the next piece of a request body (then 408)"

@@ -48,6 +48,7 @@ class TurnContext:
     dialog: DialogState = field(default_factory=DialogState)  # flows; route updates it
     history: Sequence[MessageRecord] = ()  # recent turns, for a model (empty without one)
     sampling: SamplingConfig | None = None  # the caller's override of the app's sampling
+    images: int = 0  # images the customer sent with the message (a model is told, in words)
     trace: Trace = field(default_factory=Trace)
     # input_guard
     query: str = ""

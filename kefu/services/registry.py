@@ -162,6 +162,10 @@ class AppRegistry:
         except KeyError:
             raise NotFound(f"no app named {name!r}") from None
 
+    @property
+    def data_dir(self) -> Path:
+        return self._data_dir
+
     def all(self) -> list[AppRuntime]:
         return list(self._apps.values())
 

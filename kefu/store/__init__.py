@@ -21,6 +21,7 @@ from kefu.store.conversations import ConversationRepository
 from kefu.store.datasets import DatasetRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
 from kefu.store.exports import ExportRepository
+from kefu.store.files import FileRepository
 from kefu.store.gaps import QuestionRepository
 from kefu.store.handoff import HandoffRepository
 from kefu.store.knowledge import KnowledgeRepository
@@ -54,6 +55,7 @@ class Store:
         self.analytics = AnalyticsRepository(engine)
         self.exports = ExportRepository(engine)
         self.channels = ChannelRepository(engine)
+        self.files = FileRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

@@ -170,7 +170,12 @@ async def test_retention_deletes_old_messages_only(
             (long_ago.strftime("%Y-%m-%d %H:%M:%S.%f"), old["conversation_id"]),
         )
     result = (await http.post("/admin/retention/run", headers=ADMIN)).json()
-    assert result["deleted"]["guarded"] == {"messages": 1, "traces": 1, "conversations": 1}
+    assert result["deleted"]["guarded"] == {
+        "messages": 1,
+        "traces": 1,
+        "conversations": 1,
+        "files": 0,
+    }
     assert guarded.store.conversations.get_message(app.id, old["message_id"]) is None
     assert guarded.store.conversations.get_trace(old["message_id"]) is None
     assert guarded.store.conversations.get_message(app.id, new["message_id"]) is not None
