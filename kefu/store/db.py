@@ -1,4 +1,5 @@
-"""Database engine and migrations. SQLite (WAL) by default; any SQLAlchemy URL works."""
+"""Database engine and migrations: SQLite (WAL) by default, PostgreSQL through psycopg 3
+(the ``postgres`` extra) at scale."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from kefu.core.errors import StorageError
+from kefu.core.errors import ConfigError, StorageError
 
-__all__ = ["Checkpointer", "as_utc", "create_db_engine", "run_migrations"]
+__all__ = ["Checkpointer", "as_utc", "create_db_engine", "database_url", "run_migrations"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -45,38 +46,93 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+_SETTING = "KEFU_DATABASE_URL"
+_POSTGRES_EXTRA = "pip install 'kefu[postgres]'"
+# Drivers kefu is tested with, by dialect; a URL without a driver gets this one (SQLAlchemy
+# would pick psycopg2 for ``postgresql://``, which kefu does not declare).
+_DRIVERS = {"postgresql": "psycopg"}
+
+
+def database_url(url: str) -> URL:
+    """``url`` parsed, with kefu's driver for a bare ``postgresql://`` (or ``postgres://``);
+    a malformed URL or an unknown database is a :class:`ConfigError` naming the setting."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"not a database URL ({exc})", key=_SETTING) from None
+    backend = "postgresql" if parsed.get_backend_name() == "postgres" else parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"unsupported database {backend!r}: use sqlite:///PATH or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
+            key=_SETTING,
+        )
+    driver = parsed.get_driver_name() if "+" in parsed.drivername else _DRIVERS.get(backend)
+    return parsed.set(drivername=f"{backend}+{driver}" if driver else backend)
+
+
+def _missing_driver(url: URL) -> ConfigError:
+    if url.get_backend_name() == "postgresql":
+        hint = (
+            f"{_POSTGRES_EXTRA} (psycopg 3) and use postgresql:// or postgresql+psycopg://"
+            if url.get_driver_name() != "psycopg"
+            else _POSTGRES_EXTRA
+        )
+    else:
+        hint = "install it, or use the bundled sqlite"
+    return ConfigError(
+        f"the database driver {url.get_driver_name()!r} is not installed: {hint}", key=_SETTING
+    )
+
+
 def create_db_engine(url: str) -> Engine:
-    """An engine with the pragmas kefu relies on for SQLite: WAL, foreign keys, busy wait."""
-    if url.startswith("sqlite"):
-        _private_file(make_url(url).database)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=8,
-            max_overflow=8,
+    """An engine for ``url``: for SQLite the pragmas kefu relies on (WAL, foreign keys, busy
+    wait); for PostgreSQL psycopg 3, UTC sessions and a connection check before use."""
+    parsed = database_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            # Timestamps are stored with their zone; UTC sessions hand them back in UTC
+            # whatever the server's TimeZone is.
+            connect_args={"options": "-c timezone=UTC"},
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
         )
+    except (ModuleNotFoundError, NoSuchModuleError):
+        raise _missing_driver(parsed) from None
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            # Checkpoints run on a background thread (``Checkpointer``), not inside the
-            # commit of whichever request happens to cross the WAL size limit.
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
-            # Once checkpointed, the WAL shrinks back to this instead of keeping its peak
-            # size (a burst of uploads left 405 MB behind).
-            cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-            cursor.close()
 
-        return engine
-    return create_engine(
-        url, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database:
+        _private_file(url.database)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=8,
+        max_overflow=8,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
     )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints run on a background thread (``Checkpointer``), not inside the
+        # commit of whichever request happens to cross the WAL size limit.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        # Once checkpointed, the WAL shrinks back to this instead of keeping its peak
+        # size (a burst of uploads left 405 MB behind).
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        cursor.close()
+
+    return engine
 
 
 def _json_dumps(value: Any) -> str:

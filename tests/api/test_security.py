@@ -12,14 +12,14 @@ import pytest
 from kefu.api.app import create_app
 from kefu.core.ids import utcnow
 from kefu.services.runtime import Runtime
-from tests.conftest import ADMIN_KEY, FIXTURES, make_settings
+from tests.conftest import ADMIN_KEY, FIXTURES, backend_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 TINY = FIXTURES / "apps" / "tiny"
 
 
 @pytest.fixture
-def guarded(tmp_path: Path) -> Iterator[Runtime]:
+def guarded(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> Iterator[Runtime]:
     """A small app with tight limits, CORS for one origin, and 30-day retention."""
     app_file = tmp_path / "guarded.yaml"
     app_file.write_text(
@@ -37,7 +37,7 @@ security:
 """,
         encoding="utf-8",
     )
-    runtime = Runtime.build(make_settings(tmp_path / "data"), [app_file])
+    runtime = Runtime.build(backend_settings(request, db_backend, tmp_path / "data"), [app_file])
     yield runtime
     runtime.close()
 
