@@ -94,10 +94,11 @@ class Runtime:
         )
         announcements: list[str] = []
         keys: list[str] = []
-        for config in configs:
-            app = registry.load(config)
-            lines = cls._ensure_app_key(registry, app, settings, demo)
-            (keys if app.name == DEMO_APP and demo else announcements).extend(lines)
+        with store.startup():  # replicas starting together take turns
+            for config in configs:
+                app = registry.load(config)
+                lines = cls._ensure_app_key(registry, app, settings, demo)
+                (keys if app.name == DEMO_APP and demo else announcements).extend(lines)
         if settings.admin_key is not None:
             admin_key = settings.admin_key.get_secret_value()
             keys.append("admin key: from KEFU_ADMIN_KEY")

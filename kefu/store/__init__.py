@@ -7,6 +7,8 @@ SQLite (WAL) in the data dir by default; any SQLAlchemy URL (PostgreSQL) through
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from sqlalchemy import Engine
 
 from kefu.core.records import TurnRecord
@@ -16,7 +18,7 @@ from kefu.store.annotations import AnnotationRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.conversations import ConversationRepository
 from kefu.store.datasets import DatasetRepository
-from kefu.store.db import Checkpointer, create_db_engine, run_migrations
+from kefu.store.db import Checkpointer, create_db_engine, exclusive_startup, run_migrations
 from kefu.store.gaps import QuestionRepository
 from kefu.store.handoff import HandoffRepository
 from kefu.store.knowledge import KnowledgeRepository
@@ -55,6 +57,11 @@ class Store:
         engine = create_db_engine(url)
         run_migrations(engine)
         return cls(engine)
+
+    def startup(self) -> AbstractContextManager[None]:
+        """Hold this while writing what start-up writes (apps, keys, the app files'
+        knowledge): replicas starting together on one PostgreSQL take turns."""
+        return exclusive_startup(self.engine)
 
     async def save_turn(self, turn: TurnRecord) -> None:
         """Persist a turn; returns once it is committed (group commit, see ``writer``)."""

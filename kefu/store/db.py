@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +16,19 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from kefu.core.errors import ConfigError, StorageError
 
-__all__ = ["Checkpointer", "as_utc", "create_db_engine", "database_url", "run_migrations"]
+__all__ = [
+    "Checkpointer",
+    "as_utc",
+    "create_db_engine",
+    "database_url",
+    "exclusive_startup",
+    "run_migrations",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -180,7 +190,58 @@ def run_migrations(engine: Engine) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         with engine.begin() as connection:
+            # Processes starting together migrate one after the other: the first upgrades,
+            # the others then find the newest revision. PostgreSQL: an advisory lock (its DDL
+            # is transactional); SQLite: the write lock taken up front, since its driver runs
+            # DDL outside any transaction (two fresh starts both created alembic_version).
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            _advisory_lock(connection, MIGRATION_LOCK, transaction=True)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:
         raise StorageError(f"database migration failed: {exc}") from exc
+
+
+# PostgreSQL advisory lock keys (any 64-bit numbers no other program on the database uses).
+MIGRATION_LOCK = 0x6B6566750001  # "kefu" 1
+STARTUP_LOCK = 0x6B6566750002
+
+
+def _advisory_lock(connection: Connection, key: int, *, transaction: bool) -> None:
+    if connection.dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if transaction else "pg_advisory_lock"
+        connection.execute(text(f"SELECT {function}(:key)"), {"key": key})
+
+
+@contextmanager
+def exclusive_startup(engine: Engine) -> Iterator[None]:
+    """Processes starting together take turns at their start-up writes (apps, keys, the app
+    files' knowledge), so none trips over another's half-written rows. PostgreSQL: a session
+    advisory lock; SQLite: a lock on a file next to the database. Both are released when the
+    block ends or the process dies."""
+    if engine.dialect.name == "sqlite":
+        with _file_lock(engine.url.database):
+            yield
+        return
+    with engine.connect() as connection:
+        _advisory_lock(connection, STARTUP_LOCK, transaction=False)
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+            connection.commit()
+
+
+@contextmanager
+def _file_lock(database: str | None) -> Iterator[None]:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    descriptor = os.open(f"{database}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

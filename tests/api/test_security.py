@@ -8,10 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from kefu.api.app import create_app
 from kefu.core.ids import utcnow
 from kefu.services.runtime import Runtime
+from kefu.store.models import ConversationRow, MessageRow
 from tests.conftest import ADMIN_KEY, FIXTURES, backend_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -161,13 +163,13 @@ async def test_retention_deletes_old_messages_only(
     app = guarded.apps.get("guarded")
     long_ago = utcnow() - timedelta(days=40)
     with guarded.store.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE messages SET created_at = ? WHERE id = ?",
-            (long_ago.strftime("%Y-%m-%d %H:%M:%S.%f"), old["message_id"]),
+        connection.execute(
+            update(MessageRow).where(MessageRow.id == old["message_id"]).values(created_at=long_ago)
         )
-        connection.exec_driver_sql(
-            "UPDATE conversations SET updated_at = ? WHERE id = ?",
-            (long_ago.strftime("%Y-%m-%d %H:%M:%S.%f"), old["conversation_id"]),
+        connection.execute(
+            update(ConversationRow)
+            .where(ConversationRow.id == old["conversation_id"])
+            .values(updated_at=long_ago)
         )
     result = (await http.post("/admin/retention/run", headers=ADMIN)).json()
     assert result["deleted"]["guarded"] == {"messages": 1, "traces": 1, "conversations": 1}
