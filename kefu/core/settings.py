@@ -34,6 +34,15 @@ class Settings(BaseSettings):
         1000, ge=1, description="open connections `kefu serve` accepts (beyond: 503)"
     )
     keep_alive_s: float = Field(5.0, gt=0, description="how long an idle connection stays open")
+    drain_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="on SIGTERM, how long `kefu serve` lets answers in flight finish before it "
+        "cuts them off and exits",
+    )
+    ready_timeout_s: float = Field(
+        2.0, gt=0, le=30, description="how long /ready waits for each dependency it checks"
+    )
     route_cache: bool = Field(
         True, description="cache routing decisions per exact question (apps set the size)"
     )

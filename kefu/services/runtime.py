@@ -23,6 +23,7 @@ from kefu.services.conversations import ConversationService
 from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
+from kefu.services.readiness import Readiness
 from kefu.services.registry import AppRegistry
 from kefu.store import Store
 
@@ -63,6 +64,7 @@ class Runtime:
     datasets: DatasetService
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
+    readiness: Readiness
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -122,6 +124,7 @@ class Runtime:
             datasets=DatasetService(store),
             annotations=AnnotationService(store),
             knowledge_gaps=KnowledgeGapService(store),
+            readiness=Readiness(settings, store, registry),
             announcements=announcements,
             keys=keys,
         )

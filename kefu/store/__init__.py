@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
@@ -57,6 +57,11 @@ class Store:
         engine = create_db_engine(url)
         run_migrations(engine)
         return cls(engine)
+
+    def ping(self) -> None:
+        """A real round trip to the database (``SELECT 1``); raises when it cannot answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def startup(self) -> AbstractContextManager[None]:
         """Hold this while writing what start-up writes (apps, keys, the app files'
