@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -23,9 +23,13 @@ def sse_data(payload: dict[str, Any] | str) -> bytes:
 
 
 async def with_pings(
-    source: AsyncIterator[bytes], interval: float, ping: bytes = PING
+    source: AsyncIterator[bytes],
+    interval: float,
+    ping: bytes = PING,
+    until: Callable[[], bool] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Forward ``source``, sending a ping whenever it is silent for ``interval`` seconds.
+    """Forward ``source``, sending a ping whenever it is silent for ``interval`` seconds;
+    an endless stream ends at a silent moment once ``until()`` is true (a draining server).
 
     The next item is awaited in its own task so a timeout never cancels the source;
     when the client goes away, the source is cancelled and closed properly.
@@ -35,6 +39,8 @@ async def with_pings(
         while True:
             done, _ = await asyncio.wait({pending}, timeout=interval)
             if not done:
+                if until is not None and until():
+                    return
                 yield ping
                 continue
             try:
@@ -55,8 +61,13 @@ async def with_pings(
 
 
 def event_stream_response(
-    source: AsyncIterator[bytes], ping_seconds: float, ping: bytes = PING
+    source: AsyncIterator[bytes],
+    ping_seconds: float,
+    ping: bytes = PING,
+    until: Callable[[], bool] | None = None,
 ) -> StreamingResponse:
     return StreamingResponse(
-        with_pings(source, ping_seconds, ping), media_type="text/event-stream", headers=SSE_HEADERS
+        with_pings(source, ping_seconds, ping, until),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
     )
