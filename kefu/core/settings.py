@@ -17,8 +17,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
 
     data_dir: Path = Field(Path("./data"), description="SQLite file, indexes and caches")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/kefu.db"
+    database_url: SecretStr | None = Field(
+        None,
+        description="sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB (the postgres "
+        "extra); default sqlite:///<data_dir>/kefu.db. Secret: it may hold a password",
     )
     admin_key: SecretStr | None = Field(None, description="key for the admin API")
     demo_api_key: SecretStr | None = Field(None, description="API key of the demo app")
@@ -89,6 +91,6 @@ class Settings(BaseSettings):
     otel_service_name: str = Field("kefu", description="service.name of the exported spans")
 
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.database_url and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'kefu.db').resolve()}"

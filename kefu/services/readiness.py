@@ -133,7 +133,9 @@ async def _redis_ping(url: str, timeout_s: float) -> None:
     try:
         import redis.asyncio as redis
     except ImportError:
-        raise RuntimeError("KEFU_REDIS_URL is set but redis is not installed") from None
+        raise RuntimeError(
+            "KEFU_REDIS_URL is set but redis is not installed: pip install 'kefu[redis]'"
+        ) from None
     client = redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
     try:
         await client.ping()
