@@ -1,5 +1,5 @@
 """``${NAME}`` and ``${NAME:-default}`` in an app file: a value from the environment, read
-when the file is loaded, so every URL (model servers, embedders, webhooks, Milvus) can differ
+when the file is loaded, so every URL (model servers, embedders, rerankers, webhooks) can differ
 per deployment without editing the file. ``$${`` is a literal ``${``.
 
 Tool templates keep their own ``{env.NAME|default}``, filled at call time; secrets belong in

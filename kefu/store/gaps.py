@@ -42,7 +42,7 @@ class QuestionRepository:
                     MessageRow.agent_id.is_(None),
                     MessageRow.query != "",
                 )
-                .order_by(MessageRow.created_at.desc())
+                .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
                 .limit(limit)
             ).all()
             return [
