@@ -102,17 +102,45 @@ def create_db_engine(url: str) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed)
-        return create_engine(
-            parsed,
+        # Timestamps are stored with their zone; UTC sessions hand them back in UTC whatever
+        # the server's TimeZone is (added to any ``?options=`` the URL gives).
+        given = parsed.query.get("options")
+        options = f"{given} -c timezone=UTC" if isinstance(given, str) else "-c timezone=UTC"
+        engine = create_engine(
+            parsed.difference_update_query(["options"]),
             pool_pre_ping=True,
-            # Timestamps are stored with their zone; UTC sessions hand them back in UTC
-            # whatever the server's TimeZone is.
-            connect_args={"options": "-c timezone=UTC"},
+            connect_args={"options": options},
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
         )
     except (ModuleNotFoundError, NoSuchModuleError):
         raise _missing_driver(parsed) from None
+    event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
+    return engine
+
+
+def _without_nul(
+    _connection: Any,
+    _cursor: Any,
+    statement: str,
+    parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> tuple[str, Any]:
+    """PostgreSQL text cannot hold NUL (psycopg refuses the whole statement), SQLite's can: a
+    NUL that got this far (an uploaded file, an imported FAQ) is dropped, not a failed write.
+    JSON values are already text with NUL escaped, so only raw strings are touched."""
+    return statement, _scrub(parameters)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(item) for item in value)
+    return value
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -8,6 +8,7 @@ import pytest
 
 from kefu.core.errors import ConfigError
 from kefu.store.db import create_db_engine, database_url
+from tests.postgres import PostgresServer
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,14 @@ def test_an_unsupported_database_is_a_config_error(url: str) -> None:
 def test_a_malformed_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="KEFU_DATABASE_URL: not a database URL"):
         create_db_engine("not a url")
+
+
+@pytest.mark.postgres
+def test_url_options_are_kept_beside_the_utc_session(postgres: PostgresServer) -> None:
+    url = postgres.create_database(migrated=False)
+    engine = create_db_engine(f"{url}?options=-c%20statement_timeout%3D1234")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "1234ms"
+        assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+    engine.dispose()
+    postgres.drop_database(url)

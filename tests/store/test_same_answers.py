@@ -39,6 +39,16 @@ def test_annotation_keywords_ignore_case_and_match_wildcards_literally(store: St
     assert refund.created_at.tzinfo is not None
 
 
+def test_text_with_nul_is_stored_without_it(store: Store) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite's can): the write succeeds, the NUL is gone."""
+    app = store.apps.upsert_app("shop", {})
+    store.annotations.create(app.id, "退\x00货", "七天\x00内")
+    stored = store.annotations.all(app.id)[0]
+    assert stored.question.replace("\x00", "") == "退货"
+    if store.engine.dialect.name == "postgresql":
+        assert (stored.question, stored.answer) == ("退货", "七天内")
+
+
 def test_timestamps_come_back_in_utc(store: Store) -> None:
     before = utcnow()
     app = store.apps.upsert_app("shop", {})
