@@ -90,7 +90,7 @@ test: $(VENV)/.test-installed browser promtool postgres
 	  echo "pytest was killed by signal $$((rc - 128)) (a native crash; its traceback is above)"; \
 	fi; exit $$rc
 
-unit: $(VENV)/.test-installed
+unit: $(VENV)/.test-installed postgres
 	$(BIN)/pytest -m "not integration and not slow"
 
 bench: $(VENV)/.test-installed
