@@ -50,16 +50,16 @@ FAST_SETTINGS = {
 def postgres_bin_dir() -> Path:
     """Debian's server binaries (``/usr/lib/postgresql/<version>/bin``), 15 preferred."""
     root = Path("/usr/lib/postgresql")
-    found = sorted(root.glob("*/bin/postgres"), key=lambda p: p.parent.parent.name)
-    preferred = [p for p in found if p.parent.parent.name == PREFERRED_VERSION]
-    chosen = (preferred or found)[-1:] if (preferred or found) else []
-    if not chosen:
+    preferred = root / PREFERRED_VERSION / "bin" / "postgres"
+    found = [preferred] if preferred.is_file() else list(root.glob("*/bin/postgres"))
+    if not found:
         raise RuntimeError(
             "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres): run "
             f"`make postgres` (Debian's postgresql), or set {SKIP_ENV}=skip to skip the "
             "PostgreSQL variants of the tests"
         )
-    return chosen[0].parent
+    newest = max(found, key=lambda path: float(path.parent.parent.name))
+    return newest.parent
 
 
 def _as_user(uid: int | None, gid: int | None) -> Callable[[], None]:
