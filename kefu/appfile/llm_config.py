@@ -9,7 +9,7 @@ from pydantic import Field
 
 from kefu.appfile._strict import Strict
 
-__all__ = ["LLMConfig", "ProviderConfig", "SamplingConfig"]
+__all__ = ["LLMConfig", "ProviderConfig", "SamplingConfig", "TokenPrice"]
 
 
 class SamplingConfig(Strict):
@@ -22,6 +22,14 @@ class SamplingConfig(Strict):
         None, gt=0, le=2, description="vLLM/SGLang/llama.cpp extension"
     )
     stop: list[str] = Field(default_factory=list)
+
+
+class TokenPrice(Strict):
+    """What the model's tokens cost, for the cost estimate of service analytics."""
+
+    input_per_million: float = Field(0.0, ge=0, description="price of 1M prompt tokens")
+    output_per_million: float = Field(0.0, ge=0, description="price of 1M completion tokens")
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 
 
 class ProviderConfig(Strict):
@@ -42,6 +50,9 @@ class ProviderConfig(Strict):
     context_window: int = Field(8192, ge=256, le=1_048_576)
     timeout_s: float = Field(30.0, gt=0, le=600)
     retries: int = Field(2, ge=0, le=10)
+    price: TokenPrice | None = Field(
+        None, description="token prices for analytics' cost estimate (none: cost not shown)"
+    )
 
 
 class LLMConfig(ProviderConfig):
@@ -60,7 +71,14 @@ class LLMConfig(ProviderConfig):
         "that change state (confirm: true) run only from flows, after the customer's yes",
     )
     max_tool_steps: int = Field(
-        3, ge=1, le=10, description="model ↔ tool rounds in one turn before it must answer"
+        3, ge=1, le=30, description="model ↔ tool rounds in one turn before it must answer"
+    )
+    agent: bool = Field(
+        False,
+        description="agent mode (τ²-style): every message no flow, FAQ or hand-over took goes "
+        "to the model with all the app's tools, those that change state included (the "
+        "persona's policy says when: e.g. only after the customer's explicit yes), and "
+        "the model sees the tool results of earlier turns",
     )
     circuit_failures: int = Field(3, ge=1, le=100, description="failures that open the circuit")
     circuit_reset_s: float = Field(30.0, gt=0, le=3600, description="how long it stays open")

@@ -1,4 +1,4 @@
-"""The ``kefu`` command: serve, ask, chat, kb import, eval, demo-shop."""
+"""The ``kefu`` command: serve, ask, chat, kb import, eval, test, demo-shop."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kefu.cli.conversation_tests.command import test_command
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
+from kefu.cli.eval_agent import agent_command
 from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
+from kefu.cli.export_data import export_app
 from kefu.cli.kb_gaps import kb_gaps
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
@@ -54,7 +57,10 @@ eval_app.command("faq")(faq_command)
 eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
+eval_app.command("agent")(agent_command)
 app.add_typer(eval_app, name="eval")
+app.command("test")(test_command)
+app.add_typer(export_app, name="export")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -119,7 +125,8 @@ def serve(
             log.warning("%s", line)
         else:
             err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
-    app = create_app(runtime)
+    with _friendly_errors():  # a channel's settings are checked as the app is built
+        app = create_app(runtime)
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
     gc.freeze()

@@ -22,9 +22,10 @@ from kefu.core.records import ConversationRecord, MessageRecord
 from kefu.engine.app import AppRuntime
 from kefu.engine.generation import SUMMARY_SAMPLING
 from kefu.engine.prompt import summary_prompt
+from kefu.handoff.events import EventHub
 from kefu.handoff.inbox import Inbox
 from kefu.handoff.note import handover_note
-from kefu.handoff.states import HUMAN_STATES
+from kefu.handoff.states import HUMAN_STATES, next_state
 from kefu.handoff.tickets import TicketDesk
 from kefu.llm.profiles import strip_think
 from kefu.observability import metrics
@@ -61,12 +62,15 @@ def clean_message(text: str, what: str = "text") -> str:
 class HandoffService:
     """One per process; ``apps`` maps stored app ids back to the loaded apps."""
 
-    def __init__(self, store: Store, apps: AppRegistry | None = None) -> None:
+    def __init__(
+        self, store: Store, apps: AppRegistry | None = None, hub: EventHub | None = None
+    ) -> None:
+        """``hub`` carries live customer events (in this process unless given)."""
         self._store = store
         self._apps = apps
         self.inbox = Inbox(store)
         self.tickets = TicketDesk(store)
-        self.notify = Notifier()
+        self.notify = Notifier(hub=hub)
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- the turn -------------------------------------------------------------------------
@@ -195,6 +199,25 @@ class HandoffService:
         task.add_done_callback(self._background.discard)
         return task
 
+    async def ended_elsewhere(self, conversation_id: str) -> bool:
+        """A channel's own human desk (WeCom's 接待人员) ended the hand-over: the conversation
+        is resolved, no kefu agent credited, and the bot answers the customer's next message."""
+
+        def move() -> ConversationRecord | None:
+            conversation = self.inbox.get(conversation_id)
+            if conversation.handoff_state not in HUMAN_STATES:
+                return None
+            return self._store.handoff.move(
+                conversation_id,
+                expected_state=conversation.handoff_state,
+                handoff_state=next_state(conversation.handoff_state, "resolve"),
+            )
+
+        moved = await to_thread.run_sync(move)
+        if moved is not None:
+            self.notify.state(conversation_id, moved.handoff_state)
+        return moved is not None
+
     # --- customers ------------------------------------------------------------------------
 
     async def owned_conversation(
@@ -220,7 +243,7 @@ class HandoffService:
         await self.owned_conversation(app, user, conversation_id)
 
         async def events() -> AsyncIterator[dict[str, Any]]:
-            with self.notify.hub.subscribe(conversation_id) as queue:
+            async with self.notify.hub.subscribe(conversation_id) as queue:
                 # Read the state after subscribing, so no change falls in between.
                 now = await self.owned_conversation(app, user, conversation_id)
                 agent = None

@@ -14,17 +14,20 @@ from kefu.core.key_file import read_or_create_key
 from kefu.core.settings import Settings
 from kefu.engine.app import AppRuntime
 from kefu.llm.factory import LLMOverrides
-from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
+from kefu.safety.rate_limit import RateLimits
 from kefu.services.admin import AdminService
 from kefu.services.agent_desk import AgentDesk
+from kefu.services.analytics import AnalyticsService
 from kefu.services.annotations import AnnotationService
 from kefu.services.chat import ChatService
 from kefu.services.conversations import ConversationService
 from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
+from kefu.services.knowledge_loop import KnowledgeLoop
 from kefu.services.readiness import Readiness
 from kefu.services.registry import AppRegistry
+from kefu.services.shared_state import SharedState
 from kefu.store import Store
 
 __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
@@ -58,12 +61,15 @@ class Runtime:
     conversations: ConversationService
     admin: AdminService
     limits: RateLimits
+    shared: SharedState
     admin_key: str
     handoff: HandoffService
     agents: AgentDesk
     datasets: DatasetService
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
+    analytics: AnalyticsService
+    knowledge_loop: KnowledgeLoop
     readiness: Readiness
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
@@ -81,6 +87,7 @@ class Runtime:
         names = [c.name for c in configs]
         if len(set(names)) != len(names):
             raise ConfigError(f"two app files declare the same name: {names}", key="name")
+        shared = SharedState.build(settings)
         store = Store.open(settings.resolved_database_url())
         overrides = LLMOverrides(
             base_url=settings.llm_base_url,
@@ -93,8 +100,9 @@ class Runtime:
             route_cache=settings.route_cache,
             llm_overrides=overrides,
             train_in_subprocess=settings.train_in_subprocess,
+            shared=shared,
         )
-        announcements: list[str] = []
+        announcements: list[str] = [shared.describe()]
         keys: list[str] = []
         with store.startup():  # replicas starting together take turns
             for config in configs:
@@ -108,22 +116,32 @@ class Runtime:
             key_file = settings.data_dir / ADMIN_KEY_FILE
             admin_key, _ = read_or_create_key(key_file, "admin-")
             keys.append(f"admin key: {admin_key}  (kept in {key_file}; KEFU_ADMIN_KEY overrides)")
-        limits = InMemoryRateLimits()
-        handoff = HandoffService(store, registry)
+        handoff = HandoffService(store, registry, hub=shared.hub)
+        datasets, annotations = DatasetService(store), AnnotationService(store)
         return cls(
             settings=settings,
             store=store,
             apps=registry,
-            chat=ChatService(store, limits, handoff),
+            chat=ChatService(
+                store,
+                shared.limits,
+                handoff,
+                tasks=shared.tasks,
+                locks=shared.locks,
+                session_ttl_s=settings.session_ttl_s,
+            ),
             conversations=ConversationService(store),
             admin=AdminService(store, registry),
-            limits=limits,
+            limits=shared.limits,
+            shared=shared,
             admin_key=admin_key,
             handoff=handoff,
             agents=AgentDesk(store, handoff),
-            datasets=DatasetService(store),
-            annotations=AnnotationService(store),
+            datasets=datasets,
+            annotations=annotations,
             knowledge_gaps=KnowledgeGapService(store),
+            analytics=AnalyticsService(store),
+            knowledge_loop=KnowledgeLoop(store, datasets, annotations),
             readiness=Readiness(settings, store, registry),
             announcements=announcements,
             keys=keys,
@@ -161,6 +179,8 @@ class Runtime:
             await app.tools.aclose()
             await app.index.aclose()  # the embedder's and reranker's connections
         await self.handoff.notify.dispatcher.drain(timeout_s=5.0)  # webhooks in flight
+        await self.shared.aclose()
 
     def close(self) -> None:
         self.store.close()
+        self.shared.close()

@@ -31,12 +31,6 @@ async def http(llm_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     await llm_runtime.aclose_models()
 
 
-class RedisSettings(Settings):
-    """Settings with ``KEFU_REDIS_URL`` (the Redis work adds it to ``Settings`` itself)."""
-
-    redis_url: SecretStr | None = None
-
-
 def remote_model(base_url: str) -> OpenAIChatModel:
     return OpenAIChatModel(ProviderConfig(provider="openai", base_url=base_url, model="m"), None)
 
@@ -111,7 +105,7 @@ async def test_a_model_that_does_not_answer_in_time_is_not_ready(
 async def test_redis_is_pinged_when_configured(
     llm_runtime: Runtime, http: httpx.AsyncClient
 ) -> None:
-    settings = RedisSettings(
+    settings = Settings(
         **llm_runtime.settings.model_dump(exclude={"ready_timeout_s"}),
         ready_timeout_s=1.0,
         redis_url=SecretStr(f"redis://127.0.0.1:{free_port()}/0"),
