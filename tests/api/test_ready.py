@@ -106,7 +106,7 @@ async def test_redis_is_pinged_when_configured(
     llm_runtime: Runtime, http: httpx.AsyncClient
 ) -> None:
     settings = Settings(
-        **llm_runtime.settings.model_dump(exclude={"ready_timeout_s"}),
+        **llm_runtime.settings.model_dump(exclude={"ready_timeout_s", "redis_url"}),
         ready_timeout_s=1.0,
         redis_url=SecretStr(f"redis://127.0.0.1:{free_port()}/0"),
     )
@@ -124,3 +124,15 @@ async def test_a_draining_process_is_not_ready(
     status, body = await ready(http)
     assert status == 503 and body["draining"] is True
     assert "draining" in body["message"]
+
+
+async def test_a_reachable_redis_is_ready(
+    llm_runtime: Runtime, http: httpx.AsyncClient, redis_url: str
+) -> None:
+    settings = Settings(
+        **llm_runtime.settings.model_dump(exclude={"redis_url"}), redis_url=SecretStr(redis_url)
+    )
+    llm_runtime.readiness = Readiness(settings, llm_runtime.store, llm_runtime.apps)
+    status, body = await ready(http)
+    assert status == 200, body
+    assert body["checks"]["redis"]["ok"] is True
