@@ -18,6 +18,7 @@ from kefu.appfile._strict import Strict
 from kefu.appfile.channel_config import ChannelConfig, unique_channel_names
 from kefu.appfile.dialog_config import FlowConfig, NluConfig, intent_examples
 from kefu.appfile.embedding_config import RetrievalConfig
+from kefu.appfile.env_vars import expand_env
 from kefu.appfile.handoff_config import HandoffConfig
 from kefu.appfile.llm_config import LLMConfig
 from kefu.appfile.security_config import SafetyConfig, SecurityConfig, WebConfig
@@ -299,6 +300,7 @@ def load_app_config(path: Path) -> AppConfig:
         raise ConfigError(f"invalid YAML: {where}{problem}", file=file) from None
     for cut in find_cut_values(text):
         log.warning("%s: %s", file, cut.describe())
+    data = expand_env(data, file=file)  # ${NAME} / ${NAME:-default}: per-deployment URLs
     config = parse_app_config(data, file=file, base_dir=path.parent)
     return config.model_copy(update={"source_file": path.resolve()})
 

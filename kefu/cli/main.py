@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -119,6 +120,7 @@ def serve(
 
     from kefu.api.app import create_app
     from kefu.api.http_protocol import guarded_h11_protocol
+    from kefu.api.server import DrainingServer
 
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
@@ -138,7 +140,7 @@ def serve(
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
     gc.freeze()
-    server = uvicorn.Server(
+    server = DrainingServer(
         uvicorn.Config(
             app,
             host=host,
@@ -153,8 +155,11 @@ def serve(
             ),
             limit_concurrency=runtime.settings.max_connections,
             timeout_keep_alive=int(runtime.settings.keep_alive_s),
+            # SIGTERM: answers in flight finish within this, then the rest is cut off.
+            timeout_graceful_shutdown=math.ceil(runtime.settings.drain_timeout_s),
             log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)
-        )
+        ),
+        runtime,
     )
     where = f"http://{host}:{port}"
     names = ", ".join(a.name for a in runtime.apps.all())

@@ -32,8 +32,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore")
 
     data_dir: Path = Field(Path("./data"), description="SQLite file, indexes and caches")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/kefu.db"
+    database_url: SecretStr | None = Field(
+        None,
+        description="sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB (the postgres "
+        "extra); default sqlite:///<data_dir>/kefu.db. Secret: it may hold a password",
     )
     redis_url: SecretStr | None = Field(
         None,
@@ -99,6 +101,15 @@ class Settings(BaseSettings):
         10.0, ge=0, description="public (page) requests per second per client IP (0: unlimited)"
     )
     ip_burst: int = Field(60, ge=1, description="public requests a client IP may send at once")
+    drain_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="on SIGTERM, how long `kefu serve` lets answers in flight finish before it "
+        "cuts them off and exits",
+    )
+    ready_timeout_s: float = Field(
+        2.0, gt=0, le=30, description="how long /ready waits for each dependency it checks"
+    )
     route_cache: bool = Field(
         True, description="cache routing decisions per exact question (apps set the size)"
     )
@@ -185,6 +196,6 @@ class Settings(BaseSettings):
         return init_settings, env_settings, dotenv_settings, secrets
 
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.database_url and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'kefu.db').resolve()}"

@@ -26,6 +26,7 @@ from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
 from kefu.services.knowledge_loop import KnowledgeLoop
+from kefu.services.readiness import Readiness
 from kefu.services.registry import AppRegistry
 from kefu.services.sessions import PageSessions
 from kefu.services.shared_state import SharedState
@@ -62,7 +63,7 @@ def server_secret(settings: Settings) -> bytes:
         return value.encode("utf-8")
     path = settings.data_dir / SECRET_FILE
     secret, created = read_or_create_key(path, "")
-    if created and settings.database_url and not settings.database_url.startswith("sqlite"):
+    if created and not settings.resolved_database_url().startswith("sqlite"):
         # A shared database usually means replicas: each would make its own secret, and
         # keys stored by one would not be found by the others.
         log.warning(
@@ -94,6 +95,7 @@ class Runtime:
     sessions: PageSessions
     analytics: AnalyticsService
     knowledge_loop: KnowledgeLoop
+    readiness: Readiness
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -130,10 +132,11 @@ class Runtime:
         )
         announcements: list[str] = [shared.describe()]
         keys: list[str] = []
-        for config in configs:
-            app = registry.load(config)
-            lines = cls._ensure_app_key(registry, app, settings, demo)
-            (keys if app.name == DEMO_APP and demo else announcements).extend(lines)
+        with store.startup():  # replicas starting together take turns
+            for config in configs:
+                app = registry.load(config)
+                lines = cls._ensure_app_key(registry, app, settings, demo)
+                (keys if app.name == DEMO_APP and demo else announcements).extend(lines)
         if settings.admin_key is not None:
             admin_key = settings.admin_key.get_secret_value()
             keys.append("admin key: from KEFU_ADMIN_KEY")
@@ -172,6 +175,7 @@ class Runtime:
             ),
             analytics=AnalyticsService(store),
             knowledge_loop=KnowledgeLoop(store, datasets, annotations),
+            readiness=Readiness(settings, store, registry),
             announcements=announcements,
             keys=keys,
         )

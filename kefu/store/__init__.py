@@ -7,7 +7,9 @@ SQLite (WAL) in the data dir by default; any SQLAlchemy URL (PostgreSQL) through
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from contextlib import AbstractContextManager
+
+from sqlalchemy import Engine, text
 
 from kefu.core.key_hash import KeyHasher
 from kefu.core.records import TurnRecord
@@ -19,7 +21,7 @@ from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
 from kefu.store.channels import ChannelRepository
 from kefu.store.conversations import ConversationRepository
 from kefu.store.datasets import DatasetRepository
-from kefu.store.db import Checkpointer, create_db_engine, run_migrations
+from kefu.store.db import Checkpointer, create_db_engine, exclusive_startup, run_migrations
 from kefu.store.exports import ExportRepository
 from kefu.store.files import FileRepository
 from kefu.store.gaps import QuestionRepository
@@ -66,6 +68,16 @@ class Store:
         engine = create_db_engine(url)
         run_migrations(engine)
         return cls(engine, key_hasher)
+
+    def ping(self) -> None:
+        """A real round trip to the database (``SELECT 1``); raises when it cannot answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def startup(self) -> AbstractContextManager[None]:
+        """Hold this while writing what start-up writes (apps, keys, the app files'
+        knowledge): replicas starting together on one PostgreSQL take turns."""
+        return exclusive_startup(self.engine)
 
     async def save_turn(self, turn: TurnRecord) -> None:
         """Persist a turn; returns once it is committed (group commit, see ``writer``)."""

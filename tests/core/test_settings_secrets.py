@@ -30,7 +30,7 @@ def test_secret_files_are_read_only_when_the_folder_is_named(
     settings = Settings()
     assert settings.admin_key is not None
     assert settings.admin_key.get_secret_value() == "admin-from-a-file"  # newline stripped
-    assert settings.database_url == "postgresql://kefu:pw@postgres:5432/kefu"
+    assert settings.resolved_database_url() == "postgresql://kefu:pw@postgres:5432/kefu"
     assert "admin-from-a-file" not in repr(settings)
     assert settings.llm_api_key is None  # no file, no variable
 

@@ -75,7 +75,11 @@ async def conversation_events(
         async for event in events:
             yield sse_data(event)
 
-    return event_stream_response(frames(), runtime.settings.stream_ping_seconds)
+    # Endless: a draining server ends it at the next ping (the client reconnects elsewhere).
+    readiness = runtime.readiness
+    return event_stream_response(
+        frames(), runtime.settings.stream_ping_seconds, until=lambda: readiness.draining
+    )
 
 
 @router.post("/conversations/{conversation_id}/csat")

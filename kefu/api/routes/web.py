@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
 from kefu.api.deps import RuntimeDep, check_origin, client_ip, limit
+from kefu.api.errors import error_body
 from kefu.api.responses import json_response, page_response
 from kefu.api.schemas import Body
 from kefu.core.errors import NotFound
@@ -36,7 +37,25 @@ async def favicon() -> Response:
 
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> Response:
+    """Liveness: the process runs and serves HTTP. It touches nothing else (cheap enough for
+    a probe every second); ``/ready`` checks the dependencies."""
     return json_response({"status": "ok", "apps": [app.name for app in runtime.apps.all()]})
+
+
+@router.get("/ready")
+async def ready(runtime: RuntimeDep) -> Response:
+    """Readiness: 200 with each check when the database, Redis (if configured) and the remote
+    models answer; 503 in the error envelope, with the same checks, when one does not or the
+    process is draining."""
+    report = await runtime.readiness.report()
+    checks = {check.name: check.as_dict() for check in report.checks}
+    if report.ready:
+        return json_response({"status": "ready", "checks": checks})
+    reasons = "; ".join(report.failures())
+    body = error_body(503, "not_ready", f"not ready (未就绪): {reasons}")
+    body["checks"] = checks
+    body["draining"] = report.draining
+    return json_response(body, status_code=503)
 
 
 class SessionIn(Body):
