@@ -22,6 +22,7 @@ from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
 from kefu.cli.kb_gaps import kb_gaps
+from kefu.cli.replay import export_app, replay_command
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.observability.logs import configure_logging
@@ -54,6 +55,8 @@ eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
 app.add_typer(eval_app, name="eval")
+app.command("replay")(replay_command)
+app.add_typer(export_app, name="export")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
