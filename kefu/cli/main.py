@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
+from kefu.cli.eval_handoff import handoff_command
 from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
@@ -54,6 +55,7 @@ eval_app.command("faq")(faq_command)
 eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
+eval_app.command("handoff")(handoff_command)
 app.add_typer(eval_app, name="eval")
 app.command("replay")(replay_command)
 app.add_typer(export_app, name="export")
