@@ -246,3 +246,14 @@ def test_the_tape_answers_recorded_calls_in_order_and_counts_the_rest() -> None:
     missing = tape.play("find_user", {"phone": "13900000000"})
     assert (missing.outcome, missing.error) == ("unavailable", NOT_RECORDED)
     assert tape.misses == [("find_user", {"phone": "13900000000"})]
+
+
+def test_a_baseline_app_is_replayed_too_and_compared_with(live: Path, tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old = _variant(tmp_path / "old")
+    new = _variant(tmp_path / "new", faq_threshold=0.75)
+    report = _replay("--app", str(new), "--baseline", str(old), "--data-dir", str(live))
+    assert report["reference"] == str(old)
+    assert report["changed"] == {"route": 3, "knowledge": 3, "flow": 0, "handoff": 0, "answer": 3}
+    assert {e["query"] for e in report["examples"]["route"]} == BELOW_NEW_THRESHOLD
