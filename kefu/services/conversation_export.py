@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from kefu.core.errors import InvalidParam
+from kefu.core.errors import InvalidParam, StorageError
 from kefu.core.jsonl import read_jsonl
 from kefu.store.history import StoredConversation, open_read_only, read_history
 
@@ -124,6 +126,10 @@ def conversations_from_store(
     try:
         for stored in read_history(engine, app, since=since, until=until, limit=limit):
             yield _exported(app, stored)
+    except SQLAlchemyError as exc:  # not a kefu database, unreachable, not migrated yet …
+        where = make_url(database_url).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StorageError(f"cannot read conversations from {where}: {reason}") from None
     finally:
         engine.dispose()
 

@@ -44,8 +44,8 @@ class StoredConversation:
 
 
 def open_read_only(url: str) -> Engine:
-    """An engine that cannot write: SQLite opened ``mode=ro`` and ``query_only``; another
-    database gets only the SELECTs this module issues."""
+    """An engine that cannot write: SQLite opened ``mode=ro`` and ``query_only``, PostgreSQL
+    with read-only transactions; another database gets only the SELECTs this module issues."""
     if url.startswith("sqlite"):
         database = make_url(url).database or ""
         engine = create_engine(
@@ -60,7 +60,12 @@ def open_read_only(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_deserializer=orjson.loads)
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):  # every transaction of this engine is read only
+        connect_args["options"] = "-c default_transaction_read_only=on"
+    return create_engine(
+        url, pool_pre_ping=True, json_deserializer=orjson.loads, connect_args=connect_args
+    )
 
 
 def read_history(

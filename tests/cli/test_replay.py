@@ -227,6 +227,11 @@ def test_bad_input_is_one_line_and_exit_2(live: Path, tmp_path: Path) -> None:
         ],
     )
     assert nothing.exit_code == 2 and "no stored conversations of 'demo-shop'" in nothing.stderr
+    not_kefu = tmp_path / "other"
+    not_kefu.mkdir()
+    (not_kefu / "kefu.db").write_bytes(b"")  # an empty file: no kefu tables in it
+    empty = runner.invoke(kefu_app, ["replay", "--app", app, "--data-dir", str(not_kefu)])
+    assert empty.exit_code == 2 and "cannot read conversations from sqlite:///" in empty.stderr
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"app": "demo-shop"}\n', encoding="utf-8")
     bad_file = runner.invoke(kefu_app, ["replay", "--app", app, "--from", str(broken)])
