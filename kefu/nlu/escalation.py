@@ -55,7 +55,7 @@ _PHRASES: dict[Escalation, str] = {
         r"fed up|unacceptable|disgusting service)\b"
     ),
     "bot_unhelpful": (
-        r"答不上来|听不懂|答非所问|不管用|没用(?![过完上掉了])|一直查不了|一直不行|还是不行|试了好几次|问了好几[遍次]|"
+        r"答不上来|听不懂|答非所问|不管用|一直查不了|一直不行|还是不行|试了好几次|问了好几[遍次]|"
         r"说了多少[遍次]|第[二三四五两]次问|机器人(?:太|真)?(?:笨|蠢|差劲)|"
         r"\b(?:useless|pointless|(?:isn't|is not|not|doesn't|does not) help(?:ing|ful)?|"
         r"can't answer anything|you don't understand|tried (?:\w+ ){0,2}times|never works|"

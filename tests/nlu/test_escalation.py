@@ -29,6 +29,7 @@ from kefu.nlu.escalation import detect_escalation
         ("投诉渠道在哪里可以看到？", None),
         ("How do I file a complaint about a courier?", None),
         ("这张优惠券我还没用过", None),
+        ("我不傻，逼我也没用", None),
         ("包装盒有点压扁了，里面的东西没事", None),
         ("订单多久发货", None),
     ],
