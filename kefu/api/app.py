@@ -21,8 +21,10 @@ from kefu.api.routes import (
     admin,
     admin_agents,
     agents,
+    analytics,
     app_annotations,
     app_info,
+    channels,
     chat,
     console,
     conversations,
@@ -33,6 +35,7 @@ from kefu.api.routes import (
     openai,
     web,
 )
+from kefu.channels.hub import ChannelHub
 from kefu.core.settings import Settings
 from kefu.observability import metrics as recorded
 from kefu.observability.tracing import configure_tracing
@@ -70,6 +73,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
 
     settings = runtime.settings
     recorded.configure(enabled=settings.metrics)
+    hub = ChannelHub(runtime)  # a channel's settings mistake stops the start, as a config error
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +94,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
                 job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
+            await hub.aclose()
             await runtime.aclose_models()
             if close_runtime:
                 runtime.close()
@@ -107,11 +112,13 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         },
     )
     app.state.runtime = runtime
+    app.state.channels = hub
     install_error_handlers(app)
     for module in (chat, conversations, handoff, app_info, openai, admin, admin_agents, agents):
         app.include_router(module.router)
-    for module in (datasets, app_annotations, knowledge_gaps):  # knowledge API, curation
+    for module in (datasets, app_annotations, knowledge_gaps, analytics):  # curation, insight
         app.include_router(module.router)
+    app.include_router(channels.router)  # WeCom, Feishu, webhooks (docs/channels.md)
     for module in (web, console):
         app.include_router(module.router)
     if settings.metrics and settings.metrics_port is None:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kefu.appfile._strict import Strict
+from kefu.appfile.channel_config import ChannelConfig, unique_channel_names
 from kefu.appfile.dialog_config import FlowConfig, NluConfig, intent_examples
 from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.appfile.handoff_config import HandoffConfig
@@ -162,6 +163,9 @@ class AppConfig(Strict):
     security: SecurityConfig = SecurityConfig()
     safety: SafetyConfig = SafetyConfig()
     handoff: HandoffConfig = HandoffConfig()
+    channels: list[ChannelConfig] = Field(
+        default_factory=list, description="WeCom, Feishu, webhooks… (docs/channels.md)"
+    )
     source_file: Path | None = Field(None, exclude=True)
 
     @field_validator("name")
@@ -175,6 +179,13 @@ class AppConfig(Strict):
     @classmethod
     def _accept_plain_string(cls, value: Any) -> Any:
         return _localize(value)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, value: list[ChannelConfig]) -> list[ChannelConfig]:
+        for channel in value:
+            channel.settings()  # no secret written in the file
+        return unique_channel_names(value)
 
     @field_validator("intents", mode="before")
     @classmethod

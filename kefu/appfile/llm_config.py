@@ -9,7 +9,7 @@ from pydantic import Field
 
 from kefu.appfile._strict import Strict
 
-__all__ = ["LLMConfig", "ProviderConfig", "SamplingConfig"]
+__all__ = ["LLMConfig", "ProviderConfig", "SamplingConfig", "TokenPrice"]
 
 
 class SamplingConfig(Strict):
@@ -22,6 +22,14 @@ class SamplingConfig(Strict):
         None, gt=0, le=2, description="vLLM/SGLang/llama.cpp extension"
     )
     stop: list[str] = Field(default_factory=list)
+
+
+class TokenPrice(Strict):
+    """What the model's tokens cost, for the cost estimate of service analytics."""
+
+    input_per_million: float = Field(0.0, ge=0, description="price of 1M prompt tokens")
+    output_per_million: float = Field(0.0, ge=0, description="price of 1M completion tokens")
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 
 
 class ProviderConfig(Strict):
@@ -42,6 +50,9 @@ class ProviderConfig(Strict):
     context_window: int = Field(8192, ge=256, le=1_048_576)
     timeout_s: float = Field(30.0, gt=0, le=600)
     retries: int = Field(2, ge=0, le=10)
+    price: TokenPrice | None = Field(
+        None, description="token prices for analytics' cost estimate (none: cost not shown)"
+    )
 
 
 class LLMConfig(ProviderConfig):

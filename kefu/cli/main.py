@@ -22,8 +22,9 @@ from kefu.cli.eval_handoff import handoff_command
 from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
+from kefu.cli.export_data import export_app
 from kefu.cli.kb_gaps import kb_gaps
-from kefu.cli.replay import export_app, replay_command
+from kefu.cli.replay import export_conversations, replay_command
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.observability.logs import configure_logging
@@ -58,6 +59,7 @@ eval_app.command("injection")(injection_command)
 eval_app.command("handoff")(handoff_command)
 app.add_typer(eval_app, name="eval")
 app.command("replay")(replay_command)
+export_app.command("conversations")(export_conversations)
 app.add_typer(export_app, name="export")
 
 out = Console(soft_wrap=True)
@@ -122,7 +124,8 @@ def serve(
             log.warning("%s", line)
         else:
             err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
-    app = create_app(runtime)
+    with _friendly_errors():  # a channel's settings are checked as the app is built
+        app = create_app(runtime)
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
     gc.freeze()

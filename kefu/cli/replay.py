@@ -37,14 +37,10 @@ from kefu.services.conversation_export import (
 from kefu.services.replay import ASPECTS, ReplayReport, customer_turns, replay
 from kefu.services.sandbox import Sandbox
 
-__all__ = ["export_app", "replay_command"]
+__all__ = ["export_conversations", "replay_command"]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-export_app = typer.Typer(
-    help="Write stored data to files.", no_args_is_help=True, pretty_exceptions_enable=False
-)
 
 Since = Annotated[
     str | None,
@@ -108,13 +104,13 @@ def _stored(
     )
 
 
-@export_app.command("conversations")
 def export_conversations(
     app: Annotated[str, typer.Option("--app", help="the app's name (or its YAML file)")],
     since: Since = None,
     until: Until = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="JSONL file [stdout]", dir_okay=False)
+        Path | None,
+        typer.Option("--out", "-o", help="JSONL file ('-' or none: standard output)"),
     ] = None,
     data_dir: DataDir = None,
     limit: Limit = None,
@@ -123,7 +119,7 @@ def export_conversations(
     JSONL, one conversation a line; the database is opened read only."""
     with _friendly_errors():
         conversations = _stored(_app_name(app), since, until, data_dir, limit)
-        if output is None:
+        if output is None or str(output) == "-":
             count = write_export(conversations, sys.stdout)
         else:
             with output.open("w", encoding="utf-8") as stream:

@@ -148,6 +148,7 @@ class SegmentDraft:
 
     content: str
     answer: str = ""
+    variants: tuple[str, ...] = ()  # an FAQ entry's other phrasings
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,7 @@ class AskedQuestion:
     route: str
     created_at: datetime
     trace: dict[str, Any]
+    disliked: bool = False  # the customer disliked the answer (whatever its route)
 
 
 @dataclass(slots=True)

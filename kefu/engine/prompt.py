@@ -20,6 +20,7 @@ __all__ = [
     "PromptPlan",
     "build_prompt",
     "cited_sources",
+    "draft_answer_prompt",
     "estimate_tokens",
     "guard_prompt",
     "rewrite_prompt",
@@ -144,6 +145,28 @@ def summary_prompt(turns: Sequence[MessageRecord], language: Language) -> list[C
     )
     text = "\n".join(f"Customer: {t.query}\nAgent: {t.answer[:500]}" for t in turns)
     return [ChatMessage("system", instruction), ChatMessage("user", text)]
+
+
+def draft_answer_prompt(
+    question: str, passages: Sequence[str], language: Language
+) -> list[ChatMessage]:
+    """Ask a model to draft an FAQ answer for an operator to edit (the knowledge loop)."""
+    instruction = (
+        "为下面这个顾客常问的问题起草一条客服常见问题的标准答案，供运营人员修改后发布。"
+        "只使用给出的资料；资料不够时，写出答案的框架并用【待补充：…】标出缺的信息。"
+        "不要编造政策、价格或时效。只输出答案本身。"
+        if language == "zh"
+        else "Draft a standard FAQ answer to this question customers keep asking, for an "
+        "operator to edit before publishing. Use only the material given; where it is not "
+        "enough, write the answer's outline and mark what is missing as [TO ADD: …]. Never "
+        "invent policies, prices or delivery times. Output only the answer."
+    )
+    material = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(passages, 1)) or "-"
+    heading = SOURCES_HEADING[language]
+    return [
+        ChatMessage("system", instruction),
+        ChatMessage("user", f"{question}\n\n{heading}\n{material}"),
+    ]
 
 
 def cited_sources(answer: str, available: int) -> list[int]:

@@ -35,6 +35,8 @@ __all__ = [
     "CONTENT_TYPE_LATEST",
     "METRIC_NAMES",
     "cache_lookup",
+    "channel_received",
+    "channel_sent",
     "configure",
     "enabled",
     "exposition",
@@ -126,10 +128,22 @@ HTTP_SECONDS = Histogram(
     ["method", "route"],
     buckets=_TURN_BUCKETS,
 )
+CHANNEL_RECEIVED = Counter(
+    "kefu_channel_messages",
+    "Customer messages from channels (WeCom, Feishu, webhooks) by app, channel type and "
+    "outcome (answered, duplicate, refused, rejected)",
+    ["app", "channel", "outcome"],
+)
+CHANNEL_SENT = Counter(
+    "kefu_channel_sends",
+    "Attempts to send to a channel's customers by app, channel type and outcome "
+    "(sent, retried, failed)",
+    ["app", "channel", "outcome"],
+)
 
 _ALL = (TURNS, TURN_SECONDS, STAGE_SECONDS, INTENT_CONFIDENCE, LLM_FIRST_TOKEN, LLM_TOKENS,
         LLM_ERRORS, LLM_FALLBACKS, TOOL_CALLS, TOOL_SECONDS, HANDOFFS, QUEUE_WAIT, CACHE,
-        RATE_LIMITED, HTTP_REQUESTS, HTTP_SECONDS)  # fmt: skip
+        RATE_LIMITED, HTTP_REQUESTS, HTTP_SECONDS, CHANNEL_RECEIVED, CHANNEL_SENT)  # fmt: skip
 # The names Prometheus shows (counters gain ``_total``; histograms ``_bucket``, ``_sum``,
 # ``_count``): what the alert rules and the dashboard may read.
 METRIC_NAMES: frozenset[str] = frozenset(
@@ -261,6 +275,18 @@ def handoff_claimed(app: str, waited_seconds: float) -> None:
 def cache_lookup(cache: str, hit: bool) -> None:
     if _on:
         _caches[cache, "hit" if hit else "miss"].inc()
+
+
+def channel_received(app: str, channel: str, outcome: str) -> None:
+    """``outcome``: answered, duplicate, refused (rate limit, empty) or rejected (signature)."""
+    if _on:
+        CHANNEL_RECEIVED.labels(app, channel, outcome).inc()
+
+
+def channel_sent(app: str, channel: str, outcome: str) -> None:
+    """One attempt to send: ``sent``, ``retried`` (a later attempt follows) or ``failed``."""
+    if _on:
+        CHANNEL_SENT.labels(app, channel, outcome).inc()
 
 
 def rate_limited(limit: str) -> None:

@@ -22,6 +22,7 @@ from kefu.core.handoff_records import (
 )
 from kefu.core.ids import is_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
+from kefu.engine.app import AppRuntime
 from kefu.handoff.states import HUMAN_STATES, parse_state
 from kefu.observability import metrics
 from kefu.services.handoff import ConversationView, HandoffService, clean_message
@@ -199,6 +200,11 @@ class AgentDesk:
             "conversation_id": conversation.id, "handoff_state": conversation.handoff_state,
             "agent": {"id": agent.id, "name": agent.name} if agent else None,
         })  # fmt: skip
+
+    async def conversation_app(self, agent: AgentRecord, conversation_id: str) -> AppRuntime:
+        """The app of a conversation the agent may see (to save an answer from it)."""
+        conversation = await self._conversation(agent, conversation_id)
+        return self._handoff.app_by_id(conversation.app_id)
 
     async def _conversation(self, agent: AgentRecord, conversation_id: str) -> ConversationRecord:
         if not is_id(conversation_id):

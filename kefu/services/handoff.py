@@ -24,7 +24,7 @@ from kefu.engine.generation import SUMMARY_SAMPLING
 from kefu.engine.prompt import summary_prompt
 from kefu.handoff.inbox import Inbox
 from kefu.handoff.note import handover_note
-from kefu.handoff.states import HUMAN_STATES
+from kefu.handoff.states import HUMAN_STATES, next_state
 from kefu.handoff.tickets import TicketDesk
 from kefu.llm.profiles import strip_think
 from kefu.observability import metrics
@@ -194,6 +194,25 @@ class HandoffService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    async def ended_elsewhere(self, conversation_id: str) -> bool:
+        """A channel's own human desk (WeCom's 接待人员) ended the hand-over: the conversation
+        is resolved, no kefu agent credited, and the bot answers the customer's next message."""
+
+        def move() -> ConversationRecord | None:
+            conversation = self.inbox.get(conversation_id)
+            if conversation.handoff_state not in HUMAN_STATES:
+                return None
+            return self._store.handoff.move(
+                conversation_id,
+                expected_state=conversation.handoff_state,
+                handoff_state=next_state(conversation.handoff_state, "resolve"),
+            )
+
+        moved = await to_thread.run_sync(move)
+        if moved is not None:
+            self.notify.state(conversation_id, moved.handoff_state)
+        return moved is not None
 
     # --- customers ------------------------------------------------------------------------
 

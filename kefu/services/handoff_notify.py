@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kefu.core.handoff_records import AgentRecord, TicketRecord
@@ -13,9 +13,13 @@ from kefu.engine.app import AppRuntime
 from kefu.handoff.events import EventHub, InMemoryEventHub
 from kefu.handoff.webhooks import WebhookDispatcher, WebhookTarget
 
-__all__ = ["Notifier", "agent_message_event", "agent_ref", "ticket_json"]
+__all__ = ["CustomerListener", "Notifier", "agent_message_event", "agent_ref", "ticket_json"]
 
 log = logging.getLogger(__name__)
+
+# Told every event a customer hears (agent replies, state changes), in this process: how
+# the channels (kefu.channels) relay an agent's reply to a customer on WeCom, Feishu…
+CustomerListener = Callable[[str, dict[str, Any]], None]
 
 
 def agent_ref(agent: AgentRecord | None) -> dict[str, Any] | None:
@@ -63,9 +67,15 @@ class Notifier:
         self.dispatcher = WebhookDispatcher()
         self._environ = environ
         self._warned: set[str] = set()
+        self.listeners: list[CustomerListener] = []
 
     def customer(self, conversation_id: str, event: dict[str, Any]) -> None:
         self.hub.publish(conversation_id, event)
+        for listener in self.listeners:
+            try:
+                listener(conversation_id, event)
+            except Exception:  # a listener's bug never fails the agent's move
+                log.exception("customer-event listener failed on %s", conversation_id)
 
     def state(
         self,

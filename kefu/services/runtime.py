@@ -17,12 +17,14 @@ from kefu.llm.factory import LLMOverrides
 from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
 from kefu.services.admin import AdminService
 from kefu.services.agent_desk import AgentDesk
+from kefu.services.analytics import AnalyticsService
 from kefu.services.annotations import AnnotationService
 from kefu.services.chat import ChatService
 from kefu.services.conversations import ConversationService
 from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
+from kefu.services.knowledge_loop import KnowledgeLoop
 from kefu.services.registry import AppRegistry
 from kefu.store import Store
 
@@ -63,6 +65,8 @@ class Runtime:
     datasets: DatasetService
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
+    analytics: AnalyticsService
+    knowledge_loop: KnowledgeLoop
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -107,6 +111,7 @@ class Runtime:
             keys.append(f"admin key: {admin_key}  (kept in {key_file}; KEFU_ADMIN_KEY overrides)")
         limits = InMemoryRateLimits()
         handoff = HandoffService(store, registry)
+        datasets, annotations = DatasetService(store), AnnotationService(store)
         return cls(
             settings=settings,
             store=store,
@@ -118,9 +123,11 @@ class Runtime:
             admin_key=admin_key,
             handoff=handoff,
             agents=AgentDesk(store, handoff),
-            datasets=DatasetService(store),
-            annotations=AnnotationService(store),
+            datasets=datasets,
+            annotations=annotations,
             knowledge_gaps=KnowledgeGapService(store),
+            analytics=AnalyticsService(store),
+            knowledge_loop=KnowledgeLoop(store, datasets, annotations),
             announcements=announcements,
             keys=keys,
         )

@@ -12,11 +12,14 @@ from sqlalchemy import Engine
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
 from kefu.store.agents import AgentRepository
+from kefu.store.analytics import AnalyticsRepository
 from kefu.store.annotations import AnnotationRepository
 from kefu.store.apps import ApiKeyRecord, AppRepository, generate_key
+from kefu.store.channels import ChannelRepository
 from kefu.store.conversations import ConversationRepository
 from kefu.store.datasets import DatasetRepository
 from kefu.store.db import Checkpointer, create_db_engine, run_migrations
+from kefu.store.exports import ExportRepository
 from kefu.store.gaps import QuestionRepository
 from kefu.store.handoff import HandoffRepository
 from kefu.store.knowledge import KnowledgeRepository
@@ -46,6 +49,9 @@ class Store:
         self.datasets = DatasetRepository(engine)
         self.annotations = AnnotationRepository(engine)
         self.questions = QuestionRepository(engine)
+        self.analytics = AnalyticsRepository(engine)
+        self.exports = ExportRepository(engine)
+        self.channels = ChannelRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

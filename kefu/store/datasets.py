@@ -249,7 +249,7 @@ class DatasetRepository:
                         document_id=document.id,
                         external_id=new_id(),
                         question=draft.content,
-                        variants=[],
+                        variants=list(draft.variants),
                         answer=draft.answer,
                         created_at=now,
                     )

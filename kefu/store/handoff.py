@@ -25,6 +25,7 @@ from kefu.store.models import (
     ConversationRow,
     CsatRow,
     EndUserRow,
+    HandoffEventRow,
     MessageRow,
 )
 
@@ -95,7 +96,22 @@ class HandoffRepository:
             if not getattr(result, "rowcount", 0):
                 return None
             row = session.get(ConversationRow, conversation_id)
-            return conversation_record(row) if row else None
+            if row is None:
+                return None
+            if "handoff_state" in values:  # the history analytics read, in the same commit
+                session.add(
+                    HandoffEventRow(
+                        id=new_id(),
+                        app_id=row.app_id,
+                        conversation_id=conversation_id,
+                        from_state=expected_state,
+                        to_state=values["handoff_state"],
+                        agent_id=row.assigned_agent_id,
+                        reason=values.get("handoff_reason"),
+                        at=utcnow(),
+                    )
+                )
+            return conversation_record(row)
 
     def add_to_note(self, conversation_id: str, handoff_at: datetime, **entries: Any) -> bool:
         """Add ``entries`` to the handover note of the hand-over that began at

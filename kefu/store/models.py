@@ -28,6 +28,9 @@ __all__ = [
     "AppRow",
     "AuditRow",
     "Base",
+    "ChannelCursorRow",
+    "ChannelDeliveryRow",
+    "ChannelLinkRow",
     "ChunkRow",
     "ConversationRow",
     "CsatRow",
@@ -36,6 +39,8 @@ __all__ = [
     "EndUserRow",
     "FaqRow",
     "FeedbackRow",
+    "GapResolutionRow",
+    "HandoffEventRow",
     "MessageRow",
     "TicketRow",
     "TraceRow",
@@ -353,3 +358,76 @@ class CsatRow(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandoffEventRow(Base):
+    """One move of a conversation's hand-over state (request, claim, transfer, resolve…).
+
+    Written in the transaction that moves the state, so the history is exact; service
+    analytics (queue waiting time, handling time, hand-over reasons) read it.
+    """
+
+    __tablename__ = "handoff_events"
+    __table_args__ = (Index("ix_handoff_events_app_at", "app_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(36))  # assigned after the move
+    reason: Mapped[str | None] = mapped_column(String(64))  # set when a hand-over begins
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GapResolutionRow(Base):
+    """A past unanswered (or disliked) question that knowledge added since now answers:
+    the knowledge-gap report leaves it out. Written by the knowledge loop's re-check."""
+
+    __tablename__ = "gap_resolutions"
+
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    resolved_by: Mapped[str] = mapped_column(String(64))  # annotation:<id> | faq:<id>
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChannelDeliveryRow(Base):
+    """A platform message a channel has taken in: a second delivery of the same id is a
+    duplicate (platforms retry callbacks they think were lost)."""
+
+    __tablename__ = "channel_deliveries"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ChannelLinkRow(Base):
+    """A customer on a channel (``peer``: the platform's user) and their kefu conversation;
+    ``address`` is what the channel needs to send them a message."""
+
+    __tablename__ = "channel_links"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(36), index=True)
+    address: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChannelCursorRow(Base):
+    """Where a pulling channel (WeCom ``sync_msg``) stopped reading."""
+
+    __tablename__ = "channel_cursors"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

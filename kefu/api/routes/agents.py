@@ -12,6 +12,7 @@ from pydantic import Field
 from kefu.api.deps import RuntimeDep, bearer_token, runtime_of
 from kefu.api.responses import json_response
 from kefu.api.routes.handoff import conversation_state_json, message_view_json
+from kefu.api.routes.knowledge_gaps import PromoteIn, promoted_json
 from kefu.api.schemas import StrictBody
 from kefu.api.wire import agent_json
 from kefu.core.errors import Forbidden
@@ -99,8 +100,11 @@ def note_json(note: NoteRecord) -> dict[str, Any]:
 
 
 @router.get("/me")
-async def me(agent: Agent) -> Response:
-    return json_response(agent_json(agent))
+async def me(agent: Agent, request: Request, runtime: RuntimeDep) -> Response:
+    """Who is signed in; ``admin``: the admin key (the console then offers analytics)."""
+    return json_response(
+        {**agent_json(agent), "admin": runtime.is_admin_key(bearer_token(request))}
+    )
 
 
 @router.post("/status")
@@ -165,6 +169,20 @@ async def message_trace(message_id: str, agent: Agent, runtime: RuntimeDep) -> R
             **trace.data,
         }
     )
+
+
+@router.post("/conversations/{conversation_id}/save-answer", status_code=201)
+async def save_answer(
+    conversation_id: str, body: PromoteIn, agent: Agent, runtime: RuntimeDep
+) -> Response:
+    """Publish an answer from this hand-over (typically the agent's reply to the customer's
+    question) as an FAQ entry or annotation of the conversation's app, as the knowledge
+    loop does; the unanswered questions it now answers leave the gap report."""
+    app = await runtime.agents.conversation_app(agent, conversation_id)
+    promoted = await runtime.knowledge_loop.promote(
+        app, body.question, body.answer, body.variants, body.kind
+    )
+    return json_response(promoted_json(promoted), status_code=201)
 
 
 @router.post("/conversations/{conversation_id}/claim")

@@ -22,7 +22,9 @@
     selected: null,
     conversation: null, // the selected conversation as last loaded
     timer: null,
-    view: 'inbox'
+    view: 'inbox',
+    admin: false, // the admin key: the analytics dashboard too
+    analytics: null // the report on screen, re-rendered when the language changes
   };
   if (!I18N[state.lang]) state.lang = 'zh';
 
@@ -128,22 +130,28 @@
     ['logout', 'tab-inbox', 'tab-tickets', 'online-wrap'].forEach(function (id) {
       $(id).hidden = !signedIn;
     });
+    $('tab-analytics').hidden = !signedIn || !state.admin; // the admin key's views only
+    $('tab-gaps').hidden = !signedIn || !state.admin;
     if (!signedIn) { $('who').textContent = ''; $('desk-error').hidden = true; }
     if (signedIn) showView(state.view);
   }
 
-  /** Inside the desk: the inbox (and the open conversation), or the tickets table. */
+  /** Inside the desk: the inbox (and the open conversation), the tickets table, or (the
+   *  admin) the analytics dashboard. */
   function showView(view) {
+    if ((view === 'analytics' || view === 'gaps') && !state.admin) view = 'inbox';
     state.view = view;
     var inbox = view === 'inbox';
-    $('tab-inbox').classList.toggle('active', inbox);
-    $('tab-tickets').classList.toggle('active', !inbox);
-    $('tab-inbox').setAttribute('aria-pressed', String(inbox));
-    $('tab-tickets').setAttribute('aria-pressed', String(!inbox));
+    ['inbox', 'tickets', 'analytics', 'gaps'].forEach(function (name) {
+      $('tab-' + name).classList.toggle('active', view === name);
+      $('tab-' + name).setAttribute('aria-pressed', String(view === name));
+    });
     $('inbox-pane').hidden = !inbox;
     $('conversation').hidden = !inbox || !state.conversation;
     $('conv-placeholder').hidden = !inbox || !!state.conversation;
-    $('tickets-pane').hidden = inbox;
+    $('tickets-pane').hidden = view !== 'tickets';
+    $('analytics-pane').hidden = view !== 'analytics';
+    $('gaps-pane').hidden = view !== 'gaps';
   }
 
   /* ---------------------------------------------------------------- login */
@@ -167,6 +175,7 @@
     setText($('login-error'), null);
     $('who').textContent = state.me.name;
     $('online').checked = !!state.me.online;
+    state.admin = !!state.me.admin && await loadApps();
     showScreen('desk');
     loadAgents().catch(showError);
     refresh();
@@ -196,6 +205,7 @@
 
   async function refresh() {
     try {
+      if (state.view === 'analytics' || state.view === 'gaps') return; // on demand, not polled
       if (state.view === 'tickets') return await loadTickets();
       await loadInbox();
       if (state.selected) await loadConversation(state.selected, false);
@@ -277,7 +287,7 @@
     return lines.join('\n');
   }
 
-  function renderMessage(m) {
+  function renderMessage(m, index, all) {
     var box = $('messages');
     if (m.query) {
       box.appendChild(el('div', 'msg customer', m.query));
@@ -290,7 +300,19 @@
     if (m.intent) meta.appendChild(el('span', '', m.intent));
     (m.retriever_resources || []).forEach(function (r) { meta.appendChild(el('span', '', '📄 ' + r.document_name)); });
     if (m.feedback) meta.appendChild(el('span', 'rating', m.feedback.rating === 'like' ? '👍' : '👎'));
-    if (!m.agent) {
+    if (m.agent) {
+      // The agent's reply to the customer's last question: publish it as an answer.
+      var asked = (all || []).slice(0, index + 1).reverse().find(function (x) { return x.query; });
+      var save = el('button', 'tab save-answer', t('saveAnswer'));
+      save.type = 'button';
+      save.addEventListener('click', function () {
+        openEditor({
+          question: asked ? asked.query : '', answer: m.answer, variants: [],
+          url: '/v1/agent/conversations/' + state.selected + '/save-answer'
+        });
+      });
+      meta.appendChild(save);
+    } else {
       var link = el('button', 'tab trace-toggle', t('trace'));
       link.type = 'button';
       link.addEventListener('click', async function () {
@@ -378,6 +400,236 @@
     });
   }
 
+  /* ------------------------------------------------------------ analytics */
+
+  /** The apps of the dashboard's picker (the admin key only); false when they can't load. */
+  async function loadApps() {
+    var apps;
+    try {
+      apps = (await api('GET', '/admin/apps')).data;
+    } catch (err) {
+      return false;
+    }
+    ['analytics-app', 'gaps-app'].forEach(function (id) {
+      var select = $(id);
+      select.textContent = '';
+      apps.forEach(function (a) {
+        var o = el('option', '', a.name);
+        o.value = a.name;
+        select.appendChild(o);
+      });
+    });
+    return true;
+  }
+
+  function analyticsQuery() {
+    return '/admin/apps/' + encodeURIComponent($('analytics-app').value) + '/analytics';
+  }
+
+  /** The chosen days; none chosen: the server's default (the last 7 days in the app's
+   *  time zone), which the report then fills in. */
+  function analyticsParams() {
+    var q = new URLSearchParams();
+    if ($('analytics-from').value) q.set('from', $('analytics-from').value);
+    if ($('analytics-to').value) q.set('to', $('analytics-to').value);
+    return q.toString() ? '?' + q : '';
+  }
+
+  function percent(v) { return v === null || v === undefined ? '–' : Math.round(v * 1000) / 10 + '%'; }
+  function number(v, digits) {
+    return v === null || v === undefined ? '–' : (Math.round(v * Math.pow(10, digits || 0)) / Math.pow(10, digits || 0)).toLocaleString();
+  }
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    return seconds < 90 ? t('seconds', { n: Math.round(seconds) }) : t('minutes', { n: Math.round(seconds / 6) / 10 });
+  }
+
+  function kpi(labelKey, value, hintKey) {
+    var card = el('div', 'kpi');
+    var name = el('div', 'kpi-label');
+    setText(name, labelKey);
+    card.appendChild(name);
+    card.appendChild(el('div', 'kpi-value', value));
+    if (hintKey) {
+      var hint = el('div', 'kpi-hint');
+      setText(hint, hintKey);
+      card.appendChild(hint);
+    }
+    return card;
+  }
+
+  async function loadAnalytics() {
+    var path = analyticsQuery();
+    var report;
+    try {
+      report = await api('GET', path + analyticsParams());
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    showError(null);
+    $('analytics-from').value = report.from;
+    $('analytics-to').value = report.to;
+    state.analytics = report;
+    renderAnalytics(report);
+  }
+
+  function renderAnalytics(report) {
+    var total = report.total;
+    setText($('analytics-tz'), 'timezone', { tz: report.timezone });
+    var kpis = $('kpis');
+    kpis.textContent = '';
+    kpis.appendChild(kpi('conversations', number(total.conversations)));
+    kpis.appendChild(kpi('containment', percent(total.containment_rate), 'containmentHint'));
+    kpis.appendChild(kpi('handoffRate', percent(total.handoff_rate)));
+    kpis.appendChild(kpi('fallbackRate', percent(total.fallback_rate)));
+    kpis.appendChild(kpi('csat', total.csat_avg === null ? '–' : number(total.csat_avg, 2) + ' / 5'));
+    kpis.appendChild(kpi('likes', number(total.likes) + ' / ' + number(total.dislikes)));
+    kpis.appendChild(kpi('avgHandling', duration(total.avg_handling_s)));
+    kpis.appendChild(kpi('avgWaiting', duration(total.avg_waiting_s)));
+    kpis.appendChild(kpi('tokensPerConversation', number(total.tokens_per_conversation)));
+    if (report.currency) {
+      kpis.appendChild(kpi('costPerConversation',
+        total.cost_per_conversation === null ? '–' : number(total.cost_per_conversation, 4) + ' ' + report.currency));
+    }
+    var days = report.days.map(function (d) { return d.day; });
+    var C = window.KEFU_CHARTS;
+    C.stackedBars($('chart-conversations'), days, [
+      { label: t('contained'), cls: 's1', values: report.days.map(function (d) { return d.contained; }) },
+      { label: t('handedOver'), cls: 's2', values: report.days.map(function (d) { return d.handed_over; }) }
+    ], t('chartConversations'));
+    C.rateLines($('chart-rates'), days, [
+      { label: t('containment'), cls: 's1', values: report.days.map(function (d) { return d.containment_rate; }) },
+      { label: t('fallbackRate'), cls: 's2', values: report.days.map(function (d) { return d.fallback_rate; }) }
+    ], t('chartRates'));
+    C.barList($('chart-reasons'), report.handoff_reasons.map(function (r) {
+      return { label: tCode('reason', r.reason), value: r.count };
+    }), t('chartReasons'), t('nothingYet'));
+    C.barList($('chart-intents'), report.top_intents.map(function (r) {
+      return { label: r.intent, value: r.count };
+    }), t('chartIntents'), t('nothingYet'));
+    var agents = $('analytics-agents').querySelector('tbody');
+    agents.textContent = '';
+    report.agents.forEach(function (a) {
+      var tr = el('tr');
+      tr.appendChild(el('td', '', a.name));
+      tr.appendChild(el('td', '', number(a.handled)));
+      tr.appendChild(el('td', '', duration(a.avg_handling_s)));
+      tr.appendChild(el('td', '', a.csat_avg === null ? '–' : number(a.csat_avg, 2) + ' (' + a.csat_count + ')'));
+      agents.appendChild(tr);
+    });
+    var unanswered = $('analytics-unanswered').querySelector('tbody');
+    unanswered.textContent = '';
+    report.unanswered.forEach(function (g) {
+      var tr = el('tr');
+      var q = el('td', '', g.question);
+      if (g.examples.length) q.title = g.examples.join('\n');
+      tr.appendChild(q);
+      tr.appendChild(el('td', '', number(g.count)));
+      unanswered.appendChild(tr);
+    });
+  }
+
+  /** The CSV needs the key in a header, so it is fetched and handed over as a file. */
+  async function downloadCsv() {
+    var path = analyticsQuery() + '.csv' + analyticsParams();
+    try {
+      var res = await fetch(path, { headers: { 'Authorization': 'Bearer ' + state.key } });
+      if (!res.ok) throw Object.assign(new Error('HTTP ' + res.status), { status: res.status });
+      var blob = await res.blob();
+      var link = document.createElement('a');
+      link.href = URL.createObjectURL(blob);
+      var named = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+      link.download = named ? named[1] : 'kefu-analytics.csv';
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  /* ------------------------------------------------------- knowledge loop */
+
+  function gapsUrl(rest) {
+    return '/admin/apps/' + encodeURIComponent($('gaps-app').value) + '/knowledge-gaps' + (rest || '');
+  }
+
+  async function loadGaps() {
+    var report;
+    try {
+      report = await api('GET', gapsUrl('?days=30&limit=50'));
+    } catch (err) { showError(err); return; }
+    showError(null);
+    setText($('gaps-count'), 'gapsCount', { n: report.questions, g: report.data.length });
+    var list = $('gaps');
+    list.textContent = '';
+    $('gaps-empty').hidden = report.data.length > 0;
+    report.data.forEach(function (g) {
+      var li = el('li', 'gap');
+      var head = el('div', 'line');
+      head.appendChild(el('strong', 'gap-question', g.question));
+      var badges = el('span', 'gap-badges');
+      badges.appendChild(el('span', 'badge', t('timesAsked', { n: g.count })));
+      if (g.disliked) badges.appendChild(el('span', 'badge disliked', t('dislikedN', { n: g.disliked })));
+      head.appendChild(badges);
+      li.appendChild(head);
+      if (g.examples.length) li.appendChild(el('div', 'muted gap-examples', g.examples.join(' · ')));
+      var draft = el('button', 'btn gap-draft', t('draftAnswer'));
+      draft.type = 'button';
+      draft.addEventListener('click', async function () {
+        draft.disabled = true;
+        try {
+          var d = await api('POST', gapsUrl('/draft'), { question: g.question });
+          openEditor({
+            question: g.question, answer: d.draft, variants: g.examples,
+            url: gapsUrl('/promote'), draft: d
+          });
+        } catch (err) { showError(err); } finally { draft.disabled = false; }
+      });
+      li.appendChild(draft);
+      list.appendChild(li);
+    });
+  }
+
+  /** The one answer editor, for a gap group (admin) or an agent's reply. */
+  function openEditor(what) {
+    state.editing = what;
+    $('editor-question').value = what.question;
+    $('editor-variants').value = (what.variants || []).join('\n');
+    $('editor-answer').value = what.answer || '';
+    $('editor-kind').value = 'faq';
+    setText($('editor-error'), null);
+    var d = what.draft;
+    if (d) setText($('editor-source'), 'draft_' + d.kind, { sources: d.sources.join(t('sep')) });
+    else setText($('editor-source'), null);
+    $('answer-editor').showModal();
+    $('editor-answer').focus();
+  }
+
+  async function publish() {
+    var what = state.editing;
+    var variants = $('editor-variants').value.split('\n').map(function (v) { return v.trim(); })
+      .filter(Boolean);
+    try {
+      var done = await api('POST', what.url, {
+        question: $('editor-question').value.trim(), answer: $('editor-answer').value.trim(),
+        variants: variants, as: $('editor-kind').value
+      });
+      $('answer-editor').close();
+      var notice = $('loop-notice');
+      setText(notice, 'published', { n: done.now_answered });
+      notice.hidden = false;
+      clearTimeout(state.noticeTimer);
+      state.noticeTimer = setTimeout(function () { notice.hidden = true; }, 10000);
+      if (state.view === 'gaps') loadGaps();
+      else showError(null);
+    } catch (err) {
+      setText($('editor-error'), errorText(err).key, errorText(err).vars);
+    }
+  }
+
   /* --------------------------------------------------------------- wiring */
 
   $('login').addEventListener('submit', function (e) {
@@ -391,6 +643,7 @@
     localStorage.setItem(LANG, state.lang);
     applyI18n();
     if (state.me) { refresh(); loadAgents().catch(showError); }
+    if (state.analytics) renderAnalytics(state.analytics);
   });
   $('online').addEventListener('change', function () {
     act(function () { return api('POST', '/v1/agent/status', { online: $('online').checked }); });
@@ -399,6 +652,13 @@
   $('filter-mine').addEventListener('change', refresh);
   $('tab-inbox').addEventListener('click', function () { showView('inbox'); refresh(); });
   $('tab-tickets').addEventListener('click', function () { showView('tickets'); refresh(); });
+  $('tab-analytics').addEventListener('click', function () { showView('analytics'); loadAnalytics(); });
+  $('analytics-form').addEventListener('submit', function (e) { e.preventDefault(); loadAnalytics(); });
+  $('analytics-csv').addEventListener('click', downloadCsv);
+  $('tab-gaps').addEventListener('click', function () { showView('gaps'); loadGaps(); });
+  $('gaps-form').addEventListener('submit', function (e) { e.preventDefault(); loadGaps(); });
+  $('editor-form').addEventListener('submit', function (e) { e.preventDefault(); publish(); });
+  $('editor-cancel').addEventListener('click', function () { $('answer-editor').close(); });
   $('claim').addEventListener('click', function () {
     act(function () { return api('POST', '/v1/agent/conversations/' + state.selected + '/claim'); });
   });
