@@ -1,4 +1,4 @@
-"""The ``kefu`` command: serve, ask, chat, kb import, eval, demo-shop."""
+"""The ``kefu`` command: serve, ask, chat, kb import, eval, test, demo-shop."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kefu.cli.conversation_tests.command import test_command
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
 from kefu.cli.eval_handoff import handoff_command
@@ -60,6 +61,7 @@ eval_app.command("handoff")(handoff_command)
 app.add_typer(eval_app, name="eval")
 app.command("replay")(replay_command)
 export_app.command("conversations")(export_conversations)
+app.command("test")(test_command)
 app.add_typer(export_app, name="export")
 
 out = Console(soft_wrap=True)

@@ -35,7 +35,7 @@ from kefu.engine.stages import (
 )
 from kefu.observability import metrics
 from kefu.observability.tracing import stage_span
-from kefu.safety.pii import mask_pii
+from kefu.safety.pii import mask_pii, mask_value
 
 __all__ = ["DECIDE_ONLY", "STAGES", "Stage", "run_turn"]
 
@@ -94,3 +94,17 @@ def _summarise(ctx: TurnContext) -> None:
         ctx.trace.facts["search_query"] = (
             mask_pii(ctx.search_query) if masking else ctx.search_query
         )
+    slots = _flow_slots(ctx)
+    if slots:  # what `kefu test` asserts on: the slots of the flow this turn worked on
+        ctx.trace.facts["slots"] = mask_value(slots) if masking else slots
+
+
+def _flow_slots(ctx: TurnContext) -> dict[str, Any]:
+    """The slots the flow acted with this turn, else those of the flow in progress."""
+    step = ctx.flow_step
+    if step is not None and step.kind == "act":
+        return dict(step.arguments)
+    active = ctx.dialog.active
+    if step is not None and active is not None and active.flow == step.flow:
+        return dict(active.slots)
+    return {}

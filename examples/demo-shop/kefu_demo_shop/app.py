@@ -6,6 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kefu_demo_shop.data import ensure_database
 from kefu_demo_shop.errors import ShopConfigError, ShopError
 from kefu_demo_shop.faults import FaultSwitch, fault_router
 from kefu_demo_shop.schemas import CancelRequest, ReturnRequest
@@ -133,11 +135,13 @@ def create_shop_app(
     token: str | None = None,
     faults: bool = False,
     clock: Callable[[], date] = date.today,
+    source: Path | None = None,
 ) -> FastAPI:
     """The shop over an already loaded ``db_path`` (see ``ensure_database``).
 
     ``token``: require ``Authorization: Bearer <token>`` everywhere but ``/health``.
-    ``faults``: enable ``/_faults``. ``clock``: today, from which bill months are counted.
+    ``faults``: enable ``/_faults`` and ``POST /_reset`` (reload from ``source``, see
+    ``find_source``). ``clock``: today, from which bill months are counted.
     """
     if not db_path.is_file():
         raise ShopConfigError(f"demo shop database {db_path} does not exist; load it first")
@@ -157,5 +161,6 @@ def create_shop_app(
     switch = FaultSwitch()
     app.include_router(_shop_routes(store), dependencies=[auth, Depends(switch.apply)])
     if faults:
-        app.include_router(fault_router(switch), dependencies=[auth])
+        reset = partial(ensure_database, db_path, source, reset=True)
+        app.include_router(fault_router(switch, reset), dependencies=[auth])
     return app

@@ -83,7 +83,9 @@ def serve(
     try:
         loaded = ensure_database(db_path, source, reset=reset)
         faults = faults or os.environ.get(FAULTS_ENV, "").strip().lower() in {"1", "true", "yes"}
-        app = create_shop_app(db_path, token=os.environ.get(TOKEN_ENV) or None, faults=faults)
+        app = create_shop_app(
+            db_path, token=os.environ.get(TOKEN_ENV) or None, faults=faults, source=source
+        )
     except ShopConfigError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         raise typer.Exit(2) from None

@@ -1,8 +1,10 @@
-"""Fault injection for tests of degraded replies: slow or failing shop endpoints on demand."""
+"""Test controls: slow or failing shop endpoints on demand (fault injection), and a reset of
+the data as shipped, so a conversation test suite can run again against the same shop."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 
@@ -31,22 +33,31 @@ class FaultSwitch:
             )
 
 
-def fault_router(switch: FaultSwitch) -> APIRouter:
-    """``POST /_faults`` sets the fault, ``GET`` shows it, ``DELETE`` clears it."""
-    router = APIRouter(prefix="/_faults", tags=["faults"])
+def fault_router(switch: FaultSwitch, reset: Callable[[], object] | None = None) -> APIRouter:
+    """``POST /_faults`` sets the fault, ``GET`` shows it, ``DELETE`` clears it; ``POST
+    /_reset`` clears it and restores the shop's data as shipped (``reset``)."""
+    router = APIRouter(tags=["faults"])
 
-    @router.post("")
+    @router.post("/_faults")
     async def set_fault(spec: FaultSpec) -> FaultSpec:
         switch.current = spec
         return spec
 
-    @router.get("")
+    @router.get("/_faults")
     async def show_fault() -> FaultSpec | None:
         return switch.current
 
-    @router.delete("")
+    @router.delete("/_faults")
     async def clear_fault() -> dict[str, bool]:
         switch.current = None
         return {"cleared": True}
+
+    if reset is not None:
+
+        @router.post("/_reset")
+        def reset_shop() -> dict[str, bool]:
+            switch.current = None
+            reset()
+            return {"reset": True}
 
     return router
