@@ -262,3 +262,17 @@ def test_a_baseline_app_is_replayed_too_and_compared_with(live: Path, tmp_path: 
     assert report["reference"] == str(old)
     assert report["changed"] == {"route": 3, "knowledge": 3, "flow": 0, "handoff": 0, "answer": 3}
     assert {e["query"] for e in report["examples"]["route"]} == BELOW_NEW_THRESHOLD
+
+
+def test_a_sandbox_with_a_model_streams_its_answer(tmp_path: Path) -> None:
+    """A generated answer is the model's text (the replay compares what customers read)."""
+    from kefu.services.sandbox import Sandbox
+    from kefu.testing import ScriptedChatModel
+
+    with Sandbox(_variant(tmp_path, faq_threshold=0.99)) as sandbox:  # passages, not FAQ
+        model = ScriptedChatModel().say("根据配送政策，", "偏远地区运费另计。")
+        sandbox.app.model = model
+        turn = asyncio.run(sandbox.turn("我在青海，运费怎么收"))
+    assert turn.route == "generate"
+    assert turn.answer == "根据配送政策，偏远地区运费另计。"
+    assert turn.sources and model.calls
