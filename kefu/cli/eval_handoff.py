@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from kefu.core.errors import InvalidParam, KefuError
-from kefu.services.handoff_eval import evaluate_handoff, read_dialogs, summarise
+from kefu.services.handoff_eval import TurnVerdict, evaluate_handoff, read_dialogs, summarise
 from kefu.services.runtime import demo_app_file
 from kefu.services.sandbox import Sandbox
 
@@ -61,9 +61,16 @@ def handoff_command(
                 disable=json_output,
             ) as progress:
                 task = progress.add_task("dialogs", total=sum(len(d.turns) for d in dialogs))
-                verdicts = asyncio.run(
-                    evaluate_handoff(sandbox, dialogs, on_turn=lambda: progress.advance(task))
-                )
+
+                async def run() -> list[TurnVerdict]:
+                    try:
+                        return await evaluate_handoff(
+                            sandbox, dialogs, on_turn=lambda: progress.advance(task)
+                        )
+                    finally:
+                        await sandbox.aclose_connections()
+
+                verdicts = asyncio.run(run())
     except KefuError as exc:
         err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         raise typer.Exit(2) from None

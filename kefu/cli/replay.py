@@ -193,9 +193,18 @@ def _run(
             )
             with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
                 task = progress.add_task("replaying", total=customer_turns(conversations))
-                return asyncio.run(
-                    replay(conversations, candidate, old, on_turn=lambda: progress.advance(task))
-                )
+
+                async def run() -> ReplayReport:
+                    try:
+                        return await replay(
+                            conversations, candidate, old, on_turn=lambda: progress.advance(task)
+                        )
+                    finally:
+                        for sandbox in (candidate, old):
+                            if sandbox is not None:
+                                await sandbox.aclose_connections()
+
+                return asyncio.run(run())
         finally:
             if old is not None:
                 old.close()

@@ -112,6 +112,10 @@ class Sandbox:
             not_recorded=list(self.tape.misses[misses:]),
         )
 
+    async def aclose_connections(self) -> None:
+        """Close the model's and tools' connections, from the event loop that used them."""
+        await self.runtime.aclose_models()
+
     def close(self) -> None:
         try:
             self.runtime.close()

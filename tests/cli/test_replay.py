@@ -23,7 +23,9 @@ from kefu.cli.main import app as kefu_app
 from kefu.core.settings import Settings
 from kefu.services.chat import ChatRequest
 from kefu.services.runtime import Runtime, demo_app_file
+from kefu.services.sandbox import Sandbox
 from kefu.store.history import count_rows, open_read_only
+from kefu.testing import ScriptedChatModel
 from kefu.tools import ToolResult
 from kefu.tools.recorded import NOT_RECORDED, RecordedCall, ToolTape
 
@@ -52,6 +54,7 @@ def _chat(runtime: Runtime) -> None:
                     ChatRequest(app=app, user=user, query=query, conversation_id=conversation)
                 )
                 conversation = (await runtime.chat.answer(turn)).conversation_id
+        await runtime.aclose_models()
 
     asyncio.run(talk())
 
@@ -266,9 +269,6 @@ def test_a_baseline_app_is_replayed_too_and_compared_with(live: Path, tmp_path: 
 
 def test_a_sandbox_with_a_model_streams_its_answer(tmp_path: Path) -> None:
     """A generated answer is the model's text (the replay compares what customers read)."""
-    from kefu.services.sandbox import Sandbox
-    from kefu.testing import ScriptedChatModel
-
     with Sandbox(_variant(tmp_path, faq_threshold=0.99)) as sandbox:  # passages, not FAQ
         model = ScriptedChatModel().say("根据配送政策，", "偏远地区运费另计。")
         sandbox.app.model = model

@@ -38,6 +38,7 @@ def _chat(runtime: Runtime) -> list[str]:
                 result = await runtime.chat.answer(turn)
                 conversation = result.conversation_id
                 answers.append(result.answer)
+        await runtime.aclose_models()  # the tools' connections to the shop
         return answers
 
     return asyncio.run(talk())
