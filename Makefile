@@ -7,7 +7,7 @@ PORT ?= 8000
 DATA_DIR ?= ./data
 SHOP_PORT ?= 8100
 
-.PHONY: demo demo-reset test unit bench browser promtool clean
+.PHONY: demo demo-reset test unit bench browser promtool redis-server clean
 
 # pip's own lines (each package as it is collected and installed) are the progress of the
 # long steps; a header says what is being installed and roughly how long it takes.
@@ -70,8 +70,16 @@ promtool:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus >/dev/null; }
 
+## Debian's redis-server: the shared-state tests start their own on a free port
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's redis-server for the shared-state tests (apt, under a minute)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
 ## Install the test extras, lint, type-check and run the whole suite
-test: $(VENV)/.test-installed browser promtool
+test: $(VENV)/.test-installed browser promtool redis-server
 	$(BIN)/ruff check kefu tests bench examples
 	$(BIN)/ruff format --check kefu tests bench examples
 	$(BIN)/mypy

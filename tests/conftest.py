@@ -77,3 +77,14 @@ def llm_runtime(tmp_path: Path) -> Iterator[Runtime]:
     app.config = app.config.model_copy(update={"knowledge": knowledge})
     yield runtime
     runtime.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session (tests keep apart by their own key prefixes)."""
+    from tests.redis_server import REDIS_SERVER, running_redis
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (make test installs it: Debian's redis-server)")
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url

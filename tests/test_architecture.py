@@ -40,8 +40,13 @@ ALLOWED: dict[str, set[str]] = {
     # Channels (WeCom, Feishu, webhooks) run customer turns through the services, as the
     # API does; the API mounts their callbacks.
     "channels": {"core", "appfile", "services", "observability"},
+    # Benchmarks that drive kefu and the shop from outside, over HTTP.
+    "evaluation": {"core"},
     "api": {"core", "appfile", "services", "safety", "web", "observability", "channels"},
-    "cli": {"core", "appfile", "services", "api", "nlu", "knowledge", "safety", "observability"},
+    "cli": {
+        "core", "appfile", "services", "api", "nlu", "knowledge", "safety", "observability",
+        "evaluation",
+    },
 }  # fmt: skip
 
 

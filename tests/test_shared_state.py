@@ -1,6 +1,6 @@
 """The in-memory implementations of shared state pass the conformance suites in
-``kefu.testing.conformance`` (a Redis implementation will run the same suites), plus what
-only the in-process versions promise."""
+``kefu.testing.conformance`` (the Redis implementations run the same suites in
+``tests/test_shared_state_redis.py``), plus what only the in-process versions promise."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_the_in_memory_limiter_forgets_the_idlest_keys() -> None:
 
 async def test_the_in_memory_hub_counts_its_listeners() -> None:
     hub = InMemoryEventHub()
-    with hub.subscribe("c1"), hub.subscribe("c1"):
+    async with hub.subscribe("c1"), hub.subscribe("c1"):
         assert hub.publish("c1", {"n": 1}) == 2
     assert hub.publish("c1", {"n": 2}) == 0
 

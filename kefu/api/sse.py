@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 __all__ = ["COMMENT_PING", "PING", "event_stream_response", "sse_data", "with_pings"]
 
@@ -54,9 +55,28 @@ async def with_pings(
                 await aclose()
 
 
+class EventStreamResponse(StreamingResponse):
+    """A streaming response that runs ``on_close`` however it ends: also when the client
+    left before the first byte, when the source never started (and so never cleaned up)."""
+
+    def __init__(
+        self, content: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=SSE_HEADERS)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._on_close is not None:
+                await asyncio.shield(self._on_close())
+
+
 def event_stream_response(
-    source: AsyncIterator[bytes], ping_seconds: float, ping: bytes = PING
+    source: AsyncIterator[bytes],
+    ping_seconds: float,
+    ping: bytes = PING,
+    on_close: Callable[[], Awaitable[None]] | None = None,
 ) -> StreamingResponse:
-    return StreamingResponse(
-        with_pings(source, ping_seconds, ping), media_type="text/event-stream", headers=SSE_HEADERS
-    )
+    return EventStreamResponse(with_pings(source, ping_seconds, ping), on_close)

@@ -51,6 +51,13 @@ class KnowledgeConfig(Strict):
         description="document files or folders (Markdown, text, HTML, PDF, DOCX)",
     )
     faq_threshold: float = Field(0.55, ge=0, le=1, description="FAQ relevance to answer directly")
+    clarify_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="two FAQ entries closer than this (both above the threshold): ask which "
+        "one the customer means instead of guessing (0: never ask)",
+    )
     passage_threshold: float = Field(
         0.3, ge=0, le=1, description="passage relevance to answer from a document"
     )
@@ -107,6 +114,10 @@ class RepliesConfig(Strict):
     not_understood: LocalizedText = LocalizedText(
         zh="抱歉，我没有识别出来。", en="Sorry, I didn't catch that."
     )
+    clarify: LocalizedText = LocalizedText(
+        zh="您想问的是下面哪一个？回复序号即可：",
+        en="Which of these do you mean? Reply with its number:",
+    )
     resume: LocalizedText = LocalizedText(
         zh="我们继续刚才的事情：", en="Back to what we were doing: "
     )
@@ -138,6 +149,12 @@ class RepliesConfig(Strict):
 class LimitsConfig(Strict):
     max_query_chars: int = Field(4000, ge=1, le=100_000)
     history_turns: int = Field(10, ge=0, le=200, description="turns of history an LLM sees")
+    session_ttl_s: float | None = Field(
+        None,
+        gt=0,
+        description="a conversation idle this long ends, and the customer's next message "
+        "starts a new one (none: KEFU_SESSION_TTL_S, else never)",
+    )
 
 
 class AppConfig(Strict):

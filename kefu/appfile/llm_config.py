@@ -71,7 +71,14 @@ class LLMConfig(ProviderConfig):
         "that change state (confirm: true) run only from flows, after the customer's yes",
     )
     max_tool_steps: int = Field(
-        3, ge=1, le=10, description="model ↔ tool rounds in one turn before it must answer"
+        3, ge=1, le=30, description="model ↔ tool rounds in one turn before it must answer"
+    )
+    agent: bool = Field(
+        False,
+        description="agent mode (τ²-style): every message no flow, FAQ or hand-over took goes "
+        "to the model with all the app's tools, those that change state included (the "
+        "persona's policy says when: e.g. only after the customer's explicit yes), and "
+        "the model sees the tool results of earlier turns",
     )
     circuit_failures: int = Field(3, ge=1, le=100, description="failures that open the circuit")
     circuit_reset_s: float = Field(30.0, gt=0, le=3600, description="how long it stays open")

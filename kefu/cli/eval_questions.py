@@ -9,6 +9,10 @@ is acceptable:
 * ``flow:<name>`` — that flow started; ``handoff`` — handed to a human;
 * ``decline`` — the fallback, or a polite refusal: the bot said it cannot help.
 
+A clarifying question ("which of these do you mean? 1. … 2. …", when two FAQ answers fit
+almost equally) is **right** when the wanted answer is one of its options — the customer
+picks it with one more message — and confidently wrong when it is not.
+
 **Right** means an acceptable outcome. **Confidently wrong** means an answer that is not
 acceptable: a wrong FAQ, passage or flow. That is worse than a decline, because the
 customer is misled. **Wrongly declined** means the bot declined a question it should
@@ -59,6 +63,9 @@ class Outcome:
 
     @property
     def right(self) -> bool:
+        if self.got.startswith("clarify:"):
+            options = self.got.removeprefix("clarify:").split("|")
+            return any(f"faq:{option}" in self.question.accept for option in options)
         return self.got in self.question.accept
 
     @property
@@ -107,6 +114,8 @@ def _outcome(route: str, ctx: Any) -> str:
         return "decline"
     if route in ("faq", "annotation"):
         return f"faq:{ctx.faq_hits[0].entry.id}"
+    if route == "clarify":
+        return "clarify:" + "|".join(hit.entry.id for hit in ctx.faq_hits)
     if route == "passage":
         return f"passage:{ctx.passages[0].chunk.document_name}"
     if route == "flow" and ctx.flow_step is not None:

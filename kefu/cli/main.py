@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kefu.cli.conversation_tests.command import test_command
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
+from kefu.cli.eval_agent import agent_command
 from kefu.cli.eval_handoff import handoff_command
 from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
@@ -58,6 +59,7 @@ eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
 eval_app.command("handoff")(handoff_command)
+eval_app.command("agent")(agent_command)
 app.add_typer(eval_app, name="eval")
 app.command("replay")(replay_command)
 export_app.command("conversations")(export_conversations)

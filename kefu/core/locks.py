@@ -6,8 +6,9 @@ serialises them; a turn that waits too long is refused with :class:`Conflict` ra
 queued forever.
 
 :class:`TurnLocks` is the interface; :class:`InMemoryTurnLocks` serialises turns within one
-process. A Redis lock (with a lease, so a dead replica's lock expires) plugs in for replicas
-and must pass :class:`kefu.testing.conformance.turn_locks.TurnLocksConformance`.
+process. The Redis lock (:mod:`kefu.core.redis_locks`, with a lease, so a dead replica's lock
+expires) plugs in for replicas; both pass
+:class:`kefu.testing.conformance.turn_locks.TurnLocksConformance`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ from typing import Protocol, runtime_checkable
 
 from kefu.core.errors import Conflict
 
-__all__ = ["DEFAULT_TURN_LOCK_TIMEOUT_S", "InMemoryTurnLocks", "TurnLocks"]
+__all__ = ["DEFAULT_TURN_LOCK_TIMEOUT_S", "InMemoryTurnLocks", "TurnLocks", "busy_conversation"]
 
 DEFAULT_TURN_LOCK_TIMEOUT_S = 30.0
+
+
+def busy_conversation() -> Conflict:
+    """What a turn that waited too long for its conversation's lock is told (HTTP 409)."""
+    return Conflict(
+        "上一条消息仍在回答中，请稍后再试。"
+        "Another message of this conversation is still being answered; try again in a moment."
+    )
 
 
 @runtime_checkable
@@ -66,10 +75,7 @@ class InMemoryTurnLocks:
                 async with asyncio.timeout(wait_s):
                     await entry.lock.acquire()
             except TimeoutError:
-                raise Conflict(
-                    "Another message of this conversation is still being answered; "
-                    "try again in a moment."
-                ) from None
+                raise busy_conversation() from None
             try:
                 yield
             finally:

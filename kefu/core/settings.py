@@ -20,6 +20,26 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/kefu.db"
     )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="redis://host:6379/0: stop signals, rate limits, live events, turn locks, "
+        "caches and circuit breakers shared by every replica (none: one process, in memory)",
+    )
+    redis_timeout_s: float = Field(
+        0.25, gt=0, le=10, description="socket timeout of each Redis call (then its fallback)"
+    )
+    turn_lock_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="how long a message waits for the answer to the conversation's previous "
+        "one before it is refused with 409",
+    )
+    session_ttl_s: float | None = Field(
+        None,
+        gt=0,
+        description="a conversation idle this long ends; the customer's next message starts "
+        "a new one (none: conversations never expire; an app file's session_ttl_s wins)",
+    )
     admin_key: SecretStr | None = Field(None, description="key for the admin API")
     demo_api_key: SecretStr | None = Field(None, description="API key of the demo app")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")

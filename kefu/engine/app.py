@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
 
 from kefu.appfile.app_config import AppConfig, RepliesConfig
-from kefu.core.caches import BoundedCache
+from kefu.core.caches import BoundedCache, Cache, CacheFactory, in_memory
 from kefu.core.types import Chunk, FaqEntry
 from kefu.engine.annotation_book import AnnotationBook
 from kefu.engine.dialog.flows import FlowBook
@@ -47,9 +48,10 @@ class AppRuntime:
     answer_verdicts: BoundedCache[str, list[str]] = field(
         default_factory=lambda: BoundedCache(VERDICT_CACHE_SIZE)
     )
-    route_cache: BoundedCache[tuple[str, str], RouteDecision] = field(
+    route_cache: Cache[tuple[str, str], RouteDecision] = field(
         default_factory=lambda: BoundedCache(0)
     )
+    caches: CacheFactory = in_memory  # where the route cache lives (shared with Redis)
     annotations: AnnotationBook = field(default_factory=AnnotationBook)
     # (conversation id, last summarised message id) → the summary of the turns up to it
     summaries: BoundedCache[tuple[str, str], str] = field(
@@ -74,9 +76,8 @@ class AppRuntime:
             if not self.index.load(fingerprint):
                 self.index.rebuild(faqs, chunks, fingerprint)
             self.annotations = annotations
-            # A new cache object, not clear(): the event loop may be reading the old one.
-            self.route_cache = BoundedCache(self.route_cache_size)
             self.knowledge_revision = revision
+            self.route_cache = self._new_route_cache()
             log.info(
                 "app %s: knowledge revision %d (%d FAQ, %d chunks)",
                 self.name,
@@ -90,7 +91,16 @@ class AppRuntime:
         with self.lock:
             if book is not self.annotations:
                 self.annotations = book
-                self.route_cache = BoundedCache(self.route_cache_size)
+                self.route_cache = self._new_route_cache()
+
+    def _new_route_cache(self) -> Cache[tuple[str, str], RouteDecision]:
+        """A new cache object, not clear(): the event loop may be reading the old one. Its
+        namespace names what decisions depend on: the knowledge and the annotations."""
+        config = hashlib.sha256(self.config.model_dump_json().encode()).hexdigest()[:16]
+        annotations = self.annotations.fingerprint[:16]
+        namespace = f"{self.id}:route:{config}:{self.knowledge_revision}:{annotations}"
+        cache: Cache[tuple[str, str], RouteDecision] = self.caches(namespace, self.route_cache_size)
+        return cache
 
 
 def sensitive_words(config: AppConfig) -> SensitiveWords | None:

@@ -29,6 +29,7 @@ Route = Literal[
     "annotation",  # a curated annotation answered directly (kefu.engine.annotation_book)
     "faq", "passage", "fallback", "generate", "blocked", "refused", "flow", "handoff",
     "ticket",  # a hand-over outside business hours: a ticket instead
+    "clarify",  # two FAQ answers fit almost equally: the customer is asked which one
     "human",  # a human owns the conversation: no answer, the message waits for the agent
 ]  # fmt: skip
 GUARDED: tuple[Route, ...] = ("blocked", "refused")  # answered by the input guard

@@ -170,6 +170,7 @@ async def build_turn_prompt(ctx: TurnContext, sources: Sequence[Source]) -> list
             "question": mask(ctx.query),
             "budget": budget,
             "window_turns": config.limits.history_turns,
+            "grounded": bool(sources) or not config.llm.agent,
         }
         plan = build_prompt(**arguments)
         if plan.history_dropped and config.llm.summarize_history:

@@ -87,13 +87,17 @@ def build_prompt(
     budget: Budget,
     window_turns: int,
     summary: str | None = None,
+    grounded: bool = True,
 ) -> PromptPlan:
-    """The messages for a grounded answer; the oldest history goes first when space runs out."""
+    """The messages for a grounded answer; the oldest history goes first when space runs out.
+
+    ``grounded=False`` (an agent app with no sources: its persona is its policy) leaves out
+    the answer-only-from-sources rule."""
     system = "\n\n".join(
         part
         for part in (
             persona.strip(),
-            POLICY[language],
+            POLICY[language] if grounded else "",
             f"{SOURCES_HEADING[language]}\n{_source_block(sources)}" if sources else "",
             f"{SUMMARY_HEADING[language]}\n{summary}" if summary else "",
         )

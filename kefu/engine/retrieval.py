@@ -15,7 +15,8 @@ from kefu.core.types import ChunkHit, FaqHit, Source
 from kefu.engine.app import AppRuntime
 from kefu.engine.context import GUARDED, TurnContext
 from kefu.engine.route_cache import RouteDecision
-from kefu.knowledge import Degraded, QueryVector
+from kefu.knowledge import Degraded, QueryVector, tokenize
+from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness
 from kefu.nlu.dialog_acts import wants_human
 from kefu.observability import metrics
 
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 FAQ_CANDIDATES = 3
+TOPIC_WORD = 0.5  # informativeness of a word that names the question's topic
+SHARED_TOPIC_WORDS = 2  # a quoted passage shares this many of them (or all, if fewer)
+CLARIFY_BELOW = 0.9  # a match this close to verbatim is answered, whatever the runner-up
 
 
 def asks_for_human(ctx: TurnContext) -> bool:
@@ -93,7 +97,7 @@ def decide_knowledge(ctx: TurnContext) -> RouteDecision:
     if direct is not None:
         return direct
     hits = app.index.search(query, top_k=app.config.knowledge.top_k)
-    return decide_passages(app, faq_hits, hits, record)
+    return decide_passages(app, faq_hits, hits, record, query)
 
 
 async def look_up_knowledge(app: AppRuntime, query: str) -> tuple[RouteDecision, list[Degraded]]:
@@ -112,7 +116,7 @@ async def look_up_knowledge(app: AppRuntime, query: str) -> tuple[RouteDecision,
     )
     if found.degraded:
         degraded.append(found.degraded)
-    return decide_passages(app, faq_hits, found.hits, record), degraded
+    return decide_passages(app, faq_hits, found.hits, record, query), degraded
 
 
 def decide_direct(
@@ -137,9 +141,30 @@ def decide_direct(
     ]
     record["faq_threshold"] = knowledge.faq_threshold
     if faq_hits and faq_hits[0].relevance >= knowledge.faq_threshold:
+        rivals = close_rivals(faq_hits, knowledge.faq_threshold, knowledge.clarify_margin)
+        if rivals:  # guessing between answers that fit alike misleads every other time
+            record["route"] = "clarify"
+            return RouteDecision("clarify", (faq_hits[0], *rivals), (), record), faq_hits
         record["route"] = "faq"
         return RouteDecision("faq", tuple(faq_hits), (), record), faq_hits
     return None, faq_hits
+
+
+def close_rivals(hits: list[FaqHit], threshold: float, margin: float) -> list[FaqHit]:
+    """Other FAQ entries (with other answers) that fit the question almost as well as the
+    best one: above the threshold, less than ``margin`` below the best — unless the best is
+    a near-verbatim match."""
+    best, rivals = hits[0], []
+    if best.relevance >= CLARIFY_BELOW:
+        return []
+    answers = {best.entry.answer}
+    for other in hits[1:]:
+        if other.relevance < threshold or best.relevance - other.relevance >= margin:
+            break
+        if other.entry.answer not in answers:  # another language's copy: nothing to ask
+            answers.add(other.entry.answer)
+            rivals.append(other)
+    return rivals
 
 
 def match_annotation(
@@ -163,10 +188,35 @@ def match_annotation(
     return hit if hit.relevance >= threshold else None
 
 
+def topic_words(text: str) -> set[str]:
+    """The words of ``text`` that name what it is about (not 的, 怎么, what, like…)."""
+    return {
+        word
+        for word in tokenize(text)
+        if word not in QUESTION_TOKENS and informativeness(word) >= TOPIC_WORD
+    }
+
+
+def on_topic(question_words: set[str], hit: ChunkHit) -> bool:
+    """Whether a passage is about the question: it shares two of the question's topic
+    words (all of them, if it has fewer). Meaning alone can rank a passage high for a
+    question it does not answer ("what's the weather like today" → the shipping policy);
+    a quote must say something about what was asked."""
+    if not question_words:
+        return False
+    shared = question_words & set(tokenize(f"{hit.chunk.heading} {hit.chunk.content}"))
+    return len(shared) >= min(SHARED_TOPIC_WORDS, len(question_words))
+
+
 def decide_passages(
-    app: AppRuntime, faq_hits: list[FaqHit], hits: list[ChunkHit], record: dict[str, Any]
+    app: AppRuntime,
+    faq_hits: list[FaqHit],
+    hits: list[ChunkHit],
+    record: dict[str, Any],
+    query: str = "",
 ) -> RouteDecision:
-    """A passage above the passage threshold, else the fallback."""
+    """A passage above the passage threshold that is on the question's topic, else the
+    fallback."""
     threshold = app.config.knowledge.passage_threshold
     record["passage_candidates"] = [
         {
@@ -180,6 +230,12 @@ def decide_passages(
     ]
     record["passage_threshold"] = threshold
     passages = tuple(h for h in hits if h.relevance >= threshold)
+    if passages and query:
+        wanted = topic_words(query)
+        kept = tuple(h for h in passages if on_topic(wanted, h))
+        if len(kept) < len(passages):
+            record["off_topic_passages"] = len(passages) - len(kept)
+        passages = kept
     record["route"] = "passage" if passages else "fallback"
     return RouteDecision(record["route"], tuple(faq_hits), passages, record)
 

@@ -8,6 +8,7 @@ are computed per message (they are cheap, and dates depend on the day).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import time
@@ -15,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from kefu.appfile.app_config import AppConfig
-from kefu.core.caches import BoundedCache
+from kefu.core.caches import Cache, CacheFactory, in_memory
 from kefu.knowledge import tokenize
 from kefu.nlu.dialog_acts import DialogAct, detect_act, wants_human
 from kefu.nlu.entities import ENTITY_TYPES, Entity, EntityExtractor
@@ -100,12 +103,18 @@ class AppUnderstanding:
         extractor: EntityExtractor,
         cache_size: int = INTENT_CACHE_SIZE,
         support: IntentSupport | None = None,
+        caches: CacheFactory = in_memory,
+        namespace: str = "",
     ) -> None:
+        """``caches`` makes the per-text caches under ``namespace``, which must change
+        whenever what the classifier learnt from does (the app's id and training data)."""
         self.classifier = classifier
         self.extractor = extractor
         self.support = support
-        self._intents: BoundedCache[str, IntentPrediction] = BoundedCache(cache_size)
-        self._understood: BoundedCache[tuple[str, dt.date], Understood] = BoundedCache(cache_size)
+        self._intents: Cache[str, IntentPrediction] = caches(f"{namespace}:intent", cache_size)
+        self._understood: Cache[tuple[str, dt.date], Understood] = caches(
+            f"{namespace}:understood", cache_size
+        )
 
     @classmethod
     def build(
@@ -114,6 +123,8 @@ class AppUnderstanding:
         faq_questions: Sequence[str] = (),
         *,
         in_subprocess: bool = False,
+        caches: CacheFactory = in_memory,
+        namespace: str = "",
     ) -> AppUnderstanding:
         """Train the intent classifier from the app's examples (none: no classifier).
 
@@ -152,7 +163,11 @@ class AppUnderstanding:
                 ", ".join(classifier.features),
             )
         support = IntentSupport(intents) if intents else None
-        return cls(classifier, extractor, support=support)
+        training = orjson.dumps(
+            [config.model_dump(mode="json", include={"intents", "nlu"}), list(faq_questions)]
+        )
+        namespace = f"{namespace}:{hashlib.sha256(training).hexdigest()[:16]}"
+        return cls(classifier, extractor, support=support, caches=caches, namespace=namespace)
 
     def intent(self, text: str) -> IntentPrediction | None:
         if self.classifier is None:

@@ -3,7 +3,7 @@ listening on the conversation (``GET /v1/conversations/{id}/events``).
 
 :class:`EventHub` is the interface; :class:`InMemoryEventHub` serves one process. With
 several replicas a customer listening on one must hear an agent replying through another: a
-Redis pub/sub hub plugs in (see docs/handoff.md) and must pass
+Redis pub/sub hub plugs in (:mod:`kefu.handoff.redis_events`) and passes
 :class:`kefu.testing.conformance.events.EventHubConformance`.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["QUEUE_SIZE", "EventHub", "InMemoryEventHub"]
@@ -26,9 +26,11 @@ class EventHub(Protocol):
 
     def subscribe(
         self, conversation_id: str
-    ) -> AbstractContextManager[asyncio.Queue[dict[str, Any]]]:
-        """Listen while the context is open: events arrive, in order, on the queue (bounded;
-        a slow listener loses the oldest events rather than holding up the publisher)."""
+    ) -> AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]:
+        """Listen while the ``async with`` block runs: events published once it is entered
+        arrive, in order, on the queue (bounded; a slow listener loses the oldest events
+        rather than holding up the publisher). Entering waits for a shared hub to confirm
+        the subscription."""
         ...
 
     def publish(self, conversation_id: str, event: dict[str, Any]) -> int:
@@ -43,8 +45,8 @@ class InMemoryEventHub:
     def __init__(self) -> None:
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
 
-    @contextlib.contextmanager
-    def subscribe(self, conversation_id: str) -> Iterator[asyncio.Queue[dict[str, Any]]]:
+    @contextlib.asynccontextmanager
+    async def subscribe(self, conversation_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         self._listeners.setdefault(conversation_id, set()).add(queue)
         try:

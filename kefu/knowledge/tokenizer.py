@@ -25,6 +25,7 @@ from kefu.core.types import Language
 
 __all__ = [
     "CJK_RANGES",
+    "QUESTION_TOKENS",
     "TOKENIZER_VERSION",
     "detect_language",
     "has_chinese",
@@ -35,7 +36,7 @@ __all__ = [
 
 # Bump whenever tokenize() output changes: persisted indexes built with another version
 # are then rebuilt instead of loaded.
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 4
 
 CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # ideographs, for regex classes
 _CJK = CJK_RANGES
@@ -79,6 +80,8 @@ _QUESTION_SYNONYMS = {
     "在哪里": "哪",
     "soon": "when",
 }
+# The tokens those fold into (and "how long" becomes "when"): they ask, they name no topic.
+QUESTION_TOKENS = frozenset({*_QUESTION_SYNONYMS.values(), "when"})
 # jieba's general dictionary splits shop phrases badly ("退货运费" → 退 / 货运费,
 # "7天无理由" → 7 / 天无 / 理由); these edits fix the common ones.
 _DOMAIN_WORDS = (
@@ -90,8 +93,10 @@ _DOMAIN_WORDS = (
     "退差价",
     "转人工",
     "人工客服",
+    "包邮",
 )
-_DOMAIN_REMOVED = ("货运费", "天无")
+# 开发票 is 开 + 发票 in a shop, never 开发 ("develop") + 票.
+_DOMAIN_REMOVED = ("货运费", "天无", "开发", "开发票")
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import os
 from kefu.appfile.llm_config import LLMConfig, ProviderConfig
 from kefu.core.errors import ConfigError
 from kefu.llm.base import ChatModel
-from kefu.llm.fallback import FallbackChain
+from kefu.llm.fallback import BreakerStates, FallbackChain
 
 __all__ = ["LLMOverrides", "build_chat_model"]
 
@@ -52,8 +52,13 @@ def _one(config: ProviderConfig, api_key: str | None, where: str) -> ChatModel |
     return LlamaCppChatModel(config, where)
 
 
-def build_chat_model(config: LLMConfig, overrides: LLMOverrides | None = None) -> ChatModel | None:
-    """The app's model chain, or ``None`` when it answers extractively (provider ``none``)."""
+def build_chat_model(
+    config: LLMConfig,
+    overrides: LLMOverrides | None = None,
+    breakers: BreakerStates | None = None,
+) -> ChatModel | None:
+    """The app's model chain, or ``None`` when it answers extractively (provider ``none``);
+    its circuit breakers keep their state in ``breakers`` (in this process when None)."""
     overrides = overrides or LLMOverrides()
     config = overrides.apply(config)
     primary = _one(config, overrides.api_key, "llm")
@@ -64,4 +69,4 @@ def build_chat_model(config: LLMConfig, overrides: LLMOverrides | None = None) -
         model = _one(fallback, None, f"llm.fallbacks.{index}")
         if model is not None:
             models.append(model)
-    return FallbackChain(models, config.circuit_failures, config.circuit_reset_s)
+    return FallbackChain(models, config.circuit_failures, config.circuit_reset_s, breakers)

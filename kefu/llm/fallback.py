@@ -4,8 +4,8 @@ A model that keeps failing is skipped for a while instead of being hammered on e
 customer message; when every model in the chain is unavailable the caller falls back to
 the extractive answer, so a dead LLM never leaves a customer without a reply.
 
-Breaker state sits behind :class:`BreakerStates` (in memory by default); a Redis
-implementation shares it between replicas and must pass
+Breaker state sits behind :class:`BreakerStates` (in memory by default); the Redis
+implementation (:mod:`kefu.llm.redis_breakers`) shares it between replicas; both pass
 :class:`kefu.testing.conformance.breakers.BreakerStatesConformance`.
 """
 
@@ -142,9 +142,13 @@ class FallbackChain:
         if not models:
             raise ValueError("a fallback chain needs at least one model")
         self.models = list(models)
+        # Shared states need a clock every replica agrees on; one process, a monotonic one.
+        clock = time.monotonic if states is None else time.time
         states = states if states is not None else InMemoryBreakerStates()
         self.breakers = [
-            CircuitBreaker(failures, reset_s, states=states, key=f"{position}:{model.name}")
+            CircuitBreaker(
+                failures, reset_s, clock=clock, states=states, key=f"{position}:{model.name}"
+            )
             for position, model in enumerate(self.models)
         ]
         self.name = " → ".join(model.name for model in self.models)

@@ -9,9 +9,10 @@ act only when the phrase is (almost) all it says — "不用了，谢谢" cancel
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
-__all__ = ["DialogAct", "detect_act", "is_correction", "wants_human"]
+__all__ = ["DialogAct", "detect_act", "is_correction", "picked_option", "wants_human"]
 
 DialogAct = Literal["affirm", "deny", "cancel"]
 
@@ -124,3 +125,33 @@ def wants_human(text: str) -> bool:
     if _HUMAN.search(text) is None or _DECLINED.search(text):
         return False
     return not (_ABOUT_AGENTS.search(text) and not re.search(r"转人工|我要|我想|帮我", text))
+
+
+# Which option of a numbered list: "1", "１号", "第二个", "选2", "the first one", "#2".
+_ORDINALS = {
+    "1": 0, "2": 1, "3": 2, "一": 0, "二": 1, "两": 1, "三": 2,
+    "first": 0, "second": 1, "third": 2, "one": 0, "two": 1, "three": 2,
+    "former": 0, "latter": 1, "前": 0, "后": 1, "上": 0, "下": 1,
+}  # fmt: skip
+_PICK = re.compile(
+    r"^(?:(?:我)?(?:选|要|是|想问)?\s*(?:第|no\.?\s*|number\s*|option\s*|#)?\s*"
+    r"(?P<n>[1-3一二两三]|first|second|third|one|two|three)\s*(?:个|条|项|号|种|吧|个吧)?"
+    r"|(?:the\s+)?(?P<w>first|second|third|former|latter)(?:\s+one)?"
+    r"|(?P<c>前|后|上|下)(?:一个|面那个|面的|者))$",
+    re.IGNORECASE,
+)
+
+
+def picked_option(text: str, options: list[str]) -> int | None:
+    """The index of the option a reply to a numbered question picks, or None: by number or
+    ordinal (1, 第二个, "the first one"), or by repeating an option's words."""
+    cleaned = _normalise(unicodedata.normalize("NFKC", text))
+    match = _PICK.match(cleaned)
+    if match is not None:
+        word = (match.group("n") or match.group("w") or match.group("c") or "").lower()
+        index = _ORDINALS.get(word)
+        return index if index is not None and index < len(options) else None
+    for index, option in enumerate(options):
+        if cleaned and cleaned == _normalise(option):
+            return index
+    return None

@@ -1,7 +1,7 @@
 """Token-bucket rate limits: the :class:`RateLimits` interface and its in-process buckets.
 
-A Redis implementation plugs in for replicas, so that a key's budget is one budget however
-many replicas its requests reach; it must pass
+The Redis implementation (:mod:`kefu.safety.redis_rate_limits`) plugs in for replicas, so
+that a key's budget is one budget however many replicas its requests reach; both pass
 :class:`kefu.testing.conformance.rate_limits.RateLimitsConformance`.
 
 Hand-written rather than a library: the limiter sits on the hot path of every request, and a

@@ -1,8 +1,15 @@
 """Chat service: one customer turn from request to stored answer, blocking or streamed.
 
-validate (user, inputs, rate limits) → load (the conversation, its dialog state, recent
-turns for a model) → run the turn (:mod:`kefu.engine.turn`) → deliver (the answer, or the
-model's stream) → persist (:mod:`kefu.engine.stages.persist`), then tell the hand-over side.
+validate (user, inputs, rate limits) → lock the conversation → load (the conversation, its
+dialog state, recent turns for a model) → run the turn (:mod:`kefu.engine.turn`) → deliver
+(the answer, or the model's stream) → persist (:mod:`kefu.engine.stages.persist`), then tell
+the hand-over side and unlock.
+
+The conversation's turn lock (:class:`~kefu.core.locks.TurnLocks`, across replicas with
+Redis) is held from before the load until the turn is stored, so two messages of one
+conversation sent at once never both read the same dialog state (the later write would lose
+the earlier one's slots): the second waits, and past the lock's timeout gets ``Conflict``
+(409) before anything is sent. A stop or an agent's reply never takes the lock.
 """
 
 from __future__ import annotations
@@ -10,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Coroutine
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
 
 from kefu.core.errors import NotFound, TooManyRequests
 from kefu.core.ids import end_user_id, is_id, new_id, utcnow
+from kefu.core.locks import InMemoryTurnLocks, TurnLocks
 from kefu.core.records import ConversationRecord
 from kefu.core.types import Source
 from kefu.engine.app import AppRuntime
@@ -43,6 +52,7 @@ from kefu.services.handoff import HandoffService
 from kefu.services.tasks import AnswerTasks, InMemoryAnswerTasks
 from kefu.services.validation import clean_inputs, clean_user
 from kefu.store import Store
+from kefu.store.conversations import ENDED
 
 __all__ = [
     "AnswerDelta",
@@ -88,6 +98,9 @@ class PreparedTurn:
     started: float
     state: AnswerState = field(default_factory=AnswerState)
     handoff_state: str = "bot"  # the conversation's, before this turn (kefu.handoff.states)
+    # The conversation's turn lock, released once the turn is stored (or never delivered).
+    held: AsyncExitStack = field(default_factory=AsyncExitStack)
+    delivering: bool = False  # answer() or stream() began: they release ``held``
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +131,18 @@ class ChatService:
         limits: RateLimits | None = None,
         handoff: HandoffService | None = None,
         tasks: AnswerTasks | None = None,
+        locks: TurnLocks | None = None,
+        session_ttl_s: float | None = None,
     ) -> None:
-        """The shared state (rate limits, answers in progress) is in-memory unless given."""
+        """The shared state (rate limits, answers in progress, turn locks) is in-memory
+        unless given. ``session_ttl_s``: a conversation idle this long ends (an app file's
+        ``limits.session_ttl_s`` wins); None: never."""
         self.store = store
         self.handoff = handoff or HandoffService(store)
         self.limits: RateLimits = limits or InMemoryRateLimits()
         self.tasks: AnswerTasks = tasks or InMemoryAnswerTasks()
+        self.locks: TurnLocks = locks or InMemoryTurnLocks()
+        self.session_ttl_s = session_ttl_s
         self._active: dict[str, int] = {}  # answers in progress per app
         self.transcripts = TranscriptIndex()
         self._background: set[asyncio.Future[TurnResult]] = set()
@@ -145,11 +164,15 @@ class ChatService:
         logged.app, logged.trace_id = app.name, ctx.trace.trace_id
         if logged.request_id is not None and logged.request_id != ctx.trace.trace_id:
             ctx.trace.facts["request_id"] = logged.request_id  # the client's, to find it by
+        held = AsyncExitStack()
         try:
+            if request.conversation_id and is_id(request.conversation_id):
+                await held.enter_async_context(self.locks.lock(request.conversation_id))
             existing = await self._load(request, ctx, user_id)
             logged.conversation_id = ctx.conversation_id
             await run_turn(ctx)
         except BaseException as exc:
+            await asyncio.shield(held.aclose())
             tracing.end_span(ctx.trace.span, error=type(exc).__name__)
             raise
         logged.route = ctx.route
@@ -178,7 +201,15 @@ class ChatService:
             created_at=time.time(),
             started=started,
             handoff_state=ctx.handoff_state,
+            held=held,
         )
+
+    async def abandon(self, turn: PreparedTurn) -> None:
+        """A prepared turn that will never be delivered (its response never started):
+        release its conversation. A turn being delivered is released when it is stored."""
+        if not turn.delivering:
+            turn.delivering = True
+            await turn.held.aclose()
 
     def _admit(self, app: AppRuntime, user_id: str) -> None:
         """The customer's rate limit and the app's cap on answers in progress."""
@@ -207,6 +238,9 @@ class ChatService:
             )
             if existing is None:
                 raise NotFound("Conversation Not Exists.")
+            if self._ended(app, existing):
+                await self._end(existing, ctx)
+                existing = None
         elif request.transcript:
             existing = await self._from_transcript(app, user_id, request.transcript, ctx)
         if existing is not None:
@@ -227,6 +261,36 @@ class ChatService:
                     self.store.conversations.recent_messages, ctx.conversation_id, window
                 )
         return existing
+
+    def _ended(self, app: AppRuntime, conversation: ConversationRecord) -> bool:
+        """Whether the conversation is over: ended already, or idle past the session TTL
+        (never while a human agent owns it)."""
+        if conversation.status == ENDED:
+            return True
+        ttl = app.config.limits.session_ttl_s or self.session_ttl_s
+        if ttl is None or held_by_human(conversation.handoff_state):
+            return False
+        return _idle_s(conversation.updated_at) > ttl
+
+    async def _end(self, conversation: ConversationRecord, ctx: TurnContext) -> None:
+        """End an idle conversation: stored as ``ended``, told to live listeners; the turn
+        starts a new conversation (its trace names the old one)."""
+        ended = await to_thread.run_sync(
+            self.store.conversations.end,
+            conversation.app_id,
+            conversation.end_user_id,
+            conversation.id,
+        )
+        if ended:
+            self.handoff.notify.customer(
+                conversation.id,
+                {
+                    "event": "conversation_ended",
+                    "conversation_id": conversation.id,
+                    "reason": "idle",
+                },
+            )
+        ctx.trace.facts["previous_conversation_id"] = conversation.id
 
     async def _from_transcript(
         self, app: AppRuntime, user_id: str, turns: tuple[PriorTurn, ...], ctx: TurnContext
@@ -282,12 +346,14 @@ class ChatService:
             await asyncio.sleep(0)  # let a stop request or a disconnect be noticed
 
     async def answer(self, turn: PreparedTurn) -> TurnResult:
-        """Blocking mode: the whole answer, stored. It completes even if the caller leaves."""
+        """Blocking mode: the whole answer, stored. It completes even if the caller leaves
+        (in a task the caller's cancellation cannot reach: the conversation stays locked
+        until the turn is stored)."""
+        turn.delivering = True
         if turn.ctx.prompt is None:
-            # Decided already (FAQ, passage, fallback): nothing to wait for but the store,
-            # whose writer commits the turn even if this caller is cancelled.
+            # Decided already (FAQ, passage, fallback): nothing to wait for but the store.
             turn.state.parts.append(turn.ctx.answer)
-            return await self._finish(turn, "normal")
+            return await asyncio.shield(self._in_background(self._finish(turn, "normal")))
         return await asyncio.shield(self._in_background(self._answer(turn)))
 
     async def _answer(self, turn: PreparedTurn) -> TurnResult:
@@ -296,6 +362,9 @@ class ChatService:
             async with aclosing(self._produce(turn, running.stopped)) as events:
                 async for _ in events:
                     pass
+        except BaseException:  # not stored: nothing else will release the conversation
+            await asyncio.shield(turn.held.aclose())
+            raise
         finally:
             self.tasks.finish(turn.task_id)
         status = "stopped" if running.stopped.is_set() else "normal"
@@ -307,6 +376,7 @@ class ChatService:
         Stopping or leaving closes the model's stream (cancelling the upstream request); the
         turn is still stored, by a task the transport cannot cancel.
         """
+        turn.delivering = True
         running = self.tasks.start(turn.task_id, turn.request.app.id, turn.end_user_id)
         finishing: asyncio.Future[TurnResult] | None = None
         try:
@@ -318,10 +388,12 @@ class ChatService:
             yield await asyncio.shield(finishing)
         except (asyncio.CancelledError, GeneratorExit):
             if finishing is None:
-                self._in_background(self._finish(turn, "stopped"))
+                finishing = self._in_background(self._finish(turn, "stopped"))
             raise
         finally:
             self.tasks.finish(turn.task_id)
+            if finishing is None:  # failed before storing: release the conversation here
+                await asyncio.shield(turn.held.aclose())
 
     def _in_background(self, work: Coroutine[Any, Any, TurnResult]) -> asyncio.Future[TurnResult]:
         """Run ``work`` in a task the caller's cancellation cannot reach; keep a reference."""
@@ -335,7 +407,14 @@ class ChatService:
         self.tasks.stop(task_id, app.id, end_user_id(app.id, clean_user(user)))
 
     async def _finish(self, turn: PreparedTurn, status: str) -> TurnResult:
-        """Persist the turn, then tell the hand-over side; the result the client sees."""
+        """Persist the turn, tell the hand-over side, release the conversation; the result
+        the client sees."""
+        try:
+            return await self._persist(turn, status)
+        finally:
+            await asyncio.shield(turn.held.aclose())
+
+    async def _persist(self, turn: PreparedTurn, status: str) -> TurnResult:
         ctx, request = turn.ctx, turn.request
         usage = TurnUsage(
             turn.state.usage.prompt_tokens,
@@ -388,6 +467,13 @@ class ChatService:
             handoff_state=handoff_state,
             finish_reason="length" if turn.state.finish_reason == "length" else "stop",
         )
+
+
+def _idle_s(updated_at: datetime) -> float:
+    """Seconds since ``updated_at`` (stored times are UTC; SQLite's come back naive)."""
+    if updated_at.tzinfo is None:
+        updated_at = updated_at.replace(tzinfo=utcnow().tzinfo)
+    return (utcnow() - updated_at).total_seconds()
 
 
 def _trace(app: AppRuntime) -> Trace:

@@ -22,6 +22,7 @@ from kefu.core.records import ConversationRecord, MessageRecord
 from kefu.engine.app import AppRuntime
 from kefu.engine.generation import SUMMARY_SAMPLING
 from kefu.engine.prompt import summary_prompt
+from kefu.handoff.events import EventHub
 from kefu.handoff.inbox import Inbox
 from kefu.handoff.note import handover_note
 from kefu.handoff.states import HUMAN_STATES, next_state
@@ -61,12 +62,15 @@ def clean_message(text: str, what: str = "text") -> str:
 class HandoffService:
     """One per process; ``apps`` maps stored app ids back to the loaded apps."""
 
-    def __init__(self, store: Store, apps: AppRegistry | None = None) -> None:
+    def __init__(
+        self, store: Store, apps: AppRegistry | None = None, hub: EventHub | None = None
+    ) -> None:
+        """``hub`` carries live customer events (in this process unless given)."""
         self._store = store
         self._apps = apps
         self.inbox = Inbox(store)
         self.tickets = TicketDesk(store)
-        self.notify = Notifier()
+        self.notify = Notifier(hub=hub)
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- the turn -------------------------------------------------------------------------
@@ -239,7 +243,7 @@ class HandoffService:
         await self.owned_conversation(app, user, conversation_id)
 
         async def events() -> AsyncIterator[dict[str, Any]]:
-            with self.notify.hub.subscribe(conversation_id) as queue:
+            async with self.notify.hub.subscribe(conversation_id) as queue:
                 # Read the state after subscribing, so no change falls in between.
                 now = await self.owned_conversation(app, user, conversation_id)
                 agent = None

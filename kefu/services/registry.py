@@ -18,6 +18,7 @@ from kefu.knowledge import KnowledgeIndex
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
 from kefu.llm.factory import LLMOverrides, build_chat_model
 from kefu.services.knowledge_sync import sync_config_sources
+from kefu.services.shared_state import SharedState
 from kefu.store import ApiKeyRecord, Store
 from kefu.tools import ToolRegistry
 
@@ -70,8 +71,10 @@ class AppRegistry:
         route_cache: bool = True,
         llm_overrides: LLMOverrides | None = None,
         train_in_subprocess: bool = False,
+        shared: SharedState | None = None,
     ) -> None:
         self._store = store
+        self._shared = shared if shared is not None else SharedState()
         self._data_dir = data_dir
         self._route_cache = route_cache
         self._llm_overrides = llm_overrides
@@ -94,7 +97,10 @@ class AppRegistry:
                 reranker=build_reranker(config.knowledge.retrieval.rerank),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
-            model=build_chat_model(config.llm, self._llm_overrides),
+            model=build_chat_model(
+                config.llm, self._llm_overrides, self._shared.breakers(config.name)
+            ),
+            caches=self._shared.caches,
             sensitive=sensitive_words(config),
             tools=tools,
             flows=FlowBook(config.flows, config.replies, tools),
@@ -114,7 +120,11 @@ class AppRegistry:
             form for faq in runtime.index.faq_entries for form in (faq.question, *faq.variants)
         ]
         runtime.understanding = AppUnderstanding.build(
-            config, questions, in_subprocess=self._train_in_subprocess
+            config,
+            questions,
+            in_subprocess=self._train_in_subprocess,
+            caches=self._shared.caches,
+            namespace=f"{record.id}:understanding",
         )
         self._apps[config.name] = runtime
         self.refresh_credentials()

@@ -14,7 +14,7 @@ from kefu.core.key_file import read_or_create_key
 from kefu.core.settings import Settings
 from kefu.engine.app import AppRuntime
 from kefu.llm.factory import LLMOverrides
-from kefu.safety.rate_limit import InMemoryRateLimits, RateLimits
+from kefu.safety.rate_limit import RateLimits
 from kefu.services.admin import AdminService
 from kefu.services.agent_desk import AgentDesk
 from kefu.services.analytics import AnalyticsService
@@ -26,6 +26,7 @@ from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
 from kefu.services.knowledge_loop import KnowledgeLoop
 from kefu.services.registry import AppRegistry
+from kefu.services.shared_state import SharedState
 from kefu.store import Store
 
 __all__ = ["DEMO_APP", "Runtime", "demo_app_file"]
@@ -59,6 +60,7 @@ class Runtime:
     conversations: ConversationService
     admin: AdminService
     limits: RateLimits
+    shared: SharedState
     admin_key: str
     handoff: HandoffService
     agents: AgentDesk
@@ -83,6 +85,7 @@ class Runtime:
         names = [c.name for c in configs]
         if len(set(names)) != len(names):
             raise ConfigError(f"two app files declare the same name: {names}", key="name")
+        shared = SharedState.build(settings)
         store = Store.open(settings.resolved_database_url())
         overrides = LLMOverrides(
             base_url=settings.llm_base_url,
@@ -95,8 +98,9 @@ class Runtime:
             route_cache=settings.route_cache,
             llm_overrides=overrides,
             train_in_subprocess=settings.train_in_subprocess,
+            shared=shared,
         )
-        announcements: list[str] = []
+        announcements: list[str] = [shared.describe()]
         keys: list[str] = []
         for config in configs:
             app = registry.load(config)
@@ -109,17 +113,24 @@ class Runtime:
             key_file = settings.data_dir / ADMIN_KEY_FILE
             admin_key, _ = read_or_create_key(key_file, "admin-")
             keys.append(f"admin key: {admin_key}  (kept in {key_file}; KEFU_ADMIN_KEY overrides)")
-        limits = InMemoryRateLimits()
-        handoff = HandoffService(store, registry)
+        handoff = HandoffService(store, registry, hub=shared.hub)
         datasets, annotations = DatasetService(store), AnnotationService(store)
         return cls(
             settings=settings,
             store=store,
             apps=registry,
-            chat=ChatService(store, limits, handoff),
+            chat=ChatService(
+                store,
+                shared.limits,
+                handoff,
+                tasks=shared.tasks,
+                locks=shared.locks,
+                session_ttl_s=settings.session_ttl_s,
+            ),
             conversations=ConversationService(store),
             admin=AdminService(store, registry),
-            limits=limits,
+            limits=shared.limits,
+            shared=shared,
             admin_key=admin_key,
             handoff=handoff,
             agents=AgentDesk(store, handoff),
@@ -164,6 +175,8 @@ class Runtime:
             await app.tools.aclose()
             await app.index.aclose()  # the embedder's and reranker's connections
         await self.handoff.notify.dispatcher.drain(timeout_s=5.0)  # webhooks in flight
+        await self.shared.aclose()
 
     def close(self) -> None:
         self.store.close()
+        self.shared.close()

@@ -1,8 +1,9 @@
 """Running answer tasks, so ``POST /chat-messages/{task_id}/stop`` can reach them.
 
 :class:`AnswerTasks` is what the chat service needs; :class:`InMemoryAnswerTasks` serves one
-process (the embedded default). A Redis implementation plugs in for replicas, where the stop
-request may reach another replica than the one streaming the answer: it must pass
+process (the embedded default). The Redis implementation (:mod:`kefu.services.redis_tasks`)
+plugs in for replicas, where the stop request may reach another replica than the one
+streaming the answer; both pass
 :class:`kefu.testing.conformance.tasks.AnswerTasksConformance`.
 """
 
@@ -69,6 +70,14 @@ class InMemoryAnswerTasks:
         task = RunningTask(task_id, app_id, end_user_id)
         self._tasks[task_id] = task
         return task
+
+    def get(self, task_id: str) -> RunningTask | None:
+        """The task running here under that id, if any."""
+        return self._tasks.get(task_id)
+
+    def running(self) -> list[RunningTask]:
+        """The tasks running here."""
+        return list(self._tasks.values())
 
     def finish(self, task_id: str) -> None:
         task = self._tasks.pop(task_id, None)

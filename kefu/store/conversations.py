@@ -14,6 +14,7 @@ from kefu.store.models import ConversationRow, FeedbackRow, MessageRow, TraceRow
 
 __all__ = ["ConversationRepository"]
 
+ENDED = "ended"  # a conversation's status once it was idle past the session TTL
 SortBy = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
@@ -131,6 +132,22 @@ class ConversationRepository:
             row.updated_at = utcnow()
             session.flush()
             return conversation_record(row)
+
+    def end(self, app_id: str, end_user_id: str, conversation_id: str) -> bool:
+        """Mark the conversation ``ended`` (idle past the session TTL); False when it was
+        ended already or is not there."""
+        with Session(self._engine) as session, session.begin():
+            result = session.execute(
+                update(ConversationRow)
+                .where(
+                    ConversationRow.id == conversation_id,
+                    ConversationRow.app_id == app_id,
+                    ConversationRow.end_user_id == end_user_id,
+                    ConversationRow.status != ENDED,
+                )
+                .values(status=ENDED)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     def delete(self, app_id: str, end_user_id: str, conversation_id: str) -> bool:
         """Soft delete: hidden from the API at once, purged later by retention."""

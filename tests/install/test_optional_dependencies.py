@@ -31,6 +31,7 @@ OPTIONAL = {
     "pymilvus": "milvus",
     "matplotlib": "eval",
     "pytest": "testing",
+    "redis": "redis",
 }
 # module kefu imports lazily → the example project in this repository that is it
 EXAMPLES = {"kefu_demo_shop": "examples/demo-shop"}
@@ -73,6 +74,21 @@ def test_every_import_is_a_runtime_dependency_or_a_known_extra() -> None:
             continue
         unexplained[module] = sorted(files)
     assert not unexplained, f"imported, but neither a dependency nor an extra: {unexplained}"
+
+
+def test_missing_redis_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from kefu.core.settings import Settings
+    from kefu.services.shared_state import SharedState
+
+    monkeypatch.setitem(sys.modules, "redis", None)
+    settings = Settings(data_dir=tmp_path, redis_url=SecretStr("redis://127.0.0.1:6379/0"))
+    with pytest.raises(ConfigError) as caught:
+        SharedState.build(settings)
+    assert caught.value.message == (
+        "KEFU_REDIS_URL: Redis needs redis-py: pip install 'kefu[redis]'"
+    )
 
 
 def test_no_extra_and_no_dependency_brings_llama_cpp_python() -> None:

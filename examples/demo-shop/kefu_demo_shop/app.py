@@ -15,10 +15,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kefu_demo_shop.bench import bench_router
+from kefu_demo_shop.changes import ShopChanges, calculate
 from kefu_demo_shop.data import ensure_database
 from kefu_demo_shop.errors import ShopConfigError, ShopError
 from kefu_demo_shop.faults import FaultSwitch, fault_router
-from kefu_demo_shop.schemas import CancelRequest, ReturnRequest
+from kefu_demo_shop.schemas import (
+    AddressRequest,
+    CalculateRequest,
+    CancelRequest,
+    ExchangeRequest,
+    PaymentRequest,
+    ReturnRequest,
+    TransferRequest,
+)
 from kefu_demo_shop.store import ShopStore
 
 __all__ = ["create_shop_app"]
@@ -129,19 +139,69 @@ def _shop_routes(store: ShopStore) -> APIRouter:
     return router
 
 
+def _agent_routes(changes: ShopChanges) -> APIRouter:
+    """What τ²-bench retail's agent may do besides cancel and return (see ``changes``)."""
+    router = APIRouter()
+
+    @router.post("/orders/{order_id}/exchange")
+    def exchange(order_id: str, body: ExchangeRequest) -> Json:
+        """Exchange a delivered order's items for other variants of the same products."""
+        return changes.exchange(order_id, body.item_ids, body.new_item_ids, body.payment_method_id)
+
+    @router.post("/orders/{order_id}/items")
+    def modify_items(order_id: str, body: ExchangeRequest) -> Json:
+        """Swap a pending order's items for other variants (once per order)."""
+        return changes.modify_items(
+            order_id, body.item_ids, body.new_item_ids, body.payment_method_id
+        )
+
+    @router.post("/orders/{order_id}/address")
+    def modify_order_address(order_id: str, body: AddressRequest) -> Json:
+        return changes.modify_address(order_id, body.model_dump())
+
+    @router.post("/orders/{order_id}/payment")
+    def modify_payment(order_id: str, body: PaymentRequest) -> Json:
+        return changes.modify_payment(order_id, body.payment_method_id)
+
+    @router.post("/users/{user_id}/address")
+    def modify_user_address(user_id: str, body: AddressRequest) -> Json:
+        return changes.modify_user_address(user_id, body.model_dump())
+
+    @router.get("/items/{item_id}")
+    def get_item(item_id: str) -> Json:
+        return changes.item(item_id)
+
+    @router.get("/products")
+    def product_types() -> Json:
+        return changes.product_types()
+
+    @router.post("/calculate")
+    def calculate_expression(body: CalculateRequest) -> Json:
+        return {"expression": body.expression, "result": calculate(body.expression)}
+
+    @router.post("/transfers")
+    def transfer(body: TransferRequest) -> Json:
+        """Hand over to a human agent: nothing changes in the shop (as in τ²)."""
+        return {"result": "Transfer successful", "summary": body.summary}
+
+    return router
+
+
 def create_shop_app(
     db_path: Path,
     *,
     token: str | None = None,
     faults: bool = False,
-    clock: Callable[[], date] = date.today,
+    bench: bool = False,
     source: Path | None = None,
+    clock: Callable[[], date] = date.today,
 ) -> FastAPI:
     """The shop over an already loaded ``db_path`` (see ``ensure_database``).
 
     ``token``: require ``Authorization: Bearer <token>`` everywhere but ``/health``.
     ``faults``: enable ``/_faults`` and ``POST /_reset`` (reload from ``source``, see
-    ``find_source``). ``clock``: today, from which bill months are counted.
+    ``find_source``). ``bench``: enable ``/_bench/reset`` (reloading ``source``) and
+    ``/_bench/state``. ``clock``: today, from which bill months are counted.
     """
     if not db_path.is_file():
         raise ShopConfigError(f"demo shop database {db_path} does not exist; load it first")
@@ -160,7 +220,12 @@ def create_shop_app(
 
     switch = FaultSwitch()
     app.include_router(_shop_routes(store), dependencies=[auth, Depends(switch.apply)])
+    app.include_router(
+        _agent_routes(ShopChanges(store)), dependencies=[auth, Depends(switch.apply)]
+    )
     if faults:
         reset = partial(ensure_database, db_path, source, reset=True)
         app.include_router(fault_router(switch, reset), dependencies=[auth])
+    if bench:
+        app.include_router(bench_router(db_path, source), dependencies=[auth])
     return app

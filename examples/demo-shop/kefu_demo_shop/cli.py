@@ -20,6 +20,7 @@ __all__ = ["main", "shop_app"]
 
 TOKEN_ENV = "KEFU_DEMO_SHOP_TOKEN"
 FAULTS_ENV = "KEFU_DEMO_SHOP_FAULTS"
+BENCH_ENV = "KEFU_DEMO_SHOP_BENCH"
 
 shop_app = typer.Typer(
     help="The demo shop 小铺优选: orders, bills and membership over HTTP for kefu's tools.",
@@ -42,6 +43,10 @@ SourceOption = Annotated[
         dir_okay=False,
     ),
 ]
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
 def _db_path(data_dir: Path | None) -> Path:
@@ -74,6 +79,14 @@ def serve(
         bool,
         typer.Option("--faults", help="enable POST/DELETE /_faults (env KEFU_DEMO_SHOP_FAULTS=1)"),
     ] = False,
+    bench: Annotated[
+        bool,
+        typer.Option(
+            "--bench",
+            help="enable /_bench/reset and /_bench/state for kefu eval agent "
+            "(env KEFU_DEMO_SHOP_BENCH=1)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the shop; the first start loads db.json into <data-dir>/demo_shop.sqlite3."""
     import uvicorn
@@ -82,9 +95,14 @@ def serve(
     started = time.perf_counter()
     try:
         loaded = ensure_database(db_path, source, reset=reset)
-        faults = faults or os.environ.get(FAULTS_ENV, "").strip().lower() in {"1", "true", "yes"}
+        faults = faults or _flag(FAULTS_ENV)
+        bench = bench or _flag(BENCH_ENV)
         app = create_shop_app(
-            db_path, token=os.environ.get(TOKEN_ENV) or None, faults=faults, source=source
+            db_path,
+            token=os.environ.get(TOKEN_ENV) or None,
+            faults=faults,
+            bench=bench,
+            source=source,
         )
     except ShopConfigError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
@@ -94,6 +112,7 @@ def serve(
         [
             ", bearer token required" if os.environ.get(TOKEN_ENV) else "",
             ", faults enabled" if faults else "",
+            ", bench reset/state enabled" if bench else "",
         ]
     )
     err.print(

@@ -6,7 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CancelRequest", "FaultSpec", "ReturnRequest"]
+__all__ = [
+    "AddressRequest",
+    "CalculateRequest",
+    "CancelRequest",
+    "ExchangeRequest",
+    "FaultSpec",
+    "PaymentRequest",
+    "ReturnRequest",
+    "TransferRequest",
+]
 
 
 class CancelRequest(BaseModel):
@@ -27,6 +36,54 @@ class ReturnRequest(BaseModel):
 
     item_ids: list[str] = Field(min_length=1)
     payment_method_id: str = Field(min_length=1)
+
+
+class ExchangeRequest(BaseModel):
+    """Swap items (of a delivered order: exchange; of a pending one: modify) for other
+    variants of the same products; ``payment_method_id`` pays or receives the difference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[str] = Field(min_length=1)
+    new_item_ids: list[str] = Field(min_length=1)
+    payment_method_id: str = Field(min_length=1)
+
+
+class AddressRequest(BaseModel):
+    """A shipping or default address, as τ²-bench writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address1: str = Field(min_length=1)
+    address2: str = ""
+    city: str = Field(min_length=1)
+    state: str = Field(min_length=1)
+    country: str = Field(min_length=1)
+    zip: str = Field(min_length=1)
+
+
+class PaymentRequest(BaseModel):
+    """Pay a pending order with another of the user's payment methods."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method_id: str = Field(min_length=1)
+
+
+class CalculateRequest(BaseModel):
+    """Arithmetic for the agent: digits, + - * / and parentheses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expression: str = Field(min_length=1, max_length=500)
+
+
+class TransferRequest(BaseModel):
+    """Hand the customer to a human agent, with a summary of the issue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = ""
 
 
 class FaultSpec(BaseModel):

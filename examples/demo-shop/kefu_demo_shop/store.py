@@ -22,7 +22,13 @@ from kefu_demo_shop.errors import ShopError
 from kefu_demo_shop.membership import LEVELS, membership_for
 from kefu_demo_shop.seed_extra import bill_for, months_ago_for, recent_bills
 
-__all__ = ["CANCEL_REASONS", "ShopStore", "normalize_order_id", "normalize_phone"]
+__all__ = [
+    "CANCEL_REASONS",
+    "ShopStore",
+    "normalize_order_id",
+    "normalize_phone",
+    "order_view",
+]
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 ORDER_CURRENCY = "CNY"
@@ -68,7 +74,7 @@ def _order_total(items: list[dict[str, Any]]) -> float:
     return round(sum(item["price"] for item in items), 2)
 
 
-def _order_view(row: sqlite3.Row) -> dict[str, Any]:
+def order_view(row: sqlite3.Row) -> dict[str, Any]:
     items = json.loads(row["items"])
     return {
         "order_id": row["order_id"],
@@ -208,7 +214,7 @@ class ShopStore:
 
     def get_order(self, order_id: str) -> dict[str, Any]:
         with self._connect() as conn:
-            return _order_view(self._order_row(conn, order_id))
+            return order_view(self._order_row(conn, order_id))
 
     def get_product(self, product_id: str) -> dict[str, Any]:
         with self._connect() as conn:
@@ -269,7 +275,7 @@ class ShopStore:
                 "UPDATE users SET payment_methods = ? WHERE user_id = ?",
                 (json.dumps(methods), user["user_id"]),
             )
-            return _order_view(self._order_row(conn, row["order_id"]))
+            return order_view(self._order_row(conn, row["order_id"]))
 
     def return_items(
         self, order_id: str, item_ids: list[str], payment_method_id: str
@@ -317,4 +323,4 @@ class ShopStore:
                 "UPDATE orders SET status = 'return requested', details = ? WHERE order_id = ?",
                 (json.dumps(details), oid),
             )
-            return _order_view(self._order_row(conn, oid))
+            return order_view(self._order_row(conn, oid))

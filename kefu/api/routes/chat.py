@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
@@ -68,7 +69,9 @@ async def chat_messages(body: ChatMessageIn, app: AppAuth, runtime: RuntimeDep) 
             }
         )
     return event_stream_response(
-        dify_events(runtime.chat, turn), runtime.settings.stream_ping_seconds
+        dify_events(runtime.chat, turn),
+        runtime.settings.stream_ping_seconds,
+        on_close=partial(runtime.chat.abandon, turn),
     )
 
 

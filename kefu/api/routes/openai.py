@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
@@ -184,6 +185,7 @@ async def chat_completions(body: OpenAIChatIn, app: AppAuth, runtime: RuntimeDep
         openai_chunks(runtime.chat, turn, app.name, body.stream_options.include_usage),
         runtime.settings.stream_ping_seconds,
         COMMENT_PING,
+        on_close=partial(runtime.chat.abandon, turn),
     )
 
 

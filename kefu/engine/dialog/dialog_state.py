@@ -10,9 +10,12 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_CHOICES = 3  # options of a clarifying question
+
 __all__ = ["DialogState", "FlowFrame"]
 
 MAX_SUSPENDED = 3  # flows put aside for another topic, most recent last
+MAX_TOOL_MEMORY = 30  # agent mode: earlier tool calls the model still sees, most recent last
 
 
 @dataclass(slots=True)
@@ -61,16 +64,22 @@ class DialogState:
     unanswered_streak: int = 0  # fallback or low-confidence answers in a row
     last_intent: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)  # remembered slots (who is asking)
+    # The FAQ entries the bot asked the customer to choose between (a clarifying question).
+    choices: list[str] = field(default_factory=list)
+    # agent mode: the model's earlier tool calls, {"tool", "arguments", "result"} (strings)
+    tool_memory: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "profile": self.profile,
+            "tool_memory": self.tool_memory,
             "active": self.active.to_dict() if self.active else None,
             "suspended": [frame.to_dict() for frame in self.suspended],
             "language": self.language,
             "negative_streak": self.negative_streak,
             "unanswered_streak": self.unanswered_streak,
             "last_intent": self.last_intent,
+            "choices": self.choices,
         }
 
     @classmethod
@@ -95,7 +104,14 @@ class DialogState:
         language = data.get("language")
         intent = data.get("last_intent")
         profile = data.get("profile")
+        choices = data.get("choices")
+        memory = data.get("tool_memory")
         return cls(
+            tool_memory=[
+                {key: str(entry.get(key, "")) for key in ("tool", "arguments", "result")}
+                for entry in (memory if isinstance(memory, list) else [])
+                if isinstance(entry, dict)
+            ][-MAX_TOOL_MEMORY:],
             profile=dict(profile) if isinstance(profile, dict) else {},
             active=keep(FlowFrame.from_dict(data.get("active"))),
             suspended=suspended[-MAX_SUSPENDED:],
@@ -103,6 +119,9 @@ class DialogState:
             negative_streak=_count(data.get("negative_streak")),
             unanswered_streak=_count(data.get("unanswered_streak")),
             last_intent=intent if isinstance(intent, str) else None,
+            choices=[c for c in choices if isinstance(c, str)][:MAX_CHOICES]
+            if isinstance(choices, list)
+            else [],
         )
 
     def suspend_active(self) -> None:

@@ -59,6 +59,12 @@ def _answer_extractively(ctx: TurnContext) -> None:
         ctx.sources = [faq_source(app, hit, 1)]
         if ctx.reminder:
             ctx.answer = f"{ctx.answer}\n\n{replies.resume.get(ctx.language)}{ctx.reminder}"
+    elif ctx.route == "clarify":  # which of two answers: the customer picks by number
+        options = "\n".join(f"{n}. {hit.entry.question}" for n, hit in enumerate(ctx.faq_hits, 1))
+        ctx.answer = f"{replies.clarify.get(ctx.language)}\n{options}"
+        if ctx.reminder:
+            ctx.answer = f"{ctx.answer}\n\n{replies.resume.get(ctx.language)}{ctx.reminder}"
+        ctx.sources = [faq_source(app, hit, n) for n, hit in enumerate(ctx.faq_hits, 1)]
     elif ctx.route == "passage":
         best = ctx.passages[0].chunk
         prefix = replies.source_prefix.get(ctx.language).format(

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.core.types import FaqHit
 from kefu.engine.context import DIRECT, GUARDED, TurnContext
 from kefu.engine.dialog.dialog_state import DialogState
 from kefu.engine.dialog.flows import TurnFacts
 from kefu.engine.handoff_policy import apply_handoff_policy
 from kefu.engine.retrieval import asks_for_human, lookup_knowledge, retrieve
-from kefu.nlu.dialog_acts import detect_act, is_correction
+from kefu.nlu.dialog_acts import detect_act, is_correction, picked_option
 
 __all__ = ["run"]
 
@@ -55,8 +56,15 @@ async def run(ctx: TurnContext, record: dict[str, Any]) -> None:
                 # "不是，我问的是…": the flow started by mistake. Leave it, answer what they meant.
                 record["flow_left"] = {"flow": state.active.flow, "reason": "correction"}
                 state.active = None
-        if step is None:
+        chosen = _chosen(ctx, state) if step is None else None
+        state.choices = []
+        if chosen is not None:  # the answer to the clarifying question asked last turn
+            ctx.route, ctx.faq_hits, ctx.passages = "faq", [chosen], []
+            record["chose"] = chosen.entry.id
+        elif step is None:
             lookup_knowledge(ctx, record)
+            if ctx.route == "clarify":
+                state.choices = [hit.entry.id for hit in ctx.faq_hits]
             # A confident flow intent outranks an FAQ match: the classifier learnt the FAQ's
             # questions as out of scope, so "我的订单还没发货，能查一下吗" that it still calls
             # order.status wants the order looked up, not the shipping-time FAQ.
@@ -66,7 +74,7 @@ async def run(ctx: TurnContext, record: dict[str, Any]) -> None:
             if flow is not None and (state.active is None or state.active.flow != flow.name):
                 step = book.start(state, flow, facts, ctx.language)
             elif state.active is not None:
-                if ctx.route in DIRECT:  # a question on the side: answer it, then remind
+                if ctx.route in (*DIRECT, "clarify"):  # on the side: answer, then remind
                     ctx.reminder = book.pending_question(state, ctx.language)
                 else:
                     step = book.reask(state, ctx.language)
@@ -104,3 +112,16 @@ def _remember(ctx: TurnContext, state: DialogState, intent: str | None) -> None:
     state.unanswered_streak = state.unanswered_streak + 1 if ctx.route == "fallback" else 0
     if intent is not None:
         state.last_intent = intent
+
+
+def _chosen(ctx: TurnContext, state: DialogState) -> FaqHit | None:
+    """The FAQ entry the customer picked from the options of a clarifying question ("1",
+    "第二个", "the first one", or the option's question itself)."""
+    if not state.choices:
+        return None
+    entries = {entry.id: entry for entry in ctx.app.index.faq_entries}
+    options = [entries[c] for c in state.choices if c in entries]
+    index = picked_option(ctx.query, [entry.question for entry in options])
+    if index is None:
+        return None
+    return FaqHit(options[index], score=1.0, relevance=1.0, matched=options[index].question)

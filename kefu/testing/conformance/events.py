@@ -46,7 +46,7 @@ class EventHubConformance:
         assert hub.publish("c1", {"event": "agent_message"}) == 0
 
     async def test_every_listener_hears_in_order(self, hub: EventHub, replica: EventHub) -> None:
-        with hub.subscribe("c1") as first, hub.subscribe("c1") as second:
+        async with hub.subscribe("c1") as first, hub.subscribe("c1") as second:
             assert replica.publish("c1", {"n": 1}) > 0
             replica.publish("c1", {"n": 2})
             assert await received(first, 2) == [{"n": 1}, {"n": 2}]
@@ -55,21 +55,21 @@ class EventHubConformance:
     async def test_only_the_conversation_s_listeners_hear(
         self, hub: EventHub, replica: EventHub
     ) -> None:
-        with hub.subscribe("c1") as mine, hub.subscribe("c2") as theirs:
+        async with hub.subscribe("c1") as mine, hub.subscribe("c2") as theirs:
             replica.publish("c2", {"to": "c2"})
             assert await received(theirs) == [{"to": "c2"}]
             assert await nothing_more(mine)
 
     async def test_leaving_stops_delivery(self, hub: EventHub, replica: EventHub) -> None:
-        with hub.subscribe("c1") as left:
+        async with hub.subscribe("c1") as left:
             pass
-        with hub.subscribe("c1") as staying:
+        async with hub.subscribe("c1") as staying:
             replica.publish("c1", {"n": 1})
             assert await received(staying) == [{"n": 1}]
         assert await nothing_more(left)
 
     async def test_a_slow_listener_loses_the_oldest(self, hub: EventHub, replica: EventHub) -> None:
-        with hub.subscribe("c1") as slow:
+        async with hub.subscribe("c1") as slow:
             assert slow.maxsize > 0  # bounded, so a listener that never reads costs little
             for n in range(slow.maxsize + 5):
                 replica.publish("c1", {"n": n})
