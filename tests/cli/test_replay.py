@@ -150,10 +150,11 @@ def test_a_higher_threshold_and_a_changed_answer_are_the_changes_reported(
     report = _replay("--app", str(app), "--data-dir", str(live), *_window(), "--html", str(html))
     examples = report["examples"]
     assert {e["query"] for e in examples["route"]} == BELOW_NEW_THRESHOLD
-    assert all(e["before"]["route"] == "faq" for e in examples["route"])
+    # an FAQ answer, or the question which of two near-tied entries is meant (clarify)
+    assert all(e["before"]["route"] in ("faq", "clarify") for e in examples["route"])
     assert all(e["after"]["route"] in ("passage", "fallback") for e in examples["route"])
     assert {e["query"] for e in examples["knowledge"]} == BELOW_NEW_THRESHOLD
-    assert {e["before"]["knowledge"] for e in examples["knowledge"]} == {
+    assert {e["before"]["knowledge"].split(",")[0] for e in examples["knowledge"]} == {
         "faq:faq-zh-003", "faq:faq-zh-007", "faq:faq-zh-017",
     }  # fmt: skip
     answers = {e["query"]: e for e in examples["answer"]}
