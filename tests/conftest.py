@@ -24,6 +24,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """In-process tests train intents in-process (a child per runtime would cost seconds);
     the real servers of the integration tests train in a child, as `kefu serve` does."""
     overrides.setdefault("train_in_subprocess", False)
+    # One demo key serves every in-process test of the session: its default per-key limit
+    # (50/s) would make unrelated tests flaky. The limit's own tests set it.
+    overrides.setdefault("key_rate_per_s", 0)
     return Settings(
         data_dir=data_dir,
         admin_key=SecretStr(ADMIN_KEY),

@@ -20,7 +20,7 @@ from kefu.appfile.dialog_config import FlowConfig, NluConfig, intent_examples
 from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.appfile.handoff_config import HandoffConfig
 from kefu.appfile.llm_config import LLMConfig
-from kefu.appfile.security_config import SafetyConfig, SecurityConfig
+from kefu.appfile.security_config import SafetyConfig, SecurityConfig, WebConfig
 from kefu.appfile.tool_config import ToolList
 from kefu.appfile.yaml_lint import find_cut_values
 from kefu.core.errors import ConfigError
@@ -178,6 +178,7 @@ class AppConfig(Strict):
     tools: ToolList = Field(default_factory=list)
     llm: LLMConfig = LLMConfig()
     security: SecurityConfig = SecurityConfig()
+    web: WebConfig = WebConfig()
     safety: SafetyConfig = SafetyConfig()
     handoff: HandoffConfig = HandoffConfig()
     channels: list[ChannelConfig] = Field(

@@ -1,4 +1,4 @@
-"""The ``kefu`` command: serve, ask, chat, kb import, eval, test, demo-shop."""
+"""The ``kefu`` command: serve, ask, chat, kb import, eval, test, export, db, demo-shop."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kefu.cli.conversation_tests.command import test_command
+from kefu.cli.db import db_app
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
 from kefu.cli.eval_agent import agent_command
@@ -65,6 +67,7 @@ app.command("replay")(replay_command)
 export_app.command("conversations")(export_conversations)
 app.command("test")(test_command)
 app.add_typer(export_app, name="export")
+app.add_typer(db_app, name="db")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -87,6 +90,11 @@ def _friendly_errors() -> Iterator[None]:
         yield
     except KefuError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+    except ValidationError as exc:  # a KEFU_* setting that does not validate
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        err.print(f"[bold red]error:[/] {where + ': ' if where else ''}{first['msg']}")
         raise typer.Exit(2) from None
 
 
@@ -115,11 +123,13 @@ def serve(
     from threadpoolctl import threadpool_limits
 
     from kefu.api.app import create_app
+    from kefu.api.http_protocol import guarded_h11_protocol
 
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
     threadpool_limits(1)
-    settings = Settings()  # the same the runtime reads; the log set-up needs it first
+    with _friendly_errors():
+        settings = Settings()  # the same the runtime reads; the log set-up needs it first
     json_logs = configure_logging(settings.log_level, settings.log_format) == "json"
     with _friendly_errors():
         runtime = _build(app_files, demo, data_dir)
@@ -140,7 +150,12 @@ def serve(
             port=port,
             log_level=runtime.settings.log_level,
             access_log=False,
-            # Idle and surplus connections cannot starve everyone else of descriptors.
+            # Idle, slow and surplus connections cannot starve everyone else of descriptors:
+            # headers must arrive in time, and a connection over the cap is closed at once.
+            http=guarded_h11_protocol(
+                header_timeout_s=runtime.settings.header_timeout_s,
+                max_connections=runtime.settings.max_connections,
+            ),
             limit_concurrency=runtime.settings.max_connections,
             timeout_keep_alive=int(runtime.settings.keep_alive_s),
             log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)

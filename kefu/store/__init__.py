@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from kefu.core.key_hash import KeyHasher
 from kefu.core.records import TurnRecord
 from kefu.store.admin import AdminRepository, AuditEntry
 from kefu.store.agents import AgentRepository
@@ -37,13 +38,14 @@ __all__ = [
 class Store:
     """The one handle on persistent state, opened once per process."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key_hasher: KeyHasher | None = None) -> None:
         self.engine = engine
-        self.apps = AppRepository(engine)
+        self.key_hasher = key_hasher or KeyHasher()
+        self.apps = AppRepository(engine, self.key_hasher)
         self.conversations = ConversationRepository(engine)
         self.knowledge = KnowledgeRepository(engine)
         self.admin = AdminRepository(engine)
-        self.agents = AgentRepository(engine)
+        self.agents = AgentRepository(engine, self.key_hasher)
         self.handoff = HandoffRepository(engine)
         self.tickets = TicketRepository(engine)
         self.datasets = DatasetRepository(engine)
@@ -56,11 +58,12 @@ class Store:
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and migrate to the newest schema."""
+    def open(cls, url: str, key_hasher: KeyHasher | None = None) -> Store:
+        """Connect and migrate to the newest schema. ``key_hasher``: how keys are stored
+        (the server's HMAC; without one, plain SHA-256)."""
         engine = create_db_engine(url)
         run_migrations(engine)
-        return cls(engine)
+        return cls(engine, key_hasher)
 
     async def save_turn(self, turn: TurnRecord) -> None:
         """Persist a turn; returns once it is committed (group commit, see ``writer``)."""

@@ -126,7 +126,7 @@ async def inbox(
     runtime: RuntimeDep,
     state: Literal["pending_human", "human", "resolved"] | None = None,
     app: str | None = None,
-    min_wait_s: Annotated[float | None, Query(ge=0)] = None,
+    min_wait_s: Annotated[float | None, Query(ge=0, le=315_360_000)] = None,  # ≤ 10 years
     mine: bool = False,
     limit: Limit = 100,
 ) -> Response:

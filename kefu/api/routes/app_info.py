@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from kefu.api.deps import AppAuth
+from kefu.api.deps import ChatCaller
 from kefu.api.responses import json_response
 
 __all__ = ["router"]
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/v1", tags=["app"])
 
 
 @router.get("/parameters")
-async def parameters(app: AppAuth) -> Response:
-    config = app.config
+async def parameters(caller: ChatCaller) -> Response:
+    config = caller.app.config
     opening = config.opening_statement.get(config.language) if config.opening_statement else ""
     return json_response(
         {
@@ -41,13 +41,13 @@ async def parameters(app: AppAuth) -> Response:
 
 
 @router.get("/meta")
-async def meta(app: AppAuth) -> Response:
+async def meta(caller: ChatCaller) -> Response:
     return json_response({"tool_icons": {}})
 
 
 @router.get("/info")
-async def info(app: AppAuth) -> Response:
-    config = app.config
+async def info(caller: ChatCaller) -> Response:
+    config = caller.app.config
     return json_response(
         {
             "name": config.display_title(),

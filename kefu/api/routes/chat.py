@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.deps import ChatCaller, RuntimeDep
 from kefu.api.errors import status_for
 from kefu.api.responses import json_response
 from kefu.api.schemas import ChatMessageIn, StopIn
@@ -42,12 +42,12 @@ def _metadata(result: TurnResult) -> dict[str, Any]:
 
 
 @router.post("/chat-messages")
-async def chat_messages(body: ChatMessageIn, app: AppAuth, runtime: RuntimeDep) -> Response:
+async def chat_messages(body: ChatMessageIn, caller: ChatCaller, runtime: RuntimeDep) -> Response:
     """Send a customer message; the answer comes whole or as SSE events."""
     turn = await runtime.chat.prepare(
         ChatRequest(
-            app=app,
-            user=body.user,
+            app=caller.app,
+            user=caller.user(body.user),
             query=body.query,
             inputs=body.inputs,
             conversation_id=body.conversation_id or None,
@@ -116,8 +116,8 @@ async def dify_events(chat: ChatService, turn: PreparedTurn) -> AsyncIterator[by
 
 @router.post("/chat-messages/{task_id}/stop")
 async def stop_chat_message(
-    task_id: str, body: StopIn, app: AppAuth, runtime: RuntimeDep
+    task_id: str, body: StopIn, caller: ChatCaller, runtime: RuntimeDep
 ) -> Response:
     """Stop a streaming answer; what was sent so far is kept as the stored answer."""
-    runtime.chat.stop(app, body.user, task_id)
+    runtime.chat.stop(caller.app, caller.user(body.user), task_id)
     return json_response({"result": "success"})

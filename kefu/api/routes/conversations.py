@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.deps import ChatCaller, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.api.schemas import FeedbackIn, RenameIn, UserIn
 from kefu.core.records import ConversationRecord, MessageRecord
@@ -16,7 +16,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
 
-User = Annotated[str, Query(min_length=1, description="the end user's identifier")]
+User = Annotated[
+    str | None, Query(description="the end user's identifier (implied by a page session)")
+]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
@@ -56,16 +58,16 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
 
 @router.get("/messages")
 async def list_messages(
-    app: AppAuth,
+    caller: ChatCaller,
     runtime: RuntimeDep,
     conversation_id: Annotated[str, Query(min_length=1)],
-    user: User,
+    user: User = None,
     first_id: str | None = None,
     limit: Limit = 20,
 ) -> Response:
     """A conversation's history, oldest first; ``first_id`` pages back to older turns."""
     messages, has_more = await runtime.conversations.messages(
-        app, user, conversation_id, first_id=first_id or None, limit=limit
+        caller.app, caller.user(user), conversation_id, first_id=first_id or None, limit=limit
     )
     return json_response(
         {"limit": limit, "has_more": has_more, "data": [message_json(m) for m in messages]}
@@ -74,15 +76,15 @@ async def list_messages(
 
 @router.get("/conversations")
 async def list_conversations(
-    app: AppAuth,
+    caller: ChatCaller,
     runtime: RuntimeDep,
-    user: User,
+    user: User = None,
     last_id: str | None = None,
     limit: Limit = 20,
     sort_by: Literal["created_at", "-created_at", "updated_at", "-updated_at"] = "-updated_at",
 ) -> Response:
     conversations, has_more = await runtime.conversations.list_page(
-        app, user, last_id=last_id or None, limit=limit, sort_by=sort_by
+        caller.app, caller.user(user), last_id=last_id or None, limit=limit, sort_by=sort_by
     )
     return json_response(
         {
@@ -95,26 +97,28 @@ async def list_conversations(
 
 @router.delete("/conversations/{conversation_id}")
 async def delete_conversation(
-    conversation_id: str, body: UserIn, app: AppAuth, runtime: RuntimeDep
+    conversation_id: str, body: UserIn, caller: ChatCaller, runtime: RuntimeDep
 ) -> Response:
-    await runtime.conversations.delete(app, body.user, conversation_id)
+    await runtime.conversations.delete(caller.app, caller.user(body.user), conversation_id)
     return json_response({"result": "success"})
 
 
 @router.post("/conversations/{conversation_id}/name")
 async def rename_conversation(
-    conversation_id: str, body: RenameIn, app: AppAuth, runtime: RuntimeDep
+    conversation_id: str, body: RenameIn, caller: ChatCaller, runtime: RuntimeDep
 ) -> Response:
     renamed = await runtime.conversations.rename(
-        app, body.user, conversation_id, body.name, body.auto_generate
+        caller.app, caller.user(body.user), conversation_id, body.name, body.auto_generate
     )
     return json_response(conversation_json(renamed))
 
 
 @router.post("/messages/{message_id}/feedbacks")
 async def message_feedback(
-    message_id: str, body: FeedbackIn, app: AppAuth, runtime: RuntimeDep
+    message_id: str, body: FeedbackIn, caller: ChatCaller, runtime: RuntimeDep
 ) -> Response:
     """Like or dislike an answer; ``rating: null`` withdraws it."""
-    await runtime.conversations.feedback(app, body.user, message_id, body.rating, body.content)
+    await runtime.conversations.feedback(
+        caller.app, caller.user(body.user), message_id, body.rating, body.content
+    )
     return json_response({"result": "success"})
