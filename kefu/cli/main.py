@@ -23,11 +23,13 @@ from kefu.cli.db import db_app
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
 from kefu.cli.eval_agent import agent_command
+from kefu.cli.eval_handoff import handoff_command
 from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
 from kefu.cli.export_data import export_app
 from kefu.cli.kb_gaps import kb_gaps
+from kefu.cli.replay import export_conversations, replay_command
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.observability.logs import configure_logging
@@ -59,8 +61,11 @@ eval_app.command("faq")(faq_command)
 eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
+eval_app.command("handoff")(handoff_command)
 eval_app.command("agent")(agent_command)
 app.add_typer(eval_app, name="eval")
+app.command("replay")(replay_command)
+export_app.command("conversations")(export_conversations)
 app.command("test")(test_command)
 app.add_typer(export_app, name="export")
 app.add_typer(db_app, name="db")
