@@ -30,8 +30,8 @@ SECRETS_EXAMPLE = KUBERNETES / "overlays" / "production" / "secrets.env.example"
 # Settings and routes the deployment files already use that another branch of issue 15 adds
 # (readiness and drain). A test fails once one exists, so the entry
 # is deleted here and from then on checked like every other.
-PENDING_SETTINGS = {"KEFU_DRAIN_TIMEOUT_S": "graceful drain (issue 15 item 7)"}
-PENDING_ROUTES = {"/ready": "readiness check (issue 15 item 7)"}
+PENDING_SETTINGS: dict[str, str] = {}  # settings the manifests use before they exist
+PENDING_ROUTES: dict[str, str] = {}  # routes the probes use before they exist
 
 
 def tool(name: str, package: str) -> str:
