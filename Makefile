@@ -7,7 +7,7 @@ PORT ?= 8000
 DATA_DIR ?= ./data
 SHOP_PORT ?= 8100
 
-.PHONY: demo demo-reset test unit bench browser promtool redis-server haproxy clean
+.PHONY: demo demo-reset test unit bench browser promtool redis-server postgres haproxy clean
 
 # pip's own lines (each package as it is collected and installed) are the progress of the
 # long steps; a header says what is being installed and roughly how long it takes.
@@ -86,8 +86,17 @@ haproxy:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
 
+## Debian's postgresql: the store, API and hand-over tests also run on a PostgreSQL they
+## start themselves (a throw-away cluster on a free port; the system service is not used)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's postgresql for the PostgreSQL tests (apt, about a minute)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 ## Install the test extras, lint, type-check and run the whole suite
-test: $(VENV)/.test-installed browser promtool redis-server haproxy
+test: $(VENV)/.test-installed browser promtool redis-server postgres haproxy
 	$(BIN)/ruff check kefu tests bench examples
 	$(BIN)/ruff format --check kefu tests bench examples
 	$(BIN)/mypy
@@ -97,7 +106,7 @@ test: $(VENV)/.test-installed browser promtool redis-server haproxy
 	  echo "pytest was killed by signal $$((rc - 128)) (a native crash; its traceback is above)"; \
 	fi; exit $$rc
 
-unit: $(VENV)/.test-installed
+unit: $(VENV)/.test-installed postgres
 	$(BIN)/pytest -m "not integration and not slow"
 
 bench: $(VENV)/.test-installed

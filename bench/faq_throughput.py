@@ -626,7 +626,12 @@ def kefu_spec(host: str, kefu_bin: str, data_dir: Path, route_cache: bool = True
         argv=argv,
         host=host,
         port=port,
-        env={"KEFU_DEMO_API_KEY": API_KEY, "KEFU_ROUTE_CACHE": "1" if route_cache else "0"},
+        # A load generator is one key at full speed: no per-key limit (docs/security.md).
+        env={
+            "KEFU_DEMO_API_KEY": API_KEY,
+            "KEFU_ROUTE_CACHE": "1" if route_cache else "0",
+            "KEFU_KEY_RATE_PER_S": "0",
+        },
         data_dir=data_dir,
     )
 

@@ -45,7 +45,12 @@ def kefu_spec(host: str, data_dir: Path, mode: str) -> faq.ServerSpec:
     port = faq.free_port(host)
     argv = [sys.executable, "-m", "kefu.cli.main", "serve", "--demo", "--host", host,
             "--port", str(port), "--data-dir", str(data_dir)]  # fmt: skip
-    env = {"KEFU_DEMO_API_KEY": faq.API_KEY, "KEFU_ADMIN_KEY": ADMIN_KEY, **MODES[mode]}
+    env = {
+        "KEFU_DEMO_API_KEY": faq.API_KEY,
+        "KEFU_ADMIN_KEY": ADMIN_KEY,
+        "KEFU_KEY_RATE_PER_S": "0",
+    }
+    env.update(MODES[mode])
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return faq.ServerSpec(f"kefu-{mode}", argv, host, port, env, data_dir)
 

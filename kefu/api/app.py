@@ -29,6 +29,8 @@ from kefu.api.routes import (
     console,
     conversations,
     datasets,
+    files,
+    follow_up,
     handoff,
     knowledge_gaps,
     metrics,
@@ -116,6 +118,8 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     install_error_handlers(app)
     for module in (chat, conversations, handoff, app_info, openai, admin, admin_agents, agents):
         app.include_router(module.router)
+    app.include_router(files.router)  # images customers send
+    app.include_router(follow_up.router)  # suggested questions, variables, app feedbacks
     for module in (datasets, app_annotations, knowledge_gaps, analytics):  # curation, insight
         app.include_router(module.router)
     app.include_router(channels.router)  # WeCom, Feishu, webhooks (docs/channels.md)
@@ -124,15 +128,24 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     if settings.metrics and settings.metrics_port is None:
         app.include_router(metrics.router)
     app.mount("/static", StaticPages(directory=STATIC_DIR), name="static")
-    origins = sorted({o for a in runtime.apps.all() for o in a.config.security.cors_origins})
+    origins = sorted(
+        {o for a in runtime.apps.all() for o in a.config.security.cors_origins}
+        | {o for a in runtime.apps.public() for o in a.config.web.allowed_origins}
+    )
     if origins:
         # One CORS policy for the process: the union of the apps' origins (a preflight
-        # request carries no key, so it cannot be told which app it is for).
+        # request carries no key, so it cannot be told which app it is for). A page session
+        # is checked against its own app's web.allowed_origins (kefu.api.deps.check_origin).
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Kefu-User-Token",
+                "X-Kefu-User-Signature",
+            ],
             max_age=600,
         )
     app.add_middleware(

@@ -125,14 +125,27 @@ def openai_error_body(
 
 
 def error_response(
-    status: int, code: str, message: str, *, openai: bool = False, param: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    openai: bool = False,
+    param: str | None = None,
+    retry_after: int | None = None,
 ) -> Response:
+    """The error as a response; ``retry_after`` (seconds) goes into the envelope
+    (``retry_after``; OpenAI's under ``error``) and the ``Retry-After`` header."""
     body = (
         openai_error_body(status, code, message, param)
         if openai
         else error_body(status, code, message)
     )
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    if retry_after is not None:
+        (body["error"] if openai else body)["retry_after"] = retry_after
+    response = Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def speaks_openai(path: str) -> bool:
@@ -159,12 +172,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             log.error("request failed: %s", exc.message)
         param = exc.param if isinstance(exc, ApiError) else None
-        response = error_response(
-            status, exc.code, exc.message, openai=speaks_openai(request.url.path), param=param
+        retry_after = (
+            max(1, math.ceil(exc.retry_after)) if isinstance(exc, TooManyRequests) else None
         )
-        if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-        return response
+        return error_response(
+            status,
+            exc.code,
+            exc.message,
+            openai=speaks_openai(request.url.path),
+            param=param,
+            retry_after=retry_after,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -13,8 +13,14 @@ from kefu.api.errors import error_response, speaks_openai
 __all__ = ["RequestGuard"]
 
 _JSON_METHODS = {b"POST", b"PUT", b"PATCH"}
-# File uploads of the knowledge API (Dify's create-by-file / update-by-file) are multipart.
-_UPLOAD_SUFFIXES = ("/create-by-file", "/create_by_file", "/update-by-file", "/update_by_file")
+# File uploads (the knowledge API's create-by-file / update-by-file, chat images) are multipart.
+_UPLOAD_SUFFIXES = (
+    "/create-by-file",
+    "/create_by_file",
+    "/update-by-file",
+    "/update_by_file",
+    "/files/upload",  # images customers send (kefu.api.routes.files)
+)
 
 
 class RequestGuard:

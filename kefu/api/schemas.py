@@ -53,7 +53,7 @@ class _NullMeansUnset(Body):
 
 class ChatMessageIn(_NullMeansUnset):
     query: str
-    user: str
+    user: str | None = None  # implied by a page session or a signed identity
     inputs: dict[str, Any] = Field(default_factory=dict)
     response_mode: Literal["blocking", "streaming"] = "streaming"
     conversation_id: str | None = None
@@ -62,21 +62,21 @@ class ChatMessageIn(_NullMeansUnset):
 
 
 class StopIn(Body):
-    user: str
+    user: str | None = None  # implied by a page session or a signed identity
 
 
 class UserIn(Body):
-    user: str
+    user: str | None = None  # implied by a page session or a signed identity
 
 
 class RenameIn(_NullMeansUnset):
-    user: str
+    user: str | None = None  # implied by a page session or a signed identity
     name: str | None = None
     auto_generate: bool = False
 
 
 class FeedbackIn(Body):
-    user: str
+    user: str | None = None  # implied by a page session or a signed identity
     rating: Literal["like", "dislike"] | None
     content: str | None = None
 

@@ -24,9 +24,13 @@ def sse_data(payload: dict[str, Any] | str) -> bytes:
 
 
 async def with_pings(
-    source: AsyncIterator[bytes], interval: float, ping: bytes = PING
+    source: AsyncIterator[bytes],
+    interval: float,
+    ping: bytes = PING,
+    until: Callable[[], bool] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Forward ``source``, sending a ping whenever it is silent for ``interval`` seconds.
+    """Forward ``source``, sending a ping whenever it is silent for ``interval`` seconds;
+    an endless stream ends at a silent moment once ``until()`` is true (a draining server).
 
     The next item is awaited in its own task so a timeout never cancels the source;
     when the client goes away, the source is cancelled and closed properly.
@@ -36,6 +40,8 @@ async def with_pings(
         while True:
             done, _ = await asyncio.wait({pending}, timeout=interval)
             if not done:
+                if until is not None and until():
+                    return
                 yield ping
                 continue
             try:
@@ -78,5 +84,6 @@ def event_stream_response(
     ping_seconds: float,
     ping: bytes = PING,
     on_close: Callable[[], Awaitable[None]] | None = None,
+    until: Callable[[], bool] | None = None,
 ) -> StreamingResponse:
-    return EventStreamResponse(with_pings(source, ping_seconds, ping), on_close)
+    return EventStreamResponse(with_pings(source, ping_seconds, ping, until), on_close)

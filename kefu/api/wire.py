@@ -6,14 +6,19 @@ how Dify or OpenAI spell them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from kefu.core.handoff_records import AgentRecord
 from kefu.core.types import Source
 from kefu.services.chat import TurnUsage
 
-__all__ = ["agent_json", "dify_usage", "openai_usage", "retriever_resources"]
+__all__ = ["agent_json", "agent_thoughts", "dify_usage", "openai_usage", "retriever_resources"]
+
+_THOUGHT_IDS = uuid.UUID("6b0f5f5e-3c1a-4c1e-9d6e-6b6566750001")  # namespace for uuid5
 
 
 def dify_usage(usage: TurnUsage) -> dict[str, Any]:
@@ -57,3 +62,29 @@ def agent_json(agent: AgentRecord) -> dict[str, Any]:
         "key_prefix": agent.key_prefix,
         "disabled": agent.disabled,
     }
+
+
+def agent_thoughts(
+    tool_calls: Sequence[Mapping[str, Any]], message_id: str
+) -> list[dict[str, Any]]:
+    """Dify's ``agent_thought`` fields for the tools a turn called (function calling or a
+    flow's action), from the trace's entries: the tool, its arguments with PII masked, and
+    its outcome. The tool's raw result is not shown: it may hold fields (internal ids,
+    other systems' data) the business never meant for the customer's screen."""
+    thoughts = []
+    for position, call in enumerate(tool_calls, start=1):
+        observation = {"outcome": call.get("outcome"), "status_code": call.get("status_code")}
+        if call.get("error"):
+            observation["error"] = call["error"]
+        thoughts.append(
+            {
+                "id": str(uuid.uuid5(_THOUGHT_IDS, f"{message_id}/{position}")),
+                "position": position,
+                "thought": "",
+                "observation": orjson.dumps(observation).decode(),
+                "tool": call.get("tool", ""),
+                "tool_input": orjson.dumps(call.get("arguments") or {}).decode(),
+                "message_files": [],  # files a tool made; kefu's tools make none
+            }
+        )
+    return thoughts

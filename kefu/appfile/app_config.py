@@ -18,9 +18,10 @@ from kefu.appfile._strict import Strict
 from kefu.appfile.channel_config import ChannelConfig, unique_channel_names
 from kefu.appfile.dialog_config import FlowConfig, NluConfig, intent_examples
 from kefu.appfile.embedding_config import RetrievalConfig
+from kefu.appfile.env_vars import expand_env
 from kefu.appfile.handoff_config import HandoffConfig
 from kefu.appfile.llm_config import LLMConfig
-from kefu.appfile.security_config import SafetyConfig, SecurityConfig
+from kefu.appfile.security_config import SafetyConfig, SecurityConfig, WebConfig
 from kefu.appfile.tool_config import ToolList
 from kefu.appfile.yaml_lint import find_cut_values
 from kefu.core.errors import ConfigError
@@ -167,6 +168,9 @@ class AppConfig(Strict):
     persona: str = ""
     opening_statement: LocalizedText | None = None
     suggested_questions: list[str] = Field(default_factory=list)
+    suggested_questions_after_answer: bool = Field(
+        True, description="offer the closest FAQ questions after each answer"
+    )
     knowledge: KnowledgeConfig = KnowledgeConfig()
     replies: RepliesConfig = RepliesConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -178,6 +182,7 @@ class AppConfig(Strict):
     tools: ToolList = Field(default_factory=list)
     llm: LLMConfig = LLMConfig()
     security: SecurityConfig = SecurityConfig()
+    web: WebConfig = WebConfig()
     safety: SafetyConfig = SafetyConfig()
     handoff: HandoffConfig = HandoffConfig()
     channels: list[ChannelConfig] = Field(
@@ -295,6 +300,7 @@ def load_app_config(path: Path) -> AppConfig:
         raise ConfigError(f"invalid YAML: {where}{problem}", file=file) from None
     for cut in find_cut_values(text):
         log.warning("%s: %s", file, cut.describe())
+    data = expand_env(data, file=file)  # ${NAME} / ${NAME:-default}: per-deployment URLs
     config = parse_app_config(data, file=file, base_dir=path.parent)
     return config.model_copy(update={"source_file": path.resolve()})
 

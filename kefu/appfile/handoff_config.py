@@ -155,6 +155,11 @@ class HandoffConfig(Strict):
     """The app's hand-over policy (``handoff:`` in the app YAML)."""
 
     enabled: bool = Field(True, description="false: the bot never hands over")
+    escalate: bool = Field(
+        True,
+        description="hand over at once on a legal threat, a safety incident, fraud or a "
+        "complaint (kefu.nlu.escalation)",
+    )
     negative_streak: int = Field(
         0, ge=0, le=100, description="hand over after this many negative messages in a row (0: off)"
     )

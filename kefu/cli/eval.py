@@ -82,7 +82,12 @@ def intent(
     ] = False,
     threshold: Annotated[
         float | None,
-        typer.Option(min=0.0, max=1.0, help="out-of-scope below this probability [0.3]"),
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="out-of-scope below this probability [chosen on held-out training rows when "
+            "they hold oos examples, else 0.3]",
+        ),
     ] = None,
     regularization: Annotated[float | None, typer.Option(min=0.0, help="the SVM's C [0.5]")] = None,
 ) -> None:
@@ -146,8 +151,14 @@ def _print_table(metrics: dict[str, Any], report: Path | None) -> None:
         f"CPU {metrics['cpu_ms_per_query']:.2f})",
     )
     table.add_row("training", f"{metrics['train_seconds']:.1f} s")
+    how = {
+        "set": "as given",
+        "held-out": "chosen on a held-out 20 % of the training data, never the test file",
+        "default": "the default: too few oos training examples to choose one",
+    }.get(metrics.get("threshold_source", ""), "")
     table.add_row(
-        "threshold", f"{metrics['threshold']:.2f} (temperature {metrics['temperature']:.2f})"
+        "threshold",
+        f"{metrics['threshold']:.2f} ({how}; temperature {metrics['temperature']:.2f})",
     )
     out.print(table)
     if report is not None:

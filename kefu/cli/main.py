@@ -1,10 +1,11 @@
-"""The ``kefu`` command: serve, ask, chat, kb import, eval, test, demo-shop."""
+"""The ``kefu`` command: serve, ask, chat, kb import, eval, test, export, db, demo-shop."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -13,18 +14,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kefu.cli.conversation_tests.command import test_command
+from kefu.cli.db import db_app
 from kefu.cli.demo_shop import demo_shop
 from kefu.cli.eval import eval_app
 from kefu.cli.eval_agent import agent_command
+from kefu.cli.eval_handoff import handoff_command
 from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
 from kefu.cli.export_data import export_app
 from kefu.cli.kb_gaps import kb_gaps
+from kefu.cli.replay import export_conversations, replay_command
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.observability.logs import configure_logging
@@ -56,10 +61,14 @@ eval_app.command("faq")(faq_command)
 eval_app.command("retrieval")(retrieval_command)
 eval_app.command("questions")(questions_command)
 eval_app.command("injection")(injection_command)
+eval_app.command("handoff")(handoff_command)
 eval_app.command("agent")(agent_command)
 app.add_typer(eval_app, name="eval")
+app.command("replay")(replay_command)
+export_app.command("conversations")(export_conversations)
 app.command("test")(test_command)
 app.add_typer(export_app, name="export")
+app.add_typer(db_app, name="db")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -82,6 +91,11 @@ def _friendly_errors() -> Iterator[None]:
         yield
     except KefuError as exc:
         err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+    except ValidationError as exc:  # a KEFU_* setting that does not validate
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        err.print(f"[bold red]error:[/] {where + ': ' if where else ''}{first['msg']}")
         raise typer.Exit(2) from None
 
 
@@ -110,11 +124,14 @@ def serve(
     from threadpoolctl import threadpool_limits
 
     from kefu.api.app import create_app
+    from kefu.api.http_protocol import guarded_h11_protocol
+    from kefu.api.server import DrainingServer
 
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
     threadpool_limits(1)
-    settings = Settings()  # the same the runtime reads; the log set-up needs it first
+    with _friendly_errors():
+        settings = Settings()  # the same the runtime reads; the log set-up needs it first
     json_logs = configure_logging(settings.log_level, settings.log_format) == "json"
     with _friendly_errors():
         runtime = _build(app_files, demo, data_dir)
@@ -128,18 +145,26 @@ def serve(
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
     gc.freeze()
-    server = uvicorn.Server(
+    server = DrainingServer(
         uvicorn.Config(
             app,
             host=host,
             port=port,
             log_level=runtime.settings.log_level,
             access_log=False,
-            # Idle and surplus connections cannot starve everyone else of descriptors.
+            # Idle, slow and surplus connections cannot starve everyone else of descriptors:
+            # headers must arrive in time, and a connection over the cap is closed at once.
+            http=guarded_h11_protocol(
+                header_timeout_s=runtime.settings.header_timeout_s,
+                max_connections=runtime.settings.max_connections,
+            ),
             limit_concurrency=runtime.settings.max_connections,
             timeout_keep_alive=int(runtime.settings.keep_alive_s),
+            # SIGTERM: answers in flight finish within this, then the rest is cut off.
+            timeout_graceful_shutdown=math.ceil(runtime.settings.drain_timeout_s),
             log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)
-        )
+        ),
+        runtime,
     )
     where = f"http://{host}:{port}"
     names = ", ".join(a.name for a in runtime.apps.all())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import threading
 from dataclasses import dataclass, field
 
@@ -57,7 +56,6 @@ class AppRuntime:
     summaries: BoundedCache[tuple[str, str], str] = field(
         default_factory=lambda: BoundedCache(SUMMARY_CACHE_SIZE)
     )
-    web_token: str = field(default_factory=lambda: "web-" + secrets.token_urlsafe(24))
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

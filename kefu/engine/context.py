@@ -7,6 +7,7 @@ it — named beside it; later stages read it. The chat service fills the convers
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -48,7 +49,11 @@ class TurnContext:
     dialog: DialogState = field(default_factory=DialogState)  # flows; route updates it
     history: Sequence[MessageRecord] = ()  # recent turns, for a model (empty without one)
     sampling: SamplingConfig | None = None  # the caller's override of the app's sampling
+    images: int = 0  # images the customer sent with the message (a model is told, in words)
     trace: Trace = field(default_factory=Trace)
+    # When the turn happens (relative dates, business hours); None: now. A replay sets the
+    # recorded moment, so "上个月" and the opening hours mean what they meant then.
+    now: dt.datetime | None = None
     # input_guard
     query: str = ""
     masked_query: str = ""  # the query with PII masked (traces, prompts, storage)

@@ -48,6 +48,7 @@ __all__ = [
     "screen",
     "split_for_streaming",
     "stream_answer",
+    "with_image_note",
 ]
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ async def build_turn_prompt(ctx: TurnContext, sources: Sequence[Source]) -> list
             "language": ctx.language,
             "sources": sources,
             "history": history,
-            "question": mask(ctx.query),
+            "question": with_image_note(mask(ctx.query), ctx.images, ctx.language),
             "budget": budget,
             "window_turns": config.limits.history_turns,
             "grounded": bool(sources) or not config.llm.agent,
@@ -339,3 +340,12 @@ def _observe(record: dict[str, Any], state: AnswerState, span: Any) -> None:
         },
         error=record.get("error"),
     )
+
+
+IMAGE_NOTE = {"zh": "[顾客发送了一张图片]", "en": "[the customer sent an image]"}
+
+
+def with_image_note(question: str, images: int, language: str) -> str:
+    """The question as a model that cannot see images reads it: with a note per image."""
+    note = IMAGE_NOTE["zh" if language == "zh" else "en"]
+    return "\n".join([question, *[note] * images]) if images else question

@@ -2,7 +2,8 @@
 
 The route stage already hands over on an explicit request (转人工) and when a flow gives up
 asking; :func:`apply_handoff_policy`, called at its end, adds the app's triggers — negative
-or unanswered streaks and rules on intent and amount. :func:`settle_handoff`, called by the
+or unanswered streaks, rules on intent and amount, and escalations (legal threats, safety,
+fraud, complaints: :mod:`kefu.nlu.escalation`). :func:`settle_handoff`, called by the
 act stage once the flow's tool has run (a tool marked ``handoff_on_failure`` hands over
 too), names the reason and, outside business hours, turns the hand-over into a ticket with
 a reply saying so.
@@ -84,6 +85,9 @@ def _triggered(ctx: TurnContext, policy: HandoffConfig) -> str | None:
     for rule in policy.rules:
         if _rule_matches(ctx, rule):
             return rule.reason
+    understood = ctx.understood
+    if policy.escalate and understood is not None and understood.escalation is not None:
+        return understood.escalation  # legal_threat, safety, fraud or complaint
     if policy.negative_streak and state.negative_streak >= policy.negative_streak:
         state.negative_streak = 0
         return "negative_sentiment"

@@ -23,6 +23,7 @@ from kefu.core.caches import Cache, CacheFactory, in_memory
 from kefu.knowledge import tokenize
 from kefu.nlu.dialog_acts import DialogAct, detect_act, wants_human
 from kefu.nlu.entities import ENTITY_TYPES, Entity, EntityExtractor
+from kefu.nlu.escalation import Escalation, detect_escalation
 from kefu.nlu.intent import OUT_OF_SCOPE, IntentClassifier, IntentExample, IntentPrediction
 from kefu.nlu.intent.child import train_in_child
 from kefu.nlu.sentiment import Sentiment, analyze_sentiment
@@ -53,6 +54,7 @@ class Understood:
     sentiment: Sentiment
     act: DialogAct | None = None  # yes / no / cancel
     wants_human: bool = False  # 转人工, "talk to a human"
+    escalation: Escalation | None = None  # a legal threat, safety incident, fraud, complaint
     _records: dict[bool, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def record(self, *, mask: bool) -> dict[str, Any]:
@@ -197,6 +199,7 @@ class AppUnderstanding:
                     sentiment=analyze_sentiment(text),
                     act=detect_act(text),
                     wants_human=wants_human(text),
+                    escalation=detect_escalation(text),
                 ),
             )
         return cached

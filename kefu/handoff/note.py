@@ -36,6 +36,23 @@ REASONS: dict[str, dict[Language, str]] = {
     },
     "tool_failed": {"zh": "业务系统调用失败", "en": "a business-system call failed"},
     "rule": {"zh": "命中转人工规则", "en": "a hand-over rule matched"},
+    "legal_threat": {
+        "zh": "顾客提到投诉维权或法律途径",
+        "en": "the customer threatened legal action",
+    },
+    "safety": {
+        "zh": "顾客报告安全或健康问题",
+        "en": "the customer reported a safety or health issue",
+    },
+    "fraud": {
+        "zh": "顾客报告账号被盗或欺诈",
+        "en": "the customer reported fraud or a stolen account",
+    },
+    "complaint": {"zh": "顾客提出投诉", "en": "the customer made a complaint"},
+    "bot_unhelpful": {
+        "zh": "顾客表示机器人帮不上忙",
+        "en": "the customer said the bot was not helping",
+    },
 }
 _SUMMARY: dict[Language, dict[str, str]] = {
     "zh": {"intent": "意图 {}", "slots": "槽位 {}", "sentiment": "情绪 {}",

@@ -26,6 +26,7 @@ a new immutable snapshot and swap one reference, so a query sees the old or the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -37,8 +38,14 @@ from typing import Any, Literal
 import numpy as np
 
 from kefu.appfile.embedding_config import RetrievalConfig
-from kefu.core.errors import ConfigError, InvalidParam
+from kefu.core.errors import ConfigError, InvalidParam, RetrievalError
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
+from kefu.knowledge._dense_passages import (
+    ChunkVectors,
+    dense_scores,
+    open_chunk_vectors,
+    store_chunk_vectors,
+)
 from kefu.knowledge._faq import FaqIndex
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
@@ -61,6 +68,7 @@ from kefu.knowledge.rerank import Reranker
 from kefu.knowledge.tokenizer import detect_language, tokenize
 from kefu.knowledge.vectors.base import normalise_filters
 from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
+from kefu.knowledge.vectors.store import VectorStore
 
 __all__ = ["KnowledgeIndex", "Passages", "QueryVector", "knowledge_fingerprint"]
 
@@ -136,7 +144,7 @@ class _Snapshot:
     chunks: _ChunkIndex
     fingerprint: str | None
     faq_vectors: EmbeddedVectorIndex | None = None  # one row per FAQ form
-    chunk_vectors: EmbeddedVectorIndex | None = None  # one row per chunk
+    chunk_vectors: ChunkVectors | None = None  # one row per chunk (embedded or remote)
 
 
 class KnowledgeIndex:
@@ -146,6 +154,8 @@ class KnowledgeIndex:
     ``retrievers``: ``auto`` = hybrid when there is an embedder); ``reranker`` rescores the
     best ``retrieval.rerank.candidates`` passages of :meth:`search`. ``query_deadline_s``
     bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
+    ``vector_store`` (e.g. Milvus) holds the passage vectors instead of the data dir, shared
+    by every replica; FAQ form vectors stay embedded (few, and every one is scored).
     """
 
     def __init__(
@@ -156,6 +166,7 @@ class KnowledgeIndex:
         retrieval: RetrievalConfig | None = None,
         reranker: Reranker | None = None,
         query_deadline_s: float = QUERY_DEADLINE_S,
+        vector_store: VectorStore | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.retrieval = retrieval or RetrievalConfig()
@@ -171,6 +182,8 @@ class KnowledgeIndex:
         if mode != "lexical" and embedder is not None:
             self._fusion = Fusion.from_config(self.retrieval, mode, cosine_range(embedder))
             self.dense_passages = embeds_passages(embedder)
+        # Only passage vectors leave the process: without dense passages there are none.
+        self.vector_store = vector_store if self.dense_passages else None
         self.reranker = reranker
         self.dense_languages = embedder_languages(self.retrieval.embedding)
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
@@ -193,7 +206,10 @@ class KnowledgeIndex:
     @property
     def description(self) -> str:
         """Which retrieval is on, in one line: ``hybrid (BM25 + use-multilingual-v3, …)``."""
-        return describe_retrieval(self.retrievers, self.embedder, self.retrieval.fusion)
+        described = describe_retrieval(self.retrievers, self.embedder, self.retrieval.fusion)
+        if self.vector_store is not None:
+            described += f"; passage vectors in {self.vector_store.name}"
+        return described
 
     @property
     def calls_models(self) -> bool:
@@ -235,16 +251,23 @@ class KnowledgeIndex:
         fingerprint = fingerprint or knowledge_fingerprint(faqs, chunks, self.embedder_name)
         with self._write_lock:
             faq, chunk_index = FaqIndex.create(faqs), _ChunkIndex.create(chunks)
-            faq_vectors = chunk_vectors = None
+            faq_vectors: EmbeddedVectorIndex | None = None
+            chunk_vectors: ChunkVectors | None = None
             if self.embedder is not None:
                 faq_vectors = self._vectors(faq.forms)
-                if self.dense_passages:
+                if self.dense_passages and self.vector_store is not None:
+                    chunk_vectors = self._stored_vectors(chunks, fingerprint)
+                elif self.dense_passages:
                     chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
             snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
             if self.index_dir is not None:
                 lexicons = {"faq": faq.lexicon, "chunks": chunk_index.lexicon}
                 named = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
-                vectors = {name: found for name, found in named.items() if found is not None}
+                vectors = {
+                    name: found
+                    for name, found in named.items()
+                    if isinstance(found, EmbeddedVectorIndex)  # a remote store keeps its own
+                }
                 save_index(
                     self.index_dir, fingerprint, faqs, chunks, lexicons, vectors, self.embedder_name
                 )
@@ -262,12 +285,17 @@ class KnowledgeIndex:
             try:
                 faq = FaqIndex.create(faqs, folder / "faq")
                 chunk_index = _ChunkIndex.create(chunks, folder / "chunks")
-                faq_vectors = chunk_vectors = None
+                faq_vectors: EmbeddedVectorIndex | None = None
+                chunk_vectors: ChunkVectors | None = None
                 if self.embedder is not None:
                     faq_vectors = _load_vectors(folder / "faq_vectors", len(faq.forms))
-                    if self.dense_passages:
+                    if self.dense_passages and self.vector_store is not None:
+                        chunk_vectors = open_chunk_vectors(
+                            self.vector_store, self.embedder.dim, fingerprint, len(chunks)
+                        )
+                    elif self.dense_passages:
                         chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
-            except (OSError, ValueError, KeyError, IndexError, InvalidParam) as exc:
+            except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False
             self._snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
@@ -324,7 +352,12 @@ class KnowledgeIndex:
         With a reranker its score is the relevance, so ``min_relevance`` (the passage
         threshold) applies after reranking. Blocking: a chat turn uses :meth:`asearch`.
         """
-        hits = self._passage_candidates(query, top_k, filters, vector)
+        try:
+            hits = self._passage_candidates(query, top_k, filters, vector)
+        except RetrievalError as exc:  # the vector store is down: answer from BM25
+            logger.warning("passage vectors unavailable, searching lexically: %s", exc)
+            lexical = QueryVector(query[:MAX_QUERY_CHARS], None)
+            hits = self._passage_candidates(query, top_k, filters, lexical)
         if self.reranker is not None and hits:
             scores = self.reranker.rerank(query[:MAX_QUERY_CHARS], _rerank_texts(hits))
             hits = _reranked(hits, scores)
@@ -341,18 +374,49 @@ class KnowledgeIndex:
         min_relevance: float = 0.0,
     ) -> Passages:
         """:meth:`search` for a chat turn: the reranker is awaited by ``deadline``; if it
-        fails, the passages keep their fused order and relevance, and say so."""
-        hits = self._passage_candidates(query, top_k, filters, vector)
+        fails, the passages keep their fused order and relevance, and say so. A remote
+        vector store is called off the event loop, by the same deadline (else BM25)."""
+        hits, store_note = await self._turn_candidates(query, top_k, filters, vector, deadline)
         reranker = self.reranker
         if reranker is None or not hits:
-            return Passages(_cut(hits, top_k, min_relevance))
+            return Passages(_cut(hits, top_k, min_relevance), store_note)
         text, texts = query[:MAX_QUERY_CHARS], _rerank_texts(hits)
         scores = await self._reranker_guard.call(
             lambda: rerank_scores(reranker, text, texts, deadline=deadline), deadline=deadline
         )
         if isinstance(scores, Degraded):
             return Passages(_cut(hits, top_k, min_relevance), scores)
-        return Passages(_cut(_reranked(hits, scores), top_k, min_relevance))
+        return Passages(_cut(_reranked(hits, scores), top_k, min_relevance), store_note)
+
+    async def _turn_candidates(
+        self,
+        query: str,
+        top_k: int,
+        filters: Mapping[str, Any] | None,
+        vector: QueryVector,
+        deadline: float,
+    ) -> tuple[list[ChunkHit], Degraded | None]:
+        """:meth:`_passage_candidates`; with a remote vector store in a worker thread, and
+        lexical (with the reason) if the store fails or misses ``deadline``."""
+        stored = self._snapshot.chunk_vectors
+        if stored is None or isinstance(stored, EmbeddedVectorIndex) or vector.vector is None:
+            return self._passage_candidates(query, top_k, filters, vector), None
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            hits = await asyncio.wait_for(
+                asyncio.to_thread(self._passage_candidates, query, top_k, filters, vector),
+                remaining,
+            )
+            return hits, None
+        except TimeoutError:
+            note = Degraded("vector store", "timeout", "lexical")
+        except RetrievalError as exc:
+            note = Degraded("vector store", str(exc), "lexical")
+        logger.warning("passage vectors unavailable, searching lexically: %s", note.reason)
+        lexical = QueryVector(vector.text, None)
+        return self._passage_candidates(query, top_k, filters, lexical), note
 
     def _passage_candidates(
         self,
@@ -372,7 +436,7 @@ class KnowledgeIndex:
             dense = self._vector_of(query, vector)
         if dense is None:
             return _lexical_passages(snapshot.chunks, query, pool, allowed)
-        return self._hybrid_passages(snapshot, query, pool, allowed, dense)
+        return self._hybrid_passages(snapshot, query, pool, allowed, filters, dense)
 
     # --- dense and hybrid -------------------------------------------------------------
 
@@ -382,6 +446,16 @@ class KnowledgeIndex:
         if texts:
             index.add([str(i) for i in range(len(texts))], self.embedder.embed(texts))
         return index
+
+    def _stored_vectors(self, chunks: Sequence[Chunk], fingerprint: str) -> ChunkVectors:
+        """The passage vectors in the vector store; if it fails, in memory for now (and on
+        disk: the next start finds them missing in the store and tries the store again)."""
+        assert self.embedder is not None and self.vector_store is not None
+        try:
+            return store_chunk_vectors(self.vector_store, self.embedder, chunks, fingerprint)
+        except RetrievalError as exc:
+            logger.warning("vector store unavailable, passage vectors kept in memory: %s", exc)
+            return self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
 
     def _dense_for(self, query: str) -> bool:
         """Whether the embedder understands the query's language."""
@@ -454,6 +528,7 @@ class KnowledgeIndex:
         query: str,
         pool: int,
         allowed: np.ndarray | None,
+        filters: Mapping[str, Any] | None,
         vector: np.ndarray,
     ) -> list[ChunkHit]:
         index, fusion = snapshot.chunks, self._fusion
@@ -461,12 +536,8 @@ class KnowledgeIndex:
         if pool <= 0 or not index.chunks:
             return []
         limit = max(_CANDIDATES, pool)
-        cosine = snapshot.chunk_vectors.similarities(vector)
-        if allowed is not None:
-            cosine = np.where(allowed, cosine, -np.inf)
-        dense = np.argpartition(-cosine, limit)[:limit] if len(cosine) > limit else None
-        candidates = np.arange(len(cosine)) if dense is None else dense
-        candidates = candidates[np.isfinite(cosine[candidates])]
+        dense = dense_scores(snapshot.chunk_vectors, vector, limit, allowed, filters)
+        candidates = dense.nearest
         lexicon = index.lexicon
         weighed = lexicon.query(_query_tokens(query))
         bm25: dict[int, float] = {}
@@ -480,7 +551,7 @@ class KnowledgeIndex:
         if fusion.retrievers == "hybrid" and weighed.weight > 0:
             lexical = np.array([_coverage(lexicon, weighed.known, weighed.weight, d) for d in docs])
         scores = np.array([bm25.get(doc, 0.0) for doc in docs])
-        relevance, rank_key = fusion.fuse(lexical, scores, cosine[candidates])
+        relevance, rank_key = fusion.fuse(lexical, scores, dense.cosine_of(candidates))
         order = np.lexsort((-scores, -relevance, -rank_key))[:pool]
         return [
             ChunkHit(

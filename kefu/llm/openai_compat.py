@@ -153,6 +153,18 @@ class OpenAIChatModel:
         finally:
             await stream.close()  # closing the response cancels the upstream generation
 
+    async def reachable(self, timeout_s: float) -> None:
+        """Ask the server for its models (``GET /models``) once, without retries: raises
+        :class:`ProviderError` when it cannot be reached, fails, or refuses the key. A server
+        without that route (404) answered, so it is reachable."""
+        client = self._client.with_options(timeout=timeout_s, max_retries=0)
+        try:
+            await client.models.list()
+        except openai.NotFoundError:
+            return
+        except openai.OpenAIError as exc:
+            raise provider_error(exc, self.name) from exc
+
     async def aclose(self) -> None:
         """Close this event loop's client (its pooled connections)."""
         client = self._clients.pop(id(asyncio.get_running_loop()), None)

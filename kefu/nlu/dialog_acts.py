@@ -49,10 +49,22 @@ _CORRECTION = re.compile(
 )
 _HUMAN = re.compile(
     r"转人工|找人工|接人工|要人工|人工服务|真人客服|"
-    r"(?:我要|我想|给我|帮我|请|麻烦)(?:转|找|接|联系)?(?:人工|客服人员|真人)|"
+    r"(?:我要|我想|给我|帮我|请|麻烦)(?:转|找|接|联系)?(?:一下|个|一个|位)?"
+    r"(?:人工|客服人员|真人|活人)|"
+    r"(?:找|叫|来)(?:个|一个|位)?(?:客服人员|真人|活人)|(?:和|跟|同)(?:真人|活人)(?:聊|说|谈)|"
     r"^\s*(?:人工|人工客服|客服)\s*[!！。.]*\s*$|"
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+)?(?:human|person|real person|agent|someone)\b|"
-    r"\b(?:human|live)\s+agent\b|\breal person\b|\bcustomer service rep",
+    r"\b(?:human|live)\s+agent\b|\breal person\b|\bcustomer (?:service|support) "
+    r"(?:rep|representative|staff|person|agent)|\brepresentative\b|\bnot a (?:bot|robot|machine)\b|"
+    r"^\s*(?:an?\s+)?(?:agent|human|operator|representative)\s*(?:please|pls)?\s*[!.?]*\s*$",
+    re.IGNORECASE,
+)
+# "不用转人工", "no need for a human", "don't transfer me to an agent": the words of a request,
+# declined.
+_DECLINED = re.compile(
+    r"(?:不用|不要|不需要|无需|没必要|别)(?:帮我|给我)?(?:转|找|接)?(?:人工|客服人员|真人)|"
+    r"\b(?:no need (?:for|to)|don't|do not|no)\b[^.?!,]{0,12}"
+    r"\b(?:human|agent|person|representative|transfer)",
     re.IGNORECASE,
 )
 # "人工客服几点下班" asks about the agents; it is not a request for one.
@@ -110,7 +122,7 @@ def is_correction(text: str) -> bool:
 
 def wants_human(text: str) -> bool:
     """The customer asks for a human agent (转人工, "talk to a human")."""
-    if _HUMAN.search(text) is None:
+    if _HUMAN.search(text) is None or _DECLINED.search(text):
         return False
     return not (_ABOUT_AGENTS.search(text) and not re.search(r"转人工|我要|我想|帮我", text))
 

@@ -290,7 +290,7 @@ def channel_sent(app: str, channel: str, outcome: str) -> None:
 
 
 def rate_limited(limit: str) -> None:
-    """``limit``: user, key or concurrency."""
+    """``limit``: user, key, verified_user, session, ip or concurrency."""
     if _on:
         _limited[limit].inc()
 

@@ -9,6 +9,7 @@ from anyio import to_thread
 
 from kefu.core.errors import InvalidParam, NotFound
 from kefu.core.ids import is_id, utcnow
+from kefu.services.chat_files import purge_files_before
 from kefu.services.registry import AppRegistry
 from kefu.store import ApiKeyRecord, AuditEntry, Store
 
@@ -65,6 +66,9 @@ class AdminService:
             cutoff = utcnow() - timedelta(days=days)
             deleted[app.name] = await to_thread.run_sync(
                 self._store.admin.purge_before, app.id, cutoff
+            )
+            deleted[app.name]["files"] = await to_thread.run_sync(
+                purge_files_before, self._store, self._apps.data_dir, app.id, cutoff
             )
         await self._audit(actor, "retention.run", "*", deleted=deleted)
         return deleted

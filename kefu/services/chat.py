@@ -81,6 +81,7 @@ class ChatRequest:
     # None for clients whose history kefu keeps (kefu.engine.transcript).
     transcript: tuple[PriorTurn, ...] | None = None
     sampling: SamplingOverride | None = None  # the caller's, for a generated answer
+    images: int = 0  # images sent with the message (kefu.services.chat_files)
 
 
 @dataclass(slots=True)
@@ -158,7 +159,12 @@ class ChatService:
         self._admit(app, user_id)
         sampling = request.sampling.apply(app.config.llm.sampling) if request.sampling else None
         ctx = TurnContext(
-            app=app, raw_query=request.query, user=user, sampling=sampling, trace=_trace(app)
+            app=app,
+            raw_query=request.query,
+            user=user,
+            sampling=sampling,
+            trace=_trace(app),
+            images=request.images,
         )
         logged = log_context.turn_context()
         logged.app, logged.trace_id = app.name, ctx.trace.trace_id

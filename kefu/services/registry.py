@@ -9,14 +9,15 @@ from pathlib import Path
 
 from kefu.appfile.app_config import AppConfig
 from kefu.core.errors import NotFound
-from kefu.core.ids import hash_key
 from kefu.engine.annotation_book import AnnotationBook
 from kefu.engine.app import AppRuntime, sensitive_words
 from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import KnowledgeIndex
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
+from kefu.knowledge.vectors.store import MilvusVectorStore
 from kefu.llm.factory import LLMOverrides, build_chat_model
+from kefu.services.identity import IdentityVerifier
 from kefu.services.knowledge_sync import sync_config_sources
 from kefu.services.shared_state import SharedState
 from kefu.store import ApiKeyRecord, Store
@@ -49,18 +50,19 @@ def _annotation_book(app: AppRuntime, store: Store) -> AnnotationBook:
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """What a bearer key grants: its kind and, for app/web keys, the app."""
+    """What a bearer key grants: its kind and the app."""
 
-    kind: str  # app | web | dataset
+    kind: str  # app | dataset
     app: AppRuntime
-    key_id: str  # for rate limits and the audit log; "web:<app>" for the page token
+    key_id: str  # for rate limits and the audit log
 
 
 class AppRegistry:
     """Loads apps from YAML into the store and keeps the key → app map in memory.
 
-    Key lookups happen on every request, so keys live in a dict keyed by their SHA-256;
-    comparing hashes of long random keys leaks nothing an attacker can use.
+    Key lookups happen on every request, so keys live in a dict keyed by their stored digest
+    (an HMAC with the server secret, :mod:`kefu.core.key_hash`); comparing digests of long
+    random keys leaks nothing an attacker can use.
     """
 
     def __init__(
@@ -71,6 +73,8 @@ class AppRegistry:
         route_cache: bool = True,
         llm_overrides: LLMOverrides | None = None,
         train_in_subprocess: bool = False,
+        milvus_uri: str | None = None,
+        milvus_token: str = "",
         shared: SharedState | None = None,
     ) -> None:
         self._store = store
@@ -79,11 +83,17 @@ class AppRegistry:
         self._route_cache = route_cache
         self._llm_overrides = llm_overrides
         self._train_in_subprocess = train_in_subprocess
+        self._milvus_uri = milvus_uri
+        self._milvus_token = milvus_token
         self._apps: dict[str, AppRuntime] = {}
         self._credentials: dict[str, Credential] = {}
+        self._identities: dict[str, IdentityVerifier | None] = {}
 
     def load(self, config: AppConfig) -> AppRuntime:
         """Register (or update) an app from its config, sync its knowledge, build its index."""
+        identity = IdentityVerifier.from_config(
+            config.security.identity, str(config.source_file or config.name)
+        )
         record = self._store.apps.upsert_app(config.name, config.model_dump(mode="json"))
         sync_config_sources(self._store, record.id, config)
         tools = ToolRegistry.from_config(config.tools)
@@ -95,6 +105,7 @@ class AppRegistry:
                 embedder=build_embedder(config.knowledge.retrieval.embedding),
                 retrieval=config.knowledge.retrieval,
                 reranker=build_reranker(config.knowledge.retrieval.rerank),
+                vector_store=self._vector_store(config.name),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(
@@ -127,14 +138,33 @@ class AppRegistry:
             namespace=f"{record.id}:understanding",
         )
         self._apps[config.name] = runtime
+        self._identities[config.name] = identity
         self.refresh_credentials()
         return runtime
+
+    def _vector_store(self, app: str) -> MilvusVectorStore | None:
+        """Milvus for the app's passage vectors when KEFU_MILVUS_URI is set."""
+        if not self._milvus_uri:
+            return None
+        return MilvusVectorStore(self._milvus_uri, app, token=self._milvus_token)
+
+    def identity(self, app: AppRuntime) -> IdentityVerifier | None:
+        """How the app's end users prove who they are, if it is configured."""
+        return self._identities.get(app.name)
+
+    def public(self) -> list[AppRuntime]:
+        """The apps whose chat page is open to every visitor (``web.public``)."""
+        return [app for app in self._apps.values() if app.config.web.public]
 
     def get(self, name: str) -> AppRuntime:
         try:
             return self._apps[name]
         except KeyError:
             raise NotFound(f"no app named {name!r}") from None
+
+    @property
+    def data_dir(self) -> Path:
+        return self._data_dir
 
     def all(self) -> list[AppRuntime]:
         return list(self._apps.values())
@@ -167,12 +197,20 @@ class AppRegistry:
             for key_hash, key in self._store.apps.active_keys().items()
             if key.app_id in by_id
         }
-        for app in self._apps.values():
-            credentials[hash_key(app.web_token)] = Credential("web", app, f"web:{app.name}")
         self._credentials = credentials
 
     def authenticate(self, plaintext: str) -> Credential | None:
-        return self._credentials.get(hash_key(plaintext))
+        hasher = self._store.key_hasher
+        credential = self._credentials.get(hasher.digest(plaintext))
+        if credential is not None:
+            return credential
+        legacy = hasher.legacy_digest(plaintext)
+        if legacy is None or legacy not in self._credentials:
+            return None
+        # A key stored before the HMAC: rewrite its row once, then it is found directly.
+        self._store.apps.find_key(plaintext)
+        self.refresh_credentials()
+        return self._credentials.get(hasher.digest(plaintext))
 
     def refresh_knowledge(self) -> None:
         """Pick up knowledge changed by another process (e.g. ``kefu kb import``)."""

@@ -11,6 +11,7 @@ import kefu
 from kefu.appfile.app_config import load_app_config
 from kefu.core.errors import ConfigError
 from kefu.core.key_file import read_or_create_key
+from kefu.core.key_hash import KeyHasher
 from kefu.core.settings import Settings
 from kefu.engine.app import AppRuntime
 from kefu.llm.factory import LLMOverrides
@@ -25,7 +26,9 @@ from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
 from kefu.services.knowledge_loop import KnowledgeLoop
+from kefu.services.readiness import Readiness
 from kefu.services.registry import AppRegistry
+from kefu.services.sessions import PageSessions
 from kefu.services.shared_state import SharedState
 from kefu.store import Store
 
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 DEMO_APP = "demo-shop"
 ADMIN_KEY_FILE = "admin.key"
 DEMO_KEY_FILE = "demo-app.key"
+SECRET_FILE = "secret.key"
 
 
 def demo_app_file() -> Path:
@@ -47,6 +51,27 @@ def demo_app_file() -> Path:
         if candidate.is_file():
             return candidate
     raise ConfigError("the demo app is not installed", file=f"apps/{DEMO_APP}.yaml")
+
+
+def server_secret(settings: Settings) -> bytes:
+    """The secret that signs page sessions and HMACs stored keys: ``KEFU_SECRET_KEY``, or
+    one generated into the data dir (0600) on first start. Replicas must share it."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        if len(value) < 16:
+            raise ConfigError("KEFU_SECRET_KEY must be at least 16 characters (random)")
+        return value.encode("utf-8")
+    path = settings.data_dir / SECRET_FILE
+    secret, created = read_or_create_key(path, "")
+    if created and not settings.resolved_database_url().startswith("sqlite"):
+        # A shared database usually means replicas: each would make its own secret, and
+        # keys stored by one would not be found by the others.
+        log.warning(
+            "generated a server secret in %s; replicas sharing this database must share it: "
+            "set KEFU_SECRET_KEY on all of them",
+            path,
+        )
+    return secret.encode("utf-8")
 
 
 @dataclass
@@ -67,8 +92,10 @@ class Runtime:
     datasets: DatasetService
     annotations: AnnotationService
     knowledge_gaps: KnowledgeGapService
+    sessions: PageSessions
     analytics: AnalyticsService
     knowledge_loop: KnowledgeLoop
+    readiness: Readiness
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -85,8 +112,9 @@ class Runtime:
         names = [c.name for c in configs]
         if len(set(names)) != len(names):
             raise ConfigError(f"two app files declare the same name: {names}", key="name")
+        secret = server_secret(settings)
         shared = SharedState.build(settings)
-        store = Store.open(settings.resolved_database_url())
+        store = Store.open(settings.resolved_database_url(), KeyHasher(secret))
         overrides = LLMOverrides(
             base_url=settings.llm_base_url,
             model=settings.llm_model,
@@ -98,14 +126,17 @@ class Runtime:
             route_cache=settings.route_cache,
             llm_overrides=overrides,
             train_in_subprocess=settings.train_in_subprocess,
+            milvus_uri=settings.milvus_uri,
+            milvus_token=settings.milvus_token.get_secret_value() if settings.milvus_token else "",
             shared=shared,
         )
         announcements: list[str] = [shared.describe()]
         keys: list[str] = []
-        for config in configs:
-            app = registry.load(config)
-            lines = cls._ensure_app_key(registry, app, settings, demo)
-            (keys if app.name == DEMO_APP and demo else announcements).extend(lines)
+        with store.startup():  # replicas starting together take turns
+            for config in configs:
+                app = registry.load(config)
+                lines = cls._ensure_app_key(registry, app, settings, demo)
+                (keys if app.name == DEMO_APP and demo else announcements).extend(lines)
         if settings.admin_key is not None:
             admin_key = settings.admin_key.get_secret_value()
             keys.append("admin key: from KEFU_ADMIN_KEY")
@@ -137,8 +168,14 @@ class Runtime:
             datasets=datasets,
             annotations=annotations,
             knowledge_gaps=KnowledgeGapService(store),
+            sessions=PageSessions(
+                secret,
+                ttl_s=settings.page_session_ttl_s,
+                max_age_s=settings.page_session_max_age_s,
+            ),
             analytics=AnalyticsService(store),
             knowledge_loop=KnowledgeLoop(store, datasets, annotations),
+            readiness=Readiness(settings, store, registry),
             announcements=announcements,
             keys=keys,
         )

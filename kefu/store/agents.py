@@ -1,4 +1,4 @@
-"""Human agents and their keys (``agent-…``, stored as SHA-256 hashes)."""
+"""Human agents and their keys (``agent-…``, stored as HMACs: :mod:`kefu.core.key_hash`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from kefu.core.errors import Conflict
 from kefu.core.handoff_records import AgentRecord
-from kefu.core.ids import hash_key, new_id, utcnow
+from kefu.core.ids import new_id, utcnow
+from kefu.core.key_hash import KeyHasher, key_prefix
 from kefu.store.apps import generate_key
 from kefu.store.db import as_utc
 from kefu.store.models import AgentRow
@@ -35,8 +36,9 @@ def agent_record(row: AgentRow) -> AgentRecord:
 
 
 class AgentRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key_hasher: KeyHasher | None = None) -> None:
         self._engine = engine
+        self._hasher = key_hasher or KeyHasher()
 
     def create(self, name: str, apps: list[str]) -> tuple[AgentRecord, str]:
         """A new agent and its key; the plaintext is returned only now."""
@@ -44,8 +46,8 @@ class AgentRepository:
         row = AgentRow(
             id=new_id(),
             name=name,
-            key_prefix=plaintext[:10],
-            key_hash=hash_key(plaintext),
+            key_prefix=key_prefix(plaintext),
+            key_hash=self._hasher.digest(plaintext),
             apps=apps,
             online=False,
             last_assigned_at=None,
@@ -63,6 +65,13 @@ class AgentRepository:
 
     def ensure_admin(self) -> AgentRecord:
         """The agent row the admin key acts as in the console (it has no key of its own)."""
+        try:
+            return self._ensure_admin()
+        except IntegrityError:
+            # Two first requests at once both inserted it: the other one won; read its row.
+            return self._ensure_admin()
+
+    def _ensure_admin(self) -> AgentRecord:
         with Session(self._engine) as session, session.begin():
             row = session.scalar(select(AgentRow).where(AgentRow.key_hash == _NO_KEY))
             if row is None:
@@ -80,19 +89,31 @@ class AgentRepository:
             row = session.get(AgentRow, agent_id)
             if row is None or row.disabled_at is not None or row.key_hash == _NO_KEY:
                 return None
-            row.key_hash = hash_key(plaintext)
-            row.key_prefix = plaintext[:10]
+            row.key_hash = self._hasher.digest(plaintext)
+            row.key_prefix = key_prefix(plaintext)
             session.flush()
             return agent_record(row), plaintext
 
     def by_key(self, plaintext: str) -> AgentRecord | None:
-        with Session(self._engine) as session:
+        """The agent holding this key; a key stored as plain SHA-256 (before the HMAC) is
+        found too, and rewritten as an HMAC."""
+        digest = self._hasher.digest(plaintext)
+        digests = [digest]
+        legacy = self._hasher.legacy_digest(plaintext)
+        if legacy is not None:
+            digests.append(legacy)
+        with Session(self._engine) as session, session.begin():
             row = session.scalar(
                 select(AgentRow).where(
-                    AgentRow.key_hash == hash_key(plaintext), AgentRow.disabled_at.is_(None)
+                    AgentRow.key_hash.in_(digests), AgentRow.disabled_at.is_(None)
                 )
             )
-            return agent_record(row) if row else None
+            if row is None:
+                return None
+            if row.key_hash != digest:
+                row.key_hash = digest
+                session.flush()
+            return agent_record(row)
 
     def get(self, agent_id: str) -> AgentRecord | None:
         with Session(self._engine) as session:

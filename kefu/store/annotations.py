@@ -41,8 +41,8 @@ class AnnotationRepository:
         if keyword:
             where.append(
                 or_(
-                    AnnotationRow.question.contains(keyword, autoescape=True),
-                    AnnotationRow.answer.contains(keyword, autoescape=True),
+                    AnnotationRow.question.icontains(keyword, autoescape=True),
+                    AnnotationRow.answer.icontains(keyword, autoescape=True),
                 )
             )
         with Session(self._engine) as session:

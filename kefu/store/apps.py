@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from kefu.core.ids import hash_key, new_id, utcnow
+from kefu.core.ids import new_id, utcnow
+from kefu.core.key_hash import KeyHasher, key_prefix
 from kefu.core.records import ApiKeyRecord, AppRecord
 from kefu.store.db import as_utc
 from kefu.store.models import ApiKeyRow, AppRow
@@ -35,8 +36,9 @@ def _key(row: ApiKeyRow) -> ApiKeyRecord:
 class AppRepository:
     """Reads and writes apps and API keys."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key_hasher: KeyHasher | None = None) -> None:
         self._engine = engine
+        self._hasher = key_hasher or KeyHasher()
 
     def upsert_app(self, name: str, config: dict[str, Any]) -> AppRecord:
         """Create the app or store its new configuration; the id never changes."""
@@ -88,23 +90,36 @@ class AppRepository:
                     id=key_id,
                     app_id=app_id,
                     kind=kind,
-                    prefix=plaintext[:10],
-                    key_hash=hash_key(plaintext),
+                    prefix=key_prefix(plaintext),
+                    key_hash=self._hasher.digest(plaintext),
                     created_at=utcnow(),
                     revoked_at=None,
                 )
             )
-        record = ApiKeyRecord(key_id, app_id, kind, plaintext[:10], utcnow(), False)
+        record = ApiKeyRecord(key_id, app_id, kind, key_prefix(plaintext), utcnow(), False)
         return record, plaintext
 
     def ensure_key(self, app_id: str | None, kind: str, plaintext: str) -> None:
         """Register a key given from outside (e.g. ``KEFU_DEMO_API_KEY``) if it is new."""
-        with Session(self._engine) as session:
-            existing = session.scalar(
-                select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(plaintext))
-            )
-        if existing is None:
+        if self.find_key(plaintext) is None:
             self.create_key(app_id, kind, plaintext)
+
+    def find_key(self, plaintext: str) -> ApiKeyRecord | None:
+        """The stored key ``plaintext`` is, revoked or not. A key stored before the HMAC (plain
+        SHA-256), or with a prefix that shows too much of it, is rewritten now that its
+        plaintext is at hand."""
+        digests = [self._hasher.digest(plaintext)]
+        legacy = self._hasher.legacy_digest(plaintext)
+        if legacy is not None:
+            digests.append(legacy)
+        with Session(self._engine) as session, session.begin():
+            row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash.in_(digests)))
+            if row is None:
+                return None
+            row.key_hash = digests[0]
+            row.prefix = key_prefix(plaintext)
+            session.flush()
+            return _key(row)
 
     def active_keys(self) -> dict[str, ApiKeyRecord]:
         """All usable keys by hash, for the in-memory key cache."""

@@ -152,7 +152,7 @@ class DatasetRepository:
         """One page of a dataset's documents (None: the default dataset), newest first."""
         where = [DocumentRow.app_id == app_id, _in_dataset(dataset_id)]
         if keyword:
-            where.append(DocumentRow.name.contains(keyword, autoescape=True))
+            where.append(DocumentRow.name.icontains(keyword, autoescape=True))
         with Session(self._engine) as session:
             total = session.scalar(select(func.count()).select_from(DocumentRow).where(*where))
             rows = session.scalars(

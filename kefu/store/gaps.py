@@ -59,7 +59,7 @@ class QuestionRepository:
                 MessageRow.query != "",
                 MessageRow.id.not_in(resolved),
             )
-            .order_by(MessageRow.created_at.desc())
+            .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
         )
 
     def asked_since(

@@ -264,7 +264,9 @@ class HandoffRepository:
 
     def csat(self, *, app_ids: Collection[str] | None = None, limit: int = 100) -> list[CsatRecord]:
         with Session(self._engine) as session:
-            query = select(CsatRow).order_by(CsatRow.created_at.desc()).limit(limit)
+            query = (
+                select(CsatRow).order_by(CsatRow.created_at.desc(), CsatRow.id.desc()).limit(limit)
+            )
             if app_ids is not None:
                 query = query.where(CsatRow.app_id.in_(list(app_ids)))
             return [_csat(row) for row in session.scalars(query)]

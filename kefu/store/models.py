@@ -39,6 +39,7 @@ __all__ = [
     "EndUserRow",
     "FaqRow",
     "FeedbackRow",
+    "FileRow",
     "GapResolutionRow",
     "HandoffEventRow",
     "MessageRow",
@@ -431,3 +432,24 @@ class ChannelCursorRow(Base):
     channel: Mapped[str] = mapped_column(String(64), primary_key=True)
     cursor: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FileRow(Base):
+    """A file a customer sent: an uploaded image (``path`` under the data dir) or a remote
+    URL kept as given (never fetched); ``message_id`` once a message carries it."""
+
+    __tablename__ = "message_files"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    end_user_id: Mapped[str] = mapped_column(String(36), index=True)
+    transfer_method: Mapped[str] = mapped_column(String(16))  # local_file | remote_url
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    extension: Mapped[str] = mapped_column(String(16))
+    mime_type: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from kefu.core.localized import LocalizedText
 from kefu.core.types import Language
 
-__all__ = ["FAILURES", "Outcome", "Tool", "ToolContext", "ToolResult", "trace_entry"]
+__all__ = [
+    "FAILURES",
+    "MAX_RECORDED_RESULT_CHARS",
+    "Outcome",
+    "Tool",
+    "ToolContext",
+    "ToolResult",
+    "recorded_result",
+    "trace_entry",
+]
 
 Outcome = Literal["ok", "invalid_arguments", "not_found", "error", "timeout", "unavailable"]
 FAILURES: frozenset[Outcome] = frozenset({"error", "timeout", "unavailable"})
@@ -77,12 +86,14 @@ class Tool(Protocol):
 def trace_entry(
     name: str, arguments: Mapping[str, Any], result: ToolResult, mask: Callable[[str], str]
 ) -> dict[str, Any]:
-    """What a conversation trace keeps of a call: masked arguments and the outcome.
+    """What a conversation trace keeps of a call: masked arguments, the outcome and the
+    result's data (``result``, masked too), so that ``kefu replay`` can answer the call again
+    from the record (:mod:`kefu.tools.recorded`).
 
-    ``mask`` (the engine passes the PII mask) runs over every string argument and the error.
-    Headers, URLs and environment values never appear here.
+    ``mask`` (the engine passes the PII mask) runs over every string argument, every string
+    of the result and the error. Headers, URLs and environment values never appear here.
     """
-    return {
+    entry: dict[str, Any] = {
         "tool": name,
         "arguments": _masked(dict(arguments), mask),
         "outcome": result.outcome,
@@ -91,6 +102,28 @@ def trace_entry(
         "size_bytes": result.size_bytes,
         "error": mask(result.error) if result.error else None,
     }
+    recorded = recorded_result(result, mask)
+    if recorded is not None:
+        entry["result"] = recorded
+    return entry
+
+
+MAX_RECORDED_RESULT_CHARS = 16_000
+"""A result larger than this (as JSON) is not kept in the trace: a replay answers that call
+'not recorded' rather than every trace carrying a large response."""
+
+
+def recorded_result(result: ToolResult, mask: Callable[[str], str]) -> dict[str, Any] | None:
+    """The part of a successful result a replay needs: the mapped ``data``, and the ``raw``
+    response when there is no data (what a model sees, :meth:`ToolResult.model_content`)."""
+    if not result.ok:
+        return None
+    kept: dict[str, Any] = {"data": _masked(result.data, mask)}
+    if not result.data and result.raw is not None:
+        kept["raw"] = _masked(result.raw, mask)
+    if len(json.dumps(kept, ensure_ascii=False, default=str)) > MAX_RECORDED_RESULT_CHARS:
+        return None
+    return kept
 
 
 def _masked(value: Any, mask: Callable[[str], str]) -> Any:

@@ -7,7 +7,8 @@ is ever sent, as no OpenAI client sends one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -26,17 +27,31 @@ ASKED = "好的，请提供您的订单号（以 # 开头，例如 #W1234567）�
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A demo shop of this module's own (its orders change); the demo app's tools read
-    KEFU_DEMO_SHOP_URL at each call."""
+def shops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """A demo shop of this module's own per database backend: its orders change, and each
+    backend's run of a test starts from the same orders."""
     try:
         find_source()
     except ShopConfigError as exc:
         pytest.skip(f"τ²-bench retail data absent (shared/data/tau2_retail/db.json): {exc}")
-    data_dir: Path = tmp_path_factory.mktemp("openai-dialog-shop")
-    with running_demo_shop(data_dir) as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KEFU_DEMO_SHOP_URL", url)
-        yield url
+    with ExitStack() as running:
+        urls: dict[str, str] = {}
+
+        def shop_for(backend: str) -> str:
+            if backend not in urls:
+                data_dir: Path = tmp_path_factory.mktemp(f"openai-dialog-shop-{backend}")
+                urls[backend] = running.enter_context(running_demo_shop(data_dir))
+            return urls[backend]
+
+        yield shop_for
+
+
+@pytest.fixture
+def shop(shops: Callable[[str], str], db_backend: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """This backend's shop; the demo app's tools read KEFU_DEMO_SHOP_URL at each call."""
+    url = shops(db_backend)
+    monkeypatch.setenv("KEFU_DEMO_SHOP_URL", url)
+    return url
 
 
 @pytest.fixture

@@ -36,13 +36,15 @@ def test_chat_page_and_streaming_over_http(server: str) -> None:
     assert page.status_code == 200 and "chat.js" in page.text
     assert httpx.get(server + "/static/chat.js").status_code == 200
     config = httpx.get(server + "/web/config").json()
-    assert config["app"] == "demo-shop" and config["token"].startswith("web-")
-    headers = {"Authorization": f"Bearer {config['token']}"}
+    assert config["app"] == "demo-shop" and "token" not in config
+    session = httpx.post(server + "/web/session", json={"app": "demo-shop"}).json()
+    assert session["user"].startswith("web-")
+    headers = {"Authorization": f"Bearer {session['token']}"}
     with httpx.stream(
         "POST",
         server + "/v1/chat-messages",
         headers=headers,
-        json={"query": "订单多久发货?", "user": "web-1", "response_mode": "streaming"},
+        json={"query": "订单多久发货?", "response_mode": "streaming"},
     ) as response:
         assert response.status_code == 200
         body = "".join(response.iter_text())

@@ -8,18 +8,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from kefu.api.app import create_app
 from kefu.core.ids import utcnow
 from kefu.services.runtime import Runtime
-from tests.conftest import ADMIN_KEY, FIXTURES, make_settings
+from kefu.store.models import ConversationRow, MessageRow
+from tests.conftest import ADMIN_KEY, FIXTURES, backend_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 TINY = FIXTURES / "apps" / "tiny"
 
 
 @pytest.fixture
-def guarded(tmp_path: Path) -> Iterator[Runtime]:
+def guarded(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> Iterator[Runtime]:
     """A small app with tight limits, CORS for one origin, and 30-day retention."""
     app_file = tmp_path / "guarded.yaml"
     app_file.write_text(
@@ -37,7 +39,7 @@ security:
 """,
         encoding="utf-8",
     )
-    runtime = Runtime.build(make_settings(tmp_path / "data"), [app_file])
+    runtime = Runtime.build(backend_settings(request, db_backend, tmp_path / "data"), [app_file])
     yield runtime
     runtime.close()
 
@@ -161,16 +163,21 @@ async def test_retention_deletes_old_messages_only(
     app = guarded.apps.get("guarded")
     long_ago = utcnow() - timedelta(days=40)
     with guarded.store.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE messages SET created_at = ? WHERE id = ?",
-            (long_ago.strftime("%Y-%m-%d %H:%M:%S.%f"), old["message_id"]),
+        connection.execute(
+            update(MessageRow).where(MessageRow.id == old["message_id"]).values(created_at=long_ago)
         )
-        connection.exec_driver_sql(
-            "UPDATE conversations SET updated_at = ? WHERE id = ?",
-            (long_ago.strftime("%Y-%m-%d %H:%M:%S.%f"), old["conversation_id"]),
+        connection.execute(
+            update(ConversationRow)
+            .where(ConversationRow.id == old["conversation_id"])
+            .values(updated_at=long_ago)
         )
     result = (await http.post("/admin/retention/run", headers=ADMIN)).json()
-    assert result["deleted"]["guarded"] == {"messages": 1, "traces": 1, "conversations": 1}
+    assert result["deleted"]["guarded"] == {
+        "messages": 1,
+        "traces": 1,
+        "conversations": 1,
+        "files": 0,
+    }
     assert guarded.store.conversations.get_message(app.id, old["message_id"]) is None
     assert guarded.store.conversations.get_trace(old["message_id"]) is None
     assert guarded.store.conversations.get_message(app.id, new["message_id"]) is not None

@@ -138,3 +138,15 @@ def assert_language(texts: list[str], language: str) -> None:
             assert not ENGLISH_WORD.search(text), f"English in the Chinese UI: {text!r}"
         else:
             assert not CJK.search(text), f"Chinese in the English UI: {text!r}"
+
+
+def page_user(page: Page) -> str:
+    """The visitor id of the page's session (kefu generated and signed it; the page keeps the
+    session token in localStorage)."""
+    import jwt
+
+    token = page.evaluate("() => localStorage.getItem('kefu.web.session')")
+    assert isinstance(token, str), "the page holds no session"
+    user = jwt.decode(token, options={"verify_signature": False})["sub"]
+    assert isinstance(user, str) and user.startswith("web-")
+    return user

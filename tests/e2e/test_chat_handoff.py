@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.e2e.browser import assert_apart, assert_on_screen, readable_text
+from tests.e2e.browser import assert_apart, assert_on_screen, page_user, readable_text
 from tests.servers import KEY, running_server
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def test_agent_reply_reaches_the_page_live_and_the_customer_rates_it(
         assert_on_screen(page, banner)
         assert_apart(banner, page.locator("#messages"))
 
-        user = page.evaluate("() => Object.values(localStorage).find(v => v.startsWith('web-'))")
+        user = page_user(page)
         conversations = httpx.get(
             f"{server}/v1/conversations", params={"user": user}, headers=CUSTOMER
         ).json()["data"]

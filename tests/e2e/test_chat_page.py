@@ -19,6 +19,7 @@ from tests.e2e.browser import (
     assert_no_page_scroll,
     assert_on_screen,
     box,
+    page_user,
     readable_text,
 )
 from tests.servers import KEY, running_server
@@ -213,7 +214,7 @@ def test_ask_see_sources_and_like(server: str, browser: Browser) -> None:
 
     page.locator(".feedback-like").first.click()
     page.wait_for_selector('.feedback-like[aria-pressed="true"]')
-    user = page.evaluate("() => Object.values(localStorage).find(v => v.startsWith('web-'))")
+    user = page_user(page)
     assert console_errors == []
     page.context.close()
 

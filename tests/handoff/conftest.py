@@ -1,4 +1,7 @@
-"""A served hand-over app (real uvicorn in a thread, for live events) and a webhook receiver."""
+"""A served hand-over app (real uvicorn in a thread, for live events) and a webhook receiver.
+
+The hand-over tier runs on SQLite and on PostgreSQL: the same tests, once per database; the
+desk runtime and its server are kept per module and per database."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import uvicorn
 
 from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
-from tests.conftest import ADMIN_KEY, FIXTURES, make_settings
+from tests.conftest import ADMIN_KEY, BACKENDS, FIXTURES, PerBackend, backend_settings
 from tests.handoff.receiver import Receiver, running_receiver
 from tests.servers import free_port
 
@@ -29,25 +32,55 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def desk_runtime(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Runtime]:
-    folder = tmp_path_factory.mktemp("desk")
-    app_file = folder / "desk.yaml"
-    app_file.write_text(
-        DESK_APP.read_text(encoding="utf-8")
-        .replace("FAQ_PATH", str(FIXTURES / "apps" / "tiny" / "faq.jsonl"))
-        .replace("WEBHOOK_URL", receiver.url),
-        encoding="utf-8",
-    )
-    runtime = Runtime.build(make_settings(folder / "data"), [app_file])
-    runtime.handoff.notify.dispatcher.backoff_s = 0.01
-    yield runtime
-    runtime.close()
+@pytest.fixture(params=BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def desk_key(desk_runtime: Runtime) -> str:
-    return desk_runtime.apps.new_key(desk_runtime.apps.get("desk"), "app")[1]
+def desk_runtimes() -> Iterator[PerBackend[Runtime]]:
+    pool: PerBackend[Runtime] = PerBackend(Runtime.close)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def desk_runtime(
+    request: pytest.FixtureRequest,
+    desk_runtimes: PerBackend[Runtime],
+    db_backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    receiver: Receiver,
+) -> Runtime:
+    """The desk app, one runtime per module and database."""
+
+    def build() -> Runtime:
+        folder = tmp_path_factory.mktemp(f"desk-{db_backend}")
+        app_file = folder / "desk.yaml"
+        app_file.write_text(
+            DESK_APP.read_text(encoding="utf-8")
+            .replace("FAQ_PATH", str(FIXTURES / "apps" / "tiny" / "faq.jsonl"))
+            .replace("WEBHOOK_URL", receiver.url),
+            encoding="utf-8",
+        )
+        # Module-long: its PostgreSQL database outlives the test that built it.
+        settings = backend_settings(request, db_backend, folder / "data", drop=False)
+        runtime = Runtime.build(settings, [app_file])
+        runtime.handoff.notify.dispatcher.backoff_s = 0.01
+        return runtime
+
+    return desk_runtimes.get(db_backend, build)
+
+
+@pytest.fixture(scope="module")
+def desk_keys() -> PerBackend[str]:
+    return PerBackend()
+
+
+@pytest.fixture
+def desk_key(desk_runtime: Runtime, desk_keys: PerBackend[str], db_backend: str) -> str:
+    app = desk_runtime.apps.get("desk")
+    return desk_keys.get(db_backend, lambda: desk_runtime.apps.new_key(app, "app")[1])
 
 
 @dataclass
@@ -102,12 +135,23 @@ async def desk(desk_runtime: Runtime, desk_key: str) -> AsyncIterator[Desk]:
         await desk_runtime.handoff.notify.dispatcher.drain()
 
 
-@pytest.fixture(scope="module")
-def served_desk(desk_runtime: Runtime) -> Iterator[str]:
-    """The desk app on a real port (live event streams need a real server)."""
+@dataclass
+class ServedDesk:
+    """uvicorn serving the desk app in a thread."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve_desk(runtime: Runtime) -> ServedDesk:
     port = free_port()
     config = uvicorn.Config(
-        create_app(desk_runtime, close_runtime=False), host="127.0.0.1", port=port,
+        create_app(runtime, close_runtime=False), host="127.0.0.1", port=port,
         log_level="warning", lifespan="on",
     )  # fmt: skip
     server = uvicorn.Server(config)
@@ -117,6 +161,19 @@ def served_desk(desk_runtime: Runtime) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    return ServedDesk(f"http://127.0.0.1:{port}", server, thread)
+
+
+@pytest.fixture(scope="module")
+def served_desks(desk_runtimes: PerBackend[Runtime]) -> Iterator[PerBackend[ServedDesk]]:
+    pool: PerBackend[ServedDesk] = PerBackend(ServedDesk.stop)  # stopped before the runtimes
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def served_desk(
+    desk_runtime: Runtime, served_desks: PerBackend[ServedDesk], db_backend: str
+) -> str:
+    """The desk app on a real port (live event streams need a real server)."""
+    return served_desks.get(db_backend, lambda: serve_desk(desk_runtime)).url

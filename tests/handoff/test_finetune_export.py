@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kefu.cli.main import app as cli
+from kefu.core.settings import Settings
 from tests.handoff.conftest import Desk
 
 runner = CliRunner()
@@ -27,7 +28,7 @@ async def rate(desk: Desk, answer: dict[str, Any], user: str, rating: str) -> No
     assert response.status_code == 200, response.text
 
 
-async def make_history(desk: Desk) -> Path:
+async def make_history(desk: Desk) -> Settings:
     a1 = await desk.ask("ft-a", "What are your opening hours?")
     await rate(desk, a1, "ft-a", "like")
     await desk.ask(
@@ -46,14 +47,16 @@ async def make_history(desk: Desk) -> Path:
     )
     assert sent.status_code == 200, sent.text
     await desk.runtime.annotations.create(desk.runtime.apps.get("desk"), "你们卖礼品卡吗", "卖的。")
-    return desk.runtime.settings.data_dir
+    return desk.runtime.settings
 
 
-def export(data_dir: Path, tmp_path: Path, *args: str) -> list[dict[str, Any]]:
+def export(settings: Settings, tmp_path: Path, *args: str) -> list[dict[str, Any]]:
+    """The command over the desk's data dir and database (SQLite there, or PostgreSQL)."""
     out = tmp_path / "ft.jsonl"
     result = runner.invoke(
-        cli, ["export", "finetune", "--app", "desk", "--data-dir", str(data_dir), "-o", str(out),
-              *args],
+        cli, ["export", "finetune", "--app", "desk", "--data-dir", str(settings.data_dir),
+              "-o", str(out), *args],
+        env={"KEFU_DATABASE_URL": settings.resolved_database_url()},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -66,8 +69,8 @@ def dialog(example: dict[str, Any]) -> list[tuple[str, str]]:
 async def test_the_export_keeps_what_teaches_and_masks_personal_data(
     desk: Desk, tmp_path: Path
 ) -> None:
-    data_dir = await make_history(desk)
-    examples = export(data_dir, tmp_path)
+    settings = await make_history(desk)
+    examples = export(settings, tmp_path)
     firsts = [dialog(e)[0][1] for e in examples]
     # b was disliked, c got the fallback: no example; a, d and the annotation are there
     assert sorted(firsts) == sorted(
@@ -83,22 +86,22 @@ async def test_the_export_keeps_what_teaches_and_masks_personal_data(
     assert [role for role, _ in dialog(d)] == ["user", "assistant"] * 3
     assert dialog(examples[-1]) == [("user", "你们卖礼品卡吗"), ("assistant", "卖的。")]
 
-    everything = export(data_dir, tmp_path, "--rating", "all", "--no-annotations")
+    everything = export(settings, tmp_path, "--rating", "all", "--no-annotations")
     assert "When are you open?" in [dialog(e)[0][1] for e in everything]
     assert "你们卖礼品卡吗" not in [dialog(e)[0][1] for e in everything]
 
-    liked = export(data_dir, tmp_path, "--rating", "liked", "--no-agents", "--no-annotations")
+    liked = export(settings, tmp_path, "--rating", "liked", "--no-agents", "--no-annotations")
     assert [dialog(e) for e in liked] == [
         [("user", "What are your opening hours?"), ("assistant", dialog(a)[1][1])]
     ]
 
-    with_system = export(data_dir, tmp_path, "--route", "faq", "--system", "你是小客。")
+    with_system = export(settings, tmp_path, "--route", "faq", "--system", "你是小客。")
     assert all(e["messages"][0] == {"role": "system", "content": "你是小客。"} for e in with_system)
     assert all(
         not any("转接" in m["content"] for m in e["messages"]) for e in with_system
     )  # the hand-over answer's route is not faq
 
-    assert export(data_dir, tmp_path, "--from", "2999-01-01", "--no-annotations") == []
+    assert export(settings, tmp_path, "--from", "2999-01-01", "--no-annotations") == []
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,9 @@
-"""The hand-over state machine and the inbox over a real SQLite store."""
+"""The hand-over state machine and the inbox over a real store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ from kefu.store import Store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+def store(db_url: str) -> Iterator[Store]:
+    opened = Store.open(db_url)
     yield opened
     opened.close()
 

@@ -52,7 +52,29 @@ async def test_an_explicit_request_hands_over(desk: Desk, words: str) -> None:
     assert reason(desk, answer["conversation_id"]) == ("pending_human", "customer_request")
 
 
-async def test_negative_messages_in_a_row_hand_over(desk: Desk) -> None:
+@pytest.mark.parametrize(
+    ("words", "why"),
+    [
+        ("再不退款我就打12315投诉你们", "legal_threat"),
+        ("充电宝充电的时候冒烟了", "safety"),
+        ("Someone hacked my account and placed orders", "fraud"),
+        ("你们这什么破服务，我要投诉！", "complaint"),
+        ("You can't answer anything, this is useless", "bot_unhelpful"),
+    ],
+)
+async def test_an_escalation_hands_over_at_once(desk: Desk, words: str, why: str) -> None:
+    [answer] = await say(desk, f"escalation-{why}", words)
+    assert reason(desk, answer["conversation_id"]) == ("pending_human", why)
+
+
+async def test_escalation_can_be_switched_off(desk: Desk, policy: HandoffConfig) -> None:
+    set_policy(desk, escalate=False)
+    [answer] = await say(desk, "no-escalation", "再不退款我就打12315投诉你们")
+    assert answer["metadata"]["handoff_state"] == "bot"
+
+
+async def test_negative_messages_in_a_row_hand_over(desk: Desk, policy: HandoffConfig) -> None:
+    set_policy(desk, escalate=False)  # 气死, 投诉 are escalations of their own (above)
     first, second = await say(desk, "angry", "你们的服务太差了，气死我了", "我要投诉，太离谱了")
     assert first["metadata"]["handoff_state"] == "bot"
     assert second["answer"] == "正在为您转接人工客服，请稍候。"

@@ -184,3 +184,19 @@ def test_missing_demo_shop_names_the_example_to_install(monkeypatch: pytest.Monk
         "the demo shop is not installed; from kefu's repository root run: "
         "pip install -e examples/demo-shop",
     ]
+
+
+def test_missing_redis_fails_the_readiness_check_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from kefu.services.readiness import _redis_ping
+
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(RuntimeError) as caught:
+        asyncio.run(_redis_ping("redis://127.0.0.1:6379/0", 1.0))
+    assert str(caught.value) == "KEFU_REDIS_URL is set but redis is not installed: " + (
+        "pip install 'kefu[redis]'"
+    )

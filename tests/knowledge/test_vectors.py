@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 from kefu.knowledge.vectors import EmbeddedVectorIndex, VectorIndex
-from kefu.testing.conformance.vectors import Opener, VectorIndexConformance
+from kefu.testing.conformance.vectors import (
+    Opener,
+    RemoteVectorIndexConformance,
+    VectorIndexConformance,
+)
 
 
 class TestEmbeddedVectorIndex(VectorIndexConformance):
@@ -17,7 +21,7 @@ class TestEmbeddedVectorIndex(VectorIndexConformance):
         return lambda folder, dim: EmbeddedVectorIndex(dim, folder)
 
 
-class TestMilvusVectorIndex(VectorIndexConformance):
+class TestMilvusVectorIndex(RemoteVectorIndexConformance):
     @pytest.fixture
     def open_index(self) -> Opener:
         pytest.importorskip("pymilvus")

@@ -140,7 +140,7 @@ async def test_a_weak_match_does_not_answer(service: httpx.AsyncClient) -> None:
 async def test_only_the_app_key_manages_annotations(
     service: httpx.AsyncClient, kb: httpx.AsyncClient, kb_runtime: Runtime
 ) -> None:
-    web = kb_runtime.apps.get("tiny").web_token
+    web, _ = kb_runtime.sessions.issue("tiny")  # a page session
     refused = await service.get("/v1/apps/annotations", headers={"Authorization": f"Bearer {web}"})
     assert refused.status_code == 403
     assert (await kb.get("/v1/apps/annotations")).status_code == 403  # a dataset key

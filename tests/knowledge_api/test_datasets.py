@@ -66,7 +66,7 @@ async def test_only_a_dataset_key_manages_knowledge(
 ) -> None:
     refused = await service.get("/v1/datasets")  # an app key
     assert refused.status_code == 403 and "dataset key" in refused.json()["message"]
-    web_token = kb_runtime.apps.get("tiny").web_token
+    web_token, _ = kb_runtime.sessions.issue("tiny")  # a page session
     web = await kb.get("/v1/datasets", headers={"Authorization": f"Bearer {web_token}"})
     assert web.status_code == 403
     unknown = await kb.get("/v1/datasets", headers={"Authorization": "Bearer dataset-nope"})

@@ -126,4 +126,15 @@ def test_trace_entry_masks_arguments_and_keeps_the_outcome() -> None:
         "latency_ms": 12.3,
         "size_bytes": 30,
         "error": "not found: *5678",
-    }
+    }  # not ok: no result to record
+
+
+def test_trace_entry_records_the_masked_result_for_replay() -> None:
+    mask = lambda s: s.replace("1381234", "*")  # noqa: E731
+    found = ToolResult("ok", data={"phone": "13812345678", "level": "gold"}, raw={"a": 1})
+    entry = trace_entry("find_member", {"phone": "13812345678"}, found, mask=mask)
+    assert entry["result"] == {"data": {"phone": "*5678", "level": "gold"}}
+    unmapped = ToolResult("ok", raw=["13812345678"])
+    assert trace_entry("t", {}, unmapped, mask=mask)["result"] == {"data": {}, "raw": ["*5678"]}
+    huge = ToolResult("ok", data={"text": "x" * 20_000})
+    assert "result" not in trace_entry("t", {}, huge, mask=mask)  # too large to keep

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
 from kefu.api.deps import RuntimeDep, bearer_token, runtime_of
 from kefu.api.responses import json_response
+from kefu.api.routes.files import Files, message_file_json
 from kefu.api.routes.handoff import conversation_state_json, message_view_json
 from kefu.api.routes.knowledge_gaps import PromoteIn, promoted_json
 from kefu.api.schemas import StrictBody
@@ -126,7 +127,7 @@ async def inbox(
     runtime: RuntimeDep,
     state: Literal["pending_human", "human", "resolved"] | None = None,
     app: str | None = None,
-    min_wait_s: Annotated[float | None, Query(ge=0)] = None,
+    min_wait_s: Annotated[float | None, Query(ge=0, le=315_360_000)] = None,  # ≤ 10 years
     mine: bool = False,
     limit: Limit = 100,
 ) -> Response:
@@ -139,10 +140,13 @@ async def inbox(
 
 
 @router.get("/conversations/{conversation_id}")
-async def conversation(conversation_id: str, agent: Agent, runtime: RuntimeDep) -> Response:
-    """The conversation with its handover note, messages (route, intent, rating), notes and
-    tickets."""
+async def conversation(
+    conversation_id: str, agent: Agent, runtime: RuntimeDep, files: Files
+) -> Response:
+    """The conversation with its handover note, messages (route, intent, rating, the images
+    the customer sent), notes and tickets."""
     view = await runtime.agents.view(agent, conversation_id)
+    sent = await files.for_messages([m.id for m in view.messages])
     return json_response(
         {
             **conversation_state_json(view.conversation),
@@ -150,10 +154,28 @@ async def conversation(conversation_id: str, agent: Agent, runtime: RuntimeDep) 
             "user": view.user,
             "name": view.conversation.name,
             "handoff_note": view.conversation.handoff_note,
-            "messages": [message_view_json(m) for m in view.messages],
+            "messages": [
+                {
+                    **message_view_json(m),
+                    "message_files": [message_file_json(f, True) for f in sent.get(m.id, ())],
+                }
+                for m in view.messages
+            ],
             "notes": [note_json(n) for n in view.notes],
             "tickets": [ticket_json(t) for t in view.tickets],
         }
+    )
+
+
+@router.get("/files/{file_id}")
+async def sent_file(file_id: str, agent: Agent, runtime: RuntimeDep, files: Files) -> Response:
+    """An image a customer sent, for an agent who may see that conversation."""
+    record, path = await files.sent_file(file_id)
+    await runtime.agents.view(agent, record.conversation_id or "")  # 404/403 as for the view
+    return FileResponse(
+        path,
+        media_type=record.mime_type,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -10,12 +10,13 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.deps import ChatCaller, RuntimeDep
 from kefu.api.errors import status_for
 from kefu.api.responses import json_response
+from kefu.api.routes.files import Files
 from kefu.api.schemas import ChatMessageIn, StopIn
 from kefu.api.sse import event_stream_response, sse_data
-from kefu.api.wire import dify_usage, retriever_resources
+from kefu.api.wire import agent_thoughts, dify_usage, retriever_resources
 from kefu.core.errors import KefuError
 from kefu.services.chat import (
     AnswerDelta,
@@ -42,17 +43,24 @@ def _metadata(result: TurnResult) -> dict[str, Any]:
 
 
 @router.post("/chat-messages")
-async def chat_messages(body: ChatMessageIn, app: AppAuth, runtime: RuntimeDep) -> Response:
-    """Send a customer message; the answer comes whole or as SSE events."""
+async def chat_messages(
+    body: ChatMessageIn, caller: ChatCaller, runtime: RuntimeDep, files: Files
+) -> Response:
+    """Send a customer message (with images: ``files``); the answer comes whole or as SSE
+    events."""
+    user = caller.user(body.user)
+    sent = await files.resolve(caller.app, user, body.files)
     turn = await runtime.chat.prepare(
         ChatRequest(
-            app=app,
-            user=body.user,
+            app=caller.app,
+            user=user,
             query=body.query,
             inputs=body.inputs,
             conversation_id=body.conversation_id or None,
+            images=len(sent),
         )
     )
+    await files.attach(sent, turn.message_id, turn.conversation_id)
     if body.response_mode == "blocking":
         result = await runtime.chat.answer(turn)
         return json_response(
@@ -76,7 +84,8 @@ async def chat_messages(body: ChatMessageIn, app: AppAuth, runtime: RuntimeDep) 
 
 
 async def dify_events(chat: ChatService, turn: PreparedTurn) -> AsyncIterator[bytes]:
-    """Dify's chat-app events: ``message`` pieces, then ``message_end`` (or ``error``)."""
+    """Dify's chat-app events: ``agent_thought`` per tool called, ``message`` pieces, then
+    ``message_end`` (or ``error``)."""
     base = {
         "task_id": turn.task_id,
         "id": turn.message_id,
@@ -84,6 +93,9 @@ async def dify_events(chat: ChatService, turn: PreparedTurn) -> AsyncIterator[by
         "conversation_id": turn.conversation_id,
     }
     created_at = int(turn.created_at)
+    # Tools ran while the turn was prepared: their steps come before the answer.
+    for thought in agent_thoughts(turn.ctx.trace.facts.get("tool_calls", []), turn.message_id):
+        yield sse_data({"event": "agent_thought", **base, **thought, "created_at": created_at})
     try:
         async with aclosing(chat.stream(turn)) as events:
             async for event in events:
@@ -116,8 +128,8 @@ async def dify_events(chat: ChatService, turn: PreparedTurn) -> AsyncIterator[by
 
 @router.post("/chat-messages/{task_id}/stop")
 async def stop_chat_message(
-    task_id: str, body: StopIn, app: AppAuth, runtime: RuntimeDep
+    task_id: str, body: StopIn, caller: ChatCaller, runtime: RuntimeDep
 ) -> Response:
     """Stop a streaming answer; what was sent so far is kept as the stored answer."""
-    runtime.chat.stop(app, body.user, task_id)
+    runtime.chat.stop(caller.app, caller.user(body.user), task_id)
     return json_response({"result": "success"})

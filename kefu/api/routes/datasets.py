@@ -26,6 +26,7 @@ from kefu.api.routes.dataset_json import (
 from kefu.api.schemas import Body
 from kefu.core.errors import InvalidParam
 from kefu.core.records import DocumentRecord, SegmentDraft
+from kefu.safety import clean_text
 from kefu.services.datasets import DatasetService
 from kefu.services.registry import AppRuntime
 from kefu.services.runtime import Runtime
@@ -200,7 +201,9 @@ async def update_document_by_text(
         dataset_id,
         document_id,
         body.name,
-        body.text.encode("utf-8"),
+        # A lone surrogate (valid JSON, "\ud800") has no UTF-8 form: replaced, as the
+        # create-by-text path's clean-up does, instead of failing the request.
+        clean_text(body.text).encode("utf-8"),
         body.process_rule,
         text=True,
     )

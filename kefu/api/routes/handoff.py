@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.deps import ChatCaller, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.api.schemas import Body
 from kefu.api.sse import event_stream_response, sse_data
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["handoff"])
 
 
 class CsatIn(Body):
-    user: str
+    user: str | None = None
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(None, max_length=4000)
 
@@ -63,27 +63,31 @@ def message_view_json(message: MessageRecord) -> dict[str, Any]:
 @router.get("/conversations/{conversation_id}/events")
 async def conversation_events(
     conversation_id: str,
-    app: AppAuth,
+    caller: ChatCaller,
     runtime: RuntimeDep,
-    user: Annotated[str, Query(min_length=1)],
+    user: Annotated[str | None, Query()] = None,
 ) -> Response:
     """Server-sent events while a human owns the conversation: ``handoff_state`` first (the
     state now) and on every change, ``agent_message`` for each agent reply, ``ping``s."""
-    events = await runtime.handoff.customer_events(app, user, conversation_id)
+    events = await runtime.handoff.customer_events(caller.app, caller.user(user), conversation_id)
 
     async def frames() -> AsyncIterator[bytes]:
         async for event in events:
             yield sse_data(event)
 
-    return event_stream_response(frames(), runtime.settings.stream_ping_seconds)
+    # Endless: a draining server ends it at the next ping (the client reconnects elsewhere).
+    readiness = runtime.readiness
+    return event_stream_response(
+        frames(), runtime.settings.stream_ping_seconds, until=lambda: readiness.draining
+    )
 
 
 @router.post("/conversations/{conversation_id}/csat")
 async def conversation_csat(
-    conversation_id: str, body: CsatIn, app: AppAuth, runtime: RuntimeDep
+    conversation_id: str, body: CsatIn, caller: ChatCaller, runtime: RuntimeDep
 ) -> Response:
     """Rate the agent who resolved the conversation (1-5, optional comment)."""
     rating = await runtime.handoff.submit_csat(
-        app, body.user, conversation_id, body.rating, body.comment
+        caller.app, caller.user(body.user), conversation_id, body.rating, body.comment
     )
     return json_response({"result": "success", "csat": rating})

@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from kefu.api.deps import AppAuth, RuntimeDep
+from kefu.api.deps import KeyCaller, RuntimeDep
 from kefu.api.errors import ApiError, openai_error_body, status_for
 from kefu.api.responses import json_response
 from kefu.api.schemas import OpenAIChatIn, OpenAIMessageIn
@@ -49,7 +49,6 @@ from kefu.services.registry import AppRuntime
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["openai"])
-ANONYMOUS_USER = "openai-user"
 
 
 def _text(message: OpenAIMessageIn) -> str:
@@ -133,20 +132,21 @@ def _model_not_found(model: str) -> ApiError:
 
 
 @router.get("/models")
-async def list_models(app: AppAuth) -> Response:
+async def list_models(caller: KeyCaller) -> Response:
     """The apps this key can talk to (a key belongs to one app): OpenAI's model list."""
-    return json_response({"object": "list", "data": [_model(app)]})
+    return json_response({"object": "list", "data": [_model(caller.app)]})
 
 
 @router.get("/models/{model}")
-async def retrieve_model(model: str, app: AppAuth) -> Response:
-    if model != app.name:
+async def retrieve_model(model: str, caller: KeyCaller) -> Response:
+    if model != caller.app.name:
         raise _model_not_found(model)
-    return json_response(_model(app))
+    return json_response(_model(caller.app))
 
 
 @router.post("/chat/completions")
-async def chat_completions(body: OpenAIChatIn, app: AppAuth, runtime: RuntimeDep) -> Response:
+async def chat_completions(body: OpenAIChatIn, caller: KeyCaller, runtime: RuntimeDep) -> Response:
+    app = caller.app
     if body.model != app.name:
         raise _model_not_found(body.model)
     query, prior = split_dialog(body.messages)
@@ -154,7 +154,9 @@ async def chat_completions(body: OpenAIChatIn, app: AppAuth, runtime: RuntimeDep
     turn = await runtime.chat.prepare(
         ChatRequest(
             app=app,
-            user=body.user or ANONYMOUS_USER,
+            # Without ``user`` each call is its own anonymous user: nobody can list or read
+            # another caller's conversations under a shared default user.
+            user=caller.user(body.user, anonymous=True),
             query=query,
             conversation_id=conversation_id,
             # With a stored conversation kefu has the history; else the client's is it.

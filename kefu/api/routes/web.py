@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+import time
 
-from kefu.api.deps import RuntimeDep
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import Field
+
+from kefu.api.deps import RuntimeDep, check_origin, client_ip, limit
+from kefu.api.errors import error_body
 from kefu.api.responses import json_response, page_response
+from kefu.api.schemas import Body
+from kefu.core.errors import NotFound
 from kefu.core.types import Language
+from kefu.services.registry import AppRuntime
+from kefu.services.runtime import Runtime
 from kefu.web import STATIC_DIR
 
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
@@ -29,18 +37,53 @@ async def favicon() -> Response:
 
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> Response:
+    """Liveness: the process runs and serves HTTP. It touches nothing else (cheap enough for
+    a probe every second); ``/ready`` checks the dependencies."""
     return json_response({"status": "ok", "apps": [app.name for app in runtime.apps.all()]})
 
 
-@router.get("/web/config")
-async def web_config(runtime: RuntimeDep, app: str | None = Query(None)) -> Response:
-    """The chat page's app and its page token (valid until the server restarts).
+@router.get("/ready")
+async def ready(runtime: RuntimeDep) -> Response:
+    """Readiness: 200 with each check when the database, Redis (if configured) and the remote
+    models answer; 503 in the error envelope, with the same checks, when one does not or the
+    process is draining."""
+    report = await runtime.readiness.report()
+    checks = {check.name: check.as_dict() for check in report.checks}
+    if report.ready:
+        return json_response({"status": "ready", "checks": checks})
+    reasons = "; ".join(report.failures())
+    body = error_body(503, "not_ready", f"not ready (未就绪): {reasons}")
+    body["checks"] = checks
+    body["draining"] = report.draining
+    return json_response(body, status_code=503)
 
-    The token is scoped like an app key to the end-user service API; the page keeps a
-    random ``user`` id in the browser, as Dify's public web apps do. ``localized`` holds the
-    title and opening statement in both UI languages, so the page follows its language toggle.
+
+class SessionIn(Body):
+    app: str | None = Field(None, max_length=255, description="a public app (default: the first)")
+
+
+def public_app(runtime: Runtime, name: str | None) -> AppRuntime:
+    """A public app by name, or the first one; a private app is as unknown as a missing one."""
+    apps = runtime.apps.public()
+    if name is None and apps:
+        return apps[0]
+    for app in apps:
+        if app.name == name:
+            return app
+    raise NotFound(f"no public app named {name!r}" if name else "no app has a public page")
+
+
+@router.get("/web/config")
+async def web_config(
+    runtime: RuntimeDep, app: str | None = Query(None, max_length=255)
+) -> Response:
+    """A public app's title, language and opening statement, for its chat page.
+
+    Only apps whose file says ``web: {public: true}`` are listed; the page then opens a
+    session (``POST /web/session``). ``localized`` holds the title and opening statement in
+    both UI languages, so the page follows its language toggle.
     """
-    runtime_app = runtime.apps.get(app) if app else runtime.apps.all()[0]
+    runtime_app = public_app(runtime, app)
     config = runtime_app.config
     opening = config.opening_statement
     return json_response(
@@ -48,10 +91,42 @@ async def web_config(runtime: RuntimeDep, app: str | None = Query(None)) -> Resp
             "app": runtime_app.name,
             "title": config.display_title(),
             "language": config.language,
-            "token": runtime_app.web_token,
             "localized": {
                 "title": {lang: config.display_title(lang) for lang in LANGUAGES},
                 "opening_statement": opening.model_dump() if opening else None,
             },
+        }
+    )
+
+
+@router.post("/web/session")
+async def web_session(
+    request: Request, runtime: RuntimeDep, body: SessionIn | None = None
+) -> Response:
+    """A signed session for one page visitor of a public app (docs/security.md).
+
+    With ``Authorization: Bearer <the previous session>`` it is renewed: same visitor, new
+    expiry (up to ``KEFU_PAGE_SESSION_MAX_AGE_S`` after the first). Browsers on other sites may
+    call it when their origin is in the app's ``web.allowed_origins`` (CORS).
+    """
+    settings = runtime.settings
+    limit(
+        runtime.limits, f"ip:{client_ip(request)}", settings.ip_rate_per_s, settings.ip_burst, "ip"
+    )
+    app = public_app(runtime, body.app if body else None)
+    check_origin(request, app)
+    header = request.headers.get("authorization", "")
+    scheme, _, previous = header.partition(" ")
+    token, session = runtime.sessions.issue(
+        app.name, previous.strip() if scheme.lower() == "bearer" else None
+    )
+    return json_response(
+        {
+            "token": token,
+            "app": app.name,
+            "user": session.user,
+            "expires_at": session.expires_at,
+            # Shorter than the TTL when the visitor's maximum age comes first.
+            "expires_in": max(0, session.expires_at - int(time.time())),
         }
     )

@@ -30,7 +30,7 @@ async def run(ctx: TurnContext, record: dict[str, Any]) -> None:
     step = ctx.flow_step
     if step is not None and step.kind == "act":
         await run_flow_action(ctx, record)
-    settle_handoff(ctx)
+    settle_handoff(ctx, ctx.now)
     tools = model_tools(ctx.app, ctx.language) if wants_lookup(ctx) else []
     if not tools:
         return

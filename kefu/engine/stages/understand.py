@@ -23,5 +23,6 @@ def run(ctx: TurnContext, record: dict[str, Any]) -> None:
     record["language"] = ctx.language
     if ctx.route in GUARDED or ctx.app.understanding is None:
         return
-    ctx.understood = ctx.app.understanding.understand(ctx.query)
+    today = ctx.now.astimezone().date() if ctx.now is not None else None
+    ctx.understood = ctx.app.understanding.understand(ctx.query, today)
     record.update(ctx.understood.record(mask=ctx.app.config.safety.mask_pii_in_traces))

@@ -126,6 +126,15 @@ class MilvusVectorIndex:
         )
         return [(str(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
+    def fetch(self, ids: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """The stored (unit) vectors of these ids; unknown ids are left out."""
+        if not ids:
+            return {}
+        rows = self._call(
+            lambda c: c.get(self._collection, ids=list(ids), output_fields=["id", "vector"])
+        )
+        return {str(row["id"]): np.asarray(row["vector"], dtype=np.float32) for row in rows}
+
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._call(lambda c: c.delete(self._collection, ids=list(ids)))

@@ -12,7 +12,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize_scalar
 
-__all__ = ["DEFAULT_TEMPERATURE", "fit_temperature", "holdout_split", "softmax"]
+__all__ = [
+    "DEFAULT_TEMPERATURE",
+    "choose_threshold",
+    "fit_temperature",
+    "holdout_split",
+    "softmax",
+]
 
 # Used when there are too few examples to hold any out: about the median of the fitted
 # temperatures (BANKING77 4.1, BANKING77 10-shot 7.1, CLINC150 6.4, SMP2017 7.1).
@@ -62,3 +68,39 @@ def fit_temperature(scores: npt.NDArray[np.float32], truth: npt.NDArray[np.int64
 
     result = minimize_scalar(loss, bounds=(np.log(0.1), np.log(200.0)), method="bounded")
     return float(np.exp(result.x))
+
+
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
+
+
+def choose_threshold(
+    probabilities: npt.NDArray[np.float32],
+    truth: npt.NDArray[np.int64],
+    in_scope: npt.NDArray[np.bool_],
+    max_in_scope_loss: float = 0.005,
+) -> tuple[float, float, float]:
+    """The out-of-scope threshold for held-out rows: the highest that costs at most
+    ``max_in_scope_loss`` of in-scope accuracy (the right intent, above the threshold)
+    against no threshold at all — so it catches as many out-of-scope rows (below it, or
+    won by the ``oos`` class) as that allows. Returns the threshold and the in-scope
+    accuracy and out-of-scope recall there.
+
+    A missed intent costs a customer a flow they asked for, while an out-of-scope question
+    that gets an intent is mostly caught later (the FAQ and the word-overlap guard), so
+    in-scope accuracy is what is protected."""
+    masked = np.where(in_scope[np.newaxis, :], probabilities, -1.0)
+    best = masked.argmax(axis=1)
+    confidence = masked.max(axis=1)
+    won_by_oos = ~in_scope[probabilities.argmax(axis=1)]
+    rows_in = in_scope[truth]
+    right_intent = (best == truth) & ~won_by_oos
+    ceiling = float(np.mean(right_intent[rows_in]))
+    chosen = (float(THRESHOLD_GRID[0]), ceiling, 0.0)
+    for threshold in THRESHOLD_GRID:
+        accepted = confidence >= threshold
+        in_accuracy = float(np.mean((right_intent & accepted)[rows_in]))
+        if in_accuracy < ceiling - max_in_scope_loss - 1e-12:
+            break
+        oos_recall = float(np.mean((won_by_oos | ~accepted)[~rows_in]))
+        chosen = (float(threshold), in_accuracy, oos_recall)
+    return chosen

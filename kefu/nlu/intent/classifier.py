@@ -25,6 +25,7 @@ from kefu.knowledge.embedders.multilingual import USE_PACKAGE, shared_use, use_a
 from kefu.knowledge.tokenizer import has_chinese
 from kefu.nlu.intent.calibration import (
     DEFAULT_TEMPERATURE,
+    choose_threshold,
     fit_temperature,
     holdout_split,
     softmax,
@@ -45,8 +46,10 @@ OUT_OF_SCOPE = "oos"
 """Training label of explicit out-of-scope examples; predicting it gives ``label=None``."""
 
 # Measured on CLINC150 (docs/evaluation.md): 0.3 keeps in-scope accuracy within half a
-# point of no threshold while catching most out-of-scope queries.
+# point of no threshold while catching most out-of-scope queries. Used when the training
+# data has too few ``oos`` examples to choose a threshold on held-out rows.
 DEFAULT_THRESHOLD = 0.3
+MIN_HELD_FOR_THRESHOLD = 20  # held-out oos rows, and in-scope rows, to choose a threshold
 _RANKING_SIZE = 5
 _SEED = 0
 
@@ -96,6 +99,9 @@ class IntentClassifier:
         self._bias = bias
         self.temperature = temperature
         self.threshold = threshold
+        # how the threshold came about: set (the app's setting), held-out (chosen on the
+        # training data's held-out rows), default (too few oos examples to choose)
+        self.threshold_source = "set"
         # One in-scope intent and nothing to contrast it with: confidence is the cosine
         # similarity to the closest example instead of a probability.
         self._similarity_rows = similarity_rows
@@ -154,11 +160,17 @@ class IntentClassifier:
                 threshold=threshold,
                 similarity_rows=_unit_rows(matrix),
             )
-        temperature = _calibrate(matrix, targets, settings.regularization, progress)
+        in_scope = np.array([label != OUT_OF_SCOPE for label in classes])
+        temperature, chosen = _calibrate(
+            matrix, targets, settings.regularization, progress, in_scope
+        )
+        how = "set" if settings.threshold is not None else "default"
+        if settings.threshold is None and chosen is not None:
+            threshold, how = chosen, "held-out"
         weights, bias = _fit_svm(matrix, targets, settings.regularization)
         if progress is not None:
             progress("training", 1, 1)
-        return cls(
+        classifier = cls(
             features=features,
             classes=tuple(str(label) for label in classes),
             weights=weights,
@@ -166,6 +178,8 @@ class IntentClassifier:
             temperature=temperature,
             threshold=threshold,
         )
+        classifier.threshold_source = how
+        return classifier
 
     def predict(self, text: str) -> IntentPrediction:
         """The intent of one query (a blank query has none, with confidence 0)."""
@@ -282,11 +296,14 @@ def _calibrate(
     targets: npt.NDArray[np.int64],
     regularization: float,
     progress: Progress | None,
-) -> float:
-    """Fit the temperature on ~20% held-out examples, scored by an SVM trained on the rest."""
+    in_scope: npt.NDArray[np.bool_],
+) -> tuple[float, float | None]:
+    """Fit the temperature on ~20% held-out examples, scored by an SVM trained on the rest;
+    with enough held-out ``oos`` and in-scope rows, also the out-of-scope threshold that
+    balances in-scope accuracy and out-of-scope recall on them (None: not enough)."""
     fit, held = holdout_split(targets, seed=_SEED)
     if len(held) < 2 or len(np.unique(targets[fit])) < 2:
-        return DEFAULT_TEMPERATURE
+        return DEFAULT_TEMPERATURE, None
     if progress is not None:
         progress("calibrating", 0, 1)
     fit_classes, fit_targets = np.unique(targets[fit], return_inverse=True)
@@ -297,7 +314,18 @@ def _calibrate(
     temperature = fit_temperature(scores, truth)
     if progress is not None:
         progress("calibrating", 1, 1)
-    return temperature
+    fit_in_scope = in_scope[fit_classes]
+    held_in = int(fit_in_scope[truth].sum())
+    if held_in < MIN_HELD_FOR_THRESHOLD or len(truth) - held_in < MIN_HELD_FOR_THRESHOLD:
+        return temperature, None
+    threshold, in_accuracy, oos_recall = choose_threshold(
+        softmax(scores, temperature), truth, fit_in_scope
+    )
+    logger.info(
+        "intent threshold %.2f chosen on %d held-out examples (in-scope accuracy %.3f, "
+        "out-of-scope recall %.3f)", threshold, len(truth), in_accuracy, oos_recall,
+    )  # fmt: skip
+    return temperature, threshold
 
 
 def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:

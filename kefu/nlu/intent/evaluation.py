@@ -117,6 +117,7 @@ def evaluate_intents(
         "intents": len(classifier.labels),
         "test_examples": len(test),
         "threshold": classifier.threshold,
+        "threshold_source": classifier.threshold_source,
         "temperature": classifier.temperature,
     }
     return IntentEvaluation(metrics=metrics, truths=truths, predictions=predictions, texts=texts)

@@ -141,3 +141,14 @@ class VectorIndexConformance:
             index.add(["x", "x"], batch((1, 0, 0, 0), (0, 1, 0, 0)))
         with pytest.raises(InvalidParam, match="unknown metadata"):
             index.add(["x"], batch((1, 0, 0, 0)), [{"colour": "red"}])  # type: ignore[typeddict-unknown-key]
+
+
+class RemoteVectorIndexConformance(VectorIndexConformance):
+    """A vector store that holds an app's passage vectors (``vectors.store``) must also give
+    back what it stores, so a query can score candidates its search did not return."""
+
+    def test_fetch_returns_the_stored_unit_vectors(self, index: VectorIndex) -> None:
+        found = index.fetch(["b", "a", "missing"])  # type: ignore[attr-defined]
+        assert sorted(found) == ["a", "b"]
+        np.testing.assert_allclose(found["b"], unit(0.8, 0.6, 0, 0), atol=1e-6)
+        assert index.fetch([]) == {}  # type: ignore[attr-defined]

@@ -3,7 +3,9 @@
  *
  * Plain browser JavaScript, no build step, no external dependencies.
  * Talks to the kefu server:
- *   GET  /web/config                              -> app title, language, bearer token
+ *   GET  /web/config                              -> app title, language
+ *   POST /web/session                             -> a signed session for this visitor
+ *                                                    (renewed with the previous one)
  *   GET  /v1/parameters?user=U                    -> opening statement, suggested questions
  *   POST /v1/chat-messages (streaming, SSE)       -> answer chunks
  *   POST /v1/chat-messages/{task_id}/stop         -> stop generation
@@ -20,7 +22,7 @@
 
   var MAX_LEN = 4000;
   var STOP_GRACE_MS = 2000;
-  var STORAGE_USER = 'kefu.web.user';
+  var STORAGE_SESSION = 'kefu.web.session';
   var STORAGE_LANG = 'kefu.web.lang';
 
   /* ------------------------------------------------------------------ */
@@ -341,7 +343,8 @@
     config: null,
     token: '',
     opening: null, // the opening bubble and /v1/parameters, re-rendered on a language switch
-    user: getUserId(),
+    user: '', // the session's visitor id (kefu generates it; the session proves it)
+    renewTimer: null,
     conversationId: '',
     turn: null, // the answer currently streaming, if any
     epoch: 0, // bumped by "new conversation" to discard late events
@@ -367,14 +370,6 @@
       Math.random().toString(36).slice(2)).slice(0, 32);
   }
 
-  function getUserId() {
-    var id = storageGet(STORAGE_USER);
-    if (!id || !/^web-[A-Za-z0-9_-]{6,64}$/.test(id)) {
-      id = 'web-' + randomId();
-      storageSet(STORAGE_USER, id);
-    }
-    return id;
-  }
 
   /* ------------------------------------------------------------------ */
   /* HTTP                                                                */
@@ -442,7 +437,7 @@
       }
       if (!cfg || typeof cfg !== 'object') throw i18nError('configError');
       state.config = cfg;
-      state.token = typeof cfg.token === 'string' ? cfg.token : '';
+      await openSession(cfg.app);
       applyConfig(cfg);
       return cfg;
     })();
@@ -451,6 +446,48 @@
       if (configPromise === p) configPromise = null; // allow a later retry
     });
     return p;
+  }
+
+  /**
+   * Open this visitor's session (POST /web/session), or renew the one kept in the browser:
+   * the server generates the visitor's id and signs it, so the page can reach only its own
+   * conversations. The session is renewed at half its life while the page is open.
+   */
+  async function openSession(app) {
+    var headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+    var previous = storageGet(STORAGE_SESSION);
+    if (previous) headers.Authorization = 'Bearer ' + previous;
+    var res;
+    try {
+      res = await fetch('/web/session', {
+        method: 'POST',
+        headers: headers,
+        body: JSON.stringify({ app: app }),
+        cache: 'no-store',
+        credentials: 'same-origin'
+      });
+    } catch (e) {
+      throw i18nError('networkError');
+    }
+    if (!res.ok) throw await httpError(res, 'configError');
+    var session;
+    try {
+      session = await res.json();
+    } catch (e) {
+      throw i18nError('configError');
+    }
+    if (!session || typeof session.token !== 'string' || typeof session.user !== 'string') {
+      throw i18nError('configError');
+    }
+    state.token = session.token;
+    state.user = session.user;
+    storageSet(STORAGE_SESSION, session.token);
+    if (state.renewTimer) clearTimeout(state.renewTimer);
+    var life = typeof session.expires_in === 'number' ? session.expires_in : 600;
+    state.renewTimer = setTimeout(function () {
+      openSession(app).catch(function () { /* the next call renews on 401 */ });
+    }, Math.max(30, life / 2) * 1000);
+    return session;
   }
 
   /** A text of the app's in the page's language (``localized`` of /web/config), if it has one. */
@@ -486,8 +523,8 @@
   }
 
   /**
-   * Call a /v1 endpoint with the bearer token. On 401, re-fetch /web/config
-   * once and retry. Throws an Error (with .isHttp) for non-2xx answers.
+   * Call a /v1 endpoint with the session token. On 401 (the session expired),
+   * renew the session once and retry. Throws an Error (with .isHttp) for non-2xx answers.
    * opts: {method, json, headers, signal}
    */
   async function api(path, opts, retried) {
@@ -521,7 +558,7 @@
       try {
         if (res.body) res.body.cancel();
       } catch (e) { /* ignore */ }
-      await loadConfig(true);
+      await openSession(state.config && state.config.app);
       return api(path, opts, true);
     }
     if (!res.ok) throw await httpError(res);

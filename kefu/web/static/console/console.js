@@ -287,10 +287,39 @@
     return lines.join('\n');
   }
 
+  /** An image the customer sent: an upload is fetched with the agent's key (an <img> cannot
+   *  send it) and shown as a data: URL, which the page's policy allows; a link is a link. */
+  function sentFile(f) {
+    if (f.transfer_method === 'local_file' && f.url) {
+      var img = el('img', 'sent-image');
+      img.alt = f.name;
+      img.title = t('sentImage');
+      fetch(f.url, { headers: { 'Authorization': 'Bearer ' + state.key } })
+        .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.blob(); })
+        .then(function (blob) {
+          var reader = new FileReader();
+          reader.onload = function () { img.src = reader.result; };
+          reader.readAsDataURL(blob);
+        })
+        .catch(function () { img.replaceWith(el('span', 'sent-missing', t('sentImageMissing'))); });
+      return img;
+    }
+    var link = el('a', 'sent-link', t('sentImage') + ' · ' + f.name);
+    if (/^https?:\/\//.test(f.url || '')) link.href = f.url;
+    link.target = '_blank';
+    link.rel = 'noopener noreferrer';
+    return link;
+  }
+
   function renderMessage(m, index, all) {
     var box = $('messages');
     if (m.query) {
       box.appendChild(el('div', 'msg customer', m.query));
+    }
+    if (m.message_files && m.message_files.length) {
+      var sent = el('div', 'msg customer sent-files');
+      m.message_files.forEach(function (f) { sent.appendChild(sentFile(f)); });
+      box.appendChild(sent);
     }
     if (!m.answer) return;
     var mine = m.agent ? 'agent' : 'bot';

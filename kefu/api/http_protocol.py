@@ -1,0 +1,144 @@
+"""uvicorn's h11 protocol with what it lacks against slow and hostile clients.
+
+uvicorn times out an idle kept-alive connection, but not one that sends its headers a byte
+at a time (or never finishes them): each byte cancels the keep-alive timer, and nothing
+else bounds the wait. Its connection cap (``limit_concurrency``) answers 503 only once a
+request has arrived, so idle sockets above it are held. And it answers malformed HTTP in
+plain text. This subclass, given to ``uvicorn.Config(http=...)``, adds:
+
+- a **header timeout**: a request's headers must be complete within ``header_timeout_s`` of
+  the connection opening or of the previous response ending, however the bytes trickle in
+  (then 408 and the connection is closed);
+- a **connection cap at accept**: a connection beyond ``max_connections`` gets 503 and is
+  closed at once, before it can hold a descriptor;
+- **malformed HTTP in the envelope**: h11's protocol errors get the JSON
+  ``{status, code, message}`` every other error has.
+
+A subclass rather than a fork or a proxy: three small overrides of public methods; uvicorn
+has no option for any of them (``timeout_keep_alive`` only covers idle connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h11
+import orjson
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["guarded_h11_protocol"]
+
+
+def _raw_error(status: int, reason: str, code: str, message: str) -> bytes:
+    """A whole ``Connection: close`` error response, for moments h11 cannot frame one (no
+    request has been read, so h11 will not send a response)."""
+    body = orjson.dumps({"status": status, "code": code, "message": message})
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+_TIMEOUT = _raw_error(
+    408, "Request Timeout", "request_timeout", "The request headers did not arrive in time."
+)
+_BUSY = _raw_error(
+    503,
+    "Service Unavailable",
+    "service_unavailable",
+    "The server has too many open connections; retry shortly.",
+)
+
+
+class _GuardedH11Protocol(H11Protocol):
+    header_timeout_s: float = 10.0
+    max_connections: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.max_connections is not None and len(self.connections) > self.max_connections:
+            transport.write(_BUSY)
+            transport.close()
+            return
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        # h11 leaves IDLE once a request's headers are complete.
+        if self.conn.their_state is not h11.IDLE:
+            self._disarm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm_header_timer()
+
+    def send_400_response(self, msg: str) -> None:
+        """Malformed HTTP: the JSON envelope instead of uvicorn's plain text."""
+        body = orjson.dumps(
+            {"status": 400, "code": "bad_request", "message": f"Malformed HTTP request: {msg}"}
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started:
+            try:
+                self.transport.write(
+                    self.conn.send(
+                        h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+                    )
+                    or b""
+                )
+                self.transport.write(self.conn.send(h11.Data(data=body)) or b"")
+                self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
+            except h11.LocalProtocolError:
+                pass  # h11 will not frame a response in this state: just close
+        if cycle is not None and not cycle.response_complete:
+            # A request whose body turned out malformed (a bad chunk) is still in the app:
+            # its own response must not follow this one (uvicorn would log a traceback).
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.close()
+
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_timed_out(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        # A connection that sent nothing is merely idle (a browser opens spares): close it
+        # quietly, as keep-alive would; one that started a request gets 408.
+        if self.conn.trailing_data[0]:
+            self.transport.write(_TIMEOUT)
+        self.transport.close()
+
+
+def guarded_h11_protocol(
+    *, header_timeout_s: float, max_connections: int | None
+) -> type[asyncio.Protocol]:
+    """The protocol class for ``uvicorn.Config(http=...)`` with these limits."""
+    return type(
+        "GuardedH11Protocol",
+        (_GuardedH11Protocol,),
+        {"header_timeout_s": header_timeout_s, "max_connections": max_connections},
+    )
