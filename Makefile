@@ -7,7 +7,7 @@ PORT ?= 8000
 DATA_DIR ?= ./data
 SHOP_PORT ?= 8100
 
-.PHONY: demo demo-reset test unit bench browser promtool redis-server postgres clean
+.PHONY: demo demo-reset test unit bench browser promtool redis-server postgres haproxy clean
 
 # pip's own lines (each package as it is collected and installed) are the progress of the
 # long steps; a header says what is being installed and roughly how long it takes.
@@ -78,6 +78,14 @@ redis-server:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
+## Debian's haproxy: the replicas test puts two kefu servers behind it
+haproxy:
+	@{ command -v haproxy || test -x /usr/sbin/haproxy; } >/dev/null 2>&1 || { \
+	  echo "==> installing Debian's haproxy for the replicas test (apt, under a minute)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+
 ## Debian's postgresql: the store, API and hand-over tests also run on a PostgreSQL they
 ## start themselves (a throw-away cluster on a free port; the system service is not used)
 postgres:
@@ -88,7 +96,7 @@ postgres:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
 ## Install the test extras, lint, type-check and run the whole suite
-test: $(VENV)/.test-installed browser promtool redis-server postgres
+test: $(VENV)/.test-installed browser promtool redis-server postgres haproxy
 	$(BIN)/ruff check kefu tests bench examples
 	$(BIN)/ruff format --check kefu tests bench examples
 	$(BIN)/mypy
