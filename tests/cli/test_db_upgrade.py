@@ -44,7 +44,7 @@ def test_upgrade_creates_the_schema_and_says_its_revision(
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("nosuchdb://x", "invalid database URL"),
+        ("nosuchdb://x", "unsupported database 'nosuchdb'"),
         ("sqlite:///{tmp}/a-file/kefu.db", "a-file"),  # a file where a folder should be
     ],
 )

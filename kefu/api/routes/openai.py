@@ -123,10 +123,12 @@ def _created(app_id: str) -> int:
 
 
 def _model_not_found(model: str) -> ApiError:
+    # The name is the caller's input: echo a readable prefix, never a megabyte back.
+    shown = model if len(model) <= 100 else model[:100] + "…"
     return ApiError(
         404,
         "model_not_found",
-        f"The model `{model}` does not exist or this key cannot use it.",
+        f"The model `{shown}` does not exist or this key cannot use it.",
         param="model",
     )
 
