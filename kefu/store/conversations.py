@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kefu.core.ids import new_id, utcnow
 from kefu.core.records import ConversationRecord, MessageRecord, TraceRecord
-from kefu.store.db import as_utc
+from kefu.store.db import as_utc, once_more_on_conflict
 from kefu.store.models import ConversationRow, FeedbackRow, MessageRow, TraceRow
 
 __all__ = ["ConversationRepository"]
@@ -258,6 +258,18 @@ class ConversationRepository:
         content: str | None,
     ) -> bool:
         """Like/dislike a message the end user received; ``None`` withdraws the rating."""
+        return once_more_on_conflict(
+            lambda: self._set_feedback(app_id, end_user_id, message_id, rating, content)
+        )
+
+    def _set_feedback(
+        self,
+        app_id: str,
+        end_user_id: str,
+        message_id: str,
+        rating: str | None,
+        content: str | None,
+    ) -> bool:
         now = utcnow()
         with Session(self._engine) as session, session.begin():
             owned = session.scalar(

@@ -7,17 +7,17 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from kefu.core.errors import ConfigError, StorageError
 
@@ -27,6 +27,7 @@ __all__ = [
     "create_db_engine",
     "database_url",
     "exclusive_startup",
+    "once_more_on_conflict",
     "run_migrations",
 ]
 
@@ -273,3 +274,18 @@ def _file_lock(database: str | None) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+T = TypeVar("T")
+
+
+def once_more_on_conflict(write: Callable[[], T]) -> T:
+    """Run a read-then-insert-or-update transaction; if a concurrent one inserted the same
+    unique row first (two identical requests at once), run it again: it then updates.
+
+    SQLAlchemy's portable ORM has no upsert across SQLite and PostgreSQL (each dialect has
+    its own ``on_conflict``), and these writes are rare, so a retry is the simple way."""
+    try:
+        return write()
+    except IntegrityError:
+        return write()

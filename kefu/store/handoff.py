@@ -18,7 +18,7 @@ from kefu.store.conversations import (
     conversation_record,
     message_record,
 )
-from kefu.store.db import as_utc
+from kefu.store.db import as_utc, once_more_on_conflict
 from kefu.store.models import (
     AgentNoteRow,
     AgentRow,
@@ -240,6 +240,11 @@ class HandoffRepository:
         self, conversation: ConversationRecord, rating: int, comment: str | None
     ) -> CsatRecord:
         """The rating of the conversation's last hand-over (a second one replaces the first)."""
+        return once_more_on_conflict(lambda: self._save_csat(conversation, rating, comment))
+
+    def _save_csat(
+        self, conversation: ConversationRecord, rating: int, comment: str | None
+    ) -> CsatRecord:
         assert conversation.handoff_at is not None
         with Session(self._engine) as session, session.begin():
             row = session.scalar(
