@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.servers import free_port
+from tests.servers import serving_in_thread
 
 __all__ = ["SlowModel", "running_model"]
 
@@ -67,21 +65,6 @@ class SlowModel:
         yield b"data: " + orjson.dumps(done) + b"\n\ndata: [DONE]\n\n"
 
 
-@contextmanager
-def running_model(model: SlowModel) -> Iterator[str]:
+def running_model(model: SlowModel) -> AbstractContextManager[str]:
     """Serve ``model`` on a free loopback port; yields its base URL (``…/v1``)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(model.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the model server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serving_in_thread(model.app, "/v1")

@@ -11,6 +11,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    import httpx
+
     from kefu.channels.kit import ChannelKit
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "OutboundMessage",
     "Peer",
     "SendFailed",
+    "platform_json",
 ]
 
 
@@ -94,6 +97,20 @@ class SendFailed(Exception):
     def __init__(self, reason: str, *, retryable: bool) -> None:
         super().__init__(reason)
         self.retryable = retryable
+
+
+def platform_json(response: httpx.Response, path: str) -> dict[str, Any]:
+    """A platform API's JSON object; a 5xx or a body that is not JSON may pass on a later
+    attempt, an answer of another shape will not."""
+    if response.status_code >= 500:
+        raise SendFailed(f"{path}: HTTP {response.status_code}", retryable=True)
+    try:
+        data = response.json()
+    except ValueError:
+        raise SendFailed(f"{path}: HTTP {response.status_code}, not JSON", retryable=True) from None
+    if not isinstance(data, dict):
+        raise SendFailed(f"{path}: unexpected answer", retryable=False)
+    return data
 
 
 class Channel(Protocol):

@@ -48,6 +48,7 @@ __all__ = [
     "gap_report",
     "group_questions",
     "is_gap",
+    "open_questions",
 ]
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,16 @@ def _gap_group(group: _Group) -> GapGroup:
     )
 
 
+def open_questions(store: Store, app_id: str, since: datetime, limit: int) -> list[AskedQuestion]:
+    """The newest ``limit`` unanswered questions and ``limit`` disliked answers since
+    ``since`` that nothing has answered since (each question once)."""
+    asked = store.questions.asked_since(app_id, since, CANDIDATE_ROUTES, limit)
+    gaps = [q for q in asked if is_gap(q)]
+    seen = {q.message_id for q in gaps}
+    disliked = store.questions.disliked_since(app_id, since, limit)
+    return gaps + [q for q in disliked if q.message_id not in seen]
+
+
 def find_gaps(
     store: Store,
     app_id: str,
@@ -228,11 +239,7 @@ def find_gaps(
     """The app's knowledge gaps over the last ``days`` days, the ``limit`` largest groups:
     unanswered questions and disliked answers that nothing has answered since."""
     since = (now or utcnow()) - timedelta(days=days)
-    asked = store.questions.asked_since(app_id, since, CANDIDATE_ROUTES, MAX_QUESTIONS)
-    gaps = [q for q in asked if is_gap(q)]
-    seen = {q.message_id for q in gaps}
-    disliked = store.questions.disliked_since(app_id, since, MAX_QUESTIONS)
-    gaps += [q for q in disliked if q.message_id not in seen]
+    gaps = open_questions(store, app_id, since, MAX_QUESTIONS)
     groups = group_questions(gaps, embedder=embedder)
     return GapReport(app_name, days, len(gaps), groups[:limit])
 

@@ -34,7 +34,7 @@ from kefu.knowledge.tokenizer import detect_language
 from kefu.llm.profiles import strip_think
 from kefu.services.annotations import AnnotationService
 from kefu.services.datasets import DatasetService
-from kefu.services.knowledge_gaps import CANDIDATE_ROUTES, is_gap
+from kefu.services.knowledge_gaps import open_questions
 from kefu.store import Store
 
 __all__ = [
@@ -172,9 +172,7 @@ class KnowledgeLoop:
         """Ask the newest unanswered and disliked questions again (routing only, nothing
         stored); record those the new answer now answers directly."""
         since = utcnow() - timedelta(days=RECHECK_DAYS)
-        asked = self._store.questions.asked_since(app.id, since, CANDIDATE_ROUTES, RECHECK_LIMIT)
-        asked = [q for q in asked if is_gap(q)]
-        asked += self._store.questions.disliked_since(app.id, since, RECHECK_LIMIT)
+        asked = open_questions(self._store, app.id, since, RECHECK_LIMIT)
         answered: list[str] = []
         for question in asked:
             decision, _ = decide_direct(app, question.query, {})

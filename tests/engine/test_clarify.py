@@ -3,14 +3,13 @@ instead of guessing, and the customer's pick ("1", "第二个", "the first one")
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
 from kefu.core.types import FaqEntry, FaqHit
 from kefu.engine.retrieval import close_rivals
 from kefu.nlu.dialog_acts import picked_option
+from tests.turns import chat as ask
 
 
 def hit(entry_id: str, relevance: float, answer: str | None = None) -> FaqHit:
@@ -37,18 +36,6 @@ def test_close_rivals_are_near_ties_above_the_threshold_with_other_answers() -> 
 )  # fmt: skip
 def test_picking_an_option(reply: str, expected: int | None) -> None:
     assert picked_option(reply, ["积分怎么获得？", "积分怎么用？"]) == expected
-
-
-async def ask(
-    client: httpx.AsyncClient, user: str, query: str, conversation_id: str = ""
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/chat-messages",
-        json={"query": query, "user": user, "response_mode": "blocking", "inputs": {},
-              "conversation_id": conversation_id},
-    )  # fmt: skip
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def options(answer: str) -> list[str]:

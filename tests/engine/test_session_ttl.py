@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,26 +15,9 @@ from kefu.core.redis_conn import RedisConnection
 from kefu.handoff.events import EventHub, InMemoryEventHub
 from kefu.handoff.redis_events import RedisEventHub
 from kefu.services.runtime import Runtime
+from tests.turns import chat as say
 
 TTL_S = 1.0  # long enough that a loaded machine answers the in-TTL message in time
-
-
-async def say(
-    client: httpx.AsyncClient, user: str, query: str, conversation_id: str = ""
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/chat-messages",
-        json={
-            "query": query,
-            "user": user,
-            "response_mode": "blocking",
-            "inputs": {},
-            "conversation_id": conversation_id,
-        },
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.fixture(params=["in-memory", "redis"])

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from kefu.core.redis_conn import RedisConnection
 from kefu.core.redis_locks import RedisTurnLocks
 from kefu.services.chat import ChatRequest, ChatService
 from kefu.services.runtime import Runtime
+from tests.turns import chat as say
 
 TRIALS = 8
 EMAIL = "noah.brown7922@example.com"
@@ -32,24 +32,6 @@ class NoLocks:
         self, conversation_id: str, timeout_s: float | None = None
     ) -> AsyncIterator[None]:
         yield
-
-
-async def say(
-    client: httpx.AsyncClient, user: str, query: str, conversation_id: str = ""
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/chat-messages",
-        json={
-            "query": query,
-            "user": user,
-            "response_mode": "blocking",
-            "inputs": {},
-            "conversation_id": conversation_id,
-        },
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def kept_slots(runtime: Runtime, client: httpx.AsyncClient, user: str) -> set[str]:

@@ -5,9 +5,10 @@ The definitions are in :mod:`kefu.services.analytics` and docs/analytics.md."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from kefu.api.deps import AdminAuth, RuntimeDep
@@ -46,31 +47,39 @@ def report_json(report: AnalyticsReport) -> dict[str, Any]:
     }
 
 
-@router.get("/apps/{name}/analytics")
-async def analytics(
-    name: str,
-    runtime: RuntimeDep,
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The report's days and time zone, as the query string gives them."""
+
+    start: str | None
+    end: str | None
+    tz: str | None
+
+
+def window(
     start: Annotated[DayParam, Query(alias="from")] = None,
     end: Annotated[DayParam, Query(alias="to")] = None,
     tz: TzParam = None,
-) -> Response:
+) -> Window:
+    return Window(start, end, tz)
+
+
+WindowDep = Annotated[Window, Depends(window)]
+
+
+@router.get("/apps/{name}/analytics")
+async def analytics(name: str, runtime: RuntimeDep, days: WindowDep) -> Response:
     """The app's figures per day from ``from`` to ``to`` (default: the last 7 days)."""
     app = runtime.apps.get(name)
-    report = await runtime.analytics.report(app, start, end, tz)
+    report = await runtime.analytics.report(app, days.start, days.end, days.tz)
     return json_response(report_json(report))
 
 
 @router.get("/apps/{name}/analytics.csv")
-async def analytics_csv(
-    name: str,
-    runtime: RuntimeDep,
-    start: Annotated[DayParam, Query(alias="from")] = None,
-    end: Annotated[DayParam, Query(alias="to")] = None,
-    tz: TzParam = None,
-) -> Response:
+async def analytics_csv(name: str, runtime: RuntimeDep, days: WindowDep) -> Response:
     """The same figures, a row per day and a totals row, for a spreadsheet."""
     app = runtime.apps.get(name)
-    report = await runtime.analytics.report(app, start, end, tz, unanswered=False)
+    report = await runtime.analytics.report(app, days.start, days.end, days.tz, unanswered=False)
     filename = f"kefu-{app.name}-{report.start.isoformat()}-{report.end.isoformat()}.csv"
     return Response(
         # A BOM so that Excel opens the UTF-8 file as UTF-8 (Chinese reasons and intents).

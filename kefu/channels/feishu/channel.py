@@ -21,6 +21,7 @@ from kefu.channels.base import (
     OutboundMessage,
     Peer,
     SendFailed,
+    platform_json,
 )
 from kefu.channels.feishu.crypto import FeishuCryptoError, check_signature, decrypt
 from kefu.channels.kit import ChannelKit
@@ -126,7 +127,7 @@ class FeishuChannel:
 
     async def _fetch_token(self) -> tuple[str, float]:
         path = "/open-apis/auth/v3/tenant_access_token/internal"
-        data = _json(
+        data = platform_json(
             await self._client().post(
                 path, json={"app_id": self.settings.app_id, "app_secret": self._app_secret}
             ),
@@ -152,7 +153,7 @@ class FeishuChannel:
                 json=body,
                 headers={"Authorization": f"Bearer {token}"},
             )
-            data = _json(response, path)
+            data = platform_json(response, path)
             code = int(data.get("code", 0))
             if code in TOKEN_ERRORS and attempt == 1:
                 self.token.invalidate(token)
@@ -184,15 +185,3 @@ def _text_message(event: dict[str, Any]) -> InboundMessage | None:
         return None
     text = MENTION.sub("", text).strip()
     return InboundMessage(Peer(str(chat_id), {"chat_id": str(chat_id)}), text, str(message_id))
-
-
-def _json(response: httpx.Response, path: str) -> dict[str, Any]:
-    if response.status_code >= 500:
-        raise SendFailed(f"{path}: HTTP {response.status_code}", retryable=True)
-    try:
-        data = response.json()
-    except ValueError:
-        raise SendFailed(f"{path}: HTTP {response.status_code}, not JSON", retryable=True) from None
-    if not isinstance(data, dict):
-        raise SendFailed(f"{path}: unexpected answer", retryable=False)
-    return data

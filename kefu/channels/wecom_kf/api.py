@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from kefu.channels.access_token import AccessToken
-from kefu.channels.base import SendFailed
+from kefu.channels.base import SendFailed, platform_json
 
 __all__ = ["TOKEN_ERRORS", "WeComApi", "WeComError"]
 
@@ -44,7 +44,7 @@ class WeComApi:
         response = await self._client().get(
             "/cgi-bin/gettoken", params={"corpid": self._corp_id, "corpsecret": self._secret}
         )
-        data = _json(response, "gettoken")
+        data = platform_json(response, "gettoken")
         if data.get("errcode", 0) != 0 or not data.get("access_token"):
             raise WeComError("gettoken", int(data.get("errcode", -1)), str(data.get("errmsg")))
         return str(data["access_token"]), float(data.get("expires_in", 7200))
@@ -56,7 +56,7 @@ class WeComApi:
             response = await self._client().post(
                 f"/cgi-bin/{path}", params={"access_token": token}, json=body
             )
-            data = _json(response, path)
+            data = platform_json(response, path)
             errcode = int(data.get("errcode", 0))
             if errcode in TOKEN_ERRORS and attempt == 1:
                 self.token.invalidate(token)
@@ -70,15 +70,3 @@ class WeComApi:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-
-
-def _json(response: httpx.Response, path: str) -> dict[str, Any]:
-    if response.status_code >= 500:
-        raise SendFailed(f"{path}: HTTP {response.status_code}", retryable=True)
-    try:
-        data = response.json()
-    except ValueError:
-        raise SendFailed(f"{path}: HTTP {response.status_code}, not JSON", retryable=True) from None
-    if not isinstance(data, dict):
-        raise SendFailed(f"{path}: unexpected answer", retryable=False)
-    return data
