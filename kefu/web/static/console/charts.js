@@ -33,15 +33,15 @@
   function legend(root, series, x, y) {
     series.forEach(function (s, i) {
       var g = node('g', { 'class': 'legend' });
-      g.appendChild(node('rect', { x: x + i * 150, y: y - 9, width: 10, height: 10, 'class': s.cls }));
-      g.appendChild(node('text', { x: x + i * 150 + 14, y: y }, s.label));
+      g.appendChild(node('rect', { x: x + i * 220, y: y - 13, width: 14, height: 14, 'class': s.cls }));
+      g.appendChild(node('text', { x: x + i * 220 + 20, y: y }, s.label));
       root.appendChild(g);
     });
   }
 
   /** Bars per day, each split into series (stacked). days: ['2026-12-01', …]. */
   function stackedBars(box, days, series, label) {
-    var W = 640, H = 220, L = 36, B = 28, T = 24;
+    var W = 640, H = 260, L = 48, B = 34, T = 34;
     var root = svg(W, H, label);
     var totals = days.map(function (_, i) {
       return series.reduce(function (sum, s) { return sum + (s.values[i] || 0); }, 0);
@@ -67,18 +67,18 @@
       });
       if (days.length <= 14 || i % Math.ceil(days.length / 14) === 0) {
         root.appendChild(node('text', {
-          x: x + bar / 2, y: H - B + 14, 'text-anchor': 'middle', 'class': 'tick'
+          x: x + bar / 2, y: H - B + 22, 'text-anchor': 'middle', 'class': 'tick'
         }, day.slice(5)));
       }
     });
-    legend(root, series, L, 12);
+    legend(root, series, L, 18);
     box.textContent = '';
     box.appendChild(root);
   }
 
   /** Lines of rates (0…1) per day; a missing value (null) breaks the line. */
   function rateLines(box, days, series, label) {
-    var W = 640, H = 220, L = 36, B = 28, T = 24;
+    var W = 640, H = 260, L = 48, B = 34, T = 34;
     var root = svg(W, H, label);
     var slot = (W - L) / Math.max(days.length, 1);
     function px(i) { return L + i * slot + slot / 2; }
@@ -101,13 +101,23 @@
     });
     days.forEach(function (day, i) {
       if (days.length <= 14 || i % Math.ceil(days.length / 14) === 0) {
-        root.appendChild(node('text', { x: px(i), y: H - B + 14, 'text-anchor': 'middle', 'class': 'tick' },
+        root.appendChild(node('text', { x: px(i), y: H - B + 22, 'text-anchor': 'middle', 'class': 'tick' },
           day.slice(5)));
       }
     });
-    legend(root, series, L, 12);
+    legend(root, series, L, 18);
     box.textContent = '';
     box.appendChild(root);
+  }
+
+  /** ``text`` cut to about ``room`` Latin letters wide (a Chinese character counts two). */
+  function fit(text, room) {
+    var used = 0;
+    for (var i = 0; i < text.length; i++) {
+      used += text.charCodeAt(i) > 0x2e80 ? 2 : 1;
+      if (used > room) return text.slice(0, i) + '…';
+    }
+    return text;
   }
 
   /** Horizontal bars: [{label, value}], the largest first; `empty` when there are none. */
@@ -120,18 +130,18 @@
       box.appendChild(p);
       return;
     }
-    var W = 640, row = 24, L = 180;
+    var W = 640, row = 32, L = 230;
     var root = svg(W, items.length * row + 8, label);
     var max = Math.max.apply(null, items.map(function (i) { return i.value; }).concat([1]));
     items.forEach(function (item, i) {
       var y = 4 + i * row;
-      root.appendChild(node('text', { x: L - 8, y: y + 15, 'text-anchor': 'end', 'class': 'tick' },
-        item.label.length > 24 ? item.label.slice(0, 23) + '…' : item.label));
-      var w = Math.max(2, (W - L - 48) * item.value / max);
+      root.appendChild(node('text', { x: L - 8, y: y + 21, 'text-anchor': 'end', 'class': 'tick' },
+        fit(item.label, 24)));
+      var w = Math.max(2, (W - L - 60) * item.value / max);
       var rect = node('rect', { x: L, y: y + 3, width: w, height: row - 8, 'class': 'bar' });
       rect.appendChild(node('title', {}, item.label + ': ' + item.value));
       root.appendChild(rect);
-      root.appendChild(node('text', { x: L + w + 6, y: y + 15, 'class': 'tick' }, item.value));
+      root.appendChild(node('text', { x: L + w + 6, y: y + 21, 'class': 'tick' }, item.value));
     });
     box.appendChild(root);
   }
