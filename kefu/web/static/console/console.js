@@ -327,8 +327,8 @@
     var meta = el('div', 'meta');
     meta.appendChild(el('span', '', m.agent ? m.agent.name : t('botName') + ' · ' + tCode('route', m.route)));
     if (m.intent) meta.appendChild(el('span', '', m.intent));
-    (m.retriever_resources || []).forEach(function (r) { meta.appendChild(el('span', '', '📄 ' + r.document_name)); });
-    if (m.feedback) meta.appendChild(el('span', 'rating', m.feedback.rating === 'like' ? '👍' : '👎'));
+    (m.retriever_resources || []).forEach(function (r) { meta.appendChild(el('span', 'source', r.document_name)); });
+    if (m.feedback) meta.appendChild(el('span', 'rating ' + m.feedback.rating, t(m.feedback.rating === 'like' ? 'ratedLike' : 'ratedDislike')));
     if (m.agent) {
       // The agent's reply to the customer's last question: publish it as an answer.
       var asked = (all || []).slice(0, index + 1).reverse().find(function (x) { return x.query; });
