@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 MAX_PROPERTIES_BYTES = 4096
-MAX_DEPTH = 3  # {"cart": {"items": [...]}}
+MAX_DEPTH = 4  # properties → {"cart": {"items": [{"sku": …}]}}
 MAX_KEYS = 32  # per object
 MAX_KEY_CHARS = 64
 MAX_STRING_CHARS = 2048  # a long URL fits
@@ -35,8 +35,9 @@ MAX_STRING_CHARS = 2048  # a long URL fits
 
 def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
     """An event's properties as they may be matched: a small JSON object (at most
-    ``MAX_PROPERTIES_BYTES`` as JSON → 413, ``MAX_DEPTH`` levels, ``MAX_KEYS`` keys an object),
-    without control characters in keys or text (→ 400, as ids and names elsewhere)."""
+    ``MAX_PROPERTIES_BYTES`` as JSON → 413; ``MAX_DEPTH`` levels of objects and lists,
+    ``MAX_KEYS`` entries in each, no control characters in keys or text → 400, as ids and
+    names elsewhere)."""
     try:
         size = len(orjson.dumps(properties))
     except orjson.JSONEncodeError as exc:  # an integer past 64 bits

@@ -330,7 +330,7 @@ async def test_bad_events_get_the_envelope(
         ({"event": "page_view", "properties": [1, 2]}, 400),
         ({"event": "page_view", "properties": {"path": "/refund\u001b[2J"}}, 400),
         ({"event": "page_view", "properties": {"bad\nkey": 1}}, 400),
-        ({"event": "page_view", "properties": {"a": {"b": {"c": {"d": 1}}}}}, 400),
+        ({"event": "page_view", "properties": {"a": {"b": {"c": {"d": {"e": 1}}}}}}, 400),
         ({"event": "page_view", "properties": {"x": "y" * 5000}}, 413),
         ({"event": "page_view", "properties": {"n": 2**70}}, 400),
         ({"event": "page_view", "surprise": 1}, 400),
@@ -396,3 +396,17 @@ async def test_a_backend_reports_events_for_its_users(
     back = await http.delete("/v1/events/opt-out", params={"user": "c-1001"}, headers=key)
     assert back.json() == {"opted_out": False}
     assert len((await http.post("/v1/events", json=body, headers=key)).json()["offers"]) == 1
+
+
+async def test_the_demo_shop_offers_help_on_the_second_refund_page_visit(
+    runtime: Runtime,
+) -> None:
+    """The demo's rule, which the widget's browser test shows: twice → the offer, once."""
+    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+        reply = await http.post("/web/session", json={"app": "demo-shop"})
+        visitor = {"Authorization": f"Bearer {reply.json()['token']}"}
+        seen = [await visit(http, visitor, "/account/refund") for _ in range(3)]
+    assert [len(offers) for offers in seen] == [0, 1, 0]
+    assert seen[1][0]["rule"] == "refund_help"
+    assert seen[1][0]["localized"] == {"zh": REFUND_ZH, "en": REFUND_EN}
