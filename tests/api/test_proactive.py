@@ -179,6 +179,10 @@ async def test_window_conditions_caps_and_quiet_hours(
         "/web/events", json={"event": "video.played-50", "properties": {}}, headers=visitor
     )
     assert custom.status_code == 200 and custom.json() == {"offers": []}
+    bare = await http.post(
+        "/web/events", json={"event": "order_paid", "properties": None}, headers=visitor
+    )
+    assert bare.status_code == 200  # null properties: none
 
 
 async def test_opt_out_stops_offers_and_opting_in_brings_them_back(

@@ -41,8 +41,8 @@ class EventIn(StrictBody):
     """A customer did something: ``page_view``, ``cart``, ``order_paid`` or a custom name."""
 
     event: str = Field(pattern=EVENT_NAME_PATTERN, description="[a-z0-9_.-], 1-64 characters")
-    properties: dict[str, Any] = Field(
-        default_factory=dict, description="url or path, cart total… (at most 4 KB as JSON)"
+    properties: dict[str, Any] | None = Field(
+        None, description="url or path, cart total… (at most 4 KB as JSON; null: none)"
     )
     conversation_id: str | None = Field(None, max_length=64)
     language: Language | None = Field(None, description="of the offer (default: the browser's)")
@@ -66,7 +66,7 @@ def _language(body: EventIn, request: Request) -> Language | None:
 
 def _event(body: EventIn, request: Request) -> ProactiveEvent:
     return ProactiveEvent(
-        body.event, body.properties, body.conversation_id, _language(body, request)
+        body.event, body.properties or {}, body.conversation_id, _language(body, request)
     )
 
 
