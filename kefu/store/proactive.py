@@ -177,6 +177,17 @@ class ProactiveRepository:
             for rule, status, created_at in rows
         ]
 
+    def forget_offers_before(self, app_id: str, before: datetime) -> int:
+        """Retention: the app's offers made before ``before`` (opt-outs are kept: a wish)."""
+        with Session(self._engine) as session:
+            result = session.execute(
+                delete(ProactiveOfferRow).where(
+                    ProactiveOfferRow.app_id == app_id, ProactiveOfferRow.created_at < before
+                )
+            )
+            session.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
+
     # --- opt-outs and the visitor's state ---------------------------------------------------
 
     def opted_out(self, app_id: str, end_user_id: str) -> bool:

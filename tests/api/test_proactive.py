@@ -320,6 +320,9 @@ def test_the_claim_holds_across_threads(offers_runtime: Runtime) -> None:
 
     with ThreadPoolExecutor(16) as pool:
         assert sum(pool.map(claim, range(16))) == 1
+    # Retention forgets the offer; the cool-down slot stays (it holds no content).
+    assert repo.forget_offers_before(app_id, NOON + timedelta(seconds=1)) == 1
+    assert not claim(0)
 
 
 async def test_bad_events_get_the_envelope(
