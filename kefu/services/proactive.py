@@ -122,12 +122,13 @@ class ProactiveService:
         offers: list[Offer] = []
         with_a_human: bool | None = None
         for rule in rules:
-            window = timedelta(seconds=rule.conditions.window_s)
-            count = repo.record_match(
-                new_id(), app.id, visitor, rule.name, event.name, path, now, now - window
-            )
-            if count < rule.conditions.min_count:
-                continue
+            if rule.conditions.min_count > 1:  # only counted rules keep their events
+                window = timedelta(seconds=rule.conditions.window_s)
+                count = repo.record_match(
+                    new_id(), app.id, visitor, rule.name, event.name, path, now, now - window
+                )
+                if count < rule.conditions.min_count:
+                    continue
             quiet = app.config.proactive.quiet_hours_of(rule)
             if quiet is not None and quiet.contains(now):
                 continue
