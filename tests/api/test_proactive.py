@@ -372,6 +372,19 @@ async def test_bad_events_get_the_envelope(
         "/web/events", json={"event": "page_view"}, headers={**visitor, "Origin": SHOP_ORIGIN}
     )
     assert allowed.status_code == 200
+    preflight = await http.options(
+        "/web/events",
+        headers={
+            "Origin": SHOP_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.headers["access-control-allow-origin"] == SHOP_ORIGIN
+    someone = await http.post(
+        "/web/events", json={"event": "page_view", "user": "c-1001"}, headers=visitor
+    )
+    assert someone.status_code == 403  # a page speaks for its own visitor only
 
 
 async def test_a_backend_reports_events_for_its_users(
