@@ -311,18 +311,19 @@ def test_the_claim_holds_across_threads(offers_runtime: Runtime) -> None:
     repo = offers_runtime.store.proactive
     app_id = offers_runtime.apps.get("offers").id
 
-    def claim(_: int) -> bool:
+    def claim(later_s: int) -> bool:
         record = OfferRecord(
             new_id(), app_id, "visitor-x", "refund_help", "page_view", None, "web", "zh",
-            "shown", NOON,
+            "shown", NOON + timedelta(seconds=later_s),
         )  # fmt: skip
         return repo.offer(record, cooldown_s=600, max_count=None)
 
     with ThreadPoolExecutor(16) as pool:
-        assert sum(pool.map(claim, range(16))) == 1
+        assert sum(pool.map(claim, [0] * 16)) == 1  # racing to insert the visitor's slot
+        assert sum(pool.map(claim, [700] * 16)) == 1  # racing to update it after the cool-down
     # Retention forgets the offer; the cool-down slot stays (it holds no content).
     assert repo.forget_offers_before(app_id, NOON + timedelta(seconds=1)) == 1
-    assert not claim(0)
+    assert not claim(701)
 
 
 async def test_bad_events_get_the_envelope(
