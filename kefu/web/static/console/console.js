@@ -557,6 +557,20 @@
       tr.appendChild(el('td', '', number(g.count)));
       unanswered.appendChild(tr);
     });
+    var offers = $('analytics-proactive').querySelector('tbody');
+    offers.textContent = '';
+    var proactive = report.proactive || { rules: [], total: null };
+    var offerRows = proactive.rules.slice();
+    if (offerRows.length > 1) offerRows.push(proactive.total);
+    offerRows.forEach(function (r) {
+      var tr = el('tr');
+      tr.appendChild(el('td', '', r.rule === 'total' && r === proactive.total ? t('offerTotal') : r.rule));
+      tr.appendChild(el('td', '', number(r.shown)));
+      tr.appendChild(el('td', '', number(r.accepted)));
+      tr.appendChild(el('td', '', number(r.dismissed)));
+      tr.appendChild(el('td', '', percent(r.acceptance_rate)));
+      offers.appendChild(tr);
+    });
   }
 
   /** The CSV needs the key in a header, so it is fetched and handed over as a file. */
