@@ -7,7 +7,7 @@ phone gets a full-screen window; both UI languages; a site kefu does not allow g
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -127,6 +127,12 @@ def test_a_shop_on_another_origin_chats_streams_rates_and_resumes(
                 assert headers.get("origin") == sites.shop, sent.url
             bearer = headers.get("authorization", "Bearer x.y.z").removeprefix("Bearer ")
             assert bearer.count(".") == 2, f"{sent.url} sent a key, not a session"
+
+        # This kefu does not serve the events API: its 404 turned proactive offers off
+        # quietly, so the shop's next navigation sends nothing.
+        page.click("#host-button")
+        page.wait_for_timeout(200)
+        assert sum(r.url.endswith("/web/events") for r in to_kefu if r.method == "POST") == 1
 
         saved = stored(page, sites)
         conversation = saved["conversationId"]
@@ -280,3 +286,187 @@ def test_a_site_kefu_does_not_allow_gets_no_widget_and_no_session(
         },
     )
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def agent_call(sites: Sites, conversation_id: str, action: str, **body: object) -> None:
+    url = f"{sites.kefu}/v1/agent/conversations/{conversation_id}/{action}"
+    response = httpx.post(url, json=body or None, headers=ADMIN, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_an_agent_takes_over_live_and_the_customer_rates_the_service(
+    sites: Sites, browser: Browser
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        errors = watch(page)
+        page.goto(f"{sites.shop}/?lang=zh")
+        page.locator(LAUNCHER).click()
+        ask(page, "转人工")
+        banner = page.locator(f"{W} .kw-banner")
+        expect(banner).to_have_text("正在为您转接人工客服…")
+        readable_text(banner)
+        assert_on_screen(page, banner)
+        conversation = stored(page, sites)["conversationId"]
+
+        agent_call(sites, conversation, "claim")
+        expect(banner).to_have_text("人工客服 admin 为您服务")
+        agent_call(sites, conversation, "reply", text="您好，我是人工客服，请问订单号是多少？")
+        reply = page.locator(f"{W} .kw-msg-agent")
+        expect(reply).to_have_text("人工客服 · admin您好，我是人工客服，请问订单号是多少？")
+        readable_text(reply)
+
+        # The window closed: a reply still arrives, and the launcher says so.
+        page.locator(f"{W} .kw-close").click()
+        agent_call(sites, conversation, "reply", text="我先帮您查一下。")
+        expect(page.locator(f"{W} .kw-unread")).to_be_visible()
+        page.locator(LAUNCHER).click()
+        expect(page.locator(f"{W} .kw-unread")).to_be_hidden()
+        expect(reply).to_have_count(2)
+
+        # While the agent owns it the bot stays silent: no empty bubble.
+        bot_bubbles = page.locator(f"{W} .kw-msg-bot").count()
+        ask(page, "W1234567")
+        expect(page.locator(f"{W} .kw-msg-user").last).to_have_text("W1234567")
+        expect(page.locator(f"{W} .kw-stop")).to_be_hidden()
+        expect(page.locator(f"{W} .kw-msg-bot")).to_have_count(bot_bubbles)
+
+        agent_call(sites, conversation, "resolve")
+        expect(banner).to_be_hidden()
+        expect(page.locator(f"{W} .kw-system")).to_contain_text("本次人工服务已结束")
+        form = page.locator(f"{W} .kw-csat")
+        expect(form.locator(".kw-csat-question")).to_contain_text("请为本次人工服务打分")
+        readable_text(form.locator(".kw-csat-question"))
+        expect(form.locator(".kw-csat-submit")).to_be_disabled()
+        # Not rated yet: a reload asks again.
+        page.reload()
+        form = page.locator(f"{W} .kw-csat")
+        expect(form).to_be_visible()
+        form.locator('.kw-csat-score[data-value="4"]').click()
+        form.locator(".kw-csat-comment").fill("回复很及时")
+        form.locator(".kw-csat-submit").click()
+        expect(form.locator(".kw-csat-thanks")).to_have_text("感谢您的评价！")
+        assert errors == []
+    finally:
+        context.close()
+    ratings = httpx.get(f"{sites.kefu}/admin/csat", headers=ADMIN).json()["data"]
+    assert [(r["conversation_id"], r["rating"], r["comment"]) for r in ratings] == [
+        (conversation, 4, "回复很及时")
+    ]
+
+
+def until(page: Page, condition: Callable[[], bool]) -> None:
+    """Wait (up to 5 s, letting the page run) until ``condition`` holds."""
+    for _ in range(100):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("timed out waiting for the condition")
+
+
+OFFER = {
+    "message": "您是否需要帮助申请退货？",
+    "localized": {"zh": "您是否需要帮助申请退货？", "en": "Do you need help with a return?"},
+}
+
+
+def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) -> None:
+    """The events API is another part's (branch ``proactive``): here kefu's answers to it are
+    played by the browser, so the widget's side of the contract is what is checked — which
+    requests it sends, and what the customer sees and can do with an offer."""
+    from playwright.sync_api import Route, expect
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    offers = iter(["refund", "cart", "paid"])
+
+    def events_api(route: Route) -> None:
+        request = route.request
+        if request.method == "OPTIONS":
+            route.fallback()
+            return
+        path = request.url.removeprefix(sites.kefu)
+        body = json.loads(request.post_data or "{}")
+        calls.append((path, body))
+        reply: dict[str, Any] = {"result": "success"}
+        if path == "/web/events":
+            page_path = body["properties"].get("path")
+            shown = body["event"] != "page_view" or page_path == "/refund"
+            reply = {"offers": [{"id": next(offers), **OFFER}] if shown else []}
+        route.fulfill(
+            status=200,
+            json=reply,
+            headers={"Access-Control-Allow-Origin": sites.shop},
+        )
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        errors = watch(page)
+        page.route(f"{sites.kefu}/web/events**", events_api)
+        page.route(f"{sites.kefu}/web/offers/**", events_api)
+        page.goto(f"{sites.shop}/?lang=zh")
+        expect(page.locator(LAUNCHER)).to_be_visible()
+        page.wait_for_function("() => document.title === 'XiaoPu shop'")
+        until(page, lambda: len(calls) == 1)
+        path, body = calls[0]
+        assert path == "/web/events"
+        assert body == {
+            "event": "page_view",
+            "properties": {
+                "url": f"{sites.shop}/?lang=zh",
+                "path": "/",
+                "title": "XiaoPu shop",
+                "referrer": "",
+            },
+            "conversation_id": None,
+        }
+        offer = page.locator(f"{W} .kw-offer")
+        expect(offer).to_be_hidden()
+
+        # The shop's single-page navigation to its refund page: an offer.
+        page.click("#host-button")
+        expect(offer).to_be_visible()
+        assert calls[1][1]["properties"]["path"] == "/refund"
+        assert calls[1][1]["properties"]["title"] == "Refunds"
+        assert readable_text(offer.locator(".kw-offer-text")) == OFFER["message"]
+        assert readable_text(offer.locator(".kw-offer-accept")) == "聊一聊"
+        assert readable_text(offer.locator(".kw-offer-optout")) == "不再提示"
+        assert offer.locator(".kw-offer-close").get_attribute("aria-label") == "关闭提示"
+        assert_on_screen(page, offer)
+        assert_apart(offer, page.locator(LAUNCHER))
+        offer.locator(".kw-offer-accept").click()
+        expect(offer).to_be_hidden()
+        expect(page.locator(WINDOW)).to_be_visible()
+        expect(page.locator(f"{W} .kw-msg-bot").last).to_have_text(OFFER["message"])
+        until(page, lambda: calls[-1][0] == "/web/offers/refund/accept")
+
+        # The host page's own events: an offer, closed with ×.
+        page.locator(f"{W} .kw-close").click()
+        page.evaluate("() => kefu.track('cart', {items: 2, total: 99})")
+        assert calls[-1] == (
+            "/web/events",
+            {"event": "cart", "properties": {"items": 2, "total": 99}, "conversation_id": None},
+        )
+        expect(offer).to_be_visible()
+        offer.locator(".kw-offer-close").click()
+        expect(offer).to_be_hidden()
+        until(page, lambda: calls[-1][0] == "/web/offers/cart/dismiss")
+
+        # "Don't show again": opted out, and no more events from this visitor.
+        page.evaluate("() => kefu.track('order_paid', {order_id: 'W1234567'})")
+        expect(offer).to_be_visible()
+        offer.locator(".kw-offer-optout").click()
+        expect(offer).to_be_hidden()
+        until(page, lambda: calls[-1][0] == "/web/events/opt-out")
+        sent = len(calls)
+        page.evaluate("() => kefu.track('cart', {items: 3})")
+        page.reload()
+        expect(page.locator(LAUNCHER)).to_be_visible()
+        page.wait_for_timeout(300)
+        assert len(calls) == sent
+        assert errors == []
+    finally:
+        context.close()
