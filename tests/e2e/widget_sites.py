@@ -60,12 +60,18 @@ class Sites:
     stranger: str  # http://localhost:S (the same pages, an origin kefu does not allow)
 
 
-def page_html(kefu: str, query: dict[str, list[str]]) -> str:
-    """A shop page; ``?lang=`` sets data-lang, ``?hostile=1`` adds the hostile CSS,
-    ``?widget=0`` leaves the script tag out (to compare the page with and without it)."""
+def page_html(kefu: str, shop: str, query: dict[str, list[str]]) -> str:
+    """A shop page; ``?lang=`` sets data-lang, ``?hostile=1`` adds the hostile CSS and a
+    strict Content-Security-Policy (no inline styles but its own), ``?widget=0`` leaves the
+    script tag out (to compare the page with and without it)."""
     lang = query.get("lang", [""])[0]
     hostile = query.get("hostile", ["0"])[0] == "1"
     widget = query.get("widget", ["1"])[0] == "1"
+    policy = (
+        f"default-src 'self'; script-src 'self' 'unsafe-inline' {kefu}; connect-src {kefu}; "
+        f"style-src 'nonce-shop'; img-src {shop}"
+    )
+    csp = f'<meta http-equiv="Content-Security-Policy" content="{policy}">' if hostile else ""
     lang_attr = f' data-lang="{lang}"' if lang in ("zh", "en") else ""
     script = (
         f'<script src="{kefu}/widget.js" data-app="demo-shop"{lang_attr} async></script>'
@@ -74,9 +80,9 @@ def page_html(kefu: str, query: dict[str, list[str]]) -> str:
     )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1">{csp}
 <title>XiaoPu shop</title>
-<style>{SHOP_CSS}{HOSTILE_CSS if hostile else ""}</style></head>
+<style nonce="shop">{SHOP_CSS}{HOSTILE_CSS if hostile else ""}</style></head>
 <body><main>
 <p id="host-text">Welcome to the shop.</p>
 <button id="host-button" type="button"
@@ -94,13 +100,15 @@ LOGO = (
 
 class _ShopHandler(BaseHTTPRequestHandler):
     kefu = ""
+    shop = ""
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/logo.svg":
             body, kind = LOGO.encode(), "image/svg+xml"
         else:  # every other path is the shop page (an SPA: /refund too)
-            body, kind = page_html(self.kefu, parse_qs(url.query)).encode(), "text/html"
+            page = page_html(self.kefu, self.shop, parse_qs(url.query))
+            body, kind = page.encode(), "text/html"
         self.send_response(200)
         self.send_header("Content-Type", f"{kind}; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -143,7 +151,7 @@ def widget_sites(folder: Path) -> Iterator[Sites]:
         folder / "kefu.log",
         f"{sites.kefu}/health",
     )
-    handler = type("ShopHandler", (_ShopHandler,), {"kefu": sites.kefu})
+    handler = type("ShopHandler", (_ShopHandler,), {"kefu": sites.kefu, "shop": sites.shop})
     shop = ThreadingHTTPServer(("127.0.0.1", shop_port), handler)
     thread = threading.Thread(target=shop.serve_forever, daemon=True)
     thread.start()

@@ -511,9 +511,11 @@
   function build() {
     var host = document.createElement('kefu-widget');
     // Before the shadow's stylesheet applies, and against a page rule on the element itself.
-    host.setAttribute('style', 'all: initial !important; position: fixed !important; ' +
-      'width: 0 !important; height: 0 !important; z-index: 2147483647 !important; ' +
-      'display: block !important;');
+    // Set through CSSOM, which a strict host CSP (no 'unsafe-inline' styles) allows.
+    [['all', 'initial'], ['display', 'block'], ['position', 'fixed'], ['width', '0'],
+      ['height', '0'], ['z-index', '2147483647']].forEach(function (rule) {
+      host.style.setProperty(rule[0], rule[1], 'important');
+    });
     var shadow = host.attachShadow({ mode: 'open' });
     if (shadow.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === 'function') {
       try {
