@@ -59,6 +59,10 @@ async def test_widget_js_is_a_cacheable_script_with_its_css_inside(
     assert reply.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in reply.headers  # a script, not a page
     assert "KEFU_WIDGET_CSS" not in reply.text and ":host {" in reply.text
+    assert reply.headers["content-encoding"] == "gzip"  # httpx asks for it, and unpacks it
+    plain = await http.get("/widget.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == reply.content
+    assert int(reply.headers["content-length"]) < len(plain.content) / 3
     etag = reply.headers["etag"]
     again = await http.get("/widget.js", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""

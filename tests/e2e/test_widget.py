@@ -393,7 +393,7 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
         reply: dict[str, Any] = {"result": "success"}
         if path == "/web/events":
             page_path = body["properties"].get("path")
-            shown = body["event"] != "page_view" or page_path == "/refund"
+            shown = body["event"] in ("cart", "order_paid") or page_path == "/refund"
             reply = {"offers": [{"id": next(offers), **OFFER}] if shown else []}
         route.fulfill(
             status=200,
@@ -407,30 +407,33 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
         errors = watch(page)
         page.route(f"{sites.kefu}/web/events**", events_api)
         page.route(f"{sites.kefu}/web/offers/**", events_api)
-        page.goto(f"{sites.shop}/?lang=zh")
+        page.goto(f"{sites.shop}/?lang=zh&early=1")
         expect(page.locator(LAUNCHER)).to_be_visible()
-        page.wait_for_function("() => document.title === 'XiaoPu shop'")
-        until(page, lambda: len(calls) == 1)
-        path, body = calls[0]
-        assert path == "/web/events"
-        assert body == {
+        until(page, lambda: len(calls) == 2)
+        page_view = {
             "event": "page_view",
             "properties": {
-                "url": f"{sites.shop}/?lang=zh",
+                "url": f"{sites.shop}/?lang=zh&early=1",
                 "path": "/",
                 "title": "XiaoPu shop",
                 "referrer": "",
             },
             "conversation_id": None,
         }
+        # The event the page tracked before the widget was ready is sent once it is.
+        early = {"event": "coupon", "properties": {"code": "WELCOME"}, "conversation_id": None}
+        assert sorted(calls, key=lambda call: call[1]["event"]) == [
+            ("/web/events", early),
+            ("/web/events", page_view),
+        ]
         offer = page.locator(f"{W} .kw-offer")
         expect(offer).to_be_hidden()
 
         # The shop's single-page navigation to its refund page: an offer.
         page.click("#host-button")
         expect(offer).to_be_visible()
-        assert calls[1][1]["properties"]["path"] == "/refund"
-        assert calls[1][1]["properties"]["title"] == "Refunds"
+        assert calls[2][1]["properties"]["path"] == "/refund"
+        assert calls[2][1]["properties"]["title"] == "Refunds"
         assert readable_text(offer.locator(".kw-offer-text")) == OFFER["message"]
         assert readable_text(offer.locator(".kw-offer-accept")) == "聊一聊"
         assert readable_text(offer.locator(".kw-offer-optout")) == "不再提示"

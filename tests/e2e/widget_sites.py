@@ -63,7 +63,8 @@ class Sites:
 def page_html(kefu: str, shop: str, query: dict[str, list[str]]) -> str:
     """A shop page; ``?lang=`` sets data-lang, ``?hostile=1`` adds the hostile CSS and a
     strict Content-Security-Policy (no inline styles but its own), ``?widget=0`` leaves the
-    script tag out (to compare the page with and without it)."""
+    script tag out (to compare the page with and without it), ``?early=1`` loads it
+    synchronously and tracks an event at once."""
     lang = query.get("lang", [""])[0]
     hostile = query.get("hostile", ["0"])[0] == "1"
     widget = query.get("widget", ["1"])[0] == "1"
@@ -78,6 +79,11 @@ def page_html(kefu: str, shop: str, query: dict[str, list[str]]) -> str:
         if widget
         else ""
     )
+    if query.get("early", ["0"])[0] == "1":  # the page tracks an event before kefu answers
+        script = (
+            f'<script src="{kefu}/widget.js" data-app="demo-shop"{lang_attr}></script>'
+            "<script>kefu.track('coupon', {code: 'WELCOME'});</script>"
+        )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">{csp}

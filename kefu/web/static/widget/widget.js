@@ -1518,6 +1518,7 @@
         return;
       }
       setStatus('unavailable');
+      early = [];
       // Nothing is drawn: a customer never sees a broken button. The site's developer sees why.
       if (window.console && console.warn) {
         console.warn('kefu widget: not shown — app ' + JSON.stringify(APP || '(first)') +
@@ -1537,6 +1538,7 @@
     updateComposer();
     watchNavigation();
     pageView();
+    early.splice(0).forEach(function (call) { track(call[0], call[1]); });
   }
 
   var api_ = {
@@ -1545,11 +1547,15 @@
     open: function () { if (els.root) setOpen(true); },
     close: function () { if (els.root) setOpen(false); },
     setLanguage: function (lang) { if (normLang(lang)) setLang(lang, true); },
-    /** Send a custom event (cart, order_paid, …) the way page views are sent. */
+    /** Send a custom event (cart, order_paid, …) the way page views are sent; before the
+     * widget is ready, it is kept and sent once it is. */
     track: function (event, properties) {
-      return state.status === 'ready' ? track(event, properties) : Promise.resolve();
+      if (state.status === 'ready') return track(event, properties);
+      if (state.status === 'loading' && early.length < 20) early.push([event, properties]);
+      return Promise.resolve();
     }
   };
+  var early = [];
   window.kefu = api_;
 
   start(0);
