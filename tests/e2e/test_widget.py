@@ -391,6 +391,8 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
         body = json.loads(request.post_data or "{}")
         calls.append((path, body))
         reply: dict[str, Any] = {"result": "success"}
+        if path.endswith("/accept"):  # the server opened a conversation with the offer
+            reply["conversation_id"] = "conversation-of-the-offer"
         if path == "/web/events":
             page_path = body["properties"].get("path")
             shown = body["event"] in ("cart", "order_paid") or page_path == "/refund"
@@ -445,18 +447,24 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
         expect(page.locator(WINDOW)).to_be_visible()
         expect(page.locator(f"{W} .kw-msg-bot").last).to_have_text(OFFER["message"])
         until(page, lambda: calls[-1][0] == "/web/offers/refund/accept")
+        assert calls[-1][1] == {"conversation_id": None}
 
         # The host page's own events: an offer, closed with ×.
         page.locator(f"{W} .kw-close").click()
         page.evaluate("() => kefu.track('cart', {items: 2, total: 99})")
         assert calls[-1] == (
             "/web/events",
-            {"event": "cart", "properties": {"items": 2, "total": 99}, "conversation_id": None},
+            {
+                "event": "cart",
+                "properties": {"items": 2, "total": 99},
+                "conversation_id": "conversation-of-the-offer",
+            },
         )
         expect(offer).to_be_visible()
         offer.locator(".kw-offer-close").click()
         expect(offer).to_be_hidden()
         until(page, lambda: calls[-1][0] == "/web/offers/cart/dismiss")
+        assert calls[-1][1] == {}
 
         # "Don't show again": opted out, and no more events from this visitor.
         page.evaluate("() => kefu.track('order_paid', {order_id: 'W1234567'})")
@@ -464,6 +472,7 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
         offer.locator(".kw-offer-optout").click()
         expect(offer).to_be_hidden()
         until(page, lambda: calls[-1][0] == "/web/events/opt-out")
+        assert calls[-1][1] == {}
         sent = len(calls)
         page.evaluate("() => kefu.track('cart', {items: 3})")
         page.reload()

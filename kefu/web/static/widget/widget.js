@@ -1432,6 +1432,14 @@
       scrollToBottom(true);
       offersCall('/web/offers/' + encodeURIComponent(offer.id) + '/accept', {
         conversation_id: state.conversationId || null
+      }).then(function (reply) {
+        // A server that opened the conversation with the offer names it: continue that one.
+        var id = reply && typeof reply.conversation_id === 'string' ? reply.conversation_id : '';
+        if (id && !state.conversationId && !state.turn) {
+          state.conversationId = id;
+          save();
+          syncLive();
+        }
       });
     });
     var optOut = button('kw-offer-optout', 'offerOptOut');
