@@ -421,9 +421,15 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
                 "referrer": "",
             },
             "conversation_id": None,
+            "language": "zh",
         }
         # The event the page tracked before the widget was ready is sent once it is.
-        early = {"event": "coupon", "properties": {"code": "WELCOME"}, "conversation_id": None}
+        early = {
+            "event": "coupon",
+            "properties": {"code": "WELCOME"},
+            "conversation_id": None,
+            "language": "zh",
+        }
         assert sorted(calls, key=lambda call: call[1]["event"]) == [
             ("/web/events", early),
             ("/web/events", page_view),
@@ -458,6 +464,7 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
                 "event": "cart",
                 "properties": {"items": 2, "total": 99},
                 "conversation_id": "conversation-of-the-offer",
+                "language": "zh",
             },
         )
         expect(offer).to_be_visible()

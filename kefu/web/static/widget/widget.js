@@ -18,7 +18,8 @@
  *   GET  /v1/conversations/{id}/events (SSE)      -> hand-over state, agent replies
  *   POST /v1/conversations/{id}/csat              -> rate the agent after a hand-over
  *   POST /web/events, /web/offers/{id}/accept|dismiss, /web/events/opt-out
- *                                                 -> proactive offers (a 404: not served)
+ *                                                 -> proactive offers (docs/proactive.md;
+ *                                                    a 404: not served, quietly off)
  * Every server-provided string is inserted as text, never as HTML.
  */
 (function () {
@@ -1381,7 +1382,8 @@
     if (typeof event !== 'string' || !event || state.optedOut) return;
     var props = properties && typeof properties === 'object' ? properties : {};
     var reply = await offersCall('/web/events', {
-      event: event, properties: props, conversation_id: state.conversationId || null
+      event: event, properties: props, conversation_id: state.conversationId || null,
+      language: state.lang // of the offer's `message`
     });
     var offers = reply && Array.isArray(reply.offers) ? reply.offers : [];
     var offer = offers.filter(function (o) {
@@ -1393,9 +1395,10 @@
   function pageView() {
     if (location.href === state.lastPageView) return;
     state.lastPageView = location.href;
+    // Cut, so a page with a very long URL or title still fits the events API's 4 KB.
     track('page_view', {
-      url: location.href, path: location.pathname, title: document.title,
-      referrer: document.referrer
+      url: location.href.slice(0, 1000), path: location.pathname.slice(0, 500),
+      title: document.title.slice(0, 300), referrer: document.referrer.slice(0, 1000)
     });
   }
 
