@@ -33,8 +33,8 @@ W = "kefu-widget"  # Playwright's CSS selectors reach into the widget's (open) s
 LAUNCHER = f"{W} .kw-launcher"
 WINDOW = f"{W} .kw-window"
 QUESTION = "退货要扣多少运费?"
-# A browser logs every 4xx as a console error; the events API (proactive offers) is not served
-# by this build, and its 404 is expected and silently handled.
+# A browser logs every 4xx as a console error; where the test plays a kefu without the events
+# API (proactive offers), its 404 is expected and silently handled.
 EXPECTED_404 = "the server responded with a status of 404"
 
 
@@ -81,6 +81,15 @@ def test_a_shop_on_another_origin_chats_streams_rates_and_resumes(
         errors = watch(page)
         to_kefu: list[Request] = []
         page.on("request", lambda r: to_kefu.append(r) if r.url.startswith(sites.kefu) else None)
+        # A kefu without the events API (proactive offers): its 404 must be harmless.
+        page.route(
+            f"{sites.kefu}/web/events**",
+            lambda route: route.fulfill(
+                status=404,
+                json={"status": 404, "code": "not_found", "message": "Not Found"},
+                headers={"Access-Control-Allow-Origin": sites.shop},
+            ),
+        )
         page.goto(sites.shop + "/")
         launcher = page.locator(LAUNCHER)
         expect(launcher).to_be_visible()
@@ -128,8 +137,8 @@ def test_a_shop_on_another_origin_chats_streams_rates_and_resumes(
             bearer = headers.get("authorization", "Bearer x.y.z").removeprefix("Bearer ")
             assert bearer.count(".") == 2, f"{sent.url} sent a key, not a session"
 
-        # This kefu does not serve the events API: its 404 turned proactive offers off
-        # quietly, so the shop's next navigation sends nothing.
+        # The 404 turned proactive offers off quietly: the shop's next navigation sends
+        # nothing.
         page.click("#host-button")
         page.wait_for_timeout(200)
         assert sum(r.url.endswith("/web/events") for r in to_kefu if r.method == "POST") == 1
@@ -486,6 +495,46 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
         expect(page.locator(LAUNCHER)).to_be_visible()
         page.wait_for_timeout(300)
         assert len(calls) == sent
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_the_refund_page_twice_gets_one_offer_from_the_real_rules(
+    sites: Sites, browser: Browser
+) -> None:
+    """With the proactive service served (docs/proactive.md), the demo app's rule end to end:
+    the second visit to the refund page within half an hour offers help, once."""
+    from playwright.sync_api import expect
+
+    session = httpx.post(f"{sites.kefu}/web/session", json={"app": "demo-shop"}).json()
+    probe = httpx.post(
+        f"{sites.kefu}/web/events",
+        json={"event": "page_view", "properties": {"path": "/"}},
+        headers={"Authorization": f"Bearer {session['token']}"},
+    )
+    if probe.status_code == 404:
+        pytest.skip("this kefu does not serve the proactive events API")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        errors = watch(page)
+        page.goto(f"{sites.shop}/?lang=zh")
+        offer = page.locator(f"{W} .kw-offer")
+        expect(page.locator(LAUNCHER)).to_be_visible()
+        for _ in range(2):  # to the refund page, back, and to it again
+            page.click("#host-button")
+            page.wait_for_timeout(300)
+            page.go_back()
+            page.wait_for_timeout(300)
+        expect(offer).to_be_visible()
+        assert readable_text(offer.locator(".kw-offer-text")) == "您是否需要帮助申请退货？"
+        offer.locator(".kw-offer-accept").click()
+        expect(page.locator(f"{W} .kw-msg-bot").last).to_have_text("您是否需要帮助申请退货？")
+        page.locator(f"{W} .kw-close").click()
+        page.click("#host-button")  # a third visit: within the cool-down, nothing
+        page.wait_for_timeout(500)
+        expect(offer).to_be_hidden()
         assert errors == []
     finally:
         context.close()
