@@ -224,6 +224,29 @@ def test_hostile_host_css_cannot_break_it_and_it_changes_nothing_on_the_page(
         context.close()
 
 
+def test_the_demo_page_runs_it_under_kefus_own_page_policy(sites: Sites, browser: Browser) -> None:
+    """``/static/widget/demo.html`` (try it after ``kefu serve --demo``) carries kefu's strict
+    page headers: the widget works there without a script or style policy violation."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        messages: list[str] = []
+        page.on("console", lambda message: messages.append(message.text))
+        response = page.goto(sites.kefu + "/static/widget/demo.html")
+        assert response is not None
+        assert "style-src 'self'" in response.headers["content-security-policy"]
+        page.locator(LAUNCHER).click()
+        expect(page.locator(f"{W} .kw-suggestion").first).to_be_visible()
+        assert readable_text(page.locator(f"{W} .kw-title")) == "小铺优选 客服"
+        # Only the test app's logo, on the shop's origin, is (rightly) refused by img-src.
+        refused = [m for m in messages if "Content Security Policy" in m]
+        assert all("img-src" in m and "/logo.svg" in m for m in refused), refused
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_phone_gets_the_whole_screen_in_each_language(
     sites: Sites, browser: Browser, lang: str
