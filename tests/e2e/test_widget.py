@@ -359,6 +359,25 @@ def test_an_agent_takes_over_live_and_the_customer_rates_the_service(
         expect(page.locator(f"{W} .kw-unread")).to_be_hidden()
         expect(reply).to_have_count(2)
 
+        # A reload: the replies so far come back, the state too, and the next reply is live.
+        page.reload()
+        expect(reply).to_have_count(2)
+        expect(banner).to_have_text("人工客服 admin 为您服务")
+        agent_call(sites, conversation, "reply", text="查到了，包裹明天送达。")
+        expect(reply).to_have_count(3)
+        expect(reply.last).to_contain_text("查到了，包裹明天送达。")
+        # Reloaded with the window closed: old replies are no news; a new one is, after them.
+        page.locator(f"{W} .kw-close").click()
+        page.reload()
+        expect(page.locator(LAUNCHER)).to_be_visible()
+        page.wait_for_timeout(300)
+        expect(page.locator(f"{W} .kw-unread")).to_be_hidden()
+        agent_call(sites, conversation, "reply", text="还有别的问题吗？")
+        expect(page.locator(f"{W} .kw-unread")).to_be_visible()
+        page.locator(LAUNCHER).click()
+        expect(reply).to_have_count(4)
+        expect(reply.last).to_contain_text("还有别的问题吗？")
+
         # While the agent owns it the bot stays silent: no empty bubble.
         bot_bubbles = page.locator(f"{W} .kw-msg-bot").count()
         ask(page, "W1234567")

@@ -233,6 +233,7 @@
     shownAgentIds: {},
     opening: null,
     historyLoaded: false,
+    historyReady: false, // the stored conversation is on screen: live events may append
     offersSupported: true,
     offer: null,
     lastPageView: '',
@@ -767,7 +768,8 @@
     scrollToBottom(false);
   }
 
-  function addAgent(m) {
+  /** An agent's reply, once per id; ``old``: from the stored history (not news). */
+  function addAgent(m, old) {
     var id = m.message_id || m.id;
     if (id) {
       if (state.shownAgentIds[id]) return;
@@ -786,7 +788,7 @@
     row.appendChild(bubble);
     els.messages.appendChild(row);
     scrollToBottom(false);
-    if (!state.open) els.unread.hidden = false;
+    if (!state.open && !old) els.unread.hidden = false;
   }
 
   function renderSources(b, resources) {
@@ -942,6 +944,7 @@
     if (state.historyLoaded) return;
     state.historyLoaded = true;
     if (!state.conversationId) {
+      state.historyReady = true;
       showOpening();
       return;
     }
@@ -949,6 +952,15 @@
   }
 
   async function loadHistory() {
+    try {
+      await showHistory();
+    } finally {
+      state.historyReady = true;
+      syncLive();
+    }
+  }
+
+  async function showHistory() {
     var epoch = state.epoch;
     var conversationId = state.conversationId;
     var body;
@@ -972,7 +984,7 @@
     messages.forEach(function (m) {
       if (!m || typeof m !== 'object') return;
       if (m.agent) {
-        addAgent(m);
+        addAgent(m, true);
         return;
       }
       if (typeof m.query === 'string' && m.query) addUser(m.query);
@@ -988,7 +1000,6 @@
       showCsat(state.csatPending.question);
     }
     scrollToBottom(true);
-    syncLive();
   }
 
   function forgetConversation() {
@@ -1014,6 +1025,7 @@
     updateBanner();
     els.messages.textContent = '';
     state.historyLoaded = true;
+    state.historyReady = true;
     showOpening();
     updateComposer();
     els.input.focus();
@@ -1293,7 +1305,9 @@
 
   /** Listen for the agent while the window is open or a human is involved. */
   function syncLive() {
-    var want = !!state.conversationId && (state.open || isHuman(state.handoff));
+    // Not before the stored conversation is on screen: a reply must land after it.
+    var want = !!state.conversationId && state.historyReady &&
+      (state.open || isHuman(state.handoff));
     if (!want) {
       stopLive();
       return;
@@ -1301,7 +1315,7 @@
     if (state.live && state.live.conversationId === state.conversationId) return;
     stopLive();
     var live = { conversationId: state.conversationId, controller: null, timer: null,
-      failures: 0, connected: false, stopped: false };
+      failures: 0, stopped: false };
     state.live = live;
     connectLive(live);
   }
@@ -1337,8 +1351,7 @@
         if (!opened) {
           opened = true;
           live.failures = 0;
-          if (live.connected) catchUp(live);
-          live.connected = true;
+          catchUp(live); // replies sent while it was not listening (shown once, by id)
         }
         if (ev.conversation_id && ev.conversation_id !== live.conversationId) return;
         if (ev.event === 'agent_message') addAgent(ev);
@@ -1544,8 +1557,10 @@
     build();
     renderFrame();
     setStatus('ready');
+    // A stored conversation is shown at once (open or not), so replies that arrive while
+    // the window is closed land after it.
+    if (state.conversationId) ensureConversationShown();
     if (state.open) setOpen(true);
-    else syncLive();
     updateComposer();
     watchNavigation();
     pageView();
