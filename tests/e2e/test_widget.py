@@ -290,6 +290,35 @@ def test_a_phone_gets_the_whole_screen_in_each_language(
         context.close()
 
 
+def test_a_refusal_reads_as_a_sentence_in_the_visitors_language(
+    sites: Sites, browser: Browser
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.route(
+            f"{sites.kefu}/v1/chat-messages",
+            lambda route: route.fulfill(
+                status=429,
+                json={"status": 429, "code": "too_many_requests", "message": "Too many"},
+                headers={"Access-Control-Allow-Origin": sites.shop, "Retry-After": "3"},
+            ),
+        )
+        page.goto(f"{sites.shop}/?lang=en")
+        page.locator(LAUNCHER).click()
+        ask(page, "Where is my parcel?")
+        error = page.locator(f"{W} .kw-msg-error")
+        expect(error).to_have_text("Too many requests. Please wait a moment and try again.")
+        readable_text(error)
+        expect(page.locator(f"{W} .kw-send")).to_be_visible()  # the customer may try again
+        page.locator(f"{W} .kw-lang").click()
+        expect(error).to_have_text("请求太频繁，请稍后再试")
+    finally:
+        context.close()
+
+
 def test_a_site_kefu_does_not_allow_gets_no_widget_and_no_session(
     sites: Sites, browser: Browser
 ) -> None:
