@@ -286,6 +286,12 @@ def test_a_phone_gets_the_whole_screen_in_each_language(
         expect(window).to_be_hidden()
         expect(launcher).to_be_visible()
         assert readable_text(launcher) == THEME["launcher_text"][other]  # type: ignore[index]
+        # Left open, it does not cover the next page of the shop (a desktop reopens it).
+        launcher.tap()
+        expect(window).to_be_visible()
+        page.reload()
+        expect(launcher).to_be_visible()
+        expect(window).to_be_hidden()
     finally:
         context.close()
 

@@ -683,7 +683,8 @@
     if (els.root) renderFrame();
   }
 
-  function setOpen(open) {
+  /** Open or close the window; ``restoring``: as it was before a reload (no focus taken). */
+  function setOpen(open, restoring) {
     state.open = !!open;
     save();
     els.window.hidden = !state.open;
@@ -695,7 +696,7 @@
       hideOffer();
       ensureConversationShown();
       scrollToBottom(true);
-      els.input.focus();
+      if (!restoring) els.input.focus();
     } else if (els.shadow.activeElement) {
       els.launcher.focus();
     }
@@ -1560,7 +1561,9 @@
     // A stored conversation is shown at once (open or not), so replies that arrive while
     // the window is closed land after it.
     if (state.conversationId) ensureConversationShown();
-    if (state.open) setOpen(true);
+    // Open again after a reload, but not on a phone, where it would cover each new page.
+    if (state.open && window.matchMedia('(min-width: 481px)').matches) setOpen(true, true);
+    else if (state.open) setOpen(false, true);
     updateComposer();
     watchNavigation();
     pageView();
