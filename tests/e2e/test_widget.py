@@ -325,6 +325,42 @@ def test_a_refusal_reads_as_a_sentence_in_the_visitors_language(
         context.close()
 
 
+def test_an_expired_session_is_renewed_and_the_question_still_answered(
+    sites: Sites, browser: Browser
+) -> None:
+    from playwright.sync_api import Route, expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        sessions: list[str] = []
+        page.on(
+            "request",
+            lambda r: sessions.append(r.method) if r.url.endswith("/web/session") else None,
+        )
+        expired = {"done": False}
+
+        def expire_once(route: Route) -> None:
+            if route.request.method == "POST" and not expired["done"]:
+                expired["done"] = True
+                route.fulfill(
+                    status=401,
+                    json={"status": 401, "code": "unauthorized", "message": "expired"},
+                    headers={"Access-Control-Allow-Origin": sites.shop},
+                )
+            else:
+                route.fallback()
+
+        page.route(f"{sites.kefu}/v1/chat-messages", expire_once)
+        page.goto(f"{sites.shop}/?lang=zh")
+        page.locator(LAUNCHER).click()
+        ask(page, QUESTION)
+        expect(page.locator(f"{W} .kw-msg-bot").last).to_contain_text("12 元")
+        assert expired["done"] and sessions.count("POST") == 2  # opened, then renewed
+    finally:
+        context.close()
+
+
 def test_a_site_kefu_does_not_allow_gets_no_widget_and_no_session(
     sites: Sites, browser: Browser
 ) -> None:
