@@ -62,6 +62,15 @@ class AppRuntime:
     def name(self) -> str:
         return self.config.name
 
+    def faq_threshold(self, language: str) -> float:
+        """The FAQ relevance that answers directly in ``language``: the app file's
+        ``faq_threshold`` when it sets one, else the one calibrated on the app's own FAQ
+        (``kefu.knowledge.calibration``), else the default."""
+        knowledge = self.config.knowledge
+        if "faq_threshold" in knowledge.model_fields_set:
+            return knowledge.faq_threshold
+        return self.index.calibration.threshold(language, knowledge.faq_threshold)
+
     def install_knowledge(
         self, revision: int, faqs: list[FaqEntry], chunks: list[Chunk], annotations: AnnotationBook
     ) -> None:
