@@ -48,9 +48,7 @@ DEFAULT_THRESHOLD = 0.55  # the app default (KnowledgeConfig.faq_threshold): the
 STEP = 0.05  # thresholds tried (a finer grid follows the noise of a small FAQ)
 MIN_TRIALS = 20  # held-out questions a language needs before its threshold is fitted
 FOLDS = 3  # each entry gives up to this many of its forms, one per fold
-MAX_TRIALS = (
-    150  # held-out variants per fold at most: bounds the time a large FAQ spends calibrating
-)
+MAX_TRIALS = 150  # held-out variants per fold at most (bounds a large FAQ's calibration)
 REMOVED_SHARE = 0.1  # of the entries, removed whole in each fold (questions to decline)
 LOWEST, HIGHEST = 0.3, 0.95  # a fitted threshold stays in this range
 SEED = 20260  # the held-out forms are drawn the same way every build
