@@ -161,6 +161,7 @@ class KnowledgeIndex:
     bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
     ``vector_store`` (e.g. Milvus) holds the passage vectors instead of the data dir, shared
     by every replica; FAQ form vectors stay embedded (few, and every one is scored).
+    ``calibrate``: fit the FAQ thresholds per language at build time (``calibration``).
     """
 
     def __init__(
@@ -172,8 +173,10 @@ class KnowledgeIndex:
         reranker: Reranker | None = None,
         query_deadline_s: float = QUERY_DEADLINE_S,
         vector_store: VectorStore | None = None,
+        calibrate: bool = True,
     ) -> None:
         self.index_dir = index_dir
+        self.calibrate = calibrate  # fit FAQ thresholds at build (off: a fixed threshold)
         self.retrieval = retrieval or RetrievalConfig()
         mode = self.retrieval.retrievers
         if mode == "auto":
@@ -470,6 +473,8 @@ class KnowledgeIndex:
         if snapshot.faq_vectors is not None and self._form_voting:
             hubness = form_hubness(snapshot.faq_vectors.vectors, snapshot.faq.scorer.form_entry)
         snapshot = dataclasses.replace(snapshot, faq_hubness=hubness)
+        if saved is None and not self.calibrate:
+            saved = FaqCalibration({})
         if saved is None:
             saved = calibrate_faq(
                 snapshot.faq.entries, lambda kept, asked: self._held_out(snapshot, kept, asked)

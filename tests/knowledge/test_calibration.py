@@ -163,5 +163,16 @@ def test_a_threshold_in_the_app_file_overrides_the_calibration() -> None:
     assert calibrated.faq_threshold("en") == fitted
     # a language the FAQ does not hold gets the configured default
     assert calibrated.faq_threshold("zh") == DEFAULT_THRESHOLD
+    assert calibrated.describe_faq_thresholds().startswith(f"en {fitted}: leave-one-out over")
     pinned = AppConfig.model_validate({"name": "a", "knowledge": {"faq_threshold": 0.8}})
     assert AppRuntime("a", pinned, index).faq_threshold("en") == 0.8
+    assert AppRuntime("a", pinned, index).describe_faq_thresholds() == "0.8 (set in the app file)"
+
+
+def test_an_index_without_calibration_keeps_the_configured_threshold() -> None:
+    index = KnowledgeIndex(calibrate=False)  # e.g. annotations: their own score_threshold
+    index.rebuild(english_faq(), [])
+    assert index.calibration.languages == {}
+    app = AppRuntime("a", AppConfig.model_validate({"name": "a"}), index)
+    assert app.faq_threshold("en") == DEFAULT_THRESHOLD
+    assert app.describe_faq_thresholds() == "0.55 (app default)"
