@@ -62,6 +62,15 @@ class AppRuntime:
     def name(self) -> str:
         return self.config.name
 
+    def faq_threshold(self, language: str) -> float:
+        """The FAQ relevance that answers directly in ``language``: the app file's
+        ``faq_threshold`` when it sets one, else the one calibrated on the app's own FAQ
+        (``kefu.knowledge.calibration``), else the default."""
+        knowledge = self.config.knowledge
+        if "faq_threshold" in knowledge.model_fields_set:
+            return knowledge.faq_threshold
+        return self.index.calibration.threshold(language, knowledge.faq_threshold)
+
     def install_knowledge(
         self, revision: int, faqs: list[FaqEntry], chunks: list[Chunk], annotations: AnnotationBook
     ) -> None:
@@ -77,12 +86,26 @@ class AppRuntime:
             self.knowledge_revision = revision
             self.route_cache = self._new_route_cache()
             log.info(
-                "app %s: knowledge revision %d (%d FAQ, %d chunks)",
+                "app %s: knowledge revision %d (%d FAQ, %d chunks); FAQ thresholds: %s",
                 self.name,
                 revision,
                 len(faqs),
                 len(chunks),
+                self.describe_faq_thresholds(),
             )
+
+    def describe_faq_thresholds(self) -> str:
+        """Each FAQ language's threshold and where it came from, for the load log."""
+        if "faq_threshold" in self.config.knowledge.model_fields_set:
+            return f"{self.config.knowledge.faq_threshold} (set in the app file)"
+        calibration = self.index.calibration
+        return (
+            "; ".join(
+                f"{language} {self.faq_threshold(language)}: {calibration.describe(language)}"
+                for language in sorted(calibration.languages)
+            )
+            or f"{self.config.knowledge.faq_threshold} (app default)"
+        )
 
     def install_annotations(self, book: AnnotationBook) -> None:
         """Use changed annotations now, without reloading the knowledge index."""

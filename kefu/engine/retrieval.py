@@ -16,7 +16,7 @@ from kefu.engine.app import AppRuntime
 from kefu.engine.context import GUARDED, TurnContext
 from kefu.engine.route_cache import RouteDecision
 from kefu.knowledge import Degraded, QueryVector, tokenize
-from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness
+from kefu.knowledge.tokenizer import QUESTION_TOKENS, detect_language, informativeness
 from kefu.nlu.dialog_acts import wants_human
 from kefu.observability import metrics
 
@@ -139,9 +139,10 @@ def decide_direct(
         }
         for h in faq_hits
     ]
-    record["faq_threshold"] = knowledge.faq_threshold
-    if faq_hits and faq_hits[0].relevance >= knowledge.faq_threshold:
-        rivals = close_rivals(faq_hits, knowledge.faq_threshold, knowledge.clarify_margin)
+    threshold = app.faq_threshold(detect_language(query))
+    record["faq_threshold"] = threshold
+    if faq_hits and faq_hits[0].relevance >= threshold:
+        rivals = close_rivals(faq_hits, threshold, knowledge.clarify_margin)
         if rivals:  # guessing between answers that fit alike misleads every other time
             record["route"] = "clarify"
             return RouteDecision("clarify", (faq_hits[0], *rivals), (), record), faq_hits

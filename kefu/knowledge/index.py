@@ -27,6 +27,7 @@ a new immutable snapshot and swap one reference, so a query sees the old or the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -47,9 +48,11 @@ from kefu.knowledge._dense_passages import (
     store_chunk_vectors,
 )
 from kefu.knowledge._faq import FaqIndex
+from kefu.knowledge._faq_fusion import entry_cosine, form_hubness, form_voting
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
+from kefu.knowledge.calibration import FaqCalibration, calibrate_faq
 from kefu.knowledge.embedders.base import Embedder
 from kefu.knowledge.embedders.factory import (
     cosine_range,
@@ -145,6 +148,8 @@ class _Snapshot:
     fingerprint: str | None
     faq_vectors: EmbeddedVectorIndex | None = None  # one row per FAQ form
     chunk_vectors: ChunkVectors | None = None  # one row per chunk (embedded or remote)
+    faq_hubness: np.ndarray | None = None  # per FAQ form (_faq_fusion.form_hubness)
+    calibration: FaqCalibration = field(default_factory=lambda: FaqCalibration({}))
 
 
 class KnowledgeIndex:
@@ -156,6 +161,7 @@ class KnowledgeIndex:
     bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
     ``vector_store`` (e.g. Milvus) holds the passage vectors instead of the data dir, shared
     by every replica; FAQ form vectors stay embedded (few, and every one is scored).
+    ``calibrate``: fit the FAQ thresholds per language at build time (``calibration``).
     """
 
     def __init__(
@@ -167,8 +173,10 @@ class KnowledgeIndex:
         reranker: Reranker | None = None,
         query_deadline_s: float = QUERY_DEADLINE_S,
         vector_store: VectorStore | None = None,
+        calibrate: bool = True,
     ) -> None:
         self.index_dir = index_dir
+        self.calibrate = calibrate  # fit FAQ thresholds at build (off: a fixed threshold)
         self.retrieval = retrieval or RetrievalConfig()
         mode = self.retrieval.retrievers
         if mode == "auto":
@@ -178,6 +186,7 @@ class KnowledgeIndex:
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
         self._fusion = None
+        self._form_voting = form_voting(embedder.name if embedder is not None else None)
         self.dense_passages = False  # whether chunks are embedded (see embeds_passages)
         if mode != "lexical" and embedder is not None:
             self._fusion = Fusion.from_config(self.retrieval, mode, cosine_range(embedder))
@@ -228,6 +237,11 @@ class KnowledgeIndex:
                 await aclose()
 
     @property
+    def calibration(self) -> FaqCalibration:
+        """The FAQ thresholds fitted on this index's own FAQ, per language."""
+        return self._snapshot.calibration
+
+    @property
     def faq_count(self) -> int:
         return len(self._snapshot.faq.entries)
 
@@ -259,7 +273,9 @@ class KnowledgeIndex:
                     chunk_vectors = self._stored_vectors(chunks, fingerprint)
                 elif self.dense_passages:
                     chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
-            snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
+            snapshot = self._calibrated(
+                _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
+            )
             if self.index_dir is not None:
                 lexicons = {"faq": faq.lexicon, "chunks": chunk_index.lexicon}
                 named = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
@@ -269,7 +285,14 @@ class KnowledgeIndex:
                     if isinstance(found, EmbeddedVectorIndex)  # a remote store keeps its own
                 }
                 save_index(
-                    self.index_dir, fingerprint, faqs, chunks, lexicons, vectors, self.embedder_name
+                    self.index_dir,
+                    fingerprint,
+                    faqs,
+                    chunks,
+                    lexicons,
+                    vectors,
+                    self.embedder_name,
+                    snapshot.calibration,
                 )
             self._snapshot = snapshot
 
@@ -298,7 +321,10 @@ class KnowledgeIndex:
             except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False
-            self._snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
+            self._snapshot = self._calibrated(
+                _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors),
+                FaqCalibration.load(folder),
+            )
             return True
 
     async def query_vector(self, query: str, *, deadline: float) -> QueryVector:
@@ -438,6 +464,54 @@ class KnowledgeIndex:
             return _lexical_passages(snapshot.chunks, query, pool, allowed)
         return self._hybrid_passages(snapshot, query, pool, allowed, filters, dense)
 
+    # --- FAQ calibration hook (kefu/knowledge/_faq_fusion.py, calibration.py) -----------
+
+    def _calibrated(self, snapshot: _Snapshot, saved: FaqCalibration | None = None) -> _Snapshot:
+        """``snapshot`` with its forms' hubness and its FAQ thresholds (``saved``, else
+        fitted now on held-out FAQ questions)."""
+        hubness = None
+        if snapshot.faq_vectors is not None and self._form_voting:
+            hubness = form_hubness(snapshot.faq_vectors.vectors, snapshot.faq.scorer.form_entry)
+        snapshot = dataclasses.replace(snapshot, faq_hubness=hubness)
+        if saved is None and not self.calibrate:
+            saved = FaqCalibration({})
+        if saved is None:
+            saved = calibrate_faq(
+                snapshot.faq.entries, lambda kept, asked: self._held_out(snapshot, kept, asked)
+            )
+        return dataclasses.replace(snapshot, calibration=saved)
+
+    def _held_out(
+        self,
+        snapshot: _Snapshot,
+        kept: Sequence[FaqEntry],
+        asked: Sequence[tuple[str, int, int | None]],
+    ) -> list[tuple[float, int | None]]:
+        """Match ``asked`` (text, the form's vector row) against an index of ``kept`` only,
+        reusing the snapshot's form vectors: (top relevance, the entry in ``kept``)."""
+        faq = FaqIndex.create(kept)
+        full = snapshot.faq_vectors
+        held = _Snapshot(faq, snapshot.chunks, None)
+        if full is not None:
+            row_of = {text: row for row, text in reversed(list(enumerate(snapshot.faq.forms)))}
+            vectors = EmbeddedVectorIndex(full.dim)
+            if faq.forms:
+                rows = full.vectors[[row_of[text] for text in faq.forms]]
+                vectors.add([str(i) for i in range(len(faq.forms))], rows)
+            hubness = None
+            if self._form_voting:
+                hubness = form_hubness(vectors.vectors, faq.scorer.form_entry)
+            held = _Snapshot(faq, snapshot.chunks, None, vectors, None, hubness)
+        position = {id(entry): number for number, entry in enumerate(faq.entries)}
+        found: list[tuple[float, int | None]] = []
+        for text, row, _ in asked:
+            if full is not None and self._dense_for(text):
+                hits = self._hybrid_faq(held, text, 1, full.vectors[row])
+            else:
+                hits = faq.match(_query_tokens(text), 1)
+            found.append((hits[0].relevance, position[id(hits[0].entry)]) if hits else (0.0, None))
+        return found
+
     # --- dense and hybrid -------------------------------------------------------------
 
     def _vectors(self, texts: Sequence[str]) -> EmbeddedVectorIndex:
@@ -488,9 +562,14 @@ class KnowledgeIndex:
         assert snapshot.faq_vectors is not None and fusion is not None
         if top_k <= 0 or not faq.entries:
             return []
-        cosine_forms = snapshot.faq_vectors.similarities(vector)
         starts = faq.scorer.entry_starts
-        cosine = np.maximum.reduceat(cosine_forms, starts)
+        similarities = snapshot.faq_vectors.similarities(vector)
+        voted, cosine_forms = entry_cosine(
+            similarities,
+            snapshot.faq_hubness,
+            starts,
+            self._form_voting.get(detect_language(query[:MAX_QUERY_CHARS])),
+        )
         scores: dict[int, float] = {}
         if fusion.retrievers == "dense":
             form_relevance = np.zeros(len(faq.forms))
@@ -500,8 +579,13 @@ class KnowledgeIndex:
         if scores:
             bm25_forms[list(scores)] = list(scores.values())
         lexical = np.maximum.reduceat(form_relevance, starts)
-        relevance, rank_key = fusion.fuse(lexical, np.maximum.reduceat(bm25_forms, starts), cosine)
-        dense = fusion.calibrate(cosine)
+        bm25 = np.maximum.reduceat(bm25_forms, starts)
+        # Entries are ranked by their forms' vote; the relevance (what the thresholds read)
+        # stays that of the best form, the scale the thresholds are calibrated on.
+        best = np.maximum.reduceat(similarities, starts)
+        relevance = fusion.fuse(lexical, bm25, best)[0]
+        rank_key = fusion.fuse(lexical, bm25, voted)[1]
+        dense = fusion.calibrate(best)
         order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
         hits: list[FaqHit] = []
         for entry in order.tolist():

@@ -109,6 +109,11 @@ class EmbeddedVectorIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self._ids[i], float(scores[i])) for i in top.tolist() if scores[i] > -np.inf]
 
+    @property
+    def vectors(self) -> npt.NDArray[np.float32]:
+        """Every stored row (unit length), in insertion order; read it, do not write it."""
+        return self._vectors
+
     def similarities(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The cosine of ``vector`` with every stored row, in insertion order."""
         result: npt.NDArray[np.float32] = self._vectors @ check_query(self._dim, vector)
