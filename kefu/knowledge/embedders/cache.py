@@ -165,11 +165,15 @@ class EmbeddingCache:
         except (OSError, ValueError) as exc:
             logger.warning("ignoring an unreadable embedding cache in %s: %s", folder, exc)
             return cache
-        if vectors.ndim != 2 or vectors.shape != (len(digests), cache.dim):
+        if (
+            vectors.ndim != 2
+            or vectors.shape != (len(digests), cache.dim)
+            or digests.shape != (len(digests), 32)
+        ):
             logger.warning("ignoring a damaged embedding cache in %s", folder)
             return cache
         vectors = np.asarray(vectors, dtype=np.float32)
-        cache._vectors = {bytes(d): vectors[row] for row, d in enumerate(digests.tolist())}
+        cache._vectors = {digest.tobytes(): vectors[row] for row, digest in enumerate(digests)}
         return cache
 
     def save(self, index_dir: Path) -> None:
@@ -180,7 +184,8 @@ class EmbeddingCache:
             staging = index_dir / f".tmp-{uuid.uuid4().hex}"
             try:
                 staging.mkdir(parents=True)
-                digests = np.array(list(self._vectors), dtype="S32")
+                # one row of 32 bytes per digest (numpy's "S32" would strip trailing NULs)
+                digests = np.frombuffer(b"".join(self._vectors), dtype=np.uint8).reshape(-1, 32)
                 vectors = np.zeros((len(self._vectors), self.dim), dtype=np.float32)
                 if self._vectors:
                     vectors = np.stack(list(self._vectors.values())).astype(np.float32)
