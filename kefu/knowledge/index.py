@@ -58,6 +58,7 @@ from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.build_report import BuildProgress, BuildReport
 from kefu.knowledge.embedders.base import Embedder
+from kefu.knowledge.embedders.batch import build_workers
 from kefu.knowledge.embedders.cache import EmbeddingCache, EmbedStats
 from kefu.knowledge.embedders.factory import (
     cosine_range,
@@ -172,6 +173,7 @@ class KnowledgeIndex:
     bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
     ``vector_store`` (e.g. Milvus) holds the passage vectors instead of the data dir, shared
     by every replica; FAQ form vectors stay embedded (few, and every one is scored).
+    ``embed_workers``: threads a build embeds with (default: one per core, at most four).
     """
 
     def __init__(
@@ -183,8 +185,10 @@ class KnowledgeIndex:
         reranker: Reranker | None = None,
         query_deadline_s: float = QUERY_DEADLINE_S,
         vector_store: VectorStore | None = None,
+        embed_workers: int | None = None,
     ) -> None:
         self.index_dir = index_dir
+        self.embed_workers = embed_workers or build_workers()
         self.retrieval = retrieval or RetrievalConfig()
         mode = self.retrieval.retrievers
         if mode == "auto":
@@ -545,10 +549,11 @@ class KnowledgeIndex:
         assert self.embedder is not None
         cache = self._embedding_cache()
         if progress is None:
-            return cache.embed(self.embedder, texts)
+            return cache.embed(self.embedder, texts, workers=self.embed_workers)
         return cache.embed(
             self.embedder,
             texts,
+            workers=self.embed_workers,
             on_start=lambda total: progress.start("embed", total),
             on_progress=lambda done: progress.advance("embed", done),
         )

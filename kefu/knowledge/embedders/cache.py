@@ -84,12 +84,13 @@ class EmbeddingCache:
         texts: Sequence[str],
         *,
         batch_size: int = BUILD_BATCH,
+        workers: int = 1,
         on_start: Callable[[int], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> tuple[Array, EmbedStats]:
         """The vectors of ``texts`` in order; only texts not in the cache go to ``embedder``,
-        each distinct text once, in batches: ``on_start(total)`` says how many texts that
-        is, ``on_progress(n)`` follows each batch."""
+        each distinct text once, in batches on ``workers`` threads: ``on_start(total)`` says
+        how many texts that is, ``on_progress(n)`` follows each batch."""
         if embedder_identity(embedder) != self.identity:
             raise ValueError(f"this cache holds vectors of {self.identity}, not of {embedder.name}")
         digests = [_digest(text) for text in texts]
@@ -101,7 +102,11 @@ class EmbeddingCache:
             on_start(len(missing))
         if missing:
             fresh = embed_in_batches(
-                embedder, list(missing.values()), batch_size=batch_size, on_progress=on_progress
+                embedder,
+                list(missing.values()),
+                batch_size=batch_size,
+                workers=workers,
+                on_progress=on_progress,
             )
             if fresh.shape != (len(missing), self.dim):
                 raise ValueError(f"{embedder.name} returned vectors of shape {fresh.shape}")
