@@ -375,13 +375,13 @@ class KnowledgeIndex:
         knowledge embeds only what changed."""
         if self.embedder is None or self.index_dir is None or faq_vectors is None:
             return
-        cache = self._embedding_cache()
         texts, matrices = list(faq.forms), [faq_vectors.matrix]
         if isinstance(chunk_vectors, EmbeddedVectorIndex):
             texts += _chunk_texts(chunks)
             matrices.append(chunk_vectors.matrix)
-        if len(cache) >= len(texts):
-            return  # already complete (a cache never holds more than the last build)
+        if EmbeddingCache.saved_count(self.index_dir, self.embedder) >= len(set(texts)):
+            return  # saved by the build that wrote this index (it holds just its texts)
+        cache = self._embedding_cache()
         added = cache.seed(texts, np.concatenate(matrices))
         if added:
             logger.info(

@@ -256,3 +256,14 @@ def test_the_cache_round_trips_every_digest_and_ignores_a_damaged_file(tmp_path:
     folder = EmbeddingCache.folder(tmp_path, embedder_identity(embedder))
     (folder / "vectors.npy").write_bytes(b"not numpy")
     assert len(EmbeddingCache.load(tmp_path, embedder)) == 0
+
+
+def test_batches_on_several_threads_give_the_same_vectors_in_order() -> None:
+    from kefu.knowledge.embedders.batch import embed_in_batches
+
+    embedder = ConceptEmbedder(dim=32, name="fake:threads")
+    texts = [f"parcel {n} refund {n * 7}" for n in range(50)]
+    done: list[int] = []
+    threaded = embed_in_batches(embedder, texts, batch_size=8, workers=3, on_progress=done.append)
+    np.testing.assert_array_equal(threaded, embedder.embed(texts))
+    assert sum(done) == len(texts) and len(done) == 7  # one report per batch of 8

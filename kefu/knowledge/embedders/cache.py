@@ -149,6 +149,20 @@ class EmbeddingCache:
         return index_dir / f"{_PREFIX}{key}"
 
     @classmethod
+    def saved_count(cls, index_dir: Path, embedder: Embedder) -> int:
+        """How many vectors the cache saved for ``embedder`` holds (0: none, or unreadable),
+        read from its ``meta.json`` alone."""
+        folder = cls.folder(index_dir, embedder_identity(embedder))
+        try:
+            meta = json.loads((folder / _META).read_text("utf-8"))
+        except (OSError, ValueError):
+            return 0
+        if meta.get("identity") != embedder_identity(embedder):
+            return 0
+        count = meta.get("count")
+        return count if isinstance(count, int) else 0
+
+    @classmethod
     def load(cls, index_dir: Path, embedder: Embedder) -> EmbeddingCache:
         """The cache saved for ``embedder`` under ``index_dir``; empty if there is none, it
         is unreadable, or it was made by another model or dimension."""
