@@ -331,7 +331,7 @@ class KnowledgeIndex:
                 seconds=time.perf_counter() - started,
             )
             self.last_build = report
-        logger.info("knowledge index: %s", report.summary())
+        logger.debug("knowledge index: %s", report.summary())  # the app logs it at INFO
         return report
 
     def load(self, fingerprint: str) -> bool:
