@@ -15,10 +15,7 @@ from rich.progress import (
 
 __all__ = ["RichBuildProgress", "build_progress_bars"]
 
-_STEPS = {
-    "tokenize": "tokenizing new chunks / 分词",
-    "embed": "embedding new texts / 编码",
-}
+_STEPS = {"tokenize": "tokenizing / 分词", "embed": "embedding / 编码"}
 
 
 def build_progress_bars(console: Console) -> Progress:
@@ -43,6 +40,8 @@ class RichBuildProgress:
 
     def start(self, step: str, total: int) -> None:
         label = _STEPS.get(step, step)
+        if not total:
+            label += ": all reused / 全部复用"
         self._tasks[step] = self._progress.add_task(label, total=total)
 
     def advance(self, step: str, done: int) -> None:
