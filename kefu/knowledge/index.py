@@ -212,7 +212,7 @@ class KnowledgeIndex:
         self.query_deadline_s = query_deadline_s
         self._embedder_guard = ProviderGuard("embedder", "lexical")
         self._reranker_guard = ProviderGuard("reranker", "fused order")
-        self._chunk_tokens = ChunkTokens()  # the tokens of the chunks last indexed
+        self._chunk_tokens = ChunkTokens(index_dir)  # the tokens of the chunks last indexed
         # read from index_dir by each build (kept between builds only without an index_dir)
         self._embeddings: EmbeddingCache | None = None
         self.last_build: BuildReport | None = None

@@ -170,6 +170,7 @@ def test_unchanged_knowledge_embeds_nothing_even_after_a_restart(
     report = restarted.rebuild(shop_faqs, reimported)
     assert counting.texts == []
     assert report.embedded == 0
+    assert report.tokenized == 0  # the tokens were saved beside the index too
     assert report.reused == len(_forms(shop_faqs)) + len(shop_chunks)
     again = restarted.rebuild(shop_faqs, reimported)  # and in the same process
     assert (again.embedded, again.tokenized, counting.calls) == (0, 0, 0)
