@@ -87,7 +87,7 @@ def measure(name: str, entries: Sequence[FaqEntry], asked: Sequence[tuple[str, s
     for row, (text, _) in enumerate(track(asked, description=name)):
         lexical[row] = faq.lexical_scores(_query_tokens(text))[0]
         cosine[row] = vectors.similarities(queries[row])
-    hubness = form_hubness(vectors.vectors, faq.scorer.form_entry)
+    hubness = form_hubness(vectors.matrix, faq.scorer.form_entry)
     gold = np.array([ids.index(answer) for _, answer in asked])
     return Asked(name, lexical, cosine, hubness, faq.scorer.entry_starts, gold)
 

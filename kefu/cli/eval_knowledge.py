@@ -29,6 +29,7 @@ from rich.table import Table
 
 from kefu.appfile.app_config import KnowledgeConfig
 from kefu.appfile.embedding_config import EmbeddingConfig, RetrievalConfig
+from kefu.cli.index_progress import RichBuildProgress, build_progress_bars
 from kefu.core.errors import KefuError
 from kefu.core.jsonl import read_jsonl
 from kefu.core.types import Chunk, FaqEntry
@@ -311,8 +312,9 @@ def _build(
     described = index.description
     console.print(f"retrievers: {described}", highlight=False)
     start = time.perf_counter()
-    with console.status("indexing (embedding every FAQ form and chunk)", spinner="dots"):
-        index.rebuild(faqs, chunks)
+    with build_progress_bars(console) as bars:
+        report = index.rebuild(faqs, chunks, progress=RichBuildProgress(bars))
+    console.print(f"index: {report.summary()}", highlight=False)
     return index, time.perf_counter() - start, described
 
 

@@ -28,6 +28,7 @@ from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
 from kefu.cli.export_data import export_app
+from kefu.cli.index_progress import RichBuildProgress, build_progress_bars
 from kefu.cli.kb_gaps import kb_gaps
 from kefu.cli.replay import export_conversations, replay_command
 from kefu.core.errors import KefuError
@@ -314,11 +315,14 @@ def kb_import(
                 results = import_paths(
                     runtime.store, app_runtime.id, app_runtime.config, files, on_file=advance
                 )
-            reload_knowledge(app_runtime, runtime.store)
+            with build_progress_bars(err) as bars:
+                report = reload_knowledge(app_runtime, runtime.store, RichBuildProgress(bars))
         finally:
             runtime.close()
     changed = sum(r.changed for r in results)
     out.print(f"imported {len(results)} files ({changed} changed) into {app_runtime.name}")
+    if report is not None:
+        out.print(f"index: {report.summary()}", highlight=False)
 
 
 def main() -> None:

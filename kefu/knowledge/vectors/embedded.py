@@ -64,6 +64,11 @@ class EmbeddedVectorIndex:
     def ids(self) -> tuple[str, ...]:
         return tuple(self._ids)
 
+    @property
+    def matrix(self) -> npt.NDArray[np.float32]:
+        """Every stored unit vector, one row per id in insertion order (do not modify)."""
+        return self._vectors
+
     def add(
         self,
         ids: Sequence[str],
@@ -108,11 +113,6 @@ class EmbeddedVectorIndex:
             top = np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self._ids[i], float(scores[i])) for i in top.tolist() if scores[i] > -np.inf]
-
-    @property
-    def vectors(self) -> npt.NDArray[np.float32]:
-        """Every stored row (unit length), in insertion order; read it, do not write it."""
-        return self._vectors
 
     def similarities(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The cosine of ``vector`` with every stored row, in insertion order."""
