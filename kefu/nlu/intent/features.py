@@ -2,9 +2,10 @@
 
 Each block is L2-normalised on its own and then weighted, so no block drowns the others
 however many n-grams it has. The weights were measured (docs/evaluation.md): sentence
-vectors count twice for MiniLM and 1.25 for USE (they carry meaning across paraphrases); Chinese part-of-speech
-n-grams count 0.7 (a hint about the *kind* of words, never the words themselves); Chinese
-segmented character n-grams (jieba's word boundaries marked) count 1.
+vectors count twice for MiniLM and 1.25 for USE (they carry meaning across paraphrases);
+Chinese part-of-speech n-grams count 0.7 (a hint about the *kind* of words, never the
+words themselves); Chinese segmented character n-grams (jieba's word boundaries marked)
+count 1.
 """
 
 from __future__ import annotations
@@ -179,6 +180,11 @@ class TextFeatures:
         self._embedder = embedder
         self._blocks: list[_Block] = []
         self._width = 0  # columns of the n-gram blocks; embeddings follow
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The sentence encoder whose vectors follow the n-gram blocks, if any."""
+        return self._embedder
 
     @property
     def names(self) -> list[str]:
