@@ -45,8 +45,9 @@ _MAX_CHAR_N_CJK = 2
 _POS_WEIGHT = 0.7
 # Sentence-vector weight per encoder (by its ``name``). MiniLM's 2 was measured on BANKING77
 # and CLINC150. USE's 1.25 was chosen by 5-fold CV on SMP2017 *train* only (develop never
-# looked at; bench/intent_cv.py): 1 / 1.25 / 1.5 / 2 gave 93.3 / 93.5 / 93.4 / 93.1 %, and
-# on five fresh shuffles 1.25 vs 2 gave 93.33 vs 93.07 % (15 folds better, 6 worse of 25).
+# looked at; bench/intent_cv.py): 1 / 1.25 / 1.5 / 2 gave 93.41 / 93.26 / 93.34 / 93.06 %
+# over 10 folds, and on five fresh shuffles 1.25 vs 2 gave 93.33 vs 93.07 % (15 of 25
+# folds better, 6 worse).
 _EMBEDDING_WEIGHTS = {"use-multilingual-v3": 1.25}
 _DEFAULT_EMBEDDING_WEIGHT = 2.0
 # Above this many examples, n-grams seen in only one example are dropped: it halves the
