@@ -47,9 +47,9 @@ BENCHMARKS = (
         "clinc150",
         "clinc150_train.jsonl",
         "clinc150_val.jsonl",
-        {"in_scope_accuracy": 0.96, "oos_recall": 0.50},
+        {"in_scope_accuracy": 0.95, "oos_recall": 0.65},  # issue 14
     ),
-    Benchmark("smp2017", "smp2017_train.jsonl", "smp2017_develop.jsonl", {"top1_accuracy": 0.93}),
+    Benchmark("smp2017", "smp2017_train.jsonl", "smp2017_develop.jsonl", {"top1_accuracy": 0.95}),
 )
 LATENCY_MS = 10.0
 TRAIN_SECONDS_PER_15K = 120.0
@@ -82,6 +82,16 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
+def lexical(metrics: dict[str, Any]) -> str:
+    """The same run's words-only figures: top-1 (in-scope / oos recall when there is oos)."""
+    words = metrics.get("lexical")
+    if not words:
+        return "—"
+    if words["oos_recall"] is None:
+        return percent(words["top1_accuracy"])
+    return f"{percent(words['in_scope_accuracy'])} / {percent(words['oos_recall'])}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -107,16 +117,16 @@ def main() -> None:
             f"| {percent(metrics['accuracy'])} | {percent(metrics['macro_f1'])} "
             f"| {percent(metrics['in_scope_accuracy'])} | {percent(metrics['oos_recall'])} "
             f"| {metrics['ms_per_query']:.1f} / {metrics['cpu_ms_per_query']:.1f} "
-            f"| {metrics['train_seconds']:.1f} | {verdict} |"
+            f"| {metrics['train_seconds']:.1f} | {lexical(metrics)} | {verdict} |"
         )
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
     else:
         print(
             "| data set | top-1 acc % | accuracy % | macro-F1 % | in-scope acc % | oos recall % "
-            "| ms/query wall / CPU | train s | verdict |"
+            "| ms/query wall / CPU | train s | lexical only, same run % | verdict |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         print("\n".join(rows))
     sys.exit(1 if failures else 0)
 

@@ -91,6 +91,13 @@ def intent(
         ),
     ] = None,
     regularization: Annotated[float | None, typer.Option(min=0.0, help="the SVM's C [0.5]")] = None,
+    lexical_baseline: Annotated[
+        bool,
+        typer.Option(
+            help="also train without sentence embeddings in the same run and report its "
+            "scores next to the default's (skipped when no embeddings are in use)"
+        ),
+    ] = True,
 ) -> None:
     """Train an intent classifier as an app would, then score it on a test file."""
     changes: dict[str, Any] = {
@@ -113,7 +120,11 @@ def intent(
         test_examples = read_examples(test)
         with _progress_bars(enabled=True) as progress:
             evaluation = evaluate_intents(
-                train_examples, test_examples, settings, progress=progress
+                train_examples,
+                test_examples,
+                settings,
+                progress=progress,
+                lexical_baseline=lexical_baseline,
             )
         notes = write_report(evaluation, report) if report is not None else []
     except KefuError as exc:
@@ -159,6 +170,16 @@ def _print_table(metrics: dict[str, Any], report: Path | None) -> None:
         "threshold",
         f"{metrics['threshold']:.2f} ({how}; temperature {metrics['temperature']:.2f})",
     )
+    lexical = metrics.get("lexical")
+    if lexical is not None:
+        table.add_row(
+            "lexical only (same run)",
+            f"top-1 {_percent(lexical['top1_accuracy'])}, accuracy "
+            f"{_percent(lexical['accuracy'])}, in-scope {_percent(lexical['in_scope_accuracy'])}"
+            f", out-of-scope recall {_percent(lexical['oos_recall'])} (threshold "
+            f"{lexical['threshold']:.2f}, {lexical['threshold_source']}; "
+            f"train {lexical['train_seconds']:.1f} s)",
+        )
     out.print(table)
     if report is not None:
         out.print(f"report written to {report}", highlight=False)

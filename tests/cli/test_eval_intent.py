@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from typer.testing import CliRunner
 
+from kefu.appfile.nlu_config import IntentSettings
 from kefu.cli.eval import eval_app
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -120,3 +124,48 @@ def test_an_out_of_range_setting_is_one_line_and_exit_2() -> None:
     )
     assert result.exit_code == 2
     assert "regularization" in result.output and "Traceback" not in result.output
+
+
+def test_without_embeddings_the_lexical_baseline_is_the_classifier_itself() -> None:
+    code, stdout, _ = run("--json", "--no-embeddings")
+    assert code == 0, stdout
+    metrics = json.loads(stdout)
+    lexical = metrics["lexical"]
+    for key in ("accuracy", "macro_f1", "in_scope_accuracy", "top1_accuracy", "oos_recall"):
+        assert lexical[key] == metrics[key], key
+    assert lexical["features"] == metrics["features"]
+
+
+class KeywordEmbedder:
+    """Two dimensions, 'refund' or not: a stand-in encoder, so the baseline is trained apart."""
+
+    name = "keyword"
+    dim = 2
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        rows = [[1.0, 0.0] if "refund" in text or "退款" in text else [0.0, 1.0] for text in texts]
+        return np.array(rows, dtype=np.float32)
+
+
+def test_with_embeddings_the_same_run_reports_the_words_only_classifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def resolve(settings: IntentSettings, *_: object) -> KeywordEmbedder | None:
+        return None if settings.embeddings == "off" else KeywordEmbedder()
+
+    monkeypatch.setattr("kefu.nlu.intent.classifier._resolve_embedder", resolve)
+    code, stdout, _ = run("--json")
+    assert code == 0, stdout
+    metrics = json.loads(stdout)
+    assert metrics["features"][-1] == "sentence embeddings (keyword)"
+    assert metrics["lexical"]["features"] == ["char n-grams", "word n-grams"]
+    assert 0.0 <= metrics["lexical"]["top1_accuracy"] <= 1.0
+    assert metrics["lexical"]["threshold_source"] == "default"
+
+    code, stdout, _ = run("--json", "--no-lexical-baseline")
+    assert code == 0, stdout
+    assert "lexical" not in json.loads(stdout)
+
+    code, stdout, _ = run()
+    assert code == 0, stdout
+    assert "lexical only (same run)" in stdout

@@ -40,8 +40,10 @@ def test_smp2017_chinese_intents() -> None:
     }
     classifier = IntentClassifier.train(split["train"], IntentSettings())
     assert "part-of-speech n-grams" in classifier.features
-    # Measured 92.99% (716 of 770; the 93% target needs 717): see docs/evaluation.md.
-    assert top1_accuracy(classifier, split["develop"]) >= 0.925
+    # Measured 93.90% with USE vectors (723 of 770; 92.99% without): docs/evaluation.md.
+    # Issue 14's 95% is not reached; this guards against falling back below the words-only
+    # figure (USE installed: it is a runtime dependency).
+    assert top1_accuracy(classifier, split["develop"]) >= 0.93
 
 
 @pytest.mark.skipif(not (DATA / "banking77").is_dir(), reason=f"no BANKING77 data under {DATA}")

@@ -14,7 +14,7 @@ from kefu.appfile.nlu_config import IntentSettings
 from kefu.core.errors import ConfigError
 from kefu.knowledge.embedders.local import find_minilm
 from kefu.nlu.intent import DEFAULT_THRESHOLD, IntentClassifier, IntentExample
-from kefu.nlu.intent.features import segmented_ngrams
+from kefu.nlu.intent.features import TextFeatures, embedding_weight, segmented_ngrams
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 # The toy set is small: tagger_min_examples=0 turns the jieba-tagger blocks on anyway.
@@ -283,3 +283,42 @@ def test_auto_embeddings_follow_the_language(examples: list[IntentExample]) -> N
     chinese = [example for example in examples if not example.text.isascii()]
     assert any("embeddings" in name for name in IntentClassifier.train(english).features)
     assert not any("embeddings" in name for name in IntentClassifier.train(chinese).features)
+
+
+class NamedUnitEmbedder:
+    """Unit vectors under a given encoder name: what the feature row holds is visible."""
+
+    dim = 2
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return np.tile(np.array([[0.6, 0.8]], dtype=np.float32), (len(texts), 1))
+
+
+@pytest.mark.parametrize(
+    ("name", "weight"), [("use-multilingual-v3", 1.25), ("all-MiniLM-L6-v2", 2.0), ("x", 2.0)]
+)
+def test_sentence_vectors_weigh_what_their_encoder_was_measured_at(
+    name: str, weight: float
+) -> None:
+    embedder = NamedUnitEmbedder(name)
+    assert embedding_weight(embedder) == weight
+    features = TextFeatures(char=True, word=False, pos=False, embedder=embedder)
+    rows = features.fit_transform(["退款多久到账", "查一下物流"])
+    tail = rows[:, -2:].toarray()
+    # the n-gram block keeps length 1; the sentence vector follows at its encoder's weight
+    np.testing.assert_allclose(np.linalg.norm(tail, axis=1), [weight, weight], rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(rows[:, :-2].toarray(), axis=1), [1, 1], rtol=1e-6)
+    assert features.embedder is embedder
+    query = features.transform(["退款"])
+    assert np.linalg.norm(query[:, -2:].toarray()) == pytest.approx(weight)
+
+
+def test_uses_embeddings_says_whether_an_encoder_runs_per_query(
+    examples: list[IntentExample], classifier: IntentClassifier
+) -> None:
+    assert not classifier.uses_embeddings
+    with_vectors = IntentClassifier.train(examples, NO_EMBEDDINGS, embedder=FakeEmbedder())
+    assert with_vectors.uses_embeddings

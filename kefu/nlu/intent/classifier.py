@@ -117,6 +117,11 @@ class IntentClassifier:
         """Human-readable names of the feature blocks in use."""
         return self._features.names
 
+    @property
+    def uses_embeddings(self) -> bool:
+        """Whether sentence embeddings are among its features (an encoder runs per query)."""
+        return self._features.embedder is not None
+
     @classmethod
     def train(
         cls,

@@ -65,6 +65,7 @@ def evaluate_intents(
     settings: IntentSettings,
     *,
     progress: Progress | None = None,
+    lexical_baseline: bool = True,
 ) -> IntentEvaluation:
     """Train like an app, predict each test query alone, and score.
 
@@ -72,6 +73,11 @@ def evaluate_intents(
     ``oos`` test row; ``in_scope_accuracy`` and ``oos_recall`` split it as CLINC150 does.
     ``top1_accuracy`` ignores the threshold (the best-ranked intent of each in-scope row):
     the closed-set accuracy that published BANKING77 and SMP2017 numbers report.
+
+    With ``lexical_baseline`` the metrics also hold ``lexical``: the same scores of a
+    classifier trained in the same run with the same settings but no sentence embeddings
+    (the n-gram blocks alone), so every figure has its words-only reference next to it.
+    When no embeddings are in use it is the classifier itself (nothing trained twice).
     """
     from threadpoolctl import threadpool_limits
 
@@ -94,19 +100,8 @@ def evaluate_intents(
     cpu_seconds = time.process_time() - cpu_started
 
     truths = [example.label for example in test]
-    answered = [prediction.label or OUT_OF_SCOPE for prediction in predictions]
-    best = [prediction.ranking[0][0] if prediction.ranking else "" for prediction in predictions]
-    truth_array, answer_array, best_array = np.array(truths), np.array(answered), np.array(best)
-    in_scope = truth_array != OUT_OF_SCOPE
-    labels = sorted(set(truths))
     metrics: dict[str, Any] = {
-        "accuracy": _mean(answer_array == truth_array),
-        "macro_f1": float(
-            _metrics().f1_score(truths, answered, labels=labels, average="macro", zero_division=0)
-        ),
-        "in_scope_accuracy": _mean(answer_array[in_scope] == truth_array[in_scope]),
-        "top1_accuracy": _mean(best_array[in_scope] == truth_array[in_scope]),
-        "oos_recall": _mean(answer_array[~in_scope] == OUT_OF_SCOPE) if (~in_scope).any() else None,
+        **_scores(truths, predictions),
         "ms_per_query": 1000 * float(np.mean(wall)),
         "ms_per_query_p95": 1000 * float(np.percentile(wall, 95)),
         "cpu_ms_per_query": 1000 * cpu_seconds / len(texts),
@@ -120,7 +115,60 @@ def evaluate_intents(
         "threshold_source": classifier.threshold_source,
         "temperature": classifier.temperature,
     }
+    if lexical_baseline:
+        metrics["lexical"] = _lexical(classifier, metrics, train, test, settings, progress)
     return IntentEvaluation(metrics=metrics, truths=truths, predictions=predictions, texts=texts)
+
+
+_SCORE_KEYS = ("accuracy", "macro_f1", "in_scope_accuracy", "top1_accuracy", "oos_recall")
+
+
+def _lexical(
+    classifier: IntentClassifier,
+    metrics: dict[str, Any],
+    train: list[IntentExample],
+    test: list[IntentExample],
+    settings: IntentSettings,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """The words-only reference: the classifier retrained with ``embeddings: off``."""
+    if not classifier.uses_embeddings:
+        lexical = classifier
+        scores = {key: metrics[key] for key in _SCORE_KEYS}
+        train_seconds = metrics["train_seconds"]
+    else:
+        started = time.perf_counter()
+        lexical = IntentClassifier.train(
+            train, settings.model_copy(update={"embeddings": "off"}), progress=progress
+        )
+        train_seconds = time.perf_counter() - started
+        # All at once: only the scores are wanted here, not the per-query latency.
+        predictions = lexical.predict_many([example.text for example in test])
+        scores = _scores([example.label for example in test], predictions)
+    return {
+        **scores,
+        "train_seconds": train_seconds,
+        "features": lexical.features,
+        "threshold": lexical.threshold,
+        "threshold_source": lexical.threshold_source,
+    }
+
+
+def _scores(truths: list[str], predictions: list[IntentPrediction]) -> dict[str, float | None]:
+    answered = [prediction.label or OUT_OF_SCOPE for prediction in predictions]
+    best = [prediction.ranking[0][0] if prediction.ranking else "" for prediction in predictions]
+    truth_array, answer_array, best_array = np.array(truths), np.array(answered), np.array(best)
+    in_scope = truth_array != OUT_OF_SCOPE
+    labels = sorted(set(truths))
+    return {
+        "accuracy": _mean(answer_array == truth_array),
+        "macro_f1": float(
+            _metrics().f1_score(truths, answered, labels=labels, average="macro", zero_division=0)
+        ),
+        "in_scope_accuracy": _mean(answer_array[in_scope] == truth_array[in_scope]),
+        "top1_accuracy": _mean(best_array[in_scope] == truth_array[in_scope]),
+        "oos_recall": _mean(answer_array[~in_scope] == OUT_OF_SCOPE) if (~in_scope).any() else None,
+    }
 
 
 def _mean(values: np.ndarray) -> float | None:
