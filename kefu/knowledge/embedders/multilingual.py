@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu.core.errors import ConfigError
+from kefu.knowledge.embedders.batching import QueryBatcher
 
 __all__ = [
     "USE_COSINE_RANGE",
@@ -44,6 +45,9 @@ _DIM = 512
 # (0.4, 0.8) answered the most demo questions (82.5%, 94% right) — a starting point
 # until thresholds are calibrated per app from its own FAQ variants.
 USE_COSINE_RANGE = (0.4, 0.8)
+# Queries of concurrent turns encoded in one call, at most this many: a batch of 32 short
+# queries cost ~1 ms each, one at a time ~2.7 ms (bench/README.md, realistic load).
+QUERY_BATCH = 32
 
 Array = npt.NDArray[np.float32]
 
@@ -70,6 +74,8 @@ class UseEmbedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        # Chat turns' queries, encoded together when they arrive together (batching.py).
+        self.queries = QueryBatcher(self.embed, max_batch=QUERY_BATCH)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as its settings: a classifier trained in a child process comes back with
@@ -98,6 +104,13 @@ class UseEmbedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.divide(vectors, norms, out=vectors, where=norms > 0)
         return vectors
+
+    async def aembed(self, texts: Sequence[str]) -> Array:
+        """What :meth:`embed` returns, awaited: the texts join the concurrent turns'
+        queries in one encoder call on the encoder's thread (the event loop never waits)."""
+        if not texts:
+            return np.zeros((0, _DIM), dtype=np.float32)
+        return await self.queries.aembed(texts)
 
     def load(self) -> None:
         """Read the model now (at app load) instead of on the first query."""
