@@ -166,6 +166,7 @@ class SemanticRouteCache:
         self._stored = np.full(size, -np.inf)  # when each row was stored (-inf: empty)
         self._entries: list[_Entry | None] = [None] * size
         self._next = 0
+        self._filled = 0
 
     def __len__(self) -> int:
         return sum(entry is not None for entry in self._entries)
@@ -178,11 +179,14 @@ class SemanticRouteCache:
         with ``words``."""
         if self._vectors is None or self.size == 0 or vector.shape[-1] != self._vectors.shape[1]:
             return None
-        fresh = self._stored >= self._clock() - self.ttl_s
-        rows = np.flatnonzero(fresh & (self._buckets == hash(bucket)))
+        filled = self._filled  # rows in use: a view of them, never a copy
+        cosines = self._vectors[:filled] @ vector
+        stale = self._stored[:filled] < self._clock() - self.ttl_s
+        cosines[stale | (self._buckets[:filled] != hash(bucket))] = -1.0
+        rows = np.flatnonzero(cosines >= self.threshold)
         if not len(rows):
             return None
-        cosines = self._vectors[rows] @ vector
+        cosines = cosines[rows]
         for best in np.argsort(-cosines)[:_CHECKED].tolist():
             cosine = float(cosines[best])
             if cosine < self.threshold:
@@ -213,6 +217,7 @@ class SemanticRouteCache:
             return
         row = self._next
         self._next = (row + 1) % self.size
+        self._filled = max(self._filled, row + 1)
         self._vectors[row] = vector
         self._buckets[row] = hash(bucket)
         self._stored[row] = self._clock()
