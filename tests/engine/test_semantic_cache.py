@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from kefu.core.types import FaqEntry, FaqHit
 from kefu.engine.app import AppRuntime
@@ -109,7 +110,15 @@ def demo(runtime: Runtime) -> AppRuntime:
     return app
 
 
+def semantic_hits() -> float:
+    value = REGISTRY.get_sample_value(
+        "kefu_cache_lookups_total", {"cache": "route_semantic", "result": "hit"}
+    )
+    return value or 0.0
+
+
 def test_a_reworded_question_reuses_the_decision(demo: AppRuntime) -> None:
+    hits = semantic_hits()
     first = turn(demo, "亲，会员等级要怎么升级呢")
     assert first.route == "faq" and retrieve_record(first)["cache"] == "miss"
     again = turn(demo, "请问会员等级要怎么升级？")
@@ -118,6 +127,7 @@ def test_a_reworded_question_reuses_the_decision(demo: AppRuntime) -> None:
     assert record["similar_to"] == "亲，会员等级要怎么升级呢"
     assert again.route == "faq" and again.faq_hits[0].entry.id == first.faq_hits[0].entry.id
     assert again.answer == first.answer
+    assert semantic_hits() == hits + 1  # what an operator sees on /metrics
 
 
 def test_another_order_number_never_shares_a_decision(demo: AppRuntime) -> None:
