@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kefu.knowledge.embedders.batching import QueryBatcher
+from kefu.knowledge.embedders.multilingual import UseEmbedder
 
 
 class SlowEncoder:
@@ -54,3 +55,25 @@ async def test_an_encoder_error_reaches_every_waiting_turn() -> None:
         await batcher.aembed(["退货运费多少"])
     with pytest.raises(RuntimeError, match="model file damaged"):  # the thread lives on
         await batcher.aembed(["again"])
+
+
+class CountingModel:
+    """USE's ``encode`` as a fake: a vector per text, counting the texts it encodes."""
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.encoded.extend(texts)
+        return np.array([[len(text), 1.0, *([0.0] * 510)] for text in texts], dtype=np.float32)
+
+
+async def test_a_question_embedded_by_one_stage_is_not_encoded_again() -> None:
+    embedder = UseEmbedder()
+    model = embedder._model = CountingModel()
+    first = embedder.embed(["退货运费多少"])  # the intent classifier, say
+    again = await embedder.aembed(["退货运费多少"])  # then retrieval
+    assert np.array_equal(first, again) and model.encoded == ["退货运费多少"]
+    embedder.embed([f"form {n}" for n in range(100)])  # an index build: not remembered
+    assert embedder.embed(["form 1"]).shape == (1, 512)
+    assert model.encoded.count("form 1") == 2
