@@ -133,7 +133,9 @@ def simulate(
             knowledge = question.app.config.knowledge
             if clear_cut(
                 question.decision,
-                faq_threshold=knowledge.faq_threshold,
+                faq_threshold=float(
+                    question.decision.record.get("faq_threshold", knowledge.faq_threshold)
+                ),
                 passage_threshold=knowledge.passage_threshold,
                 clarify_margin=knowledge.clarify_margin,
                 margin=margin,

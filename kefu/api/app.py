@@ -29,6 +29,7 @@ from kefu.api.routes import (
     console,
     conversations,
     datasets,
+    events,
     files,
     follow_up,
     handoff,
@@ -123,6 +124,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     for module in (datasets, app_annotations, knowledge_gaps, analytics):  # curation, insight
         app.include_router(module.router)
     app.include_router(channels.router)  # WeCom, Feishu, webhooks (docs/channels.md)
+    app.include_router(events.router)  # proactive offers of help (docs/proactive.md)
     for module in (web, console):
         app.include_router(module.router)
     if settings.metrics and settings.metrics_port is None:

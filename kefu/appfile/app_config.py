@@ -21,6 +21,7 @@ from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.appfile.env_vars import expand_env
 from kefu.appfile.handoff_config import HandoffConfig
 from kefu.appfile.llm_config import LLMConfig
+from kefu.appfile.proactive_config import ProactiveConfig
 from kefu.appfile.security_config import SafetyConfig, SecurityConfig, WebConfig
 from kefu.appfile.tool_config import ToolList
 from kefu.appfile.yaml_lint import find_cut_values
@@ -211,6 +212,9 @@ class AppConfig(Strict):
     handoff: HandoffConfig = HandoffConfig()
     channels: list[ChannelConfig] = Field(
         default_factory=list, description="WeCom, Feishu, webhooks… (docs/channels.md)"
+    )
+    proactive: ProactiveConfig = Field(
+        default_factory=ProactiveConfig, description="offers of help on events (docs/proactive.md)"
     )
     source_file: Path | None = Field(None, exclude=True)
 

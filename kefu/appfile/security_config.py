@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from kefu.appfile._strict import Strict
+from kefu.appfile.widget_config import WidgetConfig
 
 __all__ = ["IdentityConfig", "SafetyConfig", "SecurityConfig", "WebConfig"]
 
@@ -69,6 +70,9 @@ class WebConfig(Strict):
         3.0, ge=0, description="requests/s per page session (0: unlimited)"
     )
     session_burst: int = Field(30, ge=1, description="requests a page session may send at once")
+    widget: WidgetConfig = Field(
+        default_factory=WidgetConfig, description="the embeddable widget's theme (widget.js)"
+    )
 
 
 class SecurityConfig(Strict):

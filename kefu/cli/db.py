@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from kefu.cli.errors import fail
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.services.schema import upgrade_database
@@ -31,8 +32,7 @@ def upgrade(
     try:
         settings = Settings()
     except ValidationError as exc:
-        err.print(f"[bold red]error / 错误:[/] {exc.errors()[0]['msg']}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.errors()[0]["msg"])
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     url = settings.resolved_database_url()
@@ -41,6 +41,5 @@ def upgrade(
     try:
         revision = upgrade_database(url)
     except KefuError as exc:
-        err.print(f"[bold red]error / 错误:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     out.print(f"database schema at revision {revision} / 数据库结构版本 {revision}")

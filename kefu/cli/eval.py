@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kefu.appfile.nlu_config import IntentSettings
+from kefu.cli.errors import fail
 from kefu.core.errors import KefuError
 from kefu.nlu.intent.evaluation import evaluate_intents, read_examples, write_report
 from kefu.nlu.intent.features import Progress as ProgressCallback
@@ -106,8 +107,7 @@ def intent(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        err.print(f"[bold red]error:[/] --{field}: {first['msg']}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(f"--{field}: {first['msg']}")
     try:
         train_examples = read_examples(train)
         test_examples = read_examples(test)
@@ -117,8 +117,7 @@ def intent(
             )
         notes = write_report(evaluation, report) if report is not None else []
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     for note in notes:
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     metrics = evaluation.metrics

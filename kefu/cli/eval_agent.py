@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import kefu
+from kefu.cli.errors import fail
 from kefu.cli.local_servers import kefu_in_thread, shop_process
 from kefu.core.errors import ConfigError, KefuError
 from kefu.core.settings import Settings
@@ -223,8 +224,7 @@ def agent_command(
             progress=progress,
         )
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     result.write(output)
     print_summary(result, output)
 

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from kefu.cli.errors import fail
 from kefu.core.errors import InvalidParam, KefuError
 from kefu.services.handoff_eval import TurnVerdict, evaluate_handoff, read_dialogs, summarise
 from kefu.services.runtime import demo_app_file
@@ -72,8 +73,7 @@ def handoff_command(
 
                 verdicts = asyncio.run(run())
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     summary = summarise(verdicts)
     if json_output:
         typer.echo(json.dumps(summary, ensure_ascii=False))

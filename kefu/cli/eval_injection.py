@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kefu.cli.errors import fail
 from kefu.core.errors import KefuError
 from kefu.safety.injection_eval import InjectionReport, evaluate_injection, read_cases
 
@@ -36,8 +37,7 @@ def injection_command(
     try:
         report = evaluate_injection(read_cases(cases_file))
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     if json_output:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
         return

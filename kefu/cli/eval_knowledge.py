@@ -29,6 +29,7 @@ from rich.table import Table
 
 from kefu.appfile.app_config import KnowledgeConfig
 from kefu.appfile.embedding_config import EmbeddingConfig, RetrievalConfig
+from kefu.cli.index_progress import RichBuildProgress, build_progress_bars
 from kefu.core.errors import KefuError
 from kefu.core.jsonl import read_jsonl
 from kefu.core.types import Chunk, FaqEntry
@@ -40,6 +41,7 @@ from kefu.knowledge import (
     read_faq_file,
     split_document,
 )
+from kefu.knowledge.tokenizer import detect_language
 
 __all__ = ["faq_command", "retrieval_command"]
 
@@ -94,10 +96,13 @@ def faq_command(
     fusion: FusionOption = None,
     dense_weight: DenseWeightOption = None,
     threshold: Annotated[
-        float | None, typer.Option(help="FAQ threshold (default: the app default)")
+        float | None,
+        typer.Option(help="FAQ threshold (default: calibrated per language on the FAQ itself)"),
     ] = None,
 ) -> None:
-    """FAQ matching: hit@1, hit@5, MRR and ms per query on labelled queries."""
+    """FAQ matching: hit@1, hit@5, MRR and ms per query on labelled queries; how many top
+    hits clear the (calibrated) threshold and how many of those are right; each next to the
+    lexical-only figure of the same run."""
     console = Console(stderr=True, soft_wrap=True)
     with _errors_exit(console):
         entries = [entry for path in faq for entry in read_faq_file(path)]
@@ -112,37 +117,75 @@ def faq_command(
             retrievers, embedder, model_dir, base_url, model, fusion, dense_weight
         )
         index, build_s, described = _build(console, retrieval, entries, [])
-        cutoff = KnowledgeConfig().faq_threshold if threshold is None else threshold
-
-        ranks: list[int | None] = []
-        answered = answered_right = 0
-        elapsed = 0.0
-        with _progress(console) as progress:
-            task = progress.add_task("matching", total=len(rows))
-            for _, row in rows:
-                start = time.perf_counter()
-                hits = index.match_faq(row["text"], top_k=_MRR_DEPTH)
-                elapsed += time.perf_counter() - start
-                ids = [hit.entry.id for hit in hits]
-                ranks.append(ids.index(row["faq_id"]) + 1 if row["faq_id"] in ids else None)
-                if hits and hits[0].relevance >= cutoff:
-                    answered += 1
-                    answered_right += ids[0] == row["faq_id"]
-                progress.advance(task)
-        result = {
+        result: dict[str, Any] = {
             "retrievers": described,
             "faq_entries": len(entries),
             "queries": len(rows),
-            "hit_at_1": _share(ranks, 1),
-            "hit_at_5": _share(ranks, 5),
-            "mrr": round(sum(1 / r for r in ranks if r) / len(ranks), 4),
-            "ms_per_query": round(1000 * elapsed / len(rows), 3),
-            "threshold": cutoff,
-            "answered": round(answered / len(rows), 4),
-            "answered_precision": round(answered_right / answered, 4) if answered else None,
-            "build_s": round(build_s, 3),
         }
+        result |= _measure_faq(console, index, rows, threshold)
+        result["build_s"] = round(build_s, 3)
+        if index.retrievers != "lexical":
+            lexical = RetrievalConfig(
+                retrievers="lexical", embedding=EmbeddingConfig(provider="none")
+            )
+            lexical_index, _, _ = _build(console, lexical, entries, [])
+            result["lexical"] = _measure_faq(console, lexical_index, rows, threshold)
     _print(console, result, json_output, "FAQ matching")
+
+
+def _measure_faq(
+    console: Console,
+    index: KnowledgeIndex,
+    rows: list[tuple[int, dict[str, Any]]],
+    fixed: float | None,
+) -> dict[str, Any]:
+    """hit@k, MRR, speed, and the direct answers at the threshold: per query language the
+    one calibrated on the FAQ (or ``fixed``): answered, right when answered, wrong, declined."""
+    default = KnowledgeConfig().faq_threshold
+    calibration = index.calibration
+    ranks: list[int | None] = []
+    answered = answered_right = 0
+    languages: dict[str, dict[str, Any]] = {}
+    elapsed = 0.0
+    with _progress(console) as progress:
+        task = progress.add_task("matching", total=len(rows))
+        for _, row in rows:
+            start = time.perf_counter()
+            hits = index.match_faq(row["text"], top_k=_MRR_DEPTH)
+            elapsed += time.perf_counter() - start
+            ids = [hit.entry.id for hit in hits]
+            ranks.append(ids.index(row["faq_id"]) + 1 if row["faq_id"] in ids else None)
+            language = detect_language(row["text"])
+            cutoff = calibration.threshold(language, default) if fixed is None else fixed
+            counts = languages.setdefault(
+                language,
+                {
+                    "threshold": cutoff,
+                    "chosen_by": "--threshold"
+                    if fixed is not None
+                    else calibration.describe(language),
+                    "queries": 0,
+                },
+            )
+            counts["queries"] += 1
+            if hits and hits[0].relevance >= cutoff:
+                answered += 1
+                answered_right += ids[0] == row["faq_id"]
+            progress.advance(task)
+    count = len(rows)
+    wrong = answered - answered_right
+    return {
+        "hit_at_1": _share(ranks, 1),
+        "hit_at_5": _share(ranks, 5),
+        "mrr": round(sum(1 / r for r in ranks if r) / count, 4),
+        "ms_per_query": round(1000 * elapsed / count, 3),
+        "thresholds": languages,
+        "answered": round(answered / count, 4),
+        "answered_precision": round(answered_right / answered, 4) if answered else None,
+        "answered_wrong": round(wrong / count, 4),
+        "declined": round((count - answered) / count, 4),
+        "wrong_rarer_than_decline": wrong < count - answered,
+    }
 
 
 def retrieval_command(
@@ -269,8 +312,9 @@ def _build(
     described = index.description
     console.print(f"retrievers: {described}", highlight=False)
     start = time.perf_counter()
-    with console.status("indexing (embedding every FAQ form and chunk)", spinner="dots"):
-        index.rebuild(faqs, chunks)
+    with build_progress_bars(console) as bars:
+        report = index.rebuild(faqs, chunks, progress=RichBuildProgress(bars))
+    console.print(f"index: {report.summary()}", highlight=False)
     return index, time.perf_counter() - start, described
 
 
@@ -301,7 +345,31 @@ def _print(console: Console, result: dict[str, Any], json_output: bool, title: s
     if json_output:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
-    table = Table(title=title, show_header=False)
+    lexical: dict[str, Any] = result.get("lexical") or {}
+    table = Table(title=title, show_header=bool(lexical))
+    table.add_column("measure")
+    table.add_column("value")
+    if lexical:
+        table.add_column("lexical only (same run)")
     for key, value in result.items():
-        table.add_row(key, "—" if value is None else str(value))
+        if key == "lexical":
+            continue
+        if key == "thresholds":
+            for language, chosen in value.items():
+                cells = [f"threshold ({language})", _threshold_cell(chosen)]
+                other = lexical.get("thresholds", {}).get(language)
+                table.add_row(*cells, *([_threshold_cell(other)] if lexical else []))
+            continue
+        cells = [key, _cell(value)]
+        table.add_row(*cells, *([_cell(lexical.get(key))] if lexical else []))
     Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
+def _threshold_cell(chosen: dict[str, Any] | None) -> str:
+    if chosen is None:
+        return "—"
+    return f"{chosen['threshold']} ({chosen['queries']} queries): {chosen['chosen_by']}"

@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from kefu.cli.errors import fail
 from kefu.core.errors import InvalidParam, KefuError
 from kefu.core.jsonl import read_jsonl
 from kefu.core.settings import Settings
@@ -183,8 +184,7 @@ def questions_command(
             finally:
                 runtime.close()
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     summary = summarise(outcomes)
     if json_output:
         out.print_json(json.dumps(summary, ensure_ascii=False))

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kefu.cli.errors import fail
 from kefu.core.errors import InvalidParam, KefuError
 from kefu.core.settings import Settings
 from kefu.services.finetune_export import (
@@ -130,11 +131,9 @@ def finetune(
                         annotations=annotations, progress=progress,
                     )  # fmt: skip
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     except OSError as exc:
-        err.print(f"[bold red]error:[/] cannot write {out}: {exc.strerror}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(f"cannot write {out}: {exc.strerror}")
     skipped = ", ".join(f"{why} {n}" for why, n in sorted(counts.skipped_by.items())) or "none"
     err.print(
         f"{counts.conversations + counts.annotations} examples "

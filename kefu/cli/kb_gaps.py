@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kefu.cli.errors import fail
 from kefu.core.errors import KefuError
 from kefu.core.settings import Settings
 from kefu.services.knowledge_gaps import GapReport, gap_report
@@ -84,8 +85,7 @@ def kb_gaps(
     try:
         reports = gap_report(settings, [app_name] if app_name else None, days, limit)
     except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     if as_json:
         print(json.dumps([_report_json(r) for r in reports], ensure_ascii=False, indent=2))
         return

@@ -8,19 +8,17 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kefu.cli.conversation_tests.command import test_command
 from kefu.cli.db import db_app
 from kefu.cli.demo_shop import demo_shop
+from kefu.cli.errors import friendly_errors
 from kefu.cli.eval import eval_app
 from kefu.cli.eval_agent import agent_command
 from kefu.cli.eval_handoff import handoff_command
@@ -28,6 +26,7 @@ from kefu.cli.eval_injection import injection_command
 from kefu.cli.eval_knowledge import faq_command, retrieval_command
 from kefu.cli.eval_questions import questions_command
 from kefu.cli.export_data import export_app
+from kefu.cli.index_progress import RichBuildProgress, build_progress_bars
 from kefu.cli.kb_gaps import kb_gaps
 from kefu.cli.replay import export_conversations, replay_command
 from kefu.core.errors import KefuError
@@ -84,21 +83,6 @@ DataDir = Annotated[
 ]
 
 
-@contextmanager
-def _friendly_errors() -> Iterator[None]:
-    """Configuration and input mistakes end with one clear line, never a traceback."""
-    try:
-        yield
-    except KefuError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
-    except ValidationError as exc:  # a KEFU_* setting that does not validate
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        err.print(f"[bold red]error:[/] {where + ': ' if where else ''}{first['msg']}")
-        raise typer.Exit(2) from None
-
-
 def _settings(data_dir: Path | None) -> Settings:
     settings = Settings()
     if data_dir is not None:
@@ -130,17 +114,17 @@ def serve(
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
     threadpool_limits(1)
-    with _friendly_errors():
+    with friendly_errors():
         settings = Settings()  # the same the runtime reads; the log set-up needs it first
     json_logs = configure_logging(settings.log_level, settings.log_format) == "json"
-    with _friendly_errors():
+    with friendly_errors():
         runtime = _build(app_files, demo, data_dir)
     for line in runtime.announcements:
         if json_logs:  # a log collector reads JSON only
             log.warning("%s", line)
         else:
             err.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
-    with _friendly_errors():  # a channel's settings are checked as the app is built
+    with friendly_errors():  # a channel's settings are checked as the app is built
         app = create_app(runtime)
     # Start-up made hundreds of thousands of long-lived objects (tokenizer dictionary,
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
@@ -221,7 +205,7 @@ def ask(
     data_dir: DataDir = None,
 ) -> None:
     """Answer one question: the answer to stdout, its sources to stderr."""
-    with _friendly_errors():
+    with friendly_errors():
         runtime = _build(app_files, demo, data_dir)
         try:
             app_name = runtime.apps.all()[0].name
@@ -240,7 +224,7 @@ def chat(
     data_dir: DataDir = None,
 ) -> None:
     """Talk to the bot in the terminal (empty line, 'exit' or Ctrl-D to quit)."""
-    with _friendly_errors():
+    with friendly_errors():
         runtime = _build(app_files, demo, data_dir)
     app_runtime = runtime.apps.all()[0]
     config = app_runtime.config
@@ -289,7 +273,7 @@ def kb_import(
     data_dir: DataDir = None,
 ) -> None:
     """Import Markdown/text documents and FAQ CSV/JSONL files into an app's knowledge."""
-    with _friendly_errors():
+    with friendly_errors():
         runtime = _build(app_files, demo, data_dir)
         try:
             app_runtime = runtime.apps.all()[0]
@@ -314,11 +298,14 @@ def kb_import(
                 results = import_paths(
                     runtime.store, app_runtime.id, app_runtime.config, files, on_file=advance
                 )
-            reload_knowledge(app_runtime, runtime.store)
+            with build_progress_bars(err) as bars:
+                report = reload_knowledge(app_runtime, runtime.store, RichBuildProgress(bars))
         finally:
             runtime.close()
     changed = sum(r.changed for r in results)
     out.print(f"imported {len(results)} files ({changed} changed) into {app_runtime.name}")
+    if report is not None:
+        out.print(f"index: {report.summary()}", highlight=False)
 
 
 def main() -> None:

@@ -13,8 +13,6 @@ import asyncio
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kefu.appfile.app_config import load_app_config
+from kefu.cli.errors import friendly_errors
 from kefu.cli.replay_html import ASPECT_NAMES, render_html
-from kefu.core.errors import InvalidParam, KefuError
+from kefu.core.errors import InvalidParam
 from kefu.core.settings import Settings
 from kefu.services.conversation_export import (
     ExportedConversation,
@@ -54,15 +53,6 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="the live data dir [env KEFU_DATA_DIR; ./data]"),
 ]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="at most this many")]
-
-
-@contextmanager
-def _friendly_errors() -> Iterator[None]:
-    try:
-        yield
-    except KefuError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 def parse_moment(text: str | None, option: str) -> dt.datetime | None:
@@ -117,7 +107,7 @@ def export_conversations(
 ) -> None:
     """Write an app's stored conversations (messages, traces, recorded tool results) as
     JSONL, one conversation a line; the database is opened read only."""
-    with _friendly_errors():
+    with friendly_errors():
         conversations = _stored(_app_name(app), since, until, data_dir, limit)
         if output is None or str(output) == "-":
             count = write_export(conversations, sys.stdout)
@@ -156,7 +146,7 @@ def replay_command(
 ) -> None:
     """Replay stored customer turns against a changed app in a sandbox (tools answered from
     the recorded results, nothing written) and report what changed."""
-    with _friendly_errors():
+    with friendly_errors():
         name = source_app or load_app_config(app_file).name
         if baseline is not None:
             load_app_config(baseline)  # a mistake in it fails before any work

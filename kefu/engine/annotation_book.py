@@ -68,7 +68,10 @@ class AnnotationBook:
             return self
         index = None
         if annotations:
-            index = KnowledgeIndex(embedder=like.embedder, retrieval=like.retrieval)
+            # Annotations answer at their own score_threshold: nothing to calibrate.
+            index = KnowledgeIndex(
+                embedder=like.embedder, retrieval=like.retrieval, calibrate=False
+            )
             index.rebuild(
                 [
                     FaqEntry(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from kefu.appfile.app_config import AppConfig, RepliesConfig
@@ -16,7 +17,7 @@ from kefu.engine.guards import InputVerdict
 from kefu.engine.route_cache import RouteDecision, fold_question
 from kefu.engine.semantic_cache import SemanticRouteCache
 from kefu.engine.understanding import AppUnderstanding
-from kefu.knowledge import KnowledgeIndex, knowledge_fingerprint
+from kefu.knowledge import BuildProgress, BuildReport, KnowledgeIndex, knowledge_fingerprint
 from kefu.llm.base import ChatModel
 from kefu.safety.sensitive import SensitiveWords
 from kefu.tools import ToolRegistry
@@ -87,28 +88,63 @@ class AppRuntime:
     def name(self) -> str:
         return self.config.name
 
+    def faq_threshold(self, language: str) -> float:
+        """The FAQ relevance that answers directly in ``language``: the app file's
+        ``faq_threshold`` when it sets one, else the one calibrated on the app's own FAQ
+        (``kefu.knowledge.calibration``), else the default."""
+        knowledge = self.config.knowledge
+        if "faq_threshold" in knowledge.model_fields_set:
+            return knowledge.faq_threshold
+        return self.index.calibration.threshold(language, knowledge.faq_threshold)
+
     def install_knowledge(
-        self, revision: int, faqs: list[FaqEntry], chunks: list[Chunk], annotations: AnnotationBook
-    ) -> None:
+        self,
+        revision: int,
+        faqs: list[FaqEntry],
+        chunks: list[Chunk],
+        annotations: AnnotationBook,
+        progress: BuildProgress | None = None,
+    ) -> BuildReport | None:
         """Use the knowledge at ``revision`` (loaded by the caller): load the persisted index
-        if it matches, else rebuild it; a new route cache."""
+        if it matches, else rebuild it (incrementally: only new chunks are tokenized, only
+        new texts embedded; ``progress`` hears how it goes); a new route cache. What the
+        build did, or None if ``revision`` was already installed."""
         with self.lock:
             if revision == self.knowledge_revision:
-                return
+                return None
+            started = time.perf_counter()
             fingerprint = knowledge_fingerprint(faqs, chunks, self.index.embedder_name)
-            if not self.index.load(fingerprint):
-                self.index.rebuild(faqs, chunks, fingerprint)
+            if self.index.load(fingerprint):
+                report = BuildReport(
+                    len(faqs), len(chunks), seconds=time.perf_counter() - started, loaded=True
+                )
+            else:
+                report = self.index.rebuild(faqs, chunks, fingerprint, progress=progress)
             self.annotations = annotations
             self.knowledge_revision = revision
             self.route_cache = self._new_route_cache()
             self.semantic_cache = self._new_semantic_cache()
             log.info(
-                "app %s: knowledge revision %d (%d FAQ, %d chunks)",
+                "app %s: knowledge revision %d: %s; FAQ thresholds: %s",
                 self.name,
                 revision,
-                len(faqs),
-                len(chunks),
+                report.summary(),
+                self.describe_faq_thresholds(),
             )
+            return report
+
+    def describe_faq_thresholds(self) -> str:
+        """Each FAQ language's threshold and where it came from, for the load log."""
+        if "faq_threshold" in self.config.knowledge.model_fields_set:
+            return f"{self.config.knowledge.faq_threshold} (set in the app file)"
+        calibration = self.index.calibration
+        return (
+            "; ".join(
+                f"{language} {self.faq_threshold(language)}: {calibration.describe(language)}"
+                for language in sorted(calibration.languages)
+            )
+            or f"{self.config.knowledge.faq_threshold} (app default)"
+        )
 
     def install_annotations(self, book: AnnotationBook) -> None:
         """Use changed annotations now, without reloading the knowledge index."""

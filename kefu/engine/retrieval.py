@@ -18,7 +18,7 @@ from kefu.engine.route_cache import RouteDecision, fold_question
 from kefu.engine.semantic_cache import clear_cut, content_words, particulars
 from kefu.knowledge import Degraded, QueryVector, tokenize
 from kefu.knowledge.index import MAX_QUERY_CHARS
-from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness
+from kefu.knowledge.tokenizer import QUESTION_TOKENS, detect_language, informativeness
 from kefu.nlu.dialog_acts import wants_human
 from kefu.observability import metrics
 
@@ -97,7 +97,7 @@ def reusable(app: AppRuntime, decision: RouteDecision) -> bool:
     knowledge = app.config.knowledge
     return clear_cut(
         decision,
-        faq_threshold=knowledge.faq_threshold,
+        faq_threshold=float(decision.record.get("faq_threshold", knowledge.faq_threshold)),
         passage_threshold=knowledge.passage_threshold,
         clarify_margin=knowledge.clarify_margin,
         margin=knowledge.semantic_cache.margin,
@@ -207,9 +207,10 @@ def decide_direct(
         }
         for h in faq_hits
     ]
-    record["faq_threshold"] = knowledge.faq_threshold
-    if faq_hits and faq_hits[0].relevance >= knowledge.faq_threshold:
-        rivals = close_rivals(faq_hits, knowledge.faq_threshold, knowledge.clarify_margin)
+    threshold = app.faq_threshold(detect_language(query))
+    record["faq_threshold"] = threshold
+    if faq_hits and faq_hits[0].relevance >= threshold:
+        rivals = close_rivals(faq_hits, threshold, knowledge.clarify_margin)
         if rivals:  # guessing between answers that fit alike misleads every other time
             record["route"] = "clarify"
             return RouteDecision("clarify", (faq_hits[0], *rivals), (), record), faq_hits

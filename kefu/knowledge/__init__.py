@@ -17,6 +17,7 @@ what to do with the hits.
 
 from __future__ import annotations
 
+from kefu.knowledge.build_report import BuildProgress, BuildReport
 from kefu.knowledge.chunking import split_document, split_sentences
 from kefu.knowledge.embedders import Embedder, build_embedder, build_reranker
 from kefu.knowledge.index import KnowledgeIndex, Passages, QueryVector, knowledge_fingerprint
@@ -40,6 +41,8 @@ from kefu.knowledge.vectors import EmbeddedVectorIndex, VectorIndex
 __all__ = [
     "DOCUMENT_SUFFIXES",
     "FAQ_SUFFIXES",
+    "BuildProgress",
+    "BuildReport",
     "Degraded",
     "EmbeddedVectorIndex",
     "Embedder",

@@ -17,7 +17,6 @@ import numpy.typing as npt
 
 from kefu.core.errors import RetrievalError
 from kefu.core.types import Chunk
-from kefu.knowledge.embedders.base import Embedder
 from kefu.knowledge.tokenizer import detect_language
 from kefu.knowledge.vectors.base import check_query, normalise_filters
 from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
@@ -31,7 +30,7 @@ __all__ = [
     "store_chunk_vectors",
 ]
 
-_STORE_BATCH = 512  # chunks embedded and written to a vector store per request
+_STORE_BATCH = 512  # chunks written to a vector store per request
 
 ChunkVectors = EmbeddedVectorIndex | RemoteVectorIndex
 
@@ -104,19 +103,24 @@ def _remote(
 
 
 def store_chunk_vectors(
-    store: VectorStore, embedder: Embedder, chunks: Sequence[Chunk], fingerprint: str
+    store: VectorStore,
+    dim: int,
+    chunks: Sequence[Chunk],
+    vectors: Callable[[], npt.NDArray[np.float32]],
+    fingerprint: str,
 ) -> RemoteVectorIndex:
     """The chunks' vectors in ``store``: reused when another replica already stored this
-    knowledge version, else embedded and written in batches; older versions are dropped."""
+    knowledge version, else ``vectors()`` (row i for ``chunks[i]``, through the embedding
+    cache) written in batches; older versions are dropped."""
     key = knowledge_key(fingerprint)
-    stored = store.open(key, embedder.dim)
+    stored = store.open(key, dim)
     if stored.count != len(chunks):
-        texts = [f"{c.heading}\n{c.content}" for c in chunks]
+        matrix = vectors()
         for start in range(0, len(chunks), _STORE_BATCH):
             part = chunks[start : start + _STORE_BATCH]
             stored.add(
                 [str(row) for row in range(start, start + len(part))],
-                embedder.embed(texts[start : start + _STORE_BATCH]),
+                matrix[start : start + _STORE_BATCH],
                 # the language a passage filter matches, detected as _ChunkIndex.allowed does
                 [
                     {"document_id": c.document_id, "language": detect_language(c.content)}

@@ -27,6 +27,7 @@ import jieba
 
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge._lexicon import Lexicon
+from kefu.knowledge.calibration import FaqCalibration
 from kefu.knowledge.tokenizer import TOKENIZER_VERSION
 from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
 
@@ -75,6 +76,7 @@ def save_index(
     lexicons: Mapping[str, Lexicon],
     vectors: Mapping[str, EmbeddedVectorIndex] | None = None,
     embedder: str | None = None,
+    calibration: FaqCalibration | None = None,
 ) -> None:
     """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays."""
     target = _folder(index_dir, fingerprint, embedder)
@@ -85,6 +87,8 @@ def save_index(
             lexicon.save(staging / name)
         for name, vector_index in (vectors or {}).items():
             vector_index.save(staging / name)
+        if calibration is not None:  # FAQ thresholds (kefu/knowledge/calibration.py)
+            calibration.save(staging)
         manifest = {
             "format": FORMAT_VERSION,
             "fingerprint": fingerprint,

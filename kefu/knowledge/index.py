@@ -22,11 +22,17 @@ with a note instead of failing (``query_time``). Called without a vector, ``matc
 
 Reads are lock-free: :meth:`KnowledgeIndex.rebuild` and :meth:`~KnowledgeIndex.load` build
 a new immutable snapshot and swap one reference, so a query sees the old or the new index.
+
+Rebuilds are incremental where the cost is: a chunk's tokens are remembered by content hash
+(``_chunk_tokens``), and every vector is kept in an :class:`~kefu.knowledge.embedders.cache.
+EmbeddingCache` persisted beside the index, so changing one document tokenizes and embeds
+only its chunks; BM25 and the FAQ index are rebuilt from the stored texts (fast).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -40,6 +46,7 @@ import numpy as np
 from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.core.errors import ConfigError, InvalidParam, RetrievalError
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
+from kefu.knowledge._chunk_tokens import ChunkTokens
 from kefu.knowledge._dense_passages import (
     ChunkVectors,
     dense_scores,
@@ -47,10 +54,15 @@ from kefu.knowledge._dense_passages import (
     store_chunk_vectors,
 )
 from kefu.knowledge._faq import FaqIndex
+from kefu.knowledge._faq_fusion import entry_cosine, form_hubness, form_voting
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
+from kefu.knowledge.build_report import BuildProgress, BuildReport
+from kefu.knowledge.calibration import FaqCalibration, calibrate_faq
 from kefu.knowledge.embedders.base import Embedder
+from kefu.knowledge.embedders.batch import build_workers
+from kefu.knowledge.embedders.cache import EmbeddingCache, EmbedStats
 from kefu.knowledge.embedders.factory import (
     cosine_range,
     describe_retrieval,
@@ -110,12 +122,20 @@ class _ChunkIndex:
     _languages: list[str] = field(default_factory=list)  # filled on the first filter
 
     @classmethod
-    def create(cls, chunks: Sequence[Chunk], saved: Path | None = None) -> _ChunkIndex:
-        """Index the heading and text of ``chunks``, or load the lexicon ``saved`` for them."""
-        if saved is None:
-            lexicon = Lexicon.build([tokenize(f"{c.heading}\n{c.content}") for c in chunks], None)
-        else:
+    def create(
+        cls,
+        chunks: Sequence[Chunk],
+        saved: Path | None = None,
+        tokens: Sequence[Sequence[str]] | None = None,
+    ) -> _ChunkIndex:
+        """Index the heading and text of ``chunks`` (already tokenized: ``tokens``), or load
+        the lexicon ``saved`` for them."""
+        if saved is not None:
             lexicon = Lexicon.load(saved, len(chunks), None)
+        else:
+            if tokens is None:
+                tokens = [tokenize(text) for text in _chunk_texts(chunks)]
+            lexicon = Lexicon.build(tokens, None)
         return cls(tuple(chunks), lexicon)
 
     def allowed(self, filters: Mapping[str, Any]) -> np.ndarray:
@@ -145,6 +165,8 @@ class _Snapshot:
     fingerprint: str | None
     faq_vectors: EmbeddedVectorIndex | None = None  # one row per FAQ form
     chunk_vectors: ChunkVectors | None = None  # one row per chunk (embedded or remote)
+    faq_hubness: np.ndarray | None = None  # per FAQ form (_faq_fusion.form_hubness)
+    calibration: FaqCalibration = field(default_factory=lambda: FaqCalibration({}))
 
 
 class KnowledgeIndex:
@@ -156,6 +178,8 @@ class KnowledgeIndex:
     bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
     ``vector_store`` (e.g. Milvus) holds the passage vectors instead of the data dir, shared
     by every replica; FAQ form vectors stay embedded (few, and every one is scored).
+    ``calibrate``: fit the FAQ thresholds per language at build time (``calibration``).
+    ``embed_workers``: threads a build embeds with (default: one per core, at most four).
     """
 
     def __init__(
@@ -167,8 +191,12 @@ class KnowledgeIndex:
         reranker: Reranker | None = None,
         query_deadline_s: float = QUERY_DEADLINE_S,
         vector_store: VectorStore | None = None,
+        calibrate: bool = True,
+        embed_workers: int | None = None,
     ) -> None:
         self.index_dir = index_dir
+        self.calibrate = calibrate  # fit FAQ thresholds at build (off: a fixed threshold)
+        self.embed_workers = embed_workers or build_workers()
         self.retrieval = retrieval or RetrievalConfig()
         mode = self.retrieval.retrievers
         if mode == "auto":
@@ -178,6 +206,7 @@ class KnowledgeIndex:
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
         self._fusion = None
+        self._form_voting = form_voting(embedder.name if embedder is not None else None)
         self.dense_passages = False  # whether chunks are embedded (see embeds_passages)
         if mode != "lexical" and embedder is not None:
             self._fusion = Fusion.from_config(self.retrieval, mode, cosine_range(embedder))
@@ -192,6 +221,10 @@ class KnowledgeIndex:
         self.query_deadline_s = query_deadline_s
         self._embedder_guard = ProviderGuard("embedder", "lexical")
         self._reranker_guard = ProviderGuard("reranker", "fused order")
+        self._chunk_tokens = ChunkTokens(index_dir)  # the tokens of the chunks last indexed
+        # read from index_dir by each build (kept between builds only without an index_dir)
+        self._embeddings: EmbeddingCache | None = None
+        self.last_build: BuildReport | None = None
 
     @property
     def fingerprint(self) -> str | None:
@@ -228,6 +261,11 @@ class KnowledgeIndex:
                 await aclose()
 
     @property
+    def calibration(self) -> FaqCalibration:
+        """The FAQ thresholds fitted on this index's own FAQ, per language."""
+        return self._snapshot.calibration
+
+    @property
     def faq_count(self) -> int:
         return len(self._snapshot.faq.entries)
 
@@ -241,25 +279,46 @@ class KnowledgeIndex:
         return len(self._snapshot.chunks.chunks)
 
     def rebuild(
-        self, faqs: Sequence[FaqEntry], chunks: Sequence[Chunk], fingerprint: str | None = None
-    ) -> None:
-        """Index ``faqs`` and ``chunks`` from scratch, persist them, and swap them in.
+        self,
+        faqs: Sequence[FaqEntry],
+        chunks: Sequence[Chunk],
+        fingerprint: str | None = None,
+        *,
+        progress: BuildProgress | None = None,
+    ) -> BuildReport:
+        """Index ``faqs`` and ``chunks``, persist them, and swap them in; what was done.
 
         ``fingerprint`` defaults to :func:`knowledge_fingerprint` of the same knowledge.
-        With an embedder every FAQ form and chunk is embedded here (the slow part).
+        Only chunks new since the last build are tokenized, and only FAQ forms and chunks
+        whose text is not in the embedding cache are embedded (the slow part); ``progress``
+        hears about both steps.
         """
+        started = time.perf_counter()
         fingerprint = fingerprint or knowledge_fingerprint(faqs, chunks, self.embedder_name)
         with self._write_lock:
-            faq, chunk_index = FaqIndex.create(faqs), _ChunkIndex.create(chunks)
+            faq = FaqIndex.create(faqs)
+            texts = _chunk_texts(chunks)
+            tokens, tokenized = self._chunk_tokens.tokenize(texts, progress)
+            chunk_index = _ChunkIndex.create(chunks, tokens=tokens)
             faq_vectors: EmbeddedVectorIndex | None = None
             chunk_vectors: ChunkVectors | None = None
+            stats = EmbedStats()
+            embedded_texts: list[str] = []
             if self.embedder is not None:
-                faq_vectors = self._vectors(faq.forms)
-                if self.dense_passages and self.vector_store is not None:
-                    chunk_vectors = self._stored_vectors(chunks, fingerprint)
+                embedded_texts = list(faq.forms) + (texts if self.dense_passages else [])
+                # One pass over the cache for both kinds, unless a vector store may already
+                # hold the chunks (another replica stored this version): then only if not.
+                local = self.dense_passages and self.vector_store is None
+                matrix, stats = self._embed(embedded_texts if local else faq.forms, progress)
+                faq_vectors = _vector_index(self.embedder.dim, matrix[: len(faq.forms)])
+                if local:
+                    chunk_vectors = _vector_index(self.embedder.dim, matrix[len(faq.forms) :])
                 elif self.dense_passages:
-                    chunk_vectors = self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
-            snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
+                    chunk_vectors, more = self._stored_vectors(chunks, fingerprint, progress)
+                    stats += more
+            snapshot = self._calibrated(
+                _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
+            )
             if self.index_dir is not None:
                 lexicons = {"faq": faq.lexicon, "chunks": chunk_index.lexicon}
                 named = {"faq_vectors": faq_vectors, "chunk_vectors": chunk_vectors}
@@ -269,9 +328,34 @@ class KnowledgeIndex:
                     if isinstance(found, EmbeddedVectorIndex)  # a remote store keeps its own
                 }
                 save_index(
-                    self.index_dir, fingerprint, faqs, chunks, lexicons, vectors, self.embedder_name
+                    self.index_dir,
+                    fingerprint,
+                    faqs,
+                    chunks,
+                    lexicons,
+                    vectors,
+                    self.embedder_name,
+                    snapshot.calibration,
                 )
+            if self._embeddings is not None:
+                self._embeddings.retain(embedded_texts)  # deleted documents' vectors go
+                if self.index_dir is not None:
+                    self._embeddings.save(self.index_dir)
+                    # On disk now: not held twice in memory beside the index between builds
+                    # (20 MB for 10k chunks of 512-d); the next build reads it back (~50 ms).
+                    self._embeddings = None
             self._snapshot = snapshot
+            report = BuildReport(
+                faq_entries=len(faqs),
+                chunks=len(chunks),
+                tokenized=tokenized,
+                embedded=stats.embedded,
+                reused=stats.reused,
+                seconds=time.perf_counter() - started,
+            )
+            self.last_build = report
+        logger.debug("knowledge index: %s", report.summary())  # the app logs it at INFO
+        return report
 
     def load(self, fingerprint: str) -> bool:
         """Swap in the index saved for ``fingerprint``; False if missing or unreadable."""
@@ -298,8 +382,42 @@ class KnowledgeIndex:
             except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False
-            self._snapshot = _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
+            self._snapshot = self._calibrated(
+                _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors),
+                FaqCalibration.load(folder),
+            )
+            self._seed_embeddings(faq, chunks, faq_vectors, chunk_vectors)
             return True
+
+    def _seed_embeddings(
+        self,
+        faq: FaqIndex,
+        chunks: Sequence[Chunk],
+        faq_vectors: EmbeddedVectorIndex | None,
+        chunk_vectors: ChunkVectors | None,
+    ) -> None:
+        """Fill the embedding cache from a loaded index's vectors when it lacks them (an
+        index saved before the cache existed, or a lost cache), so the next change to the
+        knowledge embeds only what changed."""
+        if self.embedder is None or self.index_dir is None or faq_vectors is None:
+            return
+        texts, matrices = list(faq.forms), [faq_vectors.matrix]
+        if isinstance(chunk_vectors, EmbeddedVectorIndex):
+            texts += _chunk_texts(chunks)
+            matrices.append(chunk_vectors.matrix)
+        if EmbeddingCache.saved_count(self.index_dir, self.embedder) >= len(set(texts)):
+            return  # saved by the build that wrote this index (it holds just its texts)
+        cache = self._embedding_cache()
+        added = cache.seed(texts, np.concatenate(matrices))
+        if added:
+            logger.info(
+                "knowledge index in %s: %d vectors of the saved index kept in the embedding "
+                "cache (saved before the cache existed, or the cache was lost)",
+                self.index_dir,
+                added,
+            )
+            cache.save(self.index_dir)
+        self._embeddings = None  # read again by the next build
 
     async def query_vector(self, query: str, *, deadline: float) -> QueryVector:
         """The query's vector for :meth:`match_faq` and :meth:`asearch`, awaited by
@@ -438,24 +556,103 @@ class KnowledgeIndex:
             return _lexical_passages(snapshot.chunks, query, pool, allowed)
         return self._hybrid_passages(snapshot, query, pool, allowed, filters, dense)
 
+    # --- FAQ calibration hook (kefu/knowledge/_faq_fusion.py, calibration.py) -----------
+
+    def _calibrated(self, snapshot: _Snapshot, saved: FaqCalibration | None = None) -> _Snapshot:
+        """``snapshot`` with its forms' hubness and its FAQ thresholds (``saved``, else
+        fitted now on held-out FAQ questions)."""
+        hubness = None
+        if snapshot.faq_vectors is not None and self._form_voting:
+            hubness = form_hubness(snapshot.faq_vectors.matrix, snapshot.faq.scorer.form_entry)
+        snapshot = dataclasses.replace(snapshot, faq_hubness=hubness)
+        if saved is None and not self.calibrate:
+            saved = FaqCalibration({})
+        if saved is None:
+            saved = calibrate_faq(
+                snapshot.faq.entries, lambda kept, asked: self._held_out(snapshot, kept, asked)
+            )
+        return dataclasses.replace(snapshot, calibration=saved)
+
+    def _held_out(
+        self,
+        snapshot: _Snapshot,
+        kept: Sequence[FaqEntry],
+        asked: Sequence[tuple[str, int, int | None]],
+    ) -> list[tuple[float, int | None]]:
+        """Match ``asked`` (text, the form's vector row) against an index of ``kept`` only,
+        reusing the snapshot's form vectors: (top relevance, the entry in ``kept``)."""
+        faq = FaqIndex.create(kept)
+        full = snapshot.faq_vectors
+        held = _Snapshot(faq, snapshot.chunks, None)
+        if full is not None:
+            row_of = {text: row for row, text in reversed(list(enumerate(snapshot.faq.forms)))}
+            vectors = EmbeddedVectorIndex(full.dim)
+            if faq.forms:
+                rows = full.matrix[[row_of[text] for text in faq.forms]]
+                vectors.add([str(i) for i in range(len(faq.forms))], rows)
+            hubness = None
+            if self._form_voting:
+                hubness = form_hubness(vectors.matrix, faq.scorer.form_entry)
+            held = _Snapshot(faq, snapshot.chunks, None, vectors, None, hubness)
+        position = {id(entry): number for number, entry in enumerate(faq.entries)}
+        found: list[tuple[float, int | None]] = []
+        for text, row, _ in asked:
+            if full is not None and self._dense_for(text):
+                hits = self._hybrid_faq(held, text, 1, full.matrix[row])
+            else:
+                hits = faq.match(_query_tokens(text), 1)
+            found.append((hits[0].relevance, position[id(hits[0].entry)]) if hits else (0.0, None))
+        return found
+
     # --- dense and hybrid -------------------------------------------------------------
 
-    def _vectors(self, texts: Sequence[str]) -> EmbeddedVectorIndex:
+    def _embedding_cache(self) -> EmbeddingCache:
+        """The embedder's cache: the one saved in ``index_dir`` the first time, then kept."""
         assert self.embedder is not None
-        index = EmbeddedVectorIndex(self.embedder.dim)
-        if texts:
-            index.add([str(i) for i in range(len(texts))], self.embedder.embed(texts))
-        return index
+        if self._embeddings is None:
+            if self.index_dir is not None:
+                self._embeddings = EmbeddingCache.load(self.index_dir, self.embedder)
+            else:
+                self._embeddings = EmbeddingCache.for_embedder(self.embedder)
+        return self._embeddings
 
-    def _stored_vectors(self, chunks: Sequence[Chunk], fingerprint: str) -> ChunkVectors:
-        """The passage vectors in the vector store; if it fails, in memory for now (and on
-        disk: the next start finds them missing in the store and tries the store again)."""
+    def _embed(
+        self, texts: Sequence[str], progress: BuildProgress | None
+    ) -> tuple[np.ndarray, EmbedStats]:
+        """The vectors of ``texts``: from the cache, the rest embedded in batches."""
+        assert self.embedder is not None
+        cache = self._embedding_cache()
+        if progress is None:
+            return cache.embed(self.embedder, texts, workers=self.embed_workers)
+        return cache.embed(
+            self.embedder,
+            texts,
+            workers=self.embed_workers,
+            on_start=lambda total: progress.start("embed", total),
+            on_progress=lambda done: progress.advance("embed", done),
+        )
+
+    def _stored_vectors(
+        self, chunks: Sequence[Chunk], fingerprint: str, progress: BuildProgress | None
+    ) -> tuple[ChunkVectors, EmbedStats]:
+        """The passage vectors in the vector store (embedded through the cache only if the
+        store lacks this version); if it fails, in memory for now (the next start finds
+        them missing in the store and tries again)."""
         assert self.embedder is not None and self.vector_store is not None
+        made: list[EmbedStats] = []
+
+        def vectors() -> np.ndarray:
+            matrix, stats = self._embed(_chunk_texts(chunks), progress)
+            made.append(stats)
+            return matrix
+
+        dim = self.embedder.dim
         try:
-            return store_chunk_vectors(self.vector_store, self.embedder, chunks, fingerprint)
+            stored = store_chunk_vectors(self.vector_store, dim, chunks, vectors, fingerprint)
         except RetrievalError as exc:
             logger.warning("vector store unavailable, passage vectors kept in memory: %s", exc)
-            return self._vectors([f"{c.heading}\n{c.content}" for c in chunks])
+            return _vector_index(dim, vectors()), sum(made, EmbedStats())
+        return stored, sum(made, EmbedStats())
 
     def _dense_for(self, query: str) -> bool:
         """Whether the embedder understands the query's language."""
@@ -488,9 +685,14 @@ class KnowledgeIndex:
         assert snapshot.faq_vectors is not None and fusion is not None
         if top_k <= 0 or not faq.entries:
             return []
-        cosine_forms = snapshot.faq_vectors.similarities(vector)
         starts = faq.scorer.entry_starts
-        cosine = np.maximum.reduceat(cosine_forms, starts)
+        similarities = snapshot.faq_vectors.similarities(vector)
+        voted, cosine_forms = entry_cosine(
+            similarities,
+            snapshot.faq_hubness,
+            starts,
+            self._form_voting.get(detect_language(query[:MAX_QUERY_CHARS])),
+        )
         scores: dict[int, float] = {}
         if fusion.retrievers == "dense":
             form_relevance = np.zeros(len(faq.forms))
@@ -500,8 +702,13 @@ class KnowledgeIndex:
         if scores:
             bm25_forms[list(scores)] = list(scores.values())
         lexical = np.maximum.reduceat(form_relevance, starts)
-        relevance, rank_key = fusion.fuse(lexical, np.maximum.reduceat(bm25_forms, starts), cosine)
-        dense = fusion.calibrate(cosine)
+        bm25 = np.maximum.reduceat(bm25_forms, starts)
+        # Entries are ranked by their forms' vote; the relevance (what the thresholds read)
+        # stays that of the best form, the scale the thresholds are calibrated on.
+        best = np.maximum.reduceat(similarities, starts)
+        relevance = fusion.fuse(lexical, bm25, best)[0]
+        rank_key = fusion.fuse(lexical, bm25, voted)[1]
+        dense = fusion.calibrate(best)
         order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
         hits: list[FaqHit] = []
         for entry in order.tolist():
@@ -602,6 +809,19 @@ def _lexical_passages(
 def _coverage(lexicon: Lexicon, known: frozenset[int], weight: float, doc: int) -> float:
     coverage = lexicon.weight_of(known & lexicon.doc_tokens[doc]) / weight
     return round(min(1.0, coverage) ** _PASSAGE_COVERAGE_EXPONENT, 4)
+
+
+def _chunk_texts(chunks: Sequence[Chunk]) -> list[str]:
+    """What is tokenized and embedded of each chunk: its heading and its text."""
+    return [f"{c.heading}\n{c.content}" for c in chunks]
+
+
+def _vector_index(dim: int, matrix: np.ndarray) -> EmbeddedVectorIndex:
+    """An in-memory vector index whose row i is ``matrix[i]`` (id ``str(i)``)."""
+    index = EmbeddedVectorIndex(dim)
+    if len(matrix):
+        index.add([str(i) for i in range(len(matrix))], matrix)
+    return index
 
 
 def _load_vectors(folder: Path, rows: int) -> EmbeddedVectorIndex:

@@ -70,6 +70,9 @@ class AdminService:
             deleted[app.name]["files"] = await to_thread.run_sync(
                 purge_files_before, self._store, self._apps.data_dir, app.id, cutoff
             )
+            deleted[app.name]["offers"] = await to_thread.run_sync(
+                self._store.proactive.forget_offers_before, app.id, cutoff
+            )
         await self._audit(actor, "retention.run", "*", deleted=deleted)
         return deleted
 

@@ -36,6 +36,7 @@ from kefu.core.analytics_records import HandoffEventFact, ServiceHistory
 from kefu.core.errors import InvalidParam
 from kefu.core.ids import utcnow
 from kefu.services.knowledge_gaps import GapGroup, find_gaps
+from kefu.services.proactive_analytics import OfferFigures, ProactiveFigures, offer_figures
 from kefu.services.registry import AppRuntime
 from kefu.store import Store
 
@@ -173,6 +174,10 @@ class AnalyticsReport:
     top_intents: list[tuple[str, int]] = field(default_factory=list)
     agents: list[AgentFigures] = field(default_factory=list)
     unanswered: list[GapGroup] = field(default_factory=list)
+    # Proactive offers of help made in the window (kefu.services.proactive_analytics).
+    proactive: ProactiveFigures = field(
+        default_factory=lambda: ProactiveFigures(OfferFigures("total"), [])
+    )
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -395,6 +400,9 @@ class AnalyticsService:
         def compute() -> AnalyticsReport:
             history = self._store.analytics.history(app.id, since, until)
             report = build_report(app.name, history, first, last, zone, app.config.llm.price)
+            report.proactive = offer_figures(
+                self._store.proactive.offers_between(app.id, since, until)
+            )
             if unanswered:
                 days = max(1, (until - since).days)
                 gaps = find_gaps(

@@ -13,7 +13,7 @@ from kefu.engine.annotation_book import AnnotationBook
 from kefu.engine.app import AppRuntime, sensitive_words
 from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.understanding import AppUnderstanding
-from kefu.knowledge import KnowledgeIndex
+from kefu.knowledge import BuildProgress, BuildReport, KnowledgeIndex
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
 from kefu.knowledge.vectors.store import MilvusVectorStore
 from kefu.llm.factory import LLMOverrides, build_chat_model
@@ -28,13 +28,18 @@ __all__ = ["AppRegistry", "AppRuntime", "Credential", "reload_annotations", "rel
 log = logging.getLogger(__name__)
 
 
-def reload_knowledge(app: AppRuntime, store: Store) -> None:
-    """Rebuild the app's index from the store if the stored knowledge changed."""
+def reload_knowledge(
+    app: AppRuntime, store: Store, progress: BuildProgress | None = None
+) -> BuildReport | None:
+    """Update the app's index from the store if the stored knowledge changed: only the
+    changed documents' chunks are tokenized and embedded. What the build did, or None."""
     revision = store.apps.knowledge_revision(app.id)
     if revision == app.knowledge_revision:
-        return
+        return None
     faqs, chunks = store.knowledge.load(app.id)
-    app.install_knowledge(revision, faqs, chunks, _annotation_book(app, store))
+    return app.install_knowledge(
+        revision, faqs, chunks, _annotation_book(app, store), progress=progress
+    )
 
 
 def reload_annotations(app: AppRuntime, store: Store) -> None:

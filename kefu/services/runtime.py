@@ -26,6 +26,7 @@ from kefu.services.datasets import DatasetService
 from kefu.services.handoff import HandoffService
 from kefu.services.knowledge_gaps import KnowledgeGapService
 from kefu.services.knowledge_loop import KnowledgeLoop
+from kefu.services.proactive import ProactiveService
 from kefu.services.readiness import Readiness
 from kefu.services.registry import AppRegistry
 from kefu.services.sessions import PageSessions
@@ -96,6 +97,7 @@ class Runtime:
     analytics: AnalyticsService
     knowledge_loop: KnowledgeLoop
     readiness: Readiness
+    proactive: ProactiveService
     announcements: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # where the admin and demo keys come from
 
@@ -176,6 +178,7 @@ class Runtime:
             analytics=AnalyticsService(store),
             knowledge_loop=KnowledgeLoop(store, datasets, annotations),
             readiness=Readiness(settings, store, registry),
+            proactive=ProactiveService(store),
             announcements=announcements,
             keys=keys,
         )

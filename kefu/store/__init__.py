@@ -27,6 +27,7 @@ from kefu.store.files import FileRepository
 from kefu.store.gaps import QuestionRepository
 from kefu.store.handoff import HandoffRepository
 from kefu.store.knowledge import KnowledgeRepository
+from kefu.store.proactive import ProactiveRepository
 from kefu.store.tickets import TicketRepository
 from kefu.store.writer import TurnWriter
 
@@ -58,6 +59,7 @@ class Store:
         self.exports = ExportRepository(engine)
         self.channels = ChannelRepository(engine)
         self.files = FileRepository(engine)
+        self.proactive = ProactiveRepository(engine)
         self._writer = TurnWriter(engine)
         self._checkpointer = Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 

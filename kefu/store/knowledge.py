@@ -93,6 +93,11 @@ class KnowledgeRepository:
                 )
             )
             if row is not None and row.content_hash == content_hash and row.name == name:
+                file_hash = meta.get("file_hash")
+                if file_hash is not None and row.meta.get("file_hash") != file_hash:
+                    # the same content from other bytes (or stored before file hashes):
+                    # remember the bytes, so the next import skips parsing them
+                    row.meta = {**row.meta, "file_hash": file_hash}
                 return document_record(row, len(chunks) + len(faqs)), False
             if row is None:
                 row = DocumentRow(

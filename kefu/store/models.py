@@ -43,6 +43,10 @@ __all__ = [
     "GapResolutionRow",
     "HandoffEventRow",
     "MessageRow",
+    "ProactiveEventRow",
+    "ProactiveOfferRow",
+    "ProactiveOptOutRow",
+    "ProactiveSlotRow",
     "TicketRow",
     "TraceRow",
 ]
@@ -452,4 +456,64 @@ class FileRow(Base):
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
     conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProactiveEventRow(Base):
+    """An event of a visitor that met a proactive rule's conditions (kefu.services.proactive):
+    counted for the rule's ``min_count`` within its window. Events no rule wants are not kept."""
+
+    __tablename__ = "proactive_events"
+    __table_args__ = (
+        Index("ix_proactive_events_user_rule_at", "app_id", "end_user_id", "rule", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    end_user_id: Mapped[str] = mapped_column(String(36))
+    rule: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(String(512))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ProactiveOfferRow(Base):
+    """An offer of help made to a visitor, and what they did with it."""
+
+    __tablename__ = "proactive_offers"
+    __table_args__ = (Index("ix_proactive_offers_app_created", "app_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    end_user_id: Mapped[str] = mapped_column(String(36), index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(String(36))
+    via: Mapped[str] = mapped_column(String(64))  # web | api | channel:<name>
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))  # shown | accepted | dismissed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProactiveSlotRow(Base):
+    """When a rule last offered help to a visitor, and how often in all: the one row a
+    conditional update claims, so two requests at once never both offer within a cool-down."""
+
+    __tablename__ = "proactive_slots"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    end_user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    offered_count: Mapped[int] = mapped_column(Integer)
+
+
+class ProactiveOptOutRow(Base):
+    """A visitor who asked never to be offered help unprompted."""
+
+    __tablename__ = "proactive_opt_outs"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    end_user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

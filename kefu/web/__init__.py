@@ -1,4 +1,4 @@
-"""Static web pages served by kefu: the demo chat page (and later the widget and console)."""
+"""Static web files served by kefu: the demo chat page, the embeddable widget, the console."""
 
 from pathlib import Path
 

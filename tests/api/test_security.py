@@ -177,6 +177,7 @@ async def test_retention_deletes_old_messages_only(
         "traces": 1,
         "conversations": 1,
         "files": 0,
+        "offers": 0,
     }
     assert guarded.store.conversations.get_message(app.id, old["message_id"]) is None
     assert guarded.store.conversations.get_trace(old["message_id"]) is None

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kefu.cli.main import app
+from kefu.knowledge.embedders import use_available
 
 runner = CliRunner()
 
@@ -64,10 +65,14 @@ def test_kb_import_then_answer_from_new_knowledge(tmp_path: Path, data_dir: Path
     result = runner.invoke(app, ["kb", "import", str(faq), "--demo", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     assert "imported 1 files (1 changed)" in result.stdout
+    # Only the new entry's three forms go to the encoder; the demo's own are reused.
+    embedded = 3 if use_available() else 0
+    assert f"{embedded} texts embedded" in result.stdout, result.stdout
     answer = runner.invoke(app, ["ask", "实体店几点关门", "--demo", "--data-dir", str(data_dir)])
     assert "10:00-21:00" in answer.stdout
     again = runner.invoke(app, ["kb", "import", str(faq), "--demo", "--data-dir", str(data_dir)])
     assert "(0 changed)" in again.stdout
+    assert "index:" not in again.stdout  # nothing changed: no build at all
 
 
 def test_kb_import_missing_path(data_dir: Path) -> None:

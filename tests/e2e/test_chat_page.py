@@ -212,6 +212,12 @@ def test_ask_see_sources_and_like(server: str, browser: Browser) -> None:
     assert "12 元" in answer
     assert page.locator(".sources .source-name").first.inner_text() == "faq.jsonl"
 
+    # The thumbs are drawn (SVG), not emoji glyphs that a browser without an emoji font
+    # shows as empty boxes; each one is a visible icon of a readable size.
+    for button in (".feedback-like", ".feedback-dislike"):
+        icon = page.locator(f"{button} svg").first.bounding_box()
+        assert icon is not None and icon["width"] >= 12 and icon["height"] >= 12
+        assert page.locator(button).first.inner_text().strip() == ""
     page.locator(".feedback-like").first.click()
     page.wait_for_selector('.feedback-like[aria-pressed="true"]')
     user = page_user(page)

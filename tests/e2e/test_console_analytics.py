@@ -33,7 +33,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running_server(tmp_path_factory.mktemp("analytics") / "data") as base_url:
         ask(base_url, "How do I return an item?", "kept-customer")
         hand_over(base_url, "handed-customer", "退货要扣多少运费？", "转人工")
+        accept_refund_offer(base_url)
         yield base_url
+
+
+def accept_refund_offer(base_url: str) -> None:
+    """A page visitor opens the refund page twice (the demo's proactive rule) and accepts."""
+    token = httpx.post(f"{base_url}/web/session", json={}).json()["token"]
+    visitor = {"Authorization": f"Bearer {token}"}
+    visit = {"event": "page_view", "properties": {"path": "/orders/refund"}}
+    offers = [httpx.post(f"{base_url}/web/events", json=visit, headers=visitor) for _ in "12"]
+    [offer] = offers[1].json()["offers"]
+    accepted = httpx.post(f"{base_url}/web/offers/{offer['id']}/accept", headers=visitor)
+    assert accepted.status_code == 200, accepted.text
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +102,9 @@ def test_the_admin_sees_the_figures_as_cards_and_charts(
         assert_all_readable(page, "#analytics-pane [data-i18n]:not(#analytics-tz)"), lang
     )
     expect(page.locator("#analytics-tz")).to_have_text(sees["tz"])
+    # The proactive offers: the refund rule's one offer, accepted.
+    cells = page.locator("#analytics-proactive tbody tr td")
+    expect(cells).to_have_text(["refund_help", "1", "1", "0", "100%"])
     assert (
         page.locator("#analytics-from").input_value() <= page.locator("#analytics-to").input_value()
     )

@@ -71,6 +71,48 @@ def test_faq_json_reports_hits_mrr_and_the_retrievers(faq_files: tuple[Path, Pat
     assert set(report) >= {"hit_at_1", "hit_at_5", "mrr", "ms_per_query", "retrievers"}
 
 
+def test_faq_reports_the_calibrated_threshold_next_to_lexical_only(
+    faq_files: tuple[Path, Path],
+) -> None:
+    faq, queries = faq_files
+    result = runner.invoke(
+        eval_app, ["faq", "--faq", str(faq), "--queries", str(queries), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # three entries are too few to calibrate on: the app default, and it says so
+    assert report["thresholds"] == {
+        "zh": {
+            "threshold": 0.55,
+            "chosen_by": "app default (2 held-out questions, fewer than 20)",
+            "queries": 4,
+        }
+    }
+    counted = ("answered", "answered_precision", "answered_wrong", "declined")
+    for measured in (report, report["lexical"]):
+        assert set(measured) >= {"hit_at_1", "thresholds", *counted, "wrong_rarer_than_decline"}
+        assert measured["answered"] + measured["declined"] == pytest.approx(1.0)
+        assert measured["answered_wrong"] == pytest.approx(
+            measured["answered"] * (1 - (measured["answered_precision"] or 0)), abs=1e-3
+        )
+        assert measured["wrong_rarer_than_decline"] == (
+            measured["answered_wrong"] < measured["declined"]
+        )
+    assert report["lexical"]["ms_per_query"] > 0 and "retrievers" not in report["lexical"]
+
+    fixed = runner.invoke(
+        eval_app,
+        ["faq", "--faq", str(faq), "--queries", str(queries), "--json", "--threshold", "0.99"],
+    )
+    pinned = json.loads(fixed.stdout)
+    assert pinned["thresholds"]["zh"] == {
+        "threshold": 0.99,
+        "chosen_by": "--threshold",
+        "queries": 4,
+    }
+    assert pinned["answered"] < report["answered"]
+
+
 def test_faq_table_on_the_demo_shop() -> None:
     result = runner.invoke(
         eval_app,
@@ -81,7 +123,8 @@ def test_faq_table_on_the_demo_shop() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "retrievers: hybrid (BM25 + use-multilingual-v3" in result.output
-    assert "hit_at_1" in result.stdout and "0.95" in result.stdout
+    assert "hit_at_1" in result.stdout and "lexical only (same run)" in result.stdout
+    assert "threshold (zh)" in result.stdout and "leave-one-out over" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -285,7 +285,7 @@ def test_a_rebuild_replaces_the_persisted_index(tmp_path: Path, shop_faqs: list[
     index = KnowledgeIndex(tmp_path)
     index.rebuild(shop_faqs, [])
     index.rebuild(shop_faqs[:2], [])
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(list(tmp_path.glob("index-*"))) == 1
     assert KnowledgeIndex(tmp_path).load(knowledge_fingerprint(shop_faqs, [])) is False
     fresh = KnowledgeIndex(tmp_path)
     assert fresh.load(knowledge_fingerprint(shop_faqs[:2], [])) is True
@@ -306,7 +306,7 @@ def test_a_damaged_index_is_not_loaded(
 ) -> None:
     KnowledgeIndex(tmp_path).rebuild(shop_faqs, shop_chunks)
     fingerprint = knowledge_fingerprint(shop_faqs, shop_chunks)
-    [folder] = tmp_path.iterdir()
+    [folder] = tmp_path.glob("index-*")
     if damage == "delete-files":
         for path in (folder / "faq").iterdir():
             path.unlink()
@@ -338,7 +338,7 @@ def test_fingerprint_changes_with_the_knowledge(
 
 def test_manifest_keeps_entries_and_chunks(tmp_path: Path, shop_faqs: list[FaqEntry]) -> None:
     KnowledgeIndex(tmp_path).rebuild(shop_faqs[:1], [])
-    [folder] = tmp_path.iterdir()
+    [folder] = tmp_path.glob("index-*")
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     assert manifest["faqs"][0]["id"] == "zh-ship-time"
     assert manifest["chunks"] == []

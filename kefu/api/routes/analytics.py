@@ -44,6 +44,7 @@ def report_json(report: AnalyticsReport) -> dict[str, Any]:
         "top_intents": [{"intent": name, "count": count} for name, count in report.top_intents],
         "agents": [agent.as_json() for agent in report.agents],
         "unanswered": [gap_json(group) for group in report.unanswered],
+        "proactive": report.proactive.as_json(),
     }
 
 

@@ -25,6 +25,7 @@ from kefu.cli.conversation_tests.report import print_failure, print_summary
 from kefu.cli.conversation_tests.runner import TestResult, run_suite
 from kefu.cli.conversation_tests.schema import TestFile, find_test_files, load_test_file
 from kefu.cli.conversation_tests.shop import running_demo_shop
+from kefu.cli.errors import fail
 from kefu.core.errors import ConfigError, KefuError
 from kefu.core.settings import Settings
 from kefu.services.runtime import Runtime, demo_app_file
@@ -180,11 +181,9 @@ def test_command(
             with Progress(*columns, console=err, transient=True) as progress:
                 results = asyncio.run(_run(client, suites, progress))
     except KefuError as exc:
-        err.print(f"[bold red]error 错误:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc.message)
     except httpx.HTTPError as exc:
-        err.print(f"[bold red]error 错误:[/] cannot reach {url}: {exc!r}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(f"cannot reach {url}: {exc!r}")
     finally:
         kefu_log.setLevel(level)
     seconds = time.perf_counter() - started

@@ -64,6 +64,11 @@ class EmbeddedVectorIndex:
     def ids(self) -> tuple[str, ...]:
         return tuple(self._ids)
 
+    @property
+    def matrix(self) -> npt.NDArray[np.float32]:
+        """Every stored unit vector, one row per id in insertion order (do not modify)."""
+        return self._vectors
+
     def add(
         self,
         ids: Sequence[str],

@@ -875,14 +875,33 @@
     getExtras(b).appendChild(box);
   }
 
+  // A thumb drawn as SVG, not an emoji: many Linux browsers (Debian's chromium among them)
+  // ship no emoji font and show an empty box.
+  function thumbIcon(down) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('width', '16');
+    svg.setAttribute('height', '16');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    var path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', 'M2 10h4v11H2zM8 21V10l5-8c1.7 0 2.7 1.2 2.3 2.9L14.4 9H20a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 18.6 21z');
+    path.setAttribute('fill', 'currentColor');
+    svg.appendChild(path);
+    if (down) svg.setAttribute('transform', 'rotate(180)');
+    return svg;
+  }
+
   function renderFeedback(b, messageId) {
     var wrap = h('div', 'feedback');
     wrap.setAttribute('role', 'group');
     wrap.setAttribute('data-i18n-aria', 'feedbackGroup');
     wrap.setAttribute('aria-label', t('feedbackGroup'));
 
-    function mkBtn(cls, emoji, key) {
-      var btn = h('button', cls, emoji);
+    function mkBtn(cls, down, key) {
+      var btn = h('button', cls);
+      btn.appendChild(thumbIcon(down));
       btn.type = 'button';
       btn.setAttribute('data-i18n-aria', key);
       btn.setAttribute('aria-label', t(key));
@@ -892,8 +911,8 @@
       return btn;
     }
 
-    var like = mkBtn('feedback-like', '👍', 'helpful');
-    var dislike = mkBtn('feedback-dislike', '👎', 'notHelpful');
+    var like = mkBtn('feedback-like', false, 'helpful');
+    var dislike = mkBtn('feedback-dislike', true, 'notHelpful');
     var status = h('span', 'feedback-status');
     status.setAttribute('role', 'status');
     var rating = null;

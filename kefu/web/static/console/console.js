@@ -327,8 +327,8 @@
     var meta = el('div', 'meta');
     meta.appendChild(el('span', '', m.agent ? m.agent.name : t('botName') + ' · ' + tCode('route', m.route)));
     if (m.intent) meta.appendChild(el('span', '', m.intent));
-    (m.retriever_resources || []).forEach(function (r) { meta.appendChild(el('span', '', '📄 ' + r.document_name)); });
-    if (m.feedback) meta.appendChild(el('span', 'rating', m.feedback.rating === 'like' ? '👍' : '👎'));
+    (m.retriever_resources || []).forEach(function (r) { meta.appendChild(el('span', 'source', r.document_name)); });
+    if (m.feedback) meta.appendChild(el('span', 'rating ' + m.feedback.rating, t(m.feedback.rating === 'like' ? 'ratedLike' : 'ratedDislike')));
     if (m.agent) {
       // The agent's reply to the customer's last question: publish it as an answer.
       var asked = (all || []).slice(0, index + 1).reverse().find(function (x) { return x.query; });
@@ -556,6 +556,20 @@
       tr.appendChild(q);
       tr.appendChild(el('td', '', number(g.count)));
       unanswered.appendChild(tr);
+    });
+    var offers = $('analytics-proactive').querySelector('tbody');
+    offers.textContent = '';
+    var proactive = report.proactive || { rules: [], total: null };
+    var offerRows = proactive.rules.slice();
+    if (offerRows.length > 1) offerRows.push(proactive.total);
+    offerRows.forEach(function (r) {
+      var tr = el('tr');
+      tr.appendChild(el('td', '', r.rule === 'total' && r === proactive.total ? t('offerTotal') : r.rule));
+      tr.appendChild(el('td', '', number(r.shown)));
+      tr.appendChild(el('td', '', number(r.accepted)));
+      tr.appendChild(el('td', '', number(r.dismissed)));
+      tr.appendChild(el('td', '', percent(r.acceptance_rate)));
+      offers.appendChild(tr);
     });
   }
 
