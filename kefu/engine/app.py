@@ -14,7 +14,8 @@ from kefu.core.types import Chunk, FaqEntry
 from kefu.engine.annotation_book import AnnotationBook
 from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.guards import InputVerdict
-from kefu.engine.route_cache import RouteDecision
+from kefu.engine.route_cache import RouteDecision, fold_question
+from kefu.engine.semantic_cache import SemanticRouteCache
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import BuildProgress, BuildReport, KnowledgeIndex, knowledge_fingerprint
 from kefu.llm.base import ChatModel
@@ -52,12 +53,36 @@ class AppRuntime:
         default_factory=lambda: BoundedCache(0)
     )
     caches: CacheFactory = in_memory  # where the route cache lives (shared with Redis)
+    # near-duplicates of recent questions (None: off, or no embedder); replaced with the
+    # route cache, so a change of knowledge, annotations or config never reuses a decision
+    semantic_cache: SemanticRouteCache | None = None
     annotations: AnnotationBook = field(default_factory=AnnotationBook)
     # (conversation id, last summarised message id) → the summary of the turns up to it
     summaries: BoundedCache[tuple[str, str], str] = field(
         default_factory=lambda: BoundedCache(SUMMARY_CACHE_SIZE)
     )
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _faq_forms: tuple[str | None, dict[str, str]] = field(
+        default=(None, {}), init=False, repr=False
+    )
+
+    def faq_forms(self) -> dict[str, str]:
+        """Every FAQ question and variant (folded, :func:`fold_question`) → its entry id;
+        a form that two entries with different answers share is left out. Worked out once
+        per indexed knowledge."""
+        fingerprint, forms = self._faq_forms
+        if fingerprint != self.index.fingerprint or fingerprint is None:
+            answers: dict[str, set[str]] = {}
+            ids: dict[str, str] = {}
+            for entry in self.index.faq_entries:
+                for form in (entry.question, *entry.variants):
+                    folded = fold_question(form)
+                    if folded:
+                        answers.setdefault(folded, set()).add(entry.answer)
+                        ids.setdefault(folded, entry.id)
+            forms = {form: ids[form] for form, found in answers.items() if len(found) == 1}
+            self._faq_forms = (self.index.fingerprint, forms)
+        return forms
 
     @property
     def name(self) -> str:
@@ -98,6 +123,7 @@ class AppRuntime:
             self.annotations = annotations
             self.knowledge_revision = revision
             self.route_cache = self._new_route_cache()
+            self.semantic_cache = self._new_semantic_cache()
             log.info(
                 "app %s: knowledge revision %d: %s; FAQ thresholds: %s",
                 self.name,
@@ -126,6 +152,7 @@ class AppRuntime:
             if book is not self.annotations:
                 self.annotations = book
                 self.route_cache = self._new_route_cache()
+                self.semantic_cache = self._new_semantic_cache()
 
     def _new_route_cache(self) -> Cache[tuple[str, str], RouteDecision]:
         """A new cache object, not clear(): the event loop may be reading the old one. Its
@@ -135,6 +162,20 @@ class AppRuntime:
         namespace = f"{self.id}:route:{config}:{self.knowledge_revision}:{annotations}"
         cache: Cache[tuple[str, str], RouteDecision] = self.caches(namespace, self.route_cache_size)
         return cache
+
+    def _new_semantic_cache(self) -> SemanticRouteCache | None:
+        """An empty semantic cache when it is on, the route cache is on and the app embeds
+        its questions (the vector comes with retrieval; without one there is nothing to
+        compare)."""
+        settings = self.config.knowledge.semantic_cache
+        if not settings.enabled or self.route_cache_size <= 0 or self.index.embedder is None:
+            return None
+        return SemanticRouteCache(
+            size=settings.size,
+            threshold=settings.threshold,
+            ttl_s=settings.ttl_s,
+            min_overlap=settings.min_shared_words,
+        )
 
 
 def sensitive_words(config: AppConfig) -> SensitiveWords | None:

@@ -14,8 +14,10 @@ from typing import Any
 from kefu.core.types import ChunkHit, FaqHit, Source
 from kefu.engine.app import AppRuntime
 from kefu.engine.context import GUARDED, TurnContext
-from kefu.engine.route_cache import RouteDecision
+from kefu.engine.route_cache import RouteDecision, fold_question
+from kefu.engine.semantic_cache import clear_cut, content_words, particulars
 from kefu.knowledge import Degraded, QueryVector, tokenize
+from kefu.knowledge.index import MAX_QUERY_CHARS
 from kefu.knowledge.tokenizer import QUESTION_TOKENS, detect_language, informativeness
 from kefu.nlu.dialog_acts import wants_human
 from kefu.observability import metrics
@@ -44,24 +46,90 @@ async def retrieve(ctx: TurnContext) -> None:
     the knowledge lookup with those calls awaited under the app's query deadline, so a slow
     or failing model server never holds the event loop. A failure degrades the turn (lexical
     retrieval, or passages in fused order), noted in this stage's ``degraded``; such a
-    decision is not cached. Apps without models look knowledge up inside ``route``."""
+    decision is not cached. Apps without models look knowledge up inside ``route``.
+
+    Cheapest first: the exact cache; a verbatim FAQ question (no encoder call); the query's
+    vector, then a recent near-duplicate's decision (:mod:`kefu.engine.semantic_cache`);
+    else the whole lookup with that vector."""
     app = ctx.app
     if not app.index.calls_models or ctx.route in GUARDED or asks_for_human(ctx):
         return  # nothing to await, or ``route`` will not look knowledge up
     with ctx.trace.stage("retrieve") as record:
-        key = (ctx.search_query, ctx.language)
+        query = ctx.search_query
+        key = (query, ctx.language)
         cached = app.route_cache.get(key)
+        metrics.cache_lookup("route", cached is not None)
         if cached is not None:
             record["cache"] = "hit"
             ctx.knowledge = _with_cache_mark(cached, "hit")
             return
         record.update(cache="miss", deadline_s=app.index.query_deadline_s)
-        decision, degraded = await look_up_knowledge(app, ctx.search_query)
+        verbatim = verbatim_faq(app, query)
+        if verbatim is not None:  # the lexical answer is certain: no encoder call
+            record["encoder"] = "skipped: verbatim FAQ question"
+            ctx.knowledge = _with_cache_mark(app.route_cache.put(key, verbatim), "miss")
+            return
+        deadline = app.index.query_deadline()
+        vector = await app.index.query_vector(query, deadline=deadline)
+        semantic = app.semantic_cache if vector.vector is not None else None
+        bucket = semantic_bucket(ctx) if semantic is not None else None
+        words = content_words(query) if semantic is not None else frozenset()
+        if semantic is not None and vector.vector is not None:
+            hit = semantic.get(bucket, vector.vector, words)
+            metrics.cache_lookup("route_semantic", hit is not None)
+            if hit is not None:
+                record.update(cache="semantic", similar_to=hit.question)
+                record["cosine"] = round(hit.cosine, 4)
+                ctx.knowledge = _with_cache_mark(hit.decision, "semantic")
+                return
+        decision, degraded = await look_up_knowledge(app, query, vector, deadline)
         if degraded:
             record["degraded"] = [str(note) for note in degraded]
         else:
             app.route_cache.put(key, decision)
+            if semantic is not None and vector.vector is not None and reusable(app, decision):
+                semantic.put(bucket, vector.vector, query, decision, words)
         ctx.knowledge = _with_cache_mark(decision, "miss")
+
+
+def reusable(app: AppRuntime, decision: RouteDecision) -> bool:
+    """Whether a near-duplicate may reuse ``decision``: it stands clear of the thresholds."""
+    knowledge = app.config.knowledge
+    return clear_cut(
+        decision,
+        faq_threshold=float(decision.record.get("faq_threshold", knowledge.faq_threshold)),
+        passage_threshold=knowledge.passage_threshold,
+        clarify_margin=knowledge.clarify_margin,
+        margin=knowledge.semantic_cache.margin,
+    )
+
+
+def semantic_bucket(ctx: TurnContext) -> tuple[object, ...]:
+    """What a near-duplicate must share to reuse a decision: language, dialog state (the
+    flow in progress, options offered) and the question's particulars (entities, numbers)."""
+    understood = ctx.understood
+    entities = [(e.type, e.text) for e in understood.entities] if understood else []
+    state = ctx.dialog
+    flow = state.active.flow if state.active is not None else ""
+    return (ctx.language, flow, tuple(state.choices), particulars(ctx.search_query, entities))
+
+
+def verbatim_faq(app: AppRuntime, query: str) -> RouteDecision | None:
+    """The decision for a question that is one of the FAQ's own questions, word for word
+    (case, width, spaces and punctuation aside) and of one answer only, decided lexically:
+    its match is certain, so the encoder is not asked. None while annotations are on (they
+    are matched with the vector) or for any other question."""
+    if app.annotations.active:
+        return None
+    entry = app.faq_forms().get(fold_question(query))
+    if entry is None:
+        return None
+    record: dict[str, Any] = {}
+    lexical = QueryVector(query[:MAX_QUERY_CHARS], None)
+    direct, _hits = decide_direct(app, query, record, lexical)
+    if direct is None or direct.route != "faq" or direct.faq_hits[0].entry.id != entry:
+        return None
+    return direct
 
 
 def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
@@ -72,6 +140,7 @@ def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
         cache = ctx.app.route_cache
         key = (ctx.search_query, ctx.language)
         cached = cache.get(key)
+        metrics.cache_lookup("route", cached is not None)
         if cached is None:
             decision = _with_cache_mark(cache.put(key, decide_knowledge(ctx)), "miss")
         else:
@@ -82,8 +151,7 @@ def lookup_knowledge(ctx: TurnContext, record: dict[str, Any]) -> None:
 
 
 def _with_cache_mark(decision: RouteDecision, cache: str) -> RouteDecision:
-    """The decision marked as a route-cache hit or miss (in the trace and the metrics)."""
-    metrics.cache_lookup("route", cache == "hit")
+    """The decision marked as a route-cache hit, semantic hit or miss (in the trace)."""
     return RouteDecision(
         decision.route, decision.faq_hits, decision.passages, {**decision.record, "cache": cache}
     )
@@ -100,13 +168,13 @@ def decide_knowledge(ctx: TurnContext) -> RouteDecision:
     return decide_passages(app, faq_hits, hits, record, query)
 
 
-async def look_up_knowledge(app: AppRuntime, query: str) -> tuple[RouteDecision, list[Degraded]]:
-    """The knowledge decision with the embedder and reranker awaited by one deadline, and
-    what had to do without them."""
+async def look_up_knowledge(
+    app: AppRuntime, query: str, vector: QueryVector, deadline: float
+) -> tuple[RouteDecision, list[Degraded]]:
+    """The knowledge decision with the query's ``vector`` (awaited by the caller) and the
+    reranker awaited by ``deadline``, and what had to do without them."""
     index = app.index
     record: dict[str, Any] = {}
-    deadline = index.query_deadline()
-    vector = await index.query_vector(query, deadline=deadline)
     degraded = [vector.degraded] if vector.degraded else []
     direct, faq_hits = decide_direct(app, query, record, vector)
     if direct is not None:

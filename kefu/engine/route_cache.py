@@ -8,12 +8,14 @@ cleaned question and language; it is replaced wholesale when the app's knowledge
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from kefu.core.hanzi import fold_chinese
 from kefu.core.types import ChunkHit, FaqHit
 
-__all__ = ["RouteDecision"]
+__all__ = ["RouteDecision", "fold_question"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +24,10 @@ class RouteDecision:
     faq_hits: tuple[FaqHit, ...]
     passages: tuple[ChunkHit, ...]
     record: dict[str, Any]  # what the route stage wrote into the trace
+
+
+def fold_question(text: str) -> str:
+    """A question as compared word for word: width, case, traditional characters and common
+    typos folded (``fold_chinese``), spaces and punctuation dropped."""
+    folded = fold_chinese(unicodedata.normalize("NFKC", text).lower())
+    return "".join(ch for ch in folded if ch.isalnum())

@@ -22,6 +22,8 @@ from tests.knowledge._model_server import EMBEDDINGS, RERANK, ModelServer, servi
 pytestmark = pytest.mark.integration
 
 SHIPPING_ANSWER = "Parcels leave within 48 hours and arrive in 3-5 days."
+# Not the FAQ's question word for word: that one is matched without the embedder.
+PARAPHRASE = "How long does the shipping take?"
 APP_YAML = """\
 name: remote
 language: en
@@ -115,15 +117,24 @@ def stage(trace: dict[str, Any], name: str) -> dict[str, Any]:
 
 async def test_with_the_models_up_the_turn_awaits_them(models: ModelServer, ask: Any) -> None:
     calls = models.calls(EMBEDDINGS)
-    answer, trace = await ask("remote", "How long does shipping take?")
+    answer, trace = await ask("remote", PARAPHRASE)
     assert answer["answer"] == SHIPPING_ANSWER
     assert [s["name"] for s in trace["stages"]][1:4] == ["understand", "route", "retrieve"]
     retrieve = stage(trace, "retrieve")
     assert retrieve["cache"] == "miss" and retrieve["deadline_s"] == QUERY_DEADLINE_S
     assert "degraded" not in retrieve
     assert models.calls(EMBEDDINGS) == calls + 1  # the question, once
-    _, again = await ask("remote", "How long does shipping take?")
+    _, again = await ask("remote", PARAPHRASE)
     assert stage(again, "retrieve")["cache"] == "hit" and models.calls(EMBEDDINGS) == calls + 1
+
+
+async def test_a_verbatim_faq_question_skips_the_embedder(models: ModelServer, ask: Any) -> None:
+    calls = models.calls(EMBEDDINGS)
+    answer, trace = await ask("remote", "how long does SHIPPING take")
+    assert answer["answer"] == SHIPPING_ANSWER
+    retrieve = stage(trace, "retrieve")
+    assert retrieve["encoder"] == "skipped: verbatim FAQ question"
+    assert models.calls(EMBEDDINGS) == calls
 
 
 async def test_a_hanging_embedder_stalls_no_other_conversation(
@@ -131,7 +142,7 @@ async def test_a_hanging_embedder_stalls_no_other_conversation(
 ) -> None:
     models.hanging.add(EMBEDDINGS)
     started = time.monotonic()
-    remote = asyncio.create_task(ask("remote", "How long does shipping take?"))
+    remote = asyncio.create_task(ask("remote", PARAPHRASE))
     while not models.hung.is_set():  # the remote app's turn now waits on the server
         assert time.monotonic() - started < 5, "the question never reached the model server"
         await asyncio.sleep(0.01)
@@ -154,7 +165,7 @@ async def test_a_hanging_embedder_stalls_no_other_conversation(
 
 async def test_an_embedder_answering_500_degrades_to_lexical(models: ModelServer, ask: Any) -> None:
     models.broken[EMBEDDINGS] = (500, {"error": "CUDA out of memory"})
-    answer, trace = await ask("remote", "How long does shipping take?")
+    answer, trace = await ask("remote", PARAPHRASE)
     assert answer["answer"] == SHIPPING_ANSWER
     [note] = stage(trace, "retrieve")["degraded"]
     assert note.startswith(f"embedder unavailable: {models.url}/embeddings answered 500: ")
@@ -162,7 +173,7 @@ async def test_an_embedder_answering_500_degrades_to_lexical(models: ModelServer
 
     # Not cached as if it were the real decision; the next turn skips the broken server.
     calls = models.calls(EMBEDDINGS)
-    answer, trace = await ask("remote", "How long does shipping take?")
+    answer, trace = await ask("remote", PARAPHRASE)
     assert answer["answer"] == SHIPPING_ANSWER
     retrieve = stage(trace, "retrieve")
     assert retrieve["cache"] == "miss"

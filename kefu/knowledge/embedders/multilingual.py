@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu.core.errors import ConfigError
+from kefu.knowledge.embedders.batching import QueryBatcher
 
 __all__ = [
     "USE_COSINE_RANGE",
@@ -44,6 +45,10 @@ _DIM = 512
 # (0.4, 0.8) answered the most demo questions (82.5%, 94% right) — a starting point
 # until thresholds are calibrated per app from its own FAQ variants.
 USE_COSINE_RANGE = (0.4, 0.8)
+# Queries of concurrent turns encoded in one call, at most this many: a batch of 32 short
+# queries cost ~1 ms each, one at a time ~2.7 ms (bench/README.md, realistic load).
+QUERY_BATCH = 32
+RECENT_QUERIES = 1024  # query vectors kept for the turn's other stages
 
 Array = npt.NDArray[np.float32]
 
@@ -70,6 +75,11 @@ class UseEmbedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        # Chat turns' queries, encoded together when they arrive together (batching.py).
+        self.queries = QueryBatcher(self.embed, max_batch=QUERY_BATCH)
+        # The last queries' vectors: a turn's intent classifier and its retrieval embed the
+        # same question (a plain dict: reads and writes are atomic, cleared when full).
+        self._recent: dict[str, Array] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as its settings: a classifier trained in a child process comes back with
@@ -86,6 +96,9 @@ class UseEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Array:
         """A ``(len(texts), 512)`` float32 array of unit vectors, in input order."""
+        remembered = self._remembered(texts)
+        if remembered is not None:
+            return remembered
         vectors = np.zeros((len(texts), _DIM), dtype=np.float32)
         if not texts:
             return vectors
@@ -97,7 +110,30 @@ class UseEmbedder:
             vectors[rows] = np.asarray(model.encode([texts[i] for i in rows]), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.divide(vectors, norms, out=vectors, where=norms > 0)
+        if len(texts) <= QUERY_BATCH:  # queries, not an index being built
+            if len(self._recent) + len(texts) > RECENT_QUERIES:
+                self._recent.clear()
+            self._recent.update(zip(texts, vectors.copy(), strict=True))
         return vectors
+
+    async def aembed(self, texts: Sequence[str]) -> Array:
+        """What :meth:`embed` returns, awaited: the texts join the concurrent turns'
+        queries in one encoder call on the encoder's thread (the event loop never waits)."""
+        if not texts:
+            return np.zeros((0, _DIM), dtype=np.float32)
+        remembered = self._remembered(texts)
+        if remembered is not None:
+            return remembered
+        return await self.queries.aembed(texts)
+
+    def _remembered(self, texts: Sequence[str]) -> Array | None:
+        """The vectors of a few texts embedded lately, if every one of them was."""
+        if not texts or len(texts) > QUERY_BATCH:
+            return None
+        rows = [self._recent.get(text) for text in texts]
+        if any(row is None for row in rows):
+            return None
+        return np.stack(rows)  # type: ignore[arg-type]
 
     def load(self) -> None:
         """Read the model now (at app load) instead of on the first query."""
