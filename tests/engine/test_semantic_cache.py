@@ -104,9 +104,13 @@ def retrieve_record(ctx: TurnContext) -> dict[str, object]:
 
 
 @pytest.fixture
-def demo(runtime: Runtime) -> AppRuntime:
+def demo(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AppRuntime:
+    """The demo app with empty route caches: the runtime is shared by many tests, and a
+    question another test asked first would already be cached."""
     app = runtime.apps.get("demo-shop")
     assert app.semantic_cache is not None  # on by default with the default encoder
+    monkeypatch.setattr(app, "route_cache", app._new_route_cache())
+    monkeypatch.setattr(app, "semantic_cache", app._new_semantic_cache())
     return app
 
 
