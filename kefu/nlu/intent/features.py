@@ -243,8 +243,14 @@ class TextFeatures:
                 indices.extend((columns + block.offset).tolist())
                 data.extend(values.tolist())
             indptr.append(len(indices))
+        # int32 indices (the width is far below 2**31): scipy keeps them as given instead of
+        # checking whether int64 ones could be downcast, a measurable share of a query's cost.
         ngrams = sp.csr_matrix(
-            (np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), indptr),
+            (
+                np.array(data, dtype=np.float32),
+                np.array(indices, dtype=np.int32),
+                np.array(indptr, dtype=np.int32),
+            ),
             shape=(len(texts), self._width),
         )
         if self._embedder is None:
