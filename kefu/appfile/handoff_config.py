@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from kefu.appfile._clock import ClockTime, TimeZoneName
 from kefu.appfile._strict import Strict
 from kefu.core.localized import LocalizedText, localize
 
@@ -40,29 +41,10 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 class BusinessHours(Strict):
     """When agents are at work; outside these hours a hand-over becomes a ticket."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
-    open: dt.time = dt.time(9, 0)
-    close: dt.time = Field(dt.time(22, 0), description="before `open`: the hours span midnight")
-
-    @field_validator("open", "close", mode="before")
-    @classmethod
-    def _yaml_sexagesimal(cls, value: Any) -> Any:
-        # YAML 1.1 reads an unquoted 22:00 as the number 1320 (minutes); 24:00 is midnight.
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 24 * 60:
-            return dt.time((value // 60) % 24, value % 60)
-        if value in ("24:00", "24:00:00"):
-            return dt.time(0, 0)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai, UTC)") from None
-        return value
+    open: ClockTime = dt.time(9, 0)
+    close: ClockTime = Field(dt.time(22, 0), description="before `open`: the hours span midnight")
 
     def is_open(self, now: dt.datetime) -> bool:
         """Whether ``now`` (timezone-aware) falls inside the hours."""

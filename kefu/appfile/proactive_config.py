@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from kefu.appfile._clock import ClockTime, TimeZoneName
 from kefu.appfile._strict import Strict
 from kefu.core.localized import LocalizedText, localize
 
@@ -36,28 +37,9 @@ Scalar = str | int | float | bool
 class QuietHours(Strict):
     """When no offer is made (at night, say); ``end`` before ``start`` spans midnight."""
 
-    start: dt.time
-    end: dt.time
-    timezone: str = "Asia/Shanghai"
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _yaml_sexagesimal(cls, value: Any) -> Any:
-        # YAML 1.1 reads an unquoted 22:00 as the number 1320 (minutes); 24:00 is midnight.
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 24 * 60:
-            return dt.time((value // 60) % 24, value % 60)
-        if value in ("24:00", "24:00:00"):
-            return dt.time(0, 0)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai, UTC)") from None
-        return value
+    start: ClockTime
+    end: ClockTime
+    timezone: TimeZoneName = "Asia/Shanghai"
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
