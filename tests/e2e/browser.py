@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from playwright.sync_api import FloatRect, Locator, Page
+    from playwright.sync_api import Browser, FloatRect, Locator, Page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Without these, chromium tries to reach Google's hosts at start and this machine refuses.
@@ -20,6 +22,20 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@contextmanager
+def browser_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a fresh context of ``browser`` (its own storage; a desktop window unless
+    ``options`` say otherwise), closed when the block ends."""
+    context = browser.new_context(**{"viewport": DESKTOP, **options})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
 
 # Chinese characters and punctuation (，：。 and the like); not ＋, the new-chat icon.
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uff0a\uff0c-\uffef]")

@@ -20,6 +20,7 @@ from tests.e2e.browser import (
     assert_language,
     assert_on_screen,
     box,
+    browser_page,
     readable_text,
 )
 from tests.e2e.widget_sites import ADMIN, THEME, Sites, widget_sites
@@ -75,9 +76,7 @@ def test_a_shop_on_another_origin_chats_streams_rates_and_resumes(
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    try:
-        page = context.new_page()
+    with browser_page(browser, locale="zh-CN") as page:
         errors = watch(page)
         to_kefu: list[Request] = []
         page.on("request", lambda r: to_kefu.append(r) if r.url.startswith(sites.kefu) else None)
@@ -168,8 +167,6 @@ def test_a_shop_on_another_origin_chats_streams_rates_and_resumes(
         page.locator(f"{W} .kw-close").click()
         expect(page.locator(WINDOW)).to_be_hidden()
         assert errors == []
-    finally:
-        context.close()
 
 
 SNAPSHOT_JS = """() => {
@@ -192,9 +189,7 @@ def test_hostile_host_css_cannot_break_it_and_it_changes_nothing_on_the_page(
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
+    with browser_page(browser) as page:
         errors = watch(page)
         page.goto(sites.shop + "/?hostile=1&widget=0&lang=en")
         without = page.evaluate(SNAPSHOT_JS)
@@ -220,8 +215,6 @@ def test_hostile_host_css_cannot_break_it_and_it_changes_nothing_on_the_page(
         assert with_widget["sheets"] == without["sheets"]
         assert set(with_widget["globals"]) - set(without["globals"]) == {"kefu"}
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_the_demo_page_runs_it_under_kefus_own_page_policy(sites: Sites, browser: Browser) -> None:
@@ -229,9 +222,7 @@ def test_the_demo_page_runs_it_under_kefus_own_page_policy(sites: Sites, browser
     page headers: the widget works there without a script or style policy violation."""
     from playwright.sync_api import expect
 
-    context = browser.new_context()
-    try:
-        page = context.new_page()
+    with browser_page(browser, viewport={"width": 1280, "height": 720}) as page:
         messages: list[str] = []
         page.on("console", lambda message: messages.append(message.text))
         response = page.goto(sites.kefu + "/static/widget/demo.html")
@@ -243,8 +234,6 @@ def test_the_demo_page_runs_it_under_kefus_own_page_policy(sites: Sites, browser
         # Only the test app's logo, on the shop's origin, is (rightly) refused by img-src.
         refused = [m for m in messages if "Content Security Policy" in m]
         assert all("img-src" in m and "/logo.svg" in m for m in refused), refused
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -253,11 +242,9 @@ def test_a_phone_gets_the_whole_screen_in_each_language(
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(
-        viewport={"width": 390, "height": 740}, is_mobile=True, has_touch=True
-    )
-    try:
-        page = context.new_page()
+    with browser_page(
+        browser, viewport={"width": 390, "height": 740}, is_mobile=True, has_touch=True
+    ) as page:
         page.goto(f"{sites.shop}/?lang={lang}")
         launcher = page.locator(LAUNCHER)
         expect(launcher).to_be_visible()
@@ -292,8 +279,6 @@ def test_a_phone_gets_the_whole_screen_in_each_language(
         page.reload()
         expect(launcher).to_be_visible()
         expect(window).to_be_hidden()
-    finally:
-        context.close()
 
 
 def test_a_refusal_reads_as_a_sentence_in_the_visitors_language(
@@ -301,9 +286,7 @@ def test_a_refusal_reads_as_a_sentence_in_the_visitors_language(
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
+    with browser_page(browser) as page:
         page.route(
             f"{sites.kefu}/v1/chat-messages",
             lambda route: route.fulfill(
@@ -321,8 +304,6 @@ def test_a_refusal_reads_as_a_sentence_in_the_visitors_language(
         expect(page.locator(f"{W} .kw-send")).to_be_visible()  # the customer may try again
         page.locator(f"{W} .kw-lang").click()
         expect(error).to_have_text("请求太频繁，请稍后再试")
-    finally:
-        context.close()
 
 
 def test_an_expired_session_is_renewed_and_the_question_still_answered(
@@ -330,9 +311,7 @@ def test_an_expired_session_is_renewed_and_the_question_still_answered(
 ) -> None:
     from playwright.sync_api import Route, expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
+    with browser_page(browser) as page:
         sessions: list[str] = []
         page.on(
             "request",
@@ -357,24 +336,18 @@ def test_an_expired_session_is_renewed_and_the_question_still_answered(
         ask(page, QUESTION)
         expect(page.locator(f"{W} .kw-msg-bot").last).to_contain_text("12 元")
         assert expired["done"] and sessions.count("POST") == 2  # opened, then renewed
-    finally:
-        context.close()
 
 
 def test_a_site_kefu_does_not_allow_gets_no_widget_and_no_session(
     sites: Sites, browser: Browser
 ) -> None:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
+    with browser_page(browser, viewport={"width": 1280, "height": 720}) as page:
         warnings: list[str] = []
         page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
         page.goto(sites.stranger + "/")
         page.wait_for_function("() => window.kefu && window.kefu.status === 'unavailable'")
         assert page.locator(W).count() == 0  # nothing drawn, nothing broken
         assert any("web.allowed_origins" in w for w in warnings), warnings
-    finally:
-        context.close()
     # What the browser was spared from trying: the session and the chat refuse that origin.
     refused = httpx.post(
         f"{sites.kefu}/web/session", json={"app": "demo-shop"}, headers={"Origin": sites.stranger}
@@ -402,9 +375,7 @@ def test_an_agent_takes_over_live_and_the_customer_rates_the_service(
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
+    with browser_page(browser) as page:
         errors = watch(page)
         page.goto(f"{sites.shop}/?lang=zh")
         page.locator(LAUNCHER).click()
@@ -472,8 +443,6 @@ def test_an_agent_takes_over_live_and_the_customer_rates_the_service(
         form.locator(".kw-csat-submit").click()
         expect(form.locator(".kw-csat-thanks")).to_have_text("感谢您的评价！")
         assert errors == []
-    finally:
-        context.close()
     ratings = httpx.get(f"{sites.kefu}/admin/csat", headers=ADMIN).json()["data"]
     assert [(r["conversation_id"], r["rating"], r["comment"]) for r in ratings] == [
         (conversation, 4, "回复很及时")
@@ -525,9 +494,7 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
             headers={"Access-Control-Allow-Origin": sites.shop},
         )
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
+    with browser_page(browser) as page:
         errors = watch(page)
         page.route(f"{sites.kefu}/web/events**", events_api)
         page.route(f"{sites.kefu}/web/offers/**", events_api)
@@ -609,8 +576,6 @@ def test_proactive_offers_follow_the_contract(sites: Sites, browser: Browser) ->
         page.wait_for_timeout(300)
         assert len(calls) == sent
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_the_refund_page_twice_gets_one_offer_from_the_real_rules(
@@ -620,9 +585,7 @@ def test_the_refund_page_twice_gets_one_offer_from_the_real_rules(
     refund page offers nothing, the second within half an hour offers help, once."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
+    with browser_page(browser) as page:
         errors = watch(page)
         page.goto(f"{sites.shop}/?lang=zh")
         offer = page.locator(f"{W} .kw-offer")
@@ -643,5 +606,3 @@ def test_the_refund_page_twice_gets_one_offer_from_the_real_rules(
         page.wait_for_timeout(500)
         expect(offer).to_be_hidden()
         assert errors == []
-    finally:
-        context.close()
