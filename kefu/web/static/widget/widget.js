@@ -1440,7 +1440,7 @@
     box.textContent = '';
     box.appendChild(h('p', 'kw-offer-text', offerText(offer)));
     var actions = h('div', 'kw-offer-actions');
-    var accept = button('kw-offer-accept', 'offerAccept');
+    var accept = button('kw-btn-primary kw-offer-accept', 'offerAccept');
     accept.addEventListener('click', function () {
       hideOffer();
       setOpen(true);
