@@ -13,10 +13,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from kefu.api.app import create_app
 from kefu.core.settings import Settings
 from kefu.services.runtime import Runtime
 from tests.postgres import SKIP_ENV, PostgresServer
+from tests.servers import in_process_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_APP = FIXTURES / "apps" / "tiny.yaml"
@@ -165,13 +165,7 @@ def tiny_key(runtime: Runtime, tiny_keys: PerBackend[str], db_backend: str) -> s
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """The demo app's service API, in process."""
-    app = create_app(runtime, close_runtime=False)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {DEMO_KEY}"},
-    ) as http:
+    async with in_process_client(runtime, DEMO_KEY) as http:
         yield http
     await runtime.aclose_models()  # this test's event loop's tool and model connections
 

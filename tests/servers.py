@@ -10,8 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +109,21 @@ def serving_in_thread(app: Any, path: str = "") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@asynccontextmanager
+async def in_process_client(
+    runtime: Any, key: str | None = None, *, raise_app_exceptions: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
+    """kefu's API over ``runtime`` in this process (no socket), as ``http://kefu.test``;
+    with ``key`` every request carries it. The runtime stays open for the caller."""
+    from kefu.api.app import create_app
+
+    transport = httpx.ASGITransport(
+        app=create_app(runtime, close_runtime=False), raise_app_exceptions=raise_app_exceptions
+    )
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://kefu.test", headers=headers
+    ) as client:
+        yield client

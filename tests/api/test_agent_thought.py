@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from kefu.tools import PythonTool
 from tests.conftest import DEMO_KEY
+from tests.servers import in_process_client
 
 QUESTION = "W2378156 这个单子的发票抬头能改吗"  # names an order; no flow or FAQ takes it
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -22,13 +22,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 @pytest.fixture
 async def client(llm_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(llm_runtime, close_runtime=False)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {DEMO_KEY}"},
-    ) as http:
+    async with in_process_client(llm_runtime, DEMO_KEY) as http:
         yield http
 
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kefu.api.app import create_app
 from kefu.services.proactive import ProactiveService
 from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY, FIXTURES, backend_settings
+from tests.servers import in_process_client
 
 TINY = FIXTURES / "apps" / "tiny"
 SHOP_ORIGIN = "https://shop.example"
@@ -89,10 +89,7 @@ def clock(offers_runtime: Runtime) -> Clock:
 
 @pytest.fixture
 async def http(offers_runtime: Runtime, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(
-        app=create_app(offers_runtime, close_runtime=False), raise_app_exceptions=False
-    )
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as client:
+    async with in_process_client(offers_runtime) as client:
         yield client
 
 
@@ -423,8 +420,7 @@ async def test_the_demo_shop_offers_help_on_the_second_refund_page_visit(
     runtime: Runtime,
 ) -> None:
     """The demo's rule, which the widget's browser test shows: twice → the offer, once."""
-    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(runtime, raise_app_exceptions=True) as http:
         reply = await http.post("/web/session", json={"app": "demo-shop"})
         visitor = {"Authorization": f"Bearer {reply.json()['token']}"}
         seen = [await visit(http, visitor, "/account/refund") for _ in range(3)]

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.appfile.app_config import parse_app_config
 from kefu.appfile.widget_config import WidgetConfig, readable_text_colour
 from kefu.core.errors import ConfigError
 from kefu.services.runtime import Runtime
 from tests.conftest import FIXTURES, make_settings
+from tests.servers import in_process_client
 
 TINY = FIXTURES / "apps" / "tiny"
 SHOP = "https://shop.example"
@@ -43,8 +43,7 @@ def widget_runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 async def http(widget_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(widget_runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as client:
+    async with in_process_client(widget_runtime, raise_app_exceptions=True) as client:
         yield client
 
 
