@@ -140,10 +140,17 @@ CHANNEL_SENT = Counter(
     "(sent, retried, failed)",
     ["app", "channel", "outcome"],
 )
+PROACTIVE_OFFERS = Counter(
+    "kefu_proactive_offers",
+    "Proactive offers by app, rule and outcome (shown, delivered to a channel, accepted, "
+    "dismissed)",
+    ["app", "rule", "outcome"],
+)
 
 _ALL = (TURNS, TURN_SECONDS, STAGE_SECONDS, INTENT_CONFIDENCE, LLM_FIRST_TOKEN, LLM_TOKENS,
         LLM_ERRORS, LLM_FALLBACKS, TOOL_CALLS, TOOL_SECONDS, HANDOFFS, QUEUE_WAIT, CACHE,
-        RATE_LIMITED, HTTP_REQUESTS, HTTP_SECONDS, CHANNEL_RECEIVED, CHANNEL_SENT)  # fmt: skip
+        RATE_LIMITED, HTTP_REQUESTS, HTTP_SECONDS, CHANNEL_RECEIVED, CHANNEL_SENT,
+        PROACTIVE_OFFERS)  # fmt: skip
 # The names Prometheus shows (counters gain ``_total``; histograms ``_bucket``, ``_sum``,
 # ``_count``): what the alert rules and the dashboard may read.
 METRIC_NAMES: frozenset[str] = frozenset(
@@ -287,6 +294,13 @@ def channel_sent(app: str, channel: str, outcome: str) -> None:
     """One attempt to send: ``sent``, ``retried`` (a later attempt follows) or ``failed``."""
     if _on:
         CHANNEL_SENT.labels(app, channel, outcome).inc()
+
+
+def proactive_offer(app: str, rule: str, outcome: str) -> None:
+    """``outcome``: shown (an offer was made), delivered (sent to the customer's channel
+    conversation), accepted or dismissed (the visitor's answer, counted once)."""
+    if _on:
+        PROACTIVE_OFFERS.labels(app, rule, outcome).inc()
 
 
 def rate_limited(limit: str) -> None:

@@ -24,6 +24,7 @@ from kefu.core.ids import end_user_id, is_id, new_id, utcnow
 from kefu.core.localized import LocalizedText
 from kefu.core.proactive_records import OfferRecord, OfferStatus
 from kefu.core.types import Language
+from kefu.observability import metrics
 from kefu.services.proactive_rules import check_properties, event_path, matches
 from kefu.services.registry import AppRuntime
 from kefu.services.validation import clean_user
@@ -149,6 +150,7 @@ class ProactiveService:
                 created_at=now,
             )
             if repo.offer(record, cooldown_s=rule.cooldown_s, max_count=rule.max_per_visitor):
+                metrics.proactive_offer(app.name, rule.name, "shown")
                 offers.append(Offer(record, rule.message.get(language), rule.message))
         return offers
 
@@ -171,6 +173,7 @@ class ProactiveService:
                 record = replace(offer.record, via="channel", conversation_id=conversation_id)
                 await to_thread.run_sync(self._repo.delivered, record.id, conversation_id)
                 offer = replace(offer, record=record, delivered=True)
+                metrics.proactive_offer(app.name, record.rule, "delivered")
             sent.append(offer)
         return sent
 
@@ -183,9 +186,11 @@ class ProactiveService:
         visitor = end_user_id(app.id, clean_user(user))
         if not is_id(offer_id):
             raise NotFound("no such offer")
-        record = await to_thread.run_sync(
+        record, answered = await to_thread.run_sync(
             self._repo.respond, app.id, visitor, offer_id, status, self._clock()
         )
+        if answered and record is not None:
+            metrics.proactive_offer(app.name, record.rule, status)
         if record is None:
             raise NotFound("no such offer")
         if record.status != status:

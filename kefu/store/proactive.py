@@ -142,11 +142,12 @@ class ProactiveRepository:
 
     def respond(
         self, app_id: str, end_user_id: str, offer_id: str, status: OfferStatus, at: datetime
-    ) -> OfferRecord | None:
+    ) -> tuple[OfferRecord | None, bool]:
         """Mark a shown offer accepted or dismissed (once: a later answer leaves it as it
-        is). The offer as it stands; None when the visitor has no such offer."""
+        is). The offer as it stands (None when the visitor has no such offer) and whether
+        this call answered it."""
         with Session(self._engine) as session:
-            session.execute(
+            result = session.execute(
                 update(ProactiveOfferRow)
                 .where(
                     ProactiveOfferRow.id == offer_id,
@@ -158,7 +159,8 @@ class ProactiveRepository:
                 .execution_options(synchronize_session=False)
             )
             session.commit()
-        return self.get_offer(app_id, end_user_id, offer_id)
+        answered = bool(getattr(result, "rowcount", 0))
+        return self.get_offer(app_id, end_user_id, offer_id), answered
 
     def offers_between(self, app_id: str, since: datetime, until: datetime) -> list[OfferFact]:
         """The offers made in ``[since, until)``, for analytics."""

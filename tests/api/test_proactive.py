@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from kefu.services.proactive import ProactiveService
@@ -237,9 +238,15 @@ async def test_no_offer_while_a_human_has_the_conversation(
     assert foreign.status_code == 404 and foreign.json()["code"] == "not_found"
 
 
+def offers_counted(outcome: str) -> float:
+    labels = {"app": "offers", "rule": "refund_help", "outcome": outcome}
+    return REGISTRY.get_sample_value("kefu_proactive_offers_total", labels) or 0.0
+
+
 async def test_offers_are_answered_by_their_own_visitor_and_counted(
     http: httpx.AsyncClient, clock: Clock
 ) -> None:
+    before = {o: offers_counted(o) for o in ("shown", "accepted", "dismissed")}
     shown: list[str] = []
     for _ in range(3):
         visitor = await session(http)
@@ -263,6 +270,9 @@ async def test_offers_are_answered_by_their_own_visitor_and_counted(
         404,
         422,
     )
+    # Prometheus counts each offer once, and an answer once however often it is repeated.
+    after = {o: offers_counted(o) - before[o] for o in before}
+    assert after == {"shown": 3, "accepted": 1, "dismissed": 0}
     report = await http.get(
         "/admin/apps/offers/analytics",
         params={"from": "2026-12-01", "to": "2026-12-10", "tz": "Asia/Shanghai"},
