@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,7 +121,6 @@ def test_the_runtime_venv_has_kefus_dependencies_and_nothing_else(
 def test_a_plain_install_answers_with_the_model(
     runtime_python: Path, app_file: Path, llama: LlamaCppServer, tmp_path: Path
 ) -> None:
-    started = time.perf_counter()
     env = plain_env(tmp_path, KEFU_LLM_BASE_URL=llama.base_url, KEFU_LLM_MODEL="smollm2")
     command = [str(runtime_python), "-m", "kefu.cli.main", "ask", "--app", str(app_file)]
     result = subprocess.run(
@@ -133,7 +131,6 @@ def test_a_plain_install_answers_with_the_model(
     answer = result.stdout.strip()
     assert answer and not answer.startswith(EXTRACTIVE), f"not the model's answer: {answer}"
     assert "配送政策" in result.stderr, "the sources it was grounded on are listed"
-    assert time.perf_counter() - started < 60
 
 
 def test_without_a_model_the_same_question_gets_the_extractive_answer(
