@@ -229,6 +229,7 @@ class KnowledgeIndex:
         self._chunk_tokens = ChunkTokens(index_dir)  # the tokens of the chunks last indexed
         # read from index_dir by each build (kept between builds only without an index_dir)
         self._embeddings: EmbeddingCache | None = None
+        self._calibration_texts: list[str] = []  # embedded for the passage calibration
         self.last_build: BuildReport | None = None
 
     @property
@@ -350,7 +351,8 @@ class KnowledgeIndex:
                     snapshot.passage_calibration,
                 )
             if self._embeddings is not None:
-                self._embeddings.retain(embedded_texts)  # deleted documents' vectors go
+                # deleted documents' vectors go (the calibration's questions stay)
+                self._embeddings.retain(embedded_texts + self._calibration_texts)
                 if self.index_dir is not None:
                     self._embeddings.save(self.index_dir)
                     # On disk now: not held twice in memory beside the index between builds
@@ -638,6 +640,7 @@ class KnowledgeIndex:
             return PassageCalibration({}, "the passage vectors are in a remote store")
         index = snapshot.chunks
         masks: dict[str, np.ndarray] = {}
+        self._calibration_texts = []
 
         def language_mask(language: str) -> np.ndarray:
             if language not in masks:
@@ -661,7 +664,10 @@ class KnowledgeIndex:
             rows = {text: row for row, text in enumerate(snapshot.faq.forms)}
             matrix = snapshot.faq_vectors.matrix if snapshot.faq_vectors is not None else None
             missing = list(dict.fromkeys(t for t in dense if t not in rows or matrix is None))
-            embedded = dict(zip(missing, self.embedder.embed(missing), strict=True))
+            # through the embedding cache, kept by the rebuild: a rebuild embeds only new
+            # headings (one call for all of them, ~1 ms a text with the default encoder)
+            embedded = dict(zip(missing, self._embed(missing, None)[0], strict=True))
+            self._calibration_texts = missing
             found: list[np.ndarray | None] = []
             for text in texts:
                 if text not in dense:
