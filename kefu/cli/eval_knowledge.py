@@ -448,7 +448,23 @@ def _print(console: Console, result: dict[str, Any], json_output: bool, title: s
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, dict) and "right" in value:  # passage answers, then per language
+        lines = [_answers_line(value)]
+        lines += [
+            f"{key}: {_answers_line(found)}"
+            for key, found in value.items()
+            if isinstance(found, dict)
+        ]
+        return "\n".join(lines)
     return "—" if value is None else str(value)
+
+
+def _answers_line(found: dict[str, Any]) -> str:
+    precision = "—" if found["precision"] is None else f"{found['precision']:.0%}"
+    return (
+        f"{found['right']} right, {found['wrong']} wrong, {found['declined']} declined "
+        f"of {found['questions']} (precision {precision})"
+    )
 
 
 def _threshold_cell(chosen: dict[str, Any] | None) -> str:
