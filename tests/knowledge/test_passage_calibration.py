@@ -95,6 +95,18 @@ def test_wrong_passages_at_low_relevance_raise_the_threshold() -> None:
     assert chosen.precision == 1.0 and chosen.answered == pytest.approx(30 / 55, abs=1e-4)
 
 
+def test_wrong_answers_as_common_as_declines_do_not_rule_the_default_out() -> None:
+    # (the FAQ calibration's extra rule) generated questions are mostly answerable, so
+    # declines are rare by construction: at 0.3 wrong 12 > declined 2, yet raising the
+    # threshold to 0.45 would trade 8 right answers for 4 fewer wrong ones (cost 0.57 → 0.65)
+    trials = [PassageTrial("en", ((0.8, True),), "faq") for _ in range(24)]
+    trials += [PassageTrial("en", ((0.4, True),), "faq") for _ in range(8)]
+    trials += [PassageTrial("en", ((0.8, False),), "faq") for _ in range(8)]
+    trials += [PassageTrial("en", ((0.4, False),), "faq") for _ in range(4)]
+    trials += [PassageTrial("en", (), "unanswered") for _ in range(2)]
+    assert pick_passage_threshold(trials).threshold == DEFAULT_THRESHOLD
+
+
 def test_the_default_stays_unless_another_is_clearly_better() -> None:
     # one wrong answer among 40 at 0.35: raising the threshold saves less than the noise
     trials = [PassageTrial("en", ((0.8, True),), "faq") for _ in range(39)]
@@ -163,11 +175,10 @@ def test_the_demo_app_is_calibrated_per_language_and_keeps_it_on_disk(
         assert found.method == METHOD and found.trials >= MIN_TRIALS
         assert found.threshold is not None and LOWEST <= found.threshold <= HIGHEST
         assert found.precision is not None and found.answered is not None
-    # Measured (docs/knowledge.md): Chinese keeps the default; English generic questions
-    # ("How long does it take to ship my order?") quote a wrong section at full lexical
-    # coverage, so English asks for more.
-    assert calibrated.threshold("zh", -1) == DEFAULT_THRESHOLD
-    assert calibrated.threshold("en", -1) > DEFAULT_THRESHOLD
+    # Measured (docs/knowledge.md): both languages' cost curves are flat within one
+    # standard error (0.726 at 0.3 against 0.699 at 0.65 in English), so the default holds
+    assert calibrated.threshold("zh", -1) == calibrated.threshold("en", -1) == DEFAULT_THRESHOLD
+    assert "(the default held)" in calibrated.describe("en")
 
     # saved beside the FAQ thresholds, in the same file, and read back as saved
     (saved,) = tmp_path.glob("index-*/calibration.json")
