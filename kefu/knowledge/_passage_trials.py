@@ -50,14 +50,12 @@ def fit_passage_thresholds(
         found: list[tuple[list[ChunkHit], list[ChunkHit]]] = []
         for question, vector in zip(questions, vectors([q.text for q in questions]), strict=True):
             allowed = language_mask(question.language)
-            left_out = np.zeros(len(chunks), dtype=bool)
-            left_out[[row_of[c] for c in question.accepted]] = True
-            found.append(
-                (
-                    rank(question.text, vector, allowed),
-                    rank(question.text, vector, allowed & ~left_out),
-                )
-            )
+            without: list[ChunkHit] = []
+            if question.leave_out:
+                left_out = np.zeros(len(chunks), dtype=bool)
+                left_out[[row_of[c] for c in question.accepted]] = True
+                without = rank(question.text, vector, allowed & ~left_out)
+            found.append((rank(question.text, vector, allowed), without))
         return found
 
     return calibrate_passages(chunks, entries, quoting, search)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from kefu.core.types import Chunk, ChunkHit, FaqEntry
@@ -87,6 +87,7 @@ class PassageQuestion:
     language: str
     accepted: frozenset[str]
     kind: str
+    leave_out: bool = False  # asked a second time without its accepted chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,8 @@ class PassageTrial:
 
 
 # the questions → per question: (passages searched in its language, the same with its
-# accepted chunks left out), best first, as the index ranks them (top TOP_K)
+# accepted chunks left out — empty unless ``leave_out``), best first, as the index ranks
+# them (top TOP_K)
 PassageSearch = Callable[[Sequence[PassageQuestion]], list[tuple[list[ChunkHit], list[ChunkHit]]]]
 # (an FAQ answer, its language) → the chunks (of that language) that share most of its
 # words: (chunk id, the IDF-weighted share of the answer's words the chunk holds)
@@ -221,7 +223,12 @@ def passage_questions(
     for key in sorted(groups):
         group = groups[key]
         chosen += group if len(group) <= MAX_QUESTIONS else rng.sample(group, MAX_QUESTIONS)
-    return chosen
+    # as the FAQ calibration removes 10 % of its entries: some answerable questions are
+    # asked again without their section
+    return [
+        replace(q, leave_out=True) if q.accepted and rng.random() < REMOVED_SHARE else q
+        for q in chosen
+    ]
 
 
 def passage_trials(
@@ -230,7 +237,6 @@ def passage_trials(
     """Each question asked with its sections (right: an accepted chunk) and without them
     (every answer wrong), as the engine decides: on-topic passages only."""
     trials: list[PassageTrial] = []
-    rng = random.Random(SEED)
     for question, (present, removed) in zip(questions, search(questions), strict=True):
         wanted = topic_words(question.text)
         language, kind = question.language, question.kind
@@ -244,7 +250,7 @@ def passage_trials(
             if on_topic(wanted, hit)
         )
         trials.append(PassageTrial(language, answers, kind))
-        if rng.random() < REMOVED_SHARE:  # as the FAQ calibration removes 10 % of entries
+        if question.leave_out:
             answers = tuple((hit.relevance, False) for hit in removed if on_topic(wanted, hit))
             trials.append(PassageTrial(language, answers, kind))
     return trials
