@@ -80,8 +80,10 @@ _FILE = "calibration.json"
 
 @dataclass(frozen=True, slots=True)
 class PassageQuestion:
-    """A question written from the app's knowledge: the chunks that answer it (by id: the
-    chunks of its sections, left out for its second asking). ``kind``: ``faq``, ``heading``."""
+    """A question taken from the app's knowledge: the chunks that answer it (by id: the
+    chunks of its sections, left out for its second asking; none: the documents do not
+    answer it). ``kind``: ``faq``, ``unanswered`` (an FAQ question no chunk quotes) or
+    ``heading``."""
 
     text: str
     language: str
