@@ -51,7 +51,7 @@ from pathlib import Path
 from kefu.core.types import Chunk, ChunkHit, FaqEntry
 from kefu.knowledge.calibration import MIN_TRIALS, REMOVED_SHARE, WRONG_COST, LanguageThreshold
 from kefu.knowledge.tokenizer import detect_language
-from kefu.knowledge.topic import on_topic, topic_words
+from kefu.knowledge.topic import chunk_words, shares_topic, topic_words
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -239,6 +239,14 @@ def passage_trials(
     """Each question asked with its sections (right: an accepted chunk) and without them
     (every answer wrong), as the engine decides: on-topic passages only."""
     trials: list[PassageTrial] = []
+    words: dict[str, set[str]] = {}  # chunk id → its words, tokenized once
+
+    def on_topic(wanted: set[str], hit: ChunkHit) -> bool:
+        found = words.get(hit.chunk.id)
+        if found is None:
+            found = words[hit.chunk.id] = chunk_words(hit.chunk)
+        return shares_topic(wanted, found)
+
     for question, (present, removed) in zip(questions, search(questions), strict=True):
         wanted = topic_words(question.text)
         language, kind = question.language, question.kind

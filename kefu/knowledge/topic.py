@@ -4,10 +4,17 @@ relevance. It lives with the knowledge (not the engine) because the passage cali
 
 from __future__ import annotations
 
-from kefu.core.types import ChunkHit
+from kefu.core.types import Chunk, ChunkHit
 from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness, tokenize
 
-__all__ = ["SHARED_TOPIC_WORDS", "TOPIC_WORD", "on_topic", "topic_words"]
+__all__ = [
+    "SHARED_TOPIC_WORDS",
+    "TOPIC_WORD",
+    "chunk_words",
+    "on_topic",
+    "shares_topic",
+    "topic_words",
+]
 
 TOPIC_WORD = 0.5  # informativeness of a word that names the question's topic
 SHARED_TOPIC_WORDS = 2  # a quoted passage shares this many of them (or all, if fewer)
@@ -27,7 +34,18 @@ def on_topic(question_words: set[str], hit: ChunkHit) -> bool:
     words (all of them, if it has fewer). Meaning alone can rank a passage high for a
     question it does not answer ("what's the weather like today" → the shipping policy);
     a quote must say something about what was asked."""
+    return shares_topic(question_words, chunk_words(hit.chunk))
+
+
+def chunk_words(chunk: Chunk) -> set[str]:
+    """The words of a chunk's heading and text (what :func:`on_topic` compares)."""
+    return set(tokenize(f"{chunk.heading} {chunk.content}"))
+
+
+def shares_topic(question_words: set[str], words: set[str]) -> bool:
+    """:func:`on_topic` on a chunk's words already tokenized (the passage calibration asks
+    of the same chunks hundreds of times)."""
     if not question_words:
         return False
-    shared = question_words & set(tokenize(f"{hit.chunk.heading} {hit.chunk.content}"))
+    shared = question_words & words
     return len(shared) >= min(SHARED_TOPIC_WORDS, len(question_words))
