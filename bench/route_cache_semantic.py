@@ -136,7 +136,12 @@ def simulate(
                 faq_threshold=float(
                     question.decision.record.get("faq_threshold", knowledge.faq_threshold)
                 ),
-                passage_threshold=knowledge.passage_threshold,
+                passage_threshold=float(
+                    question.decision.record.get(
+                        "passage_threshold",
+                        question.app.passage_threshold(question.app.config.language),
+                    )
+                ),
                 clarify_margin=knowledge.clarify_margin,
                 margin=margin,
             ):

@@ -81,7 +81,11 @@ class KnowledgeConfig(Strict):
         "one the customer means instead of guessing (0: never ask)",
     )
     passage_threshold: float = Field(
-        0.3, ge=0, le=1, description="passage relevance to answer from a document"
+        0.3,
+        ge=0,
+        le=1,
+        description="passage relevance to answer from a document (omit: calibrated per "
+        "language from the app's own knowledge; this value is the fallback)",
     )
     top_k: int = Field(3, ge=1, le=20, description="retrieved passages listed as sources")
     chunk_size: int = Field(400, ge=50, le=4000, description="target chunk length, characters")

@@ -10,7 +10,12 @@ retrievers were on; options switch them. Bad input prints one line and exits wit
 * ``retrieval``: a folder of documents and query lines ``{"text", "doc_ids": [...]}``, where
   a document id is the file's path relative to the folder with ``/`` separators (e.g.
   ``policies/shipping.md``) → recall@1/5/10 and MRR over the ranked distinct documents of
-  the best passages.
+  the best passages; and the passage answers at the passage threshold, as a chat turn
+  decides them (the first of the best three passages above it that is on the question's
+  topic): answered right (from one of ``doc_ids``), wrong, declined — at the threshold
+  calibrated per language on the knowledge itself (with the app's FAQ: ``--faq``) next to
+  the fixed one. ``"doc_ids": []`` marks a question the documents do not answer: any
+  answer is wrong (it counts in the answers, not in recall).
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ from kefu.knowledge import (
     read_faq_file,
     split_document,
 )
+from kefu.knowledge.passage_calibration import TOP_K as PASSAGE_TOP_K
 from kefu.knowledge.tokenizer import detect_language
+from kefu.knowledge.topic import on_topic, topic_words
 
 __all__ = ["faq_command", "retrieval_command"]
 
@@ -191,6 +198,18 @@ def _measure_faq(
 def retrieval_command(
     docs: Annotated[Path, typer.Option("--docs", help="folder of documents")],
     queries: QueryFile,
+    faq: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--faq", help="the app's FAQ files (the passage calibration learns from them too)"
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="fixed passage threshold to compare with (default: 0.3)"
+        ),
+    ] = None,
     json_output: JsonFlag = False,
     retrievers: RetrieversOption = "auto",
     embedder: EmbedderOption = None,
@@ -202,9 +221,11 @@ def retrieval_command(
     chunk_size: Annotated[int, typer.Option(min=50, help="characters per chunk")] = 400,
     chunk_overlap: Annotated[int, typer.Option(min=0, help="overlap between chunks")] = 40,
 ) -> None:
-    """Passage search: recall@1/@5/@10 and MRR of the documents that hold the answer."""
+    """Passage search: recall@1/@5/@10 and MRR of the documents that hold the answer; the
+    passage answers (right, wrong, declined) at the calibrated and at a fixed threshold."""
     console = Console(stderr=True, soft_wrap=True)
     with _errors_exit(console):
+        entries = [entry for path in faq or [] for entry in read_faq_file(path)]
         if not docs.is_dir():
             raise _BadInput(f"{docs}: not a folder")
         chunks = _chunks(docs, chunk_size, chunk_overlap)
@@ -214,20 +235,23 @@ def retrieval_command(
         rows = _read_queries(queries, "doc_ids", list)
         for line, row in rows:
             missing = [d for d in row["doc_ids"] if d not in known]
-            if not row["doc_ids"] or missing:
-                what = f"unknown doc_ids {missing}" if missing else "empty doc_ids"
+            if missing:
+                what = f"unknown doc_ids {missing}"
                 raise _BadInput(f"{queries}, line {line}: {what} (ids are paths under {docs})")
+        answerable = [(line, row) for line, row in rows if row["doc_ids"]]
+        if not answerable:
+            raise _BadInput(f"{queries}: no query names the documents that answer it")
         retrieval = _retrieval(
             retrievers, embedder, model_dir, base_url, model, fusion, dense_weight
         )
-        index, build_s, described = _build(console, retrieval, [], chunks)
+        index, build_s, described = _build(console, retrieval, entries, chunks)
 
         recalls = dict.fromkeys(_RECALL_AT, 0.0)
         reciprocal = 0.0
         elapsed = 0.0
         with _progress(console) as progress:
-            task = progress.add_task("searching", total=len(rows))
-            for _, row in rows:
+            task = progress.add_task("searching", total=len(answerable))
+            for _, row in answerable:
                 start = time.perf_counter()
                 hits = index.search(row["text"], top_k=50)
                 elapsed += time.perf_counter() - start
@@ -238,7 +262,7 @@ def retrieval_command(
                 first = next((i for i, d in enumerate(ranked[:_MRR_DEPTH], 1) if d in wanted), 0)
                 reciprocal += 1 / first if first else 0.0
                 progress.advance(task)
-        count = len(rows)
+        count = len(answerable)
         result: dict[str, Any] = {
             "retrievers": described,
             "documents": len(known),
@@ -251,7 +275,64 @@ def retrieval_command(
             "ms_per_query": round(1000 * elapsed / count, 3),
             "build_s": round(build_s, 3),
         }
+        result |= _measure_passage_answers(console, index, rows, threshold)
     _print(console, result, json_output, "Passage retrieval")
+
+
+def _measure_passage_answers(
+    console: Console,
+    index: KnowledgeIndex,
+    rows: list[tuple[int, dict[str, Any]]],
+    fixed: float | None,
+) -> dict[str, Any]:
+    """The passage answers as a turn decides them, at each query language's calibrated
+    threshold and at ``fixed`` (default: the app default): right, wrong, declined."""
+    default = KnowledgeConfig().passage_threshold
+    fixed = default if fixed is None else fixed
+    calibration = index.passage_calibration
+    # (calibrated or fixed, language) → right, wrong, declined
+    counts: dict[tuple[str, str], list[int]] = {}
+    thresholds: dict[str, dict[str, Any]] = {}
+    with _progress(console) as progress:
+        task = progress.add_task("answering", total=len(rows))
+        for _, row in rows:
+            text, wanted = row["text"], set(row["doc_ids"])
+            language = detect_language(text)
+            calibrated = calibration.threshold(language, default)
+            chosen = thresholds.setdefault(
+                language,
+                {"threshold": calibrated, "chosen_by": calibration.describe(language)},
+            )
+            chosen["queries"] = chosen.get("queries", 0) + 1
+            hits = index.search(text, top_k=PASSAGE_TOP_K)
+            words = topic_words(text)
+            for name, cutoff in (("calibrated", calibrated), ("fixed", fixed)):
+                answer = next(
+                    (h for h in hits if h.relevance >= cutoff and on_topic(words, h)), None
+                )
+                outcome = 2 if answer is None else 0 if answer.chunk.document_id in wanted else 1
+                counts.setdefault((name, language), [0, 0, 0])[outcome] += 1
+            progress.advance(task)
+    result: dict[str, Any] = {"passage_thresholds": thresholds}
+    for name in ("calibrated", "fixed"):
+        label = "calibrated" if name == "calibrated" else f"fixed {fixed:g}"
+        mine = {language: found for (kind, language), found in counts.items() if kind == name}
+        total = [sum(found[i] for found in mine.values()) for i in range(3)]
+        result[f"passage_answers ({label})"] = _answer_counts(total) | {
+            language: _answer_counts(found) for language, found in sorted(mine.items())
+        }
+    return result
+
+
+def _answer_counts(counts: list[int]) -> dict[str, Any]:
+    right, wrong, declined = counts
+    return {
+        "questions": right + wrong + declined,
+        "right": right,
+        "wrong": wrong,
+        "declined": declined,
+        "precision": round(right / (right + wrong), 4) if right + wrong else None,
+    }
 
 
 @contextmanager
@@ -354,10 +435,11 @@ def _print(console: Console, result: dict[str, Any], json_output: bool, title: s
     for key, value in result.items():
         if key == "lexical":
             continue
-        if key == "thresholds":
+        if key in ("thresholds", "passage_thresholds"):
             for language, chosen in value.items():
-                cells = [f"threshold ({language})", _threshold_cell(chosen)]
-                other = lexical.get("thresholds", {}).get(language)
+                kind = "passage threshold" if key == "passage_thresholds" else "threshold"
+                cells = [f"{kind} ({language})", _threshold_cell(chosen)]
+                other = lexical.get(key, {}).get(language)
                 table.add_row(*cells, *([_threshold_cell(other)] if lexical else []))
             continue
         cells = [key, _cell(value)]
@@ -366,7 +448,23 @@ def _print(console: Console, result: dict[str, Any], json_output: bool, title: s
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, dict) and "right" in value:  # passage answers, then per language
+        lines = [_answers_line(value)]
+        lines += [
+            f"{key}: {_answers_line(found)}"
+            for key, found in value.items()
+            if isinstance(found, dict)
+        ]
+        return "\n".join(lines)
     return "—" if value is None else str(value)
+
+
+def _answers_line(found: dict[str, Any]) -> str:
+    precision = "—" if found["precision"] is None else f"{found['precision']:.0%}"
+    return (
+        f"{found['right']} right, {found['wrong']} wrong, {found['declined']} declined "
+        f"of {found['questions']} (precision {precision})"
+    )
 
 
 def _threshold_cell(chosen: dict[str, Any] | None) -> str:

@@ -97,6 +97,18 @@ class AppRuntime:
             return knowledge.faq_threshold
         return self.index.calibration.threshold(language, knowledge.faq_threshold)
 
+    def passage_threshold(self, language: str) -> float:
+        """The passage relevance that answers from a document in ``language`` — the one
+        place every reader asks (routing, grounding sources, flows' knowledge, the
+        semantic cache, the dataset API). The rule, as for the FAQ: the app file's
+        ``passage_threshold`` when it sets one, else the one calibrated on questions written
+        from the app's own knowledge (``kefu.knowledge.passage_calibration``), else the
+        default."""
+        knowledge = self.config.knowledge
+        if "passage_threshold" in knowledge.model_fields_set:
+            return knowledge.passage_threshold
+        return self.index.passage_calibration.threshold(language, knowledge.passage_threshold)
+
     def install_knowledge(
         self,
         revision: int,
@@ -125,11 +137,12 @@ class AppRuntime:
             self.route_cache = self._new_route_cache()
             self.semantic_cache = self._new_semantic_cache()
             log.info(
-                "app %s: knowledge revision %d: %s; FAQ thresholds: %s",
+                "app %s: knowledge revision %d: %s; FAQ thresholds: %s; passage thresholds: %s",
                 self.name,
                 revision,
                 report.summary(),
                 self.describe_faq_thresholds(),
+                self.describe_passage_thresholds(),
             )
             return report
 
@@ -144,6 +157,20 @@ class AppRuntime:
                 for language in sorted(calibration.languages)
             )
             or f"{self.config.knowledge.faq_threshold} (app default)"
+        )
+
+    def describe_passage_thresholds(self) -> str:
+        """Each document language's passage threshold and where it came from."""
+        knowledge = self.config.knowledge
+        if "passage_threshold" in knowledge.model_fields_set:
+            return f"{knowledge.passage_threshold} (set in the app file)"
+        calibration = self.index.passage_calibration
+        return (
+            "; ".join(
+                f"{language} {self.passage_threshold(language)}: {calibration.describe(language)}"
+                for language in sorted(calibration.languages)
+            )
+            or f"{knowledge.passage_threshold} (app default)"
         )
 
     def install_annotations(self, book: AnnotationBook) -> None:

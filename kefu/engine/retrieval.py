@@ -16,9 +16,10 @@ from kefu.engine.app import AppRuntime
 from kefu.engine.context import GUARDED, TurnContext
 from kefu.engine.route_cache import RouteDecision, fold_question
 from kefu.engine.semantic_cache import clear_cut, content_words, particulars
-from kefu.knowledge import Degraded, QueryVector, tokenize
+from kefu.knowledge import Degraded, QueryVector
 from kefu.knowledge.index import MAX_QUERY_CHARS
-from kefu.knowledge.tokenizer import QUESTION_TOKENS, detect_language, informativeness
+from kefu.knowledge.tokenizer import detect_language
+from kefu.knowledge.topic import on_topic, topic_words
 from kefu.nlu.dialog_acts import wants_human
 from kefu.observability import metrics
 
@@ -27,12 +28,12 @@ __all__ = [
     "chunk_source",
     "faq_source",
     "lookup_knowledge",
+    "on_topic",
     "retrieve",
+    "topic_words",
 ]
 
 FAQ_CANDIDATES = 3
-TOPIC_WORD = 0.5  # informativeness of a word that names the question's topic
-SHARED_TOPIC_WORDS = 2  # a quoted passage shares this many of them (or all, if fewer)
 CLARIFY_BELOW = 0.9  # a match this close to verbatim is answered, whatever the runner-up
 
 
@@ -98,7 +99,10 @@ def reusable(app: AppRuntime, decision: RouteDecision) -> bool:
     return clear_cut(
         decision,
         faq_threshold=float(decision.record.get("faq_threshold", knowledge.faq_threshold)),
-        passage_threshold=knowledge.passage_threshold,
+        # the thresholds the decision was made with (per language, calibrated or set)
+        passage_threshold=float(
+            decision.record.get("passage_threshold", app.passage_threshold(app.config.language))
+        ),
         clarify_margin=knowledge.clarify_margin,
         margin=knowledge.semantic_cache.margin,
     )
@@ -257,26 +261,6 @@ def match_annotation(
     return hit if hit.relevance >= threshold else None
 
 
-def topic_words(text: str) -> set[str]:
-    """The words of ``text`` that name what it is about (not 的, 怎么, what, like…)."""
-    return {
-        word
-        for word in tokenize(text)
-        if word not in QUESTION_TOKENS and informativeness(word) >= TOPIC_WORD
-    }
-
-
-def on_topic(question_words: set[str], hit: ChunkHit) -> bool:
-    """Whether a passage is about the question: it shares two of the question's topic
-    words (all of them, if it has fewer). Meaning alone can rank a passage high for a
-    question it does not answer ("what's the weather like today" → the shipping policy);
-    a quote must say something about what was asked."""
-    if not question_words:
-        return False
-    shared = question_words & set(tokenize(f"{hit.chunk.heading} {hit.chunk.content}"))
-    return len(shared) >= min(SHARED_TOPIC_WORDS, len(question_words))
-
-
 def decide_passages(
     app: AppRuntime,
     faq_hits: list[FaqHit],
@@ -286,7 +270,7 @@ def decide_passages(
 ) -> RouteDecision:
     """A passage above the passage threshold that is on the question's topic, else the
     fallback."""
-    threshold = app.config.knowledge.passage_threshold
+    threshold = app.passage_threshold(detect_language(query) if query else app.config.language)
     record["passage_candidates"] = [
         {
             "chunk_id": h.chunk.id,

@@ -28,6 +28,7 @@ import jieba
 from kefu.core.types import Chunk, FaqEntry
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge.calibration import FaqCalibration
+from kefu.knowledge.passage_calibration import PassageCalibration
 from kefu.knowledge.tokenizer import TOKENIZER_VERSION
 from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
 
@@ -77,6 +78,7 @@ def save_index(
     vectors: Mapping[str, EmbeddedVectorIndex] | None = None,
     embedder: str | None = None,
     calibration: FaqCalibration | None = None,
+    passages: PassageCalibration | None = None,
 ) -> None:
     """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays."""
     target = _folder(index_dir, fingerprint, embedder)
@@ -89,6 +91,8 @@ def save_index(
             vector_index.save(staging / name)
         if calibration is not None:  # FAQ thresholds (kefu/knowledge/calibration.py)
             calibration.save(staging)
+        if passages is not None:  # passage thresholds, added to the same file
+            passages.save(staging)
         manifest = {
             "format": FORMAT_VERSION,
             "fingerprint": fingerprint,

@@ -109,7 +109,13 @@ class FaqCalibration:
         """The calibration saved in ``folder`` (None: missing or unreadable)."""
         try:
             payload = json.loads((folder / _FILE).read_text("utf-8"))
-            return cls({lang: LanguageThreshold(**value) for lang, value in payload.items()})
+            return cls(
+                {
+                    lang: LanguageThreshold(**value)
+                    for lang, value in payload.items()
+                    if lang != "passages"  # passage thresholds (passage_calibration.py)
+                }
+            )
         except (OSError, ValueError, TypeError):
             return None
 

@@ -44,7 +44,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kefu.appfile.embedding_config import RetrievalConfig
-from kefu.core.errors import ConfigError, InvalidParam, RetrievalError
+from kefu.core.errors import ConfigError, InvalidParam, KefuError, RetrievalError
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
 from kefu.knowledge._chunk_tokens import ChunkTokens
 from kefu.knowledge._dense_passages import (
@@ -57,6 +57,7 @@ from kefu.knowledge._faq import FaqIndex
 from kefu.knowledge._faq_fusion import entry_cosine, form_hubness, form_voting
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._lexicon import Lexicon
+from kefu.knowledge._passage_trials import fit_passage_thresholds
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.build_report import BuildProgress, BuildReport
 from kefu.knowledge.calibration import FaqCalibration, calibrate_faq
@@ -69,6 +70,8 @@ from kefu.knowledge.embedders.factory import (
     embedder_languages,
     embeds_passages,
 )
+from kefu.knowledge.passage_calibration import TOP_K as CALIBRATION_TOP_K
+from kefu.knowledge.passage_calibration import PassageCalibration
 from kefu.knowledge.query_time import (
     QUERY_DEADLINE_S,
     Degraded,
@@ -167,6 +170,7 @@ class _Snapshot:
     chunk_vectors: ChunkVectors | None = None  # one row per chunk (embedded or remote)
     faq_hubness: np.ndarray | None = None  # per FAQ form (_faq_fusion.form_hubness)
     calibration: FaqCalibration = field(default_factory=lambda: FaqCalibration({}))
+    passage_calibration: PassageCalibration = field(default_factory=lambda: PassageCalibration({}))
 
 
 class KnowledgeIndex:
@@ -178,7 +182,8 @@ class KnowledgeIndex:
     bounds a turn's embedder and reranker calls together (:meth:`query_deadline`).
     ``vector_store`` (e.g. Milvus) holds the passage vectors instead of the data dir, shared
     by every replica; FAQ form vectors stay embedded (few, and every one is scored).
-    ``calibrate``: fit the FAQ thresholds per language at build time (``calibration``).
+    ``calibrate``: fit the FAQ and passage thresholds per language at build time
+    (``calibration``, ``passage_calibration``).
     ``embed_workers``: threads a build embeds with (default: one per core, at most four).
     """
 
@@ -195,7 +200,7 @@ class KnowledgeIndex:
         embed_workers: int | None = None,
     ) -> None:
         self.index_dir = index_dir
-        self.calibrate = calibrate  # fit FAQ thresholds at build (off: a fixed threshold)
+        self.calibrate = calibrate  # fit thresholds at build (off: the configured ones)
         self.embed_workers = embed_workers or build_workers()
         self.retrieval = retrieval or RetrievalConfig()
         mode = self.retrieval.retrievers
@@ -224,6 +229,7 @@ class KnowledgeIndex:
         self._chunk_tokens = ChunkTokens(index_dir)  # the tokens of the chunks last indexed
         # read from index_dir by each build (kept between builds only without an index_dir)
         self._embeddings: EmbeddingCache | None = None
+        self._calibration_texts: list[str] = []  # embedded for the passage calibration
         self.last_build: BuildReport | None = None
 
     @property
@@ -264,6 +270,12 @@ class KnowledgeIndex:
     def calibration(self) -> FaqCalibration:
         """The FAQ thresholds fitted on this index's own FAQ, per language."""
         return self._snapshot.calibration
+
+    @property
+    def passage_calibration(self) -> PassageCalibration:
+        """The passage thresholds fitted on questions written from this index's own
+        knowledge, per language (``passage_calibration.py``)."""
+        return self._snapshot.passage_calibration
 
     @property
     def faq_count(self) -> int:
@@ -336,9 +348,11 @@ class KnowledgeIndex:
                     vectors,
                     self.embedder_name,
                     snapshot.calibration,
+                    snapshot.passage_calibration,
                 )
             if self._embeddings is not None:
-                self._embeddings.retain(embedded_texts)  # deleted documents' vectors go
+                # deleted documents' vectors go (the calibration's questions stay)
+                self._embeddings.retain(embedded_texts + self._calibration_texts)
                 if self.index_dir is not None:
                     self._embeddings.save(self.index_dir)
                     # On disk now: not held twice in memory beside the index between builds
@@ -385,6 +399,7 @@ class KnowledgeIndex:
             self._snapshot = self._calibrated(
                 _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors),
                 FaqCalibration.load(folder),
+                PassageCalibration.load(folder),
             )
             self._seed_embeddings(faq, chunks, faq_vectors, chunk_vectors)
             return True
@@ -558,9 +573,15 @@ class KnowledgeIndex:
 
     # --- FAQ calibration hook (kefu/knowledge/_faq_fusion.py, calibration.py) -----------
 
-    def _calibrated(self, snapshot: _Snapshot, saved: FaqCalibration | None = None) -> _Snapshot:
-        """``snapshot`` with its forms' hubness and its FAQ thresholds (``saved``, else
-        fitted now on held-out FAQ questions)."""
+    def _calibrated(
+        self,
+        snapshot: _Snapshot,
+        saved: FaqCalibration | None = None,
+        passages: PassageCalibration | None = None,
+    ) -> _Snapshot:
+        """``snapshot`` with its forms' hubness, its FAQ thresholds (``saved``, else fitted
+        now on held-out FAQ questions) and its passage thresholds (``passages``, else fitted
+        now on questions written from the knowledge: ``_passage_trials.py``)."""
         hubness = None
         if snapshot.faq_vectors is not None and self._form_voting:
             hubness = form_hubness(snapshot.faq_vectors.matrix, snapshot.faq.scorer.form_entry)
@@ -571,7 +592,11 @@ class KnowledgeIndex:
             saved = calibrate_faq(
                 snapshot.faq.entries, lambda kept, asked: self._held_out(snapshot, kept, asked)
             )
-        return dataclasses.replace(snapshot, calibration=saved)
+        if passages is None:
+            passages = self._fit_passages(snapshot) if self.calibrate else None
+        return dataclasses.replace(
+            snapshot, calibration=saved, passage_calibration=passages or PassageCalibration({})
+        )
 
     def _held_out(
         self,
@@ -603,6 +628,70 @@ class KnowledgeIndex:
                 hits = faq.match(_query_tokens(text), 1)
             found.append((hits[0].relevance, position[id(hits[0].entry)]) if hits else (0.0, None))
         return found
+
+    def _fit_passages(self, snapshot: _Snapshot) -> PassageCalibration:
+        """The passage thresholds fitted on questions written from the knowledge, searched
+        as a turn searches (``_passage_trials.py``); none with a reranker (its own scale, a
+        model call per question) or remote passage vectors (no document can be left out)."""
+        if self.reranker is not None:
+            return PassageCalibration({}, "a reranker scores the passages")
+        stored = snapshot.chunk_vectors
+        if stored is not None and not isinstance(stored, EmbeddedVectorIndex):
+            return PassageCalibration({}, "the passage vectors are in a remote store")
+        index = snapshot.chunks
+        masks: dict[str, np.ndarray] = {}
+        self._calibration_texts = []
+
+        def language_mask(language: str) -> np.ndarray:
+            if language not in masks:
+                masks[language] = index.allowed({"language": language})
+            return masks[language]
+
+        def rank(text: str, vector: np.ndarray | None, allowed: np.ndarray) -> list[ChunkHit]:
+            top = CALIBRATION_TOP_K
+            if vector is None or not allowed.any():
+                return _lexical_passages(index, text, top, allowed)
+            return self._hybrid_passages(snapshot, text, top, allowed, None, vector)
+
+        def lexical(text: str, _: np.ndarray | None, allowed: np.ndarray) -> list[ChunkHit]:
+            return _lexical_passages(index, text, CALIBRATION_TOP_K, allowed)
+
+        def vectors(texts: Sequence[str]) -> list[np.ndarray | None]:
+            dense = [text for text in texts if stored is not None and self._dense_for(text)]
+            if not dense:
+                return [None] * len(texts)
+            assert self.embedder is not None  # passage vectors come from it
+            rows = {text: row for row, text in enumerate(snapshot.faq.forms)}
+            matrix = snapshot.faq_vectors.matrix if snapshot.faq_vectors is not None else None
+            missing = list(dict.fromkeys(t for t in dense if t not in rows or matrix is None))
+            # through the embedding cache, kept by the rebuild: a rebuild embeds only new
+            # headings (one call for all of them, ~1 ms a text with the default encoder)
+            embedded = dict(zip(missing, self._embed(missing, None)[0], strict=True))
+            self._calibration_texts = missing
+            found: list[np.ndarray | None] = []
+            for text in texts:
+                if text not in dense:
+                    found.append(None)
+                elif text in embedded:
+                    found.append(embedded[text])
+                else:
+                    assert matrix is not None
+                    found.append(matrix[rows[text]])
+            return found
+
+        try:
+            return fit_passage_thresholds(
+                index.chunks,
+                snapshot.faq.entries,
+                language_mask,
+                rank,
+                lexical,
+                vectors,
+                _PASSAGE_COVERAGE_EXPONENT,
+            )
+        except KefuError as exc:  # a remote embedder failed: the configured thresholds
+            logger.warning("passage thresholds not calibrated: %s", exc)
+            return PassageCalibration({}, f"the embedder failed: {exc}")
 
     # --- dense and hybrid -------------------------------------------------------------
 

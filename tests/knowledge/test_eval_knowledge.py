@@ -196,6 +196,7 @@ def test_retrieval_recall_and_mrr(tmp_path: Path) -> None:
             {"text": "退款几天到账", "doc_ids": ["returns.md"]},
             {"text": "积分有效期", "doc_ids": ["members.html"]},
             {"text": "火星探测器", "doc_ids": ["returns.md", "members.html"]},
+            {"text": "积分能退货吗", "doc_ids": []},  # not in the documents: decline
         ],
     )
     result = runner.invoke(
@@ -203,9 +204,18 @@ def test_retrieval_recall_and_mrr(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["documents"] == 3 and report["queries"] == 4
+    assert report["documents"] == 3 and report["queries"] == 4  # recall: answerable ones
     assert report["recall_at_1"] == 0.75 and report["recall_at_10"] == 0.75
     assert report["mrr"] == 0.75
+    # Passage answers as a turn decides them, all five questions: no FAQ here, so the
+    # threshold is the configured one (too few questions to calibrate), said so.
+    chosen = report["passage_thresholds"]["zh"]
+    assert chosen["threshold"] == 0.3 and chosen["chosen_by"].startswith("app default")
+    fixed = report["passage_answers (fixed 0.3)"]
+    assert report["passage_answers (calibrated)"] == fixed
+    # 火星探测器 and 积分能退货吗 declined: no passage shares two of their topic words
+    assert (fixed["questions"], fixed["right"], fixed["wrong"], fixed["declined"]) == (5, 3, 0, 2)
+    assert fixed["zh"] == {k: v for k, v in fixed.items() if k not in ("zh",)}
 
     bad = write_lines(tmp_path / "bad.jsonl", [{"text": "x", "doc_ids": ["shipping.md"]}])
     result = runner.invoke(eval_app, ["retrieval", "--docs", str(docs), "--queries", str(bad)])

@@ -93,7 +93,11 @@ def test_changing_one_document_reembeds_only_its_chunks(
     index = _index(tmp_path, counting)
     first = index.rebuild(shop_faqs, shop_chunks)
     everything = _forms(shop_faqs) + [_text(c) for c in shop_chunks]
-    assert sorted(counting.texts) == sorted(set(everything))
+    # besides: the section headings the passage calibration asks (each text once)
+    headings = {c.heading.rsplit(" > ", 1)[-1] for c in shop_chunks}
+    assert len(counting.texts) == len(set(counting.texts))
+    assert set(everything) <= set(counting.texts)
+    assert set(counting.texts) - set(everything) <= headings
     assert (first.embedded, first.reused, first.tokenized) == (
         len(set(everything)),
         len(everything) - len(set(everything)),
@@ -136,9 +140,12 @@ def test_deleting_a_document_removes_its_chunks_from_every_index(
     for hit in index.search(query, top_k=10):
         assert hit.chunk.document_id != "warranty"
     assert index.search(query, top_k=5, filters={"document_id": "warranty"}) == []
-    # The cache forgets the deleted chunks: on disk it holds exactly the knowledge indexed.
+    # The cache forgets the deleted chunks: on disk it holds exactly the knowledge indexed
+    # (and the headings of the kept sections, asked by the passage calibration).
     saved = EmbeddingCache.load(tmp_path, counting)
-    assert len(saved) == len(set(_forms(shop_faqs) + [_text(c) for c in kept]))
+    headings = {c.heading.rsplit(" > ", 1)[-1] for c in kept}
+    indexed = set(_forms(shop_faqs) + [_text(c) for c in kept])
+    assert len(indexed) <= len(saved) <= len(indexed | headings)
 
 
 def test_deleting_an_faq_file_removes_its_entries(
@@ -229,7 +236,11 @@ def test_an_index_saved_before_the_cache_still_loads_and_seeds_it(
         assert upgraded.load(knowledge_fingerprint(shop_faqs, shop_chunks, counting.name))
     assert "kept in the embedding cache" in caplog.text
     assert [h.chunk.id for h in upgraded.search("refund to my card", top_k=3)] == expected
-    assert counting.calls == 1  # the query only: nothing re-embedded to load
+    # Nothing re-embedded to load: the query, and (one batch) the section headings the
+    # passage calibration asks, fitted at load for an index saved before it existed.
+    headings = {c.heading.rsplit(" > ", 1)[-1] for c in shop_chunks}
+    assert counting.calls == 2
+    assert set(counting.texts) - {"refund to my card"} <= headings
 
     counting.reset()
     edited = _rewritten(shop_chunks, "membership", "Gold members get free returns.")

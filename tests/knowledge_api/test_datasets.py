@@ -20,6 +20,10 @@ async def test_the_default_dataset_holds_the_apps_own_knowledge(
     # the default embedder (the multilingual encoder) is on: hybrid
     assert default["indexing_technique"] == "high_quality"
     assert default["retrieval_model_dict"]["search_method"] == "hybrid_search"
+    # Dify's one threshold per dataset: the app's passage threshold in its own language
+    # (calibrated per language at index build unless the app file sets one)
+    threshold = default["retrieval_model_dict"]["score_threshold"]
+    assert threshold == app.passage_threshold(app.config.language)
     documents = (await kb.get(f"/v1/datasets/{app.id}/documents")).json()
     names = {d["name"]: d for d in documents["data"]}
     assert set(names) == {"faq.jsonl", "Warranty Policy"}

@@ -48,7 +48,9 @@ def dataset_json(dataset: DatasetRecord, app: AppRuntime) -> dict[str, Any]:
             },
             "top_k": knowledge.top_k,
             "score_threshold_enabled": True,
-            "score_threshold": knowledge.passage_threshold,
+            # Dify has one threshold per dataset: the one for the app's own language
+            # (kefu calibrates one per language; AppRuntime.passage_threshold)
+            "score_threshold": app.passage_threshold(app.config.language),
         },
         "tags": [],
         "doc_form": "text_model",

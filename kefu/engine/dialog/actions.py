@@ -14,6 +14,7 @@ from kefu.appfile.dialog_config import FlowConfig
 from kefu.engine.context import TurnContext
 from kefu.engine.dialog.templates import render, render_value
 from kefu.engine.retrieval import chunk_source, faq_source
+from kefu.knowledge.tokenizer import detect_language
 from kefu.safety.pii import mask_pii
 from kefu.tools import ToolContext, ToolResult, trace_entry
 
@@ -75,7 +76,7 @@ async def _knowledge(
     degraded = [vector.degraded] if vector.degraded else []
     try:
         faq = index.match_faq(question, top_k=1, vector=vector)
-        if faq and faq[0].relevance >= ctx.app.config.knowledge.passage_threshold:
+        if faq and faq[0].relevance >= ctx.app.passage_threshold(detect_language(question)):
             ctx.sources.append(faq_source(ctx.app, faq[0], len(ctx.sources) + 1))
             return faq[0].entry.answer
         found = await index.asearch(question, top_k=1, vector=vector, deadline=deadline)

@@ -88,7 +88,7 @@ def _section(heading: str, document: str, ctx: TurnContext) -> str:
 
 def grounding_sources(ctx: TurnContext) -> list[Source]:
     """What a model may answer from, numbered: good-enough FAQ entries, then passages."""
-    threshold = ctx.app.config.knowledge.passage_threshold
+    threshold = ctx.app.passage_threshold(ctx.language)
     faq_hits = [h for h in ctx.faq_hits if h.relevance >= threshold][:MAX_FAQ_SOURCES]
     sources = [faq_source(ctx.app, hit, n) for n, hit in enumerate(faq_hits, 1)]
     offset = len(sources)
