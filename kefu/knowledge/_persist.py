@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +77,11 @@ def save_index(
     vectors: Mapping[str, EmbeddedVectorIndex] | None = None,
     embedder: str | None = None,
     calibration: FaqCalibration | None = None,
+    writers: Sequence[Callable[[Path], None]] = (),
 ) -> None:
-    """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays."""
+    """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays.
+
+    ``writers`` add their own files to the new index's folder (the FAQ classifier)."""
     target = _folder(index_dir, fingerprint, embedder)
     staging = index_dir / f".tmp-{uuid.uuid4().hex}"
     try:
@@ -89,6 +92,8 @@ def save_index(
             vector_index.save(staging / name)
         if calibration is not None:  # FAQ thresholds (kefu/knowledge/calibration.py)
             calibration.save(staging)
+        for write in writers:
+            write(staging)
         manifest = {
             "format": FORMAT_VERSION,
             "fingerprint": fingerprint,
