@@ -15,7 +15,7 @@ from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.core.types import FaqEntry
 from kefu.knowledge import KnowledgeIndex, faq_classifier
 from kefu.knowledge.faq_classifier import ClassifierFusion, fit_fusion, wants_classifier
-from kefu.nlu.faq_classifier import FaqEntryTrainer
+from kefu.nlu.faq_classifier import FaqEntryClassifier, FaqEntryTrainer
 from tests.knowledge._fakes import ConceptEmbedder
 
 TOPICS = [
@@ -27,6 +27,7 @@ TOPICS = [
 PATTERNS = (
     "How do I {} my {}?", "{} {}", "can I {} the {} online", "I want to {} my {}",
     "help me {} the {}", "where can I {} a {}", "is it possible to {} the {}",
+    "please {} my {}",
 )  # fmt: skip
 
 
@@ -43,9 +44,9 @@ def faq(entries: int = len(TOPICS), forms: int = len(PATTERNS)) -> list[FaqEntry
 
 
 def test_only_an_faq_with_enough_entries_and_variants_gets_a_classifier() -> None:
-    assert wants_classifier(faq())  # 12 entries, 7 forms each
+    assert wants_classifier(faq())  # 12 entries, 8 forms each
     assert not wants_classifier(faq(entries=9))  # too few entries to contrast
-    assert not wants_classifier(faq(forms=5))  # too few forms to learn from
+    assert not wants_classifier(faq(forms=7))  # too few forms to learn from
 
 
 class _Oracle:
@@ -206,3 +207,21 @@ def test_small_faqs_and_lexical_indexes_train_nothing() -> None:
     lexical = KnowledgeIndex(faq_classifier=FaqEntryTrainer())
     lexical.rebuild(faq(), [])
     assert lexical.faq_fusion is None
+
+
+@pytest.mark.usefixtures("weighted")
+def test_a_changed_faq_retrains_the_classifier_from_cached_vectors(tmp_path: Path) -> None:
+    embedder = ConceptEmbedder()
+    index = KnowledgeIndex(
+        tmp_path, embedder=embedder, retrieval=RetrievalConfig(), faq_classifier=FaqEntryTrainer()
+    )
+    index.rebuild(faq(entries=11), [])
+    before = index.faq_fusion
+    assert before is not None and isinstance(before.classifier, FaqEntryClassifier)
+    assert before.classifier.entries == 11
+    report = index.rebuild(faq(), [])  # one entry added: only its forms are embedded
+    assert report.embedded == len(PATTERNS) and report.reused == 11 * len(PATTERNS)
+    after = index.faq_fusion
+    assert after is not None and isinstance(after.classifier, FaqEntryClassifier)
+    assert after.classifier.entries == 12
+    assert index.match_faq("I need to claim the warranty", 1)[0].entry.id == "e11"
