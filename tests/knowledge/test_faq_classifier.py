@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kefu.appfile.app_config import AppConfig
 from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.core.types import FaqEntry
+from kefu.engine.app import AppRuntime
+from kefu.engine.retrieval import decide_direct
 from kefu.knowledge import KnowledgeIndex, faq_classifier
 from kefu.knowledge.faq_classifier import ClassifierFusion, fit_fusion, wants_classifier
 from kefu.nlu.faq_classifier import FaqEntryClassifier, FaqEntryTrainer
@@ -225,3 +228,20 @@ def test_a_changed_faq_retrains_the_classifier_from_cached_vectors(tmp_path: Pat
     assert after is not None and isinstance(after.classifier, FaqEntryClassifier)
     assert after.classifier.entries == 12
     assert index.match_faq("I need to claim the warranty", 1)[0].entry.id == "e11"
+
+
+@pytest.mark.usefixtures("weighted")
+def test_a_turn_trace_says_the_classifier_is_on() -> None:
+    index = KnowledgeIndex(
+        embedder=ConceptEmbedder(), retrieval=RetrievalConfig(), faq_classifier=FaqEntryTrainer()
+    )
+    index.rebuild(faq(), [])
+    app = AppRuntime("a", AppConfig.model_validate({"name": "a"}), index)
+    record: dict[str, object] = {}
+    decide_direct(app, "How do I track my parcel?", record)
+    assert record["faq_classifier_weight"] == 0.5
+    plain = KnowledgeIndex(embedder=ConceptEmbedder(), retrieval=RetrievalConfig())
+    plain.rebuild(faq(), [])
+    record = {}
+    decide_direct(AppRuntime("a", AppConfig.model_validate({"name": "a"}), plain), "parcel", record)
+    assert "faq_classifier_weight" not in record
