@@ -112,7 +112,9 @@ class AppRegistry:
                 retrieval=config.knowledge.retrieval,
                 reranker=build_reranker(config.knowledge.retrieval.rerank),
                 vector_store=self._vector_store(config.name),
-                faq_classifier=FaqEntryTrainer(),
+                faq_classifier=(
+                    FaqEntryTrainer() if config.knowledge.retrieval.faq_classifier else None
+                ),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(
