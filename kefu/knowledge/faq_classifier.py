@@ -164,6 +164,11 @@ class ClassifierFusion:
         }
         (folder / _FUSION_FILE).write_text(json.dumps(payload), "utf-8")
 
+    @staticmethod
+    def saved_in(index_folder: Path) -> bool:
+        """Whether an index folder holds a fitted fusion (its thresholds read it)."""
+        return (index_folder / _FOLDER / _FUSION_FILE).is_file()
+
     @classmethod
     def load(cls, index_folder: Path, trainer: EntryClassifierTrainer) -> ClassifierFusion | None:
         """The fusion saved under ``index_folder``; None when none was saved (an index built

@@ -406,6 +406,8 @@ class KnowledgeIndex:
                     fusion = ClassifierFusion.load(folder, self.faq_classifier)
                     if fusion is None and wants_classifier(faqs):
                         return False  # saved before the classifier: build it now
+                elif ClassifierFusion.saved_in(folder):
+                    return False  # its thresholds read the fused relevance: build without
             except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False

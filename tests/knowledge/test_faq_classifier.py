@@ -191,6 +191,9 @@ def test_the_classifier_is_stored_with_the_index(tmp_path: Path) -> None:
     )
     for query in ("cancel order now", "the parcel is lost", "phone number update"):
         assert restarted.match_faq(query, 3) == built.match_faq(query, 3)
+    # Turned off, the saved index (thresholds fitted on the fused relevance) is rebuilt.
+    off = KnowledgeIndex(tmp_path, embedder=ConceptEmbedder(), retrieval=config)
+    assert not off.load(built.fingerprint)
     # An index saved without the classifier (before it existed) is rebuilt, not half-used.
     [folder] = [path for path in tmp_path.iterdir() if path.name.startswith("index-")]
     for saved in (folder / "faq_classifier").iterdir():
