@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import softmax
 
+from kefu.core.errors import RetrievalError
 from kefu.core.types import FaqEntry
 from kefu.knowledge.calibration import HeldOutMatcher, held_out_trials
 
@@ -49,6 +50,7 @@ __all__ = [
     "EntryClassifier",
     "EntryClassifierTrainer",
     "FittedFusion",
+    "TrainingSet",
     "fit_fusion",
     "wants_classifier",
 ]
@@ -80,16 +82,23 @@ class EntryClassifier(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class TrainingSet:
+    """An FAQ's forms, their entry numbers (0 … E-1) and their sentence vectors."""
+
+    forms: Sequence[str]
+    entries: np.ndarray
+    vectors: np.ndarray
+
+
 class EntryClassifierTrainer(Protocol):
     """Trains :class:`EntryClassifier` s from an FAQ's forms; the index owns when and why."""
 
     name: str
 
-    def train(
-        self, forms: Sequence[str], entries: np.ndarray, vectors: np.ndarray
-    ) -> EntryClassifier | None:
-        """A classifier of ``forms`` (their entry numbers and sentence vectors); None when
-        it would be too large to keep in memory."""
+    def train(self, sets: Sequence[TrainingSet]) -> Sequence[EntryClassifier | None]:
+        """One classifier per set, all at once (one child process can train them all); None
+        for a set whose classifier would be too large to keep in memory."""
         ...
 
     def fit_temperature(self, scores: np.ndarray, truth: np.ndarray) -> float:
@@ -237,45 +246,46 @@ def fit_fusion(
     """
     started = time.perf_counter()
     row_of = {text: row for row, text in reversed(list(enumerate(forms)))}
-    folds: list[_Fold] = []
-    untrainable = False
+    recorded: list[tuple[Matrix, Matrix, TrainingSet, list[str], list[int], np.ndarray]] = []
 
     def record(
         kept: Sequence[FaqEntry], asked: Sequence[tuple[str, int, int | None]]
     ) -> list[tuple[float, int | None]]:
-        nonlocal untrainable
         relevance, rank_key = retrieve(kept, asked)
         kept_forms, labels = [], []
         for number, entry in enumerate(kept):
             for text in dict.fromkeys((entry.question, *entry.variants)):
                 kept_forms.append(text)
                 labels.append(number)
-        classifier = None
-        if not untrainable:
-            classifier = trainer.train(
-                kept_forms, np.array(labels), vectors[[row_of[t] for t in kept_forms]]
-            )
-        if classifier is None:
-            untrainable = True
-            scores = np.zeros_like(relevance)
-        else:
-            rows = [row for _, row, _ in asked]
-            scores = np.asarray(
-                classifier.scores([text for text, *_ in asked], vectors[rows]), np.float64
-            )
+        training = TrainingSet(
+            kept_forms, np.array(labels), vectors[[row_of[t] for t in kept_forms]]
+        )
         expected = np.array([-1 if e is None else e for *_, e in asked], dtype=np.int64)
-        folds.append(_Fold(relevance, rank_key, scores, expected))
+        texts, rows = [text for text, *_ in asked], [row for _, row, _ in asked]
+        recorded.append((relevance, rank_key, training, texts, rows, expected))
         return [(0.0, None)] * len(asked)
 
     held_out_trials(entries, record)
-    if untrainable or not folds:
+    # The folds' classifiers and the final one (used only if the folds choose a weight) in
+    # one call: with a child process, one start and one scikit-learn import per build.
+    final = TrainingSet(forms, np.asarray(form_entry), vectors)
+    try:
+        trained = trainer.train([training for _, _, training, *_ in recorded] + [final])
+    except RetrievalError as exc:
+        logger.warning("FAQ classifier not trained, retrieval alone: %s", exc)
+        return FittedFusion(None, lambda kept, asked: _unfused(retrieve(kept, asked)))
+    if not recorded or any(classifier is None for classifier in trained):
         logger.info("FAQ classifier not trained: it would be too large for this FAQ")
         return FittedFusion(None, lambda kept, asked: _unfused(retrieve(kept, asked)))
+    folds = []
+    for (relevance, rank_key, _, texts, rows, expected), classifier in zip(
+        recorded, trained, strict=False
+    ):
+        assert classifier is not None
+        scores = np.asarray(classifier.scores(texts, vectors[rows]), np.float64)
+        folds.append(_Fold(relevance, rank_key, scores, expected))
     temperature, weight, figures = _choose(folds, trainer)
-    classifier = None
-    if weight > 0:
-        classifier = trainer.train(forms, np.asarray(form_entry), vectors)
-        weight = weight if classifier is not None else 0.0
+    classifier = trained[-1] if weight > 0 else None
     figures = HeldOutFigures(
         figures.questions,
         figures.retrieval_hit1,

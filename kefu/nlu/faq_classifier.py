@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from kefu.knowledge.faq_classifier import TrainingSet
 from kefu.nlu.intent.calibration import fit_temperature
 
 # The intent classifier's linear SVM fit (its class weights and bias), shared as is.
@@ -103,15 +104,29 @@ class FaqEntryTrainer:
         embedding_weight: float = EMBEDDING_WEIGHT,
         regularization: float = REGULARIZATION,
         max_parameters: int = MAX_PARAMETERS,
+        *,
+        in_child: bool = False,
     ) -> None:
         self.embedding_weight = embedding_weight
         self.regularization = regularization
         self.max_parameters = max_parameters
+        # Train in a child process (``kefu serve``, as for intents), so the server never
+        # loads scikit-learn (~110 MB); scoring and loading need only numpy.
+        self.in_child = in_child
 
-    def train(
+    def train(self, sets: Sequence[TrainingSet]) -> list[FaqEntryClassifier | None]:
+        """One classifier per set (see :meth:`train_one`), in a child process if asked."""
+        if self.in_child and sets:
+            from kefu.nlu.faq_classifier_child import train_in_child
+
+            return train_in_child(self, sets)
+        return [self.train_one(s.forms, s.entries, s.vectors) for s in sets]
+
+    def train_one(
         self, forms: Sequence[str], entries: np.ndarray, vectors: np.ndarray
     ) -> FaqEntryClassifier | None:
-        """Fit on ``forms`` labelled with their entry numbers (0 … E-1, every one present)."""
+        """Fit on ``forms`` labelled with their entry numbers (0 … E-1, every one present);
+        None when the classifier would hold more than ``max_parameters`` weights."""
         features = TextFeatures(char=True, word=True, pos=False, embedder=None)
         ngrams = features.fit_transform(forms)
         count = int(entries.max()) + 1 if len(entries) else 0

@@ -113,7 +113,9 @@ class AppRegistry:
                 reranker=build_reranker(config.knowledge.retrieval.rerank),
                 vector_store=self._vector_store(config.name),
                 faq_classifier=(
-                    FaqEntryTrainer() if config.knowledge.retrieval.faq_classifier else None
+                    FaqEntryTrainer(in_child=self._train_in_subprocess)
+                    if config.knowledge.retrieval.faq_classifier
+                    else None
                 ),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,

@@ -13,11 +13,17 @@ import pytest
 
 from kefu.appfile.app_config import AppConfig
 from kefu.appfile.embedding_config import RetrievalConfig
+from kefu.core.errors import RetrievalError
 from kefu.core.types import FaqEntry
 from kefu.engine.app import AppRuntime
 from kefu.engine.retrieval import decide_direct
 from kefu.knowledge import KnowledgeIndex, faq_classifier
-from kefu.knowledge.faq_classifier import ClassifierFusion, fit_fusion, wants_classifier
+from kefu.knowledge.faq_classifier import (
+    ClassifierFusion,
+    TrainingSet,
+    fit_fusion,
+    wants_classifier,
+)
 from kefu.nlu.faq_classifier import FaqEntryClassifier, FaqEntryTrainer
 from tests.knowledge._fakes import ConceptEmbedder
 
@@ -80,11 +86,15 @@ class _Trainer:
         self.useful = useful
         self.trained = 0
 
-    def train(self, forms: Sequence[str], entries: np.ndarray, vectors: np.ndarray) -> object:
-        self.trained += 1
+    def train(self, sets: Sequence[TrainingSet]) -> list[object]:
+        self.trained += len(sets)
+        return [self._one(training) for training in sets]
+
+    def _one(self, training: TrainingSet) -> object:
         if not self.useful:
             return _Useless()
-        first = [forms[list(entries).index(e)] for e in range(int(entries.max()) + 1)]
+        forms, entries = training.forms, list(training.entries)
+        first = [forms[entries.index(e)] for e in range(max(entries) + 1)]
         return _Oracle([FaqEntry(str(i), q, "") for i, q in enumerate(first)])
 
     def fit_temperature(self, scores: np.ndarray, truth: np.ndarray) -> float:
@@ -119,7 +129,7 @@ def test_a_classifier_that_helps_on_held_out_forms_gets_a_weight() -> None:
     fusion = _fit(trainer)
     assert fusion.active and fusion.weight > 0
     assert fusion.held_out.retrieval_hit1 == 0.0 and fusion.held_out.fused_hit1 == 1.0
-    assert trainer.trained == 4  # one per held-out fold, then the final one on every form
+    assert trainer.trained == 4  # one per held-out fold and the final one, in one call
     assert "active" in fusion.describe() and "已启用" in fusion.describe()
 
 
@@ -127,7 +137,6 @@ def test_a_classifier_that_does_not_help_is_left_out() -> None:
     trainer = _Trainer(useful=False)
     fusion = _fit(trainer)
     assert not fusion.active and fusion.weight == 0 and fusion.classifier is None
-    assert trainer.trained == 3  # no final classifier
     assert "not used" in fusion.describe()
 
 
@@ -248,3 +257,26 @@ def test_a_turn_trace_says_the_classifier_is_on() -> None:
     record = {}
     decide_direct(AppRuntime("a", AppConfig.model_validate({"name": "a"}), plain), "parcel", record)
     assert "faq_classifier_weight" not in record
+
+
+def test_a_failed_training_leaves_retrieval_alone(caplog: pytest.LogCaptureFixture) -> None:
+    class Failing(_Trainer):
+        def train(self, sets: Sequence[TrainingSet]) -> list[object]:
+            raise RetrievalError("FAQ classifier training failed: killed")
+
+    entries = faq()
+    forms = [text for entry in entries for text in (entry.question, *entry.variants)]
+    form_entry = np.repeat(np.arange(len(entries)), len(PATTERNS))
+    fitted = fit_fusion(
+        entries,
+        forms,
+        form_entry,
+        np.zeros((len(forms), 4)),
+        Failing(True),
+        _poor_retrieval,  # type: ignore[arg-type]
+    )
+    assert fitted.fusion is None
+    assert "retrieval alone" in caplog.text
+    # the thresholds are still calibrated, on retrieval's own relevance
+    kept = entries[1:]
+    assert fitted.held_out(kept, [("track parcel", 0, 0)]) == [(0.5, 1)]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kefu.knowledge.faq_classifier import TrainingSet
 from kefu.nlu.faq_classifier import FaqEntryTrainer
 from kefu.nlu.intent.features import TextFeatures
 
@@ -28,7 +29,7 @@ def _forms() -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def test_it_learns_the_entries_from_their_forms() -> None:
     forms, entries, vectors = _forms()
-    classifier = FaqEntryTrainer().train(forms, entries, vectors)
+    classifier = FaqEntryTrainer().train_one(forms, entries, vectors)
     assert classifier is not None and classifier.entries == len(TOPICS)
     # A new wording, with no vector help (a zero vector): the n-grams decide.
     scores = classifier.scores(["the coupon does not work"], np.zeros((1, 16), np.float32))
@@ -42,7 +43,7 @@ def test_it_learns_the_entries_from_their_forms() -> None:
 def test_a_saved_classifier_scores_exactly_as_the_trained_one(tmp_path: Path) -> None:
     forms, entries, vectors = _forms()
     trainer = FaqEntryTrainer()
-    classifier = trainer.train(forms, entries, vectors)
+    classifier = trainer.train_one(forms, entries, vectors)
     assert classifier is not None
     classifier.save(tmp_path)
     loaded = trainer.load(tmp_path)
@@ -53,7 +54,7 @@ def test_a_saved_classifier_scores_exactly_as_the_trained_one(tmp_path: Path) ->
 
 def test_a_classifier_too_large_to_keep_is_not_trained() -> None:
     forms, entries, vectors = _forms()
-    assert FaqEntryTrainer(max_parameters=100).train(forms, entries, vectors) is None
+    assert FaqEntryTrainer(max_parameters=100).train_one(forms, entries, vectors) is None
 
 
 def test_the_temperature_is_the_intent_classifiers_fit() -> None:
@@ -73,3 +74,15 @@ def test_text_features_survive_their_state() -> None:
     assert (restored.transform(texts) != features.transform(texts)).nnz == 0
     with pytest.raises(ValueError, match="unknown feature block"):
         TextFeatures.from_state([{"name": "emoji", "weight": 1, "vocabulary": {}, "idf": []}])
+
+
+def test_a_child_process_trains_the_same_classifiers() -> None:
+    """``kefu serve`` trains in a child, so the server never loads scikit-learn."""
+    forms, entries, vectors = _forms()
+    sets = [TrainingSet(forms, entries, vectors), TrainingSet(forms[:8], entries[:8], vectors[:8])]
+    here = FaqEntryTrainer().train(sets)
+    there = FaqEntryTrainer(in_child=True).train(sets)
+    assert len(there) == 2
+    for mine, theirs in zip(here, there, strict=True):
+        assert mine is not None and theirs is not None
+        assert np.array_equal(mine.scores(forms, vectors), theirs.scores(forms, vectors))
