@@ -16,6 +16,7 @@ on BANKING77 *training* utterances that are not FAQ variants (the test split unr
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -149,11 +150,17 @@ class FaqEntryTrainer:
     def load(self, folder: Path) -> FaqEntryClassifier:
         state = json.loads((folder / _FEATURES_FILE).read_text("utf-8"))
         features = TextFeatures.from_state(state["blocks"])
-        with np.load(folder / _WEIGHTS_FILE, allow_pickle=False) as saved:
-            return FaqEntryClassifier(
-                features,
-                saved["ngram_weights"],
-                saved["vector_weights"],
-                saved["bias"],
-                float(state["embedding_weight"]),
-            )
+        try:  # opened here: np.load leaves a file it cannot read open
+            with (
+                (folder / _WEIGHTS_FILE).open("rb") as handle,
+                np.load(handle, allow_pickle=False) as saved,
+            ):
+                return FaqEntryClassifier(
+                    features,
+                    saved["ngram_weights"],
+                    saved["vector_weights"],
+                    saved["bias"],
+                    float(state["embedding_weight"]),
+                )
+        except zipfile.BadZipFile as exc:  # not an OSError: said as a damaged file
+            raise ValueError(f"damaged FAQ classifier weights in {folder}: {exc}") from None

@@ -200,11 +200,20 @@ def test_the_classifier_is_stored_with_the_index(tmp_path: Path) -> None:
     )
     for query in ("cancel order now", "the parcel is lost", "phone number update"):
         assert restarted.match_faq(query, 3) == built.match_faq(query, 3)
+    # A damaged classifier is a damaged index: rebuilt, never half-used.
+    [folder] = [path for path in tmp_path.iterdir() if path.name.startswith("index-")]
+    weights = folder / "faq_classifier" / "weights.npz"
+    saved = weights.read_bytes()
+    weights.write_bytes(saved[: len(saved) // 2])
+    damaged = KnowledgeIndex(
+        tmp_path, embedder=ConceptEmbedder(), retrieval=config, faq_classifier=FaqEntryTrainer()
+    )
+    assert not damaged.load(built.fingerprint)
+    weights.write_bytes(saved)
     # Turned off, the saved index (thresholds fitted on the fused relevance) is rebuilt.
     off = KnowledgeIndex(tmp_path, embedder=ConceptEmbedder(), retrieval=config)
     assert not off.load(built.fingerprint)
     # An index saved without the classifier (before it existed) is rebuilt, not half-used.
-    [folder] = [path for path in tmp_path.iterdir() if path.name.startswith("index-")]
     for saved in (folder / "faq_classifier").iterdir():
         saved.unlink()
     (folder / "faq_classifier").rmdir()
