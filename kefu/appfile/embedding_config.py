@@ -87,3 +87,10 @@ class RetrievalConfig(Strict):
     dense_ceiling: float | None = Field(
         None, ge=-1, le=1, description="cosine that means the same (default: per model)"
     )
+    faq_classifier: bool = Field(
+        True,
+        description=(
+            "train a classifier over the FAQ entries when the FAQ has many variants per "
+            "entry, fused with hybrid retrieval (docs/knowledge.md)"
+        ),
+    )

@@ -49,6 +49,7 @@ from kefu.knowledge import (
 from kefu.knowledge.passage_calibration import TOP_K as PASSAGE_TOP_K
 from kefu.knowledge.tokenizer import detect_language
 from kefu.knowledge.topic import on_topic, topic_words
+from kefu.nlu.faq_classifier import FaqEntryTrainer
 
 __all__ = ["faq_command", "retrieval_command"]
 
@@ -106,6 +107,12 @@ def faq_command(
         float | None,
         typer.Option(help="FAQ threshold (default: calibrated per language on the FAQ itself)"),
     ] = None,
+    faq_classifier: Annotated[
+        bool,
+        typer.Option(
+            help="train the FAQ entry classifier when the FAQ has enough variants (default)"
+        ),
+    ] = True,
 ) -> None:
     """FAQ matching: hit@1, hit@5, MRR and ms per query on labelled queries; how many top
     hits clear the (calibrated) threshold and how many of those are right; each next to the
@@ -123,9 +130,12 @@ def faq_command(
         retrieval = _retrieval(
             retrievers, embedder, model_dir, base_url, model, fusion, dense_weight
         )
-        index, build_s, described = _build(console, retrieval, entries, [])
+        trainer = FaqEntryTrainer() if faq_classifier else None
+        index, build_s, described = _build(console, retrieval, entries, [], trainer)
+        fitted = index.faq_fusion
         result: dict[str, Any] = {
             "retrievers": described,
+            "faq_classifier": fitted.describe() if fitted is not None else None,
             "faq_entries": len(entries),
             "queries": len(rows),
         }
@@ -386,16 +396,21 @@ def _retrieval(
 
 
 def _build(
-    console: Console, retrieval: RetrievalConfig, faqs: list[FaqEntry], chunks: list[Chunk]
+    console: Console,
+    retrieval: RetrievalConfig,
+    faqs: list[FaqEntry],
+    chunks: list[Chunk],
+    faq_classifier: FaqEntryTrainer | None = None,
 ) -> tuple[KnowledgeIndex, float, str]:
     embedder = build_embedder(retrieval.embedding)
-    index = KnowledgeIndex(embedder=embedder, retrieval=retrieval)
+    index = KnowledgeIndex(embedder=embedder, retrieval=retrieval, faq_classifier=faq_classifier)
     described = index.description
     console.print(f"retrievers: {described}", highlight=False)
     start = time.perf_counter()
     with build_progress_bars(console) as bars:
         report = index.rebuild(faqs, chunks, progress=RichBuildProgress(bars))
     console.print(f"index: {report.summary()}", highlight=False)
+    described = index.description  # with the FAQ classifier, when the build trained one
     return index, time.perf_counter() - start, described
 
 

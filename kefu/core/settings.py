@@ -115,8 +115,8 @@ class Settings(BaseSettings):
     )
     train_in_subprocess: bool = Field(
         True,
-        description="train intent classifiers in a child process, so the server never "
-        "loads scikit-learn (~75-150 MB); predicting needs only numpy",
+        description="train intent and FAQ entry classifiers in a child process, so the "
+        "server never loads scikit-learn (~75-150 MB); predicting needs only numpy",
     )
     milvus_uri: str | None = Field(
         None,

@@ -211,6 +211,9 @@ def decide_direct(
         }
         for h in faq_hits
     ]
+    fusion = app.index.faq_fusion
+    if fusion is not None and fusion.active:  # the FAQ classifier's share of the relevance
+        record["faq_classifier_weight"] = fusion.weight
     threshold = app.faq_threshold(detect_language(query))
     record["faq_threshold"] = threshold
     if faq_hits and faq_hits[0].relevance >= threshold:

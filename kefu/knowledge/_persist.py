@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,11 @@ def save_index(
     embedder: str | None = None,
     calibration: FaqCalibration | None = None,
     passages: PassageCalibration | None = None,
+    writers: Sequence[Callable[[Path], None]] = (),
 ) -> None:
-    """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays."""
+    """Write the index for ``fingerprint``; a failure is logged, the in-memory index stays.
+
+    ``writers`` add their own files to the new index's folder (the FAQ classifier)."""
     target = _folder(index_dir, fingerprint, embedder)
     staging = index_dir / f".tmp-{uuid.uuid4().hex}"
     try:
@@ -93,6 +96,8 @@ def save_index(
             calibration.save(staging)
         if passages is not None:  # passage thresholds, added to the same file
             passages.save(staging)
+        for write in writers:
+            write(staging)
         manifest = {
             "format": FORMAT_VERSION,
             "fingerprint": fingerprint,

@@ -41,6 +41,7 @@ class BuildReport:
     reused: int = 0
     seconds: float = 0.0
     loaded: bool = False
+    faq_classifier: str | None = None  # whether the FAQ classifier is on, and why
 
     def summary(self) -> str:
         """One line for the log and the CLI, in English and Chinese."""
@@ -49,9 +50,10 @@ class BuildReport:
                 f"{self.faq_entries} FAQ entries and {self.chunks} chunks loaded from disk "
                 f"in {self.seconds:.2f} s / 从磁盘载入索引"
             )
+        classifier = f"; {self.faq_classifier}" if self.faq_classifier else ""
         return (
             f"{self.faq_entries} FAQ entries and {self.chunks} chunks indexed in "
             f"{self.seconds:.2f} s: {self.tokenized} chunks tokenized, {self.embedded} texts "
             f"embedded, {self.reused} reused / 新分词 {self.tokenized} 段，新编码 "
-            f"{self.embedded} 条，复用 {self.reused} 条"
+            f"{self.embedded} 条，复用 {self.reused} 条{classifier}"
         )

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -60,7 +61,7 @@ from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge._passage_trials import fit_passage_thresholds
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.build_report import BuildProgress, BuildReport
-from kefu.knowledge.calibration import FaqCalibration, calibrate_faq
+from kefu.knowledge.calibration import FaqCalibration, HeldOutMatcher, calibrate_faq
 from kefu.knowledge.embedders.base import Embedder
 from kefu.knowledge.embedders.batch import build_workers
 from kefu.knowledge.embedders.cache import EmbeddingCache, EmbedStats
@@ -69,6 +70,12 @@ from kefu.knowledge.embedders.factory import (
     describe_retrieval,
     embedder_languages,
     embeds_passages,
+)
+from kefu.knowledge.faq_classifier import (
+    ClassifierFusion,
+    EntryClassifierTrainer,
+    fit_fusion,
+    wants_classifier,
 )
 from kefu.knowledge.passage_calibration import TOP_K as CALIBRATION_TOP_K
 from kefu.knowledge.passage_calibration import PassageCalibration
@@ -171,6 +178,7 @@ class _Snapshot:
     faq_hubness: np.ndarray | None = None  # per FAQ form (_faq_fusion.form_hubness)
     calibration: FaqCalibration = field(default_factory=lambda: FaqCalibration({}))
     passage_calibration: PassageCalibration = field(default_factory=lambda: PassageCalibration({}))
+    faq_fusion: ClassifierFusion | None = None  # the FAQ classifier (faq_classifier.py)
 
 
 class KnowledgeIndex:
@@ -185,6 +193,8 @@ class KnowledgeIndex:
     ``calibrate``: fit the FAQ and passage thresholds per language at build time
     (``calibration``, ``passage_calibration``).
     ``embed_workers``: threads a build embeds with (default: one per core, at most four).
+    ``faq_classifier``: trains a classifier over the FAQ entries at build when the FAQ has
+    enough variants, fused with hybrid retrieval (``kefu.knowledge.faq_classifier``).
     """
 
     def __init__(
@@ -198,6 +208,7 @@ class KnowledgeIndex:
         vector_store: VectorStore | None = None,
         calibrate: bool = True,
         embed_workers: int | None = None,
+        faq_classifier: EntryClassifierTrainer | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.calibrate = calibrate  # fit thresholds at build (off: the configured ones)
@@ -210,6 +221,7 @@ class KnowledgeIndex:
             raise ConfigError(f"{mode} retrieval needs an embedder", key="retrieval.retrievers")
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
+        self.faq_classifier = faq_classifier if self.embedder is not None else None
         self._fusion = None
         self._form_voting = form_voting(embedder.name if embedder is not None else None)
         self.dense_passages = False  # whether chunks are embedded (see embeds_passages)
@@ -248,7 +260,15 @@ class KnowledgeIndex:
         described = describe_retrieval(self.retrievers, self.embedder, self.retrieval.fusion)
         if self.vector_store is not None:
             described += f"; passage vectors in {self.vector_store.name}"
+        fusion = self._snapshot.faq_fusion
+        if fusion is not None and fusion.active:
+            described += f"; FAQ classifier (weight {fusion.weight:g})"
         return described
+
+    @property
+    def faq_fusion(self) -> ClassifierFusion | None:
+        """The FAQ classifier fitted at the last build (None: not trained for this FAQ)."""
+        return self._snapshot.faq_fusion
 
     @property
     def calls_models(self) -> bool:
@@ -349,6 +369,7 @@ class KnowledgeIndex:
                     self.embedder_name,
                     snapshot.calibration,
                     snapshot.passage_calibration,
+                    writers=[snapshot.faq_fusion.save] if snapshot.faq_fusion else (),
                 )
             if self._embeddings is not None:
                 # deleted documents' vectors go (the calibration's questions stay)
@@ -366,6 +387,7 @@ class KnowledgeIndex:
                 embedded=stats.embedded,
                 reused=stats.reused,
                 seconds=time.perf_counter() - started,
+                faq_classifier=snapshot.faq_fusion.describe() if snapshot.faq_fusion else None,
             )
             self.last_build = report
         logger.debug("knowledge index: %s", report.summary())  # the app logs it at INFO
@@ -393,12 +415,20 @@ class KnowledgeIndex:
                         )
                     elif self.dense_passages:
                         chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
+                fusion = None
+                if self.faq_classifier is not None and faq_vectors is not None:
+                    fusion = ClassifierFusion.load(folder, self.faq_classifier)
+                    if fusion is None and wants_classifier(faqs):
+                        return False  # saved before the classifier: build it now
+                elif ClassifierFusion.saved_in(folder):
+                    return False  # its thresholds read the fused relevance: build without
             except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
                 logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
                 return False
             self._snapshot = self._calibrated(
                 _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors),
                 FaqCalibration.load(folder),
+                fusion,
                 PassageCalibration.load(folder),
             )
             self._seed_embeddings(faq, chunks, faq_vectors, chunk_vectors)
@@ -577,26 +607,44 @@ class KnowledgeIndex:
         self,
         snapshot: _Snapshot,
         saved: FaqCalibration | None = None,
+        fusion: ClassifierFusion | None = None,
         passages: PassageCalibration | None = None,
     ) -> _Snapshot:
-        """``snapshot`` with its forms' hubness, its FAQ thresholds (``saved``, else fitted
-        now on held-out FAQ questions) and its passage thresholds (``passages``, else fitted
-        now on questions written from the knowledge: ``_passage_trials.py``)."""
+        """``snapshot`` with its forms' hubness, its FAQ classifier and its FAQ thresholds
+        (``saved`` and ``fusion``, else fitted now on held-out FAQ questions) and its passage
+        thresholds (``passages``, else fitted now on questions written from the knowledge:
+        ``_passage_trials.py``)."""
         hubness = None
         if snapshot.faq_vectors is not None and self._form_voting:
             hubness = form_hubness(snapshot.faq_vectors.matrix, snapshot.faq.scorer.form_entry)
         snapshot = dataclasses.replace(snapshot, faq_hubness=hubness)
-        if saved is None and not self.calibrate:
-            saved = FaqCalibration({})
-        if saved is None:
-            saved = calibrate_faq(
-                snapshot.faq.entries, lambda kept, asked: self._held_out(snapshot, kept, asked)
-            )
         if passages is None:
             passages = self._fit_passages(snapshot) if self.calibrate else None
-        return dataclasses.replace(
-            snapshot, calibration=saved, passage_calibration=passages or PassageCalibration({})
+        snapshot = dataclasses.replace(
+            snapshot, passage_calibration=passages or PassageCalibration({})
         )
+        if saved is not None:
+            return dataclasses.replace(snapshot, calibration=saved, faq_fusion=fusion)
+        held_out: HeldOutMatcher = functools.partial(self._held_out, snapshot)
+        vectors = snapshot.faq_vectors
+        if (
+            self.faq_classifier is not None
+            and vectors is not None
+            and wants_classifier(snapshot.faq.entries)
+        ):
+            fitted = fit_fusion(
+                snapshot.faq.entries,
+                snapshot.faq.forms,
+                snapshot.faq.scorer.form_entry,
+                vectors.matrix,
+                self.faq_classifier,
+                functools.partial(self._held_out_scores, snapshot),
+            )
+            held_out, fusion = fitted.held_out, fitted.fusion
+        calibration = FaqCalibration({})
+        if self.calibrate:
+            calibration = calibrate_faq(snapshot.faq.entries, held_out)
+        return dataclasses.replace(snapshot, calibration=calibration, faq_fusion=fusion)
 
     def _held_out(
         self,
@@ -606,6 +654,44 @@ class KnowledgeIndex:
     ) -> list[tuple[float, int | None]]:
         """Match ``asked`` (text, the form's vector row) against an index of ``kept`` only,
         reusing the snapshot's form vectors: (top relevance, the entry in ``kept``)."""
+        held = self._held_snapshot(snapshot, kept)
+        position = {id(entry): number for number, entry in enumerate(held.faq.entries)}
+        found: list[tuple[float, int | None]] = []
+        for text, row, _ in asked:
+            hits = self._held_match(held, snapshot, text, row, 1)
+            found.append((hits[0].relevance, position[id(hits[0].entry)]) if hits else (0.0, None))
+        return found
+
+    def _held_out_scores(
+        self,
+        snapshot: _Snapshot,
+        kept: Sequence[FaqEntry],
+        asked: Sequence[tuple[str, int, int | None]],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_held_out` for every kept entry: (relevance, ranking key), questions ×
+        kept entries (0 where an entry is no hit)."""
+        held = self._held_snapshot(snapshot, kept)
+        position = {id(entry): number for number, entry in enumerate(held.faq.entries)}
+        relevance = np.zeros((len(asked), len(kept)))
+        rank_key = np.zeros((len(asked), len(kept)))
+        for number, (text, row, _) in enumerate(asked):
+            for hit in self._held_match(held, snapshot, text, row, len(kept)):
+                relevance[number, position[id(hit.entry)]] = hit.relevance
+                rank_key[number, position[id(hit.entry)]] = hit.score
+        return relevance, rank_key
+
+    def _held_match(
+        self, held: _Snapshot, snapshot: _Snapshot, text: str, row: int, top_k: int
+    ) -> list[FaqHit]:
+        """``text`` (the form at ``row`` of ``snapshot``) matched against ``held``."""
+        if snapshot.faq_vectors is not None and self._dense_for(text):
+            return self._hybrid_faq(held, text, top_k, snapshot.faq_vectors.matrix[row])
+        hits = held.faq.match(_query_tokens(text), top_k)
+        # the lexical path ranks by relevance: that is its ranking key here
+        return [dataclasses.replace(hit, score=hit.relevance) for hit in hits]
+
+    def _held_snapshot(self, snapshot: _Snapshot, kept: Sequence[FaqEntry]) -> _Snapshot:
+        """An index of ``kept`` only, reusing the snapshot's form vectors (no classifier)."""
         faq = FaqIndex.create(kept)
         full = snapshot.faq_vectors
         held = _Snapshot(faq, snapshot.chunks, None)
@@ -619,15 +705,7 @@ class KnowledgeIndex:
             if self._form_voting:
                 hubness = form_hubness(vectors.matrix, faq.scorer.form_entry)
             held = _Snapshot(faq, snapshot.chunks, None, vectors, None, hubness)
-        position = {id(entry): number for number, entry in enumerate(faq.entries)}
-        found: list[tuple[float, int | None]] = []
-        for text, row, _ in asked:
-            if full is not None and self._dense_for(text):
-                hits = self._hybrid_faq(held, text, 1, full.matrix[row])
-            else:
-                hits = faq.match(_query_tokens(text), 1)
-            found.append((hits[0].relevance, position[id(hits[0].entry)]) if hits else (0.0, None))
-        return found
+        return held
 
     def _fit_passages(self, snapshot: _Snapshot) -> PassageCalibration:
         """The passage thresholds fitted on questions written from the knowledge, searched
@@ -797,6 +875,8 @@ class KnowledgeIndex:
         best = np.maximum.reduceat(similarities, starts)
         relevance = fusion.fuse(lexical, bm25, best)[0]
         rank_key = fusion.fuse(lexical, bm25, voted)[1]
+        if snapshot.faq_fusion is not None:  # the FAQ classifier's probability joins in
+            relevance, rank_key = snapshot.faq_fusion.fuse(relevance, rank_key, query, vector)
         dense = fusion.calibrate(best)
         order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
         hits: list[FaqHit] = []

@@ -17,6 +17,7 @@ from kefu.knowledge import BuildProgress, BuildReport, KnowledgeIndex
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
 from kefu.knowledge.vectors.store import MilvusVectorStore
 from kefu.llm.factory import LLMOverrides, build_chat_model
+from kefu.nlu.faq_classifier import FaqEntryTrainer
 from kefu.services.identity import IdentityVerifier
 from kefu.services.knowledge_sync import sync_config_sources
 from kefu.services.shared_state import SharedState
@@ -111,6 +112,11 @@ class AppRegistry:
                 retrieval=config.knowledge.retrieval,
                 reranker=build_reranker(config.knowledge.retrieval.rerank),
                 vector_store=self._vector_store(config.name),
+                faq_classifier=(
+                    FaqEntryTrainer(in_child=self._train_in_subprocess)
+                    if config.knowledge.retrieval.faq_classifier
+                    else None
+                ),
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(

@@ -269,3 +269,49 @@ class TextFeatures:
                 progress("embedding", min(begin + _EMBED_BATCH, len(texts)), len(texts))
             vectors = np.vstack(parts)
         return vectors * np.float32(embedding_weight(self._embedder))
+
+    # --- saving a fitted featuriser without pickle (the FAQ classifier stores it) -------
+
+    @property
+    def width(self) -> int:
+        """Columns of the fitted n-gram blocks (sentence vectors, if any, follow them)."""
+        return self._width
+
+    def state(self) -> list[dict[str, Any]]:
+        """The fitted n-gram blocks as JSON values (name, weight, vocabulary, IDF)."""
+        return [
+            {
+                "name": block.name,
+                "weight": block.weight,
+                "vocabulary": block.vocabulary,
+                "idf": block.idf.tolist(),
+            }
+            for block in self._blocks
+        ]
+
+    @classmethod
+    def from_state(
+        cls, state: Sequence[dict[str, Any]], embedder: Embedder | None = None
+    ) -> TextFeatures:
+        """A fitted featuriser from :meth:`state`; ValueError for a block it does not know."""
+        analyzers = {
+            "char n-grams": char_ngrams,
+            "word n-grams": word_ngrams,
+            "part-of-speech n-grams": pos_ngrams,
+            "segmented character n-grams": segmented_ngrams,
+        }
+        features = cls(char=False, word=False, pos=False, embedder=embedder)
+        for saved in state:
+            analyzer = analyzers.get(saved["name"])
+            if analyzer is None:
+                raise ValueError(f"unknown feature block {saved['name']!r}")
+            vocabulary = {str(gram): int(column) for gram, column in saved["vocabulary"].items()}
+            idf = np.asarray(saved["idf"], dtype=np.float32)
+            if len(vocabulary) != len(idf):
+                raise ValueError(f"feature block {saved['name']!r}: vocabulary and IDF differ")
+            block = _Block(
+                saved["name"], analyzer, float(saved["weight"]), vocabulary, idf, features._width
+            )
+            features._blocks.append(block)
+            features._width += len(idf)
+        return features
