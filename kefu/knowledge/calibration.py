@@ -135,7 +135,7 @@ def held_out_trials(entries: Sequence[FaqEntry], match: HeldOutMatcher) -> list[
     """Ask the FAQ its own held-out forms and removed entries' questions, ``FOLDS`` times."""
     forms = _entry_forms(entries)
     rng = random.Random(SEED)
-    remaining = [list(range(len(own))) for own in forms]
+    remaining = [list(range(len(own))) for own, _ in forms]
     trials: list[Trial] = []
     for _ in range(FOLDS):
         order = list(range(len(entries)))

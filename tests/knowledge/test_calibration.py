@@ -176,3 +176,28 @@ def test_an_index_without_calibration_keeps_the_configured_threshold() -> None:
     app = AppRuntime("a", AppConfig.model_validate({"name": "a"}), index)
     assert app.faq_threshold("en") == DEFAULT_THRESHOLD
     assert app.describe_faq_thresholds() == "0.55 (app default)"
+
+
+def test_every_fold_holds_out_a_new_form_of_every_entry_it_asks() -> None:
+    """Forms are drawn from all of an entry's forms, not its first two: with five forms per
+    entry all three folds ask every kept entry, and never the same form twice."""
+    entries = [
+        FaqEntry(f"e{n}", f"question {n}", "answer", tuple(f"variant {n} {k}" for k in range(4)))
+        for n in range(40)
+    ]
+    folds: list[list[tuple[str, int, int | None]]] = []
+
+    def record(
+        kept: Sequence[FaqEntry], asked: Sequence[tuple[str, int, int | None]]
+    ) -> list[tuple[float, int | None]]:
+        folds.append(list(asked))
+        return [(0.0, None)] * len(asked)
+
+    calibration.held_out_trials(entries, record)
+    removed = int(len(entries) * calibration.REMOVED_SHARE)
+    assert [len(fold) for fold in folds] == [len(entries)] * calibration.FOLDS
+    for fold in folds:
+        assert sum(expected is not None for *_, expected in fold) == len(entries) - removed
+    held = [text for fold in folds for text, _, expected in fold if expected is not None]
+    assert len(held) == len(set(held))
+    assert any(text.startswith("variant") and not text.endswith((" 0", " 1")) for text in held)
