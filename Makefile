@@ -95,13 +95,17 @@ postgres:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
-## Install the test extras, lint, type-check and run the whole suite
+## Install the test extras, lint, type-check and run the whole suite: in TEST_WORKERS
+## processes (pytest-xdist), a test module's tests in one of them (their module fixtures
+## are built once); much of the suite waits on servers, models and a browser, so two
+## processes finish sooner even on two cores. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.test-installed browser promtool redis-server postgres haproxy
 	$(BIN)/ruff check kefu tests bench examples
 	$(BIN)/ruff format --check kefu tests bench examples
 	$(BIN)/mypy
 	@# A native crash kills pytest before its closing line: say so instead of failing mutely.
-	@$(BIN)/pytest; rc=$$?; \
+	@$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; rc=$$?; \
 	if [ $$rc -gt 128 ]; then \
 	  echo "pytest was killed by signal $$((rc - 128)) (a native crash; its traceback is above)"; \
 	fi; exit $$rc
