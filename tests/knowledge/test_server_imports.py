@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import kefu
 
 PROBE = """
 import json, sys
@@ -17,8 +21,16 @@ print(json.dumps({"tokens": tokens, "modules": sorted(sys.modules)}))
 
 
 def test_serving_code_leaves_pkg_resources_and_scipy_optimize_out() -> None:
+    # The child imports the kefu under test, wherever the test run found it.
+    path = [str(Path(kefu.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert "运费" in report["tokens"]
