@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-import jieba
 import orjson
 
+from kefu.knowledge._jieba import jieba
 from kefu.knowledge.build_report import BuildProgress
 from kefu.knowledge.tokenizer import TOKENIZER_VERSION, tokenize
 

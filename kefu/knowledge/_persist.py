@@ -23,9 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jieba
-
 from kefu.core.types import Chunk, FaqEntry
+from kefu.knowledge._jieba import jieba
 from kefu.knowledge._lexicon import Lexicon
 from kefu.knowledge.calibration import FaqCalibration
 from kefu.knowledge.passage_calibration import PassageCalibration

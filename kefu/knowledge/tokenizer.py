@@ -18,10 +18,9 @@ import threading
 import unicodedata
 from pathlib import Path
 
-import jieba
-
 from kefu.core.hanzi import fold_chinese
 from kefu.core.types import Language
+from kefu.knowledge._jieba import jieba
 
 __all__ = [
     "CJK_RANGES",

@@ -145,6 +145,8 @@ class ChatFiles:
         self, files: Sequence[FileRecord], message_id: str, conversation_id: str
     ) -> None:
         """Keep ``files`` with the message (remote URLs are stored now)."""
+        if not files:  # most messages: no worker-thread hop for nothing to store
+            return
         for file in files:
             if file.transfer_method == "remote_url":
                 await to_thread.run_sync(self._store.files.add, file)

@@ -19,7 +19,9 @@ __all__ = ["Files", "chat_files", "file_json", "message_file_json", "router"]
 router = APIRouter(tags=["files"])
 
 
-def chat_files(runtime: RuntimeDep) -> ChatFiles:
+async def chat_files(runtime: RuntimeDep) -> ChatFiles:
+    # async: FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop per
+    # chat message for a constructor that never blocks.
     settings = runtime.settings
     return ChatFiles(runtime.store, settings.data_dir, settings.max_image_bytes)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize_scalar
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
@@ -60,6 +59,10 @@ def holdout_split(
 
 def fit_temperature(scores: npt.NDArray[np.float32], truth: npt.NDArray[np.int64]) -> float:
     """The temperature minimising the mean negative log-likelihood of ``truth``."""
+    # Imported here: only training fits a temperature, and scipy.optimize (with the
+    # scipy.linalg/special/spatial it pulls in) costs a server ~28 MB it would never use.
+    from scipy.optimize import minimize_scalar
+
     rows = np.arange(len(truth))
 
     def loss(log_temperature: float) -> float:

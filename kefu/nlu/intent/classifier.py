@@ -31,6 +31,7 @@ from kefu.nlu.intent.calibration import (
     softmax,
 )
 from kefu.nlu.intent.features import Progress, TextFeatures
+from kefu.nlu.intent.linear import linear_scores
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -198,18 +199,21 @@ class IntentClassifier:
         indices = [i for i, text in enumerate(texts) if text.strip()]
         if not indices:
             return predictions
-        matrix = self._features.transform([texts[i] for i in indices], progress)
-        probabilities = self._probabilities(matrix)
+        wanted = [texts[i] for i in indices]
+        if self._similarity_rows is None:
+            scores = linear_scores(self._features, wanted, self._weights, self._bias, progress)
+            probabilities = softmax(scores, self.temperature)
+        else:
+            probabilities = self._similarities(self._features.transform(wanted, progress))
         for row, index in enumerate(indices):
             predictions[index] = self._decide(probabilities[row])
         return predictions
 
-    def _probabilities(self, matrix: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        if self._similarity_rows is not None:
-            similarity = (_unit_rows(matrix) @ self._similarity_rows.T).max(axis=1)
-            dense = np.asarray(similarity.todense(), dtype=np.float32).reshape(-1, 1)
-            return np.clip(dense, 0.0, 1.0)
-        return softmax(_scores(matrix, self._weights, self._bias), self.temperature)
+    def _similarities(self, matrix: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        assert self._similarity_rows is not None
+        similarity = (_unit_rows(matrix) @ self._similarity_rows.T).max(axis=1)
+        dense = np.asarray(similarity.todense(), dtype=np.float32).reshape(-1, 1)
+        return np.clip(dense, 0.0, 1.0)
 
     def _decide(self, probabilities: npt.NDArray[np.float32]) -> IntentPrediction:
         in_scope = np.flatnonzero(self._in_scope)

@@ -18,7 +18,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -225,30 +225,16 @@ class TextFeatures:
 
     def transform(self, texts: Sequence[str], progress: Progress | None = None) -> sp.csr_matrix:
         indptr = [0]
-        indices: list[int] = []
-        data: list[float] = []
-        for text in texts:
-            for block in self._blocks:
-                counts = Counter(
-                    column
-                    for gram in block.analyzer(text)
-                    if (column := block.vocabulary.get(gram)) is not None
-                )
-                if not counts:
-                    continue
-                columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-                tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-                values = (np.log(tf) + 1.0) * block.idf[columns]
-                values *= np.float32(block.weight) / np.linalg.norm(values)
-                indices.extend((columns + block.offset).tolist())
-                data.extend(values.tolist())
-            indptr.append(len(indices))
-        # int32 indices (the width is far below 2**31): scipy keeps them as given instead of
-        # checking whether int64 ones could be downcast, a measurable share of a query's cost.
+        indices: list[npt.NDArray[np.int32]] = []
+        data: list[npt.NDArray[np.float32]] = []
+        for columns, values in map(self.ngram_row, texts):
+            indices.append(columns)
+            data.append(values)
+            indptr.append(indptr[-1] + len(columns))
         ngrams = sp.csr_matrix(
             (
-                np.array(data, dtype=np.float32),
-                np.array(indices, dtype=np.int32),
+                np.concatenate(data) if data else np.zeros(0, dtype=np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, dtype=np.int32),
                 np.array(indptr, dtype=np.int32),
             ),
             shape=(len(texts), self._width),
@@ -257,6 +243,37 @@ class TextFeatures:
             return ngrams
         vectors = sp.csr_matrix(self._embed(texts, progress))
         return sp.hstack([ngrams, vectors], format="csr", dtype=np.float32)
+
+    def ngram_row(self, text: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        """The non-zero n-gram columns of ``text``'s feature row and their values, without a
+        sparse matrix: what a server scoring one query needs (kefu.nlu.intent.linear)."""
+        columns_of: list[npt.NDArray[np.int32]] = []
+        values_of: list[npt.NDArray[np.float32]] = []
+        for block in self._blocks:
+            # map + Counter run in C: ~3x faster than a generator filtering unknown grams.
+            counts = Counter(map(block.vocabulary.get, block.analyzer(text)))
+            counts.pop(None, None)
+            if not counts:
+                continue
+            columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            values = cast("npt.NDArray[np.float32]", (np.log(tf) + 1.0) * block.idf[columns])
+            # The L2 norm by ufuncs, not np.linalg.norm: its BLAS dot releases the GIL, and
+            # under load the encoder thread then holds the event loop up (measured: 0.3 ms).
+            values *= np.float32(block.weight) / np.sqrt(np.square(values).sum())
+            columns_of.append(columns + np.int32(block.offset))
+            values_of.append(values)
+        if not columns_of:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        if len(columns_of) == 1:
+            return columns_of[0], values_of[0]
+        return np.concatenate(columns_of), np.concatenate(values_of)
+
+    def embedded(
+        self, texts: Sequence[str], progress: Progress | None = None
+    ) -> npt.NDArray[np.float32] | None:
+        """The weighted sentence vectors that follow the n-gram columns (None: no encoder)."""
+        return None if self._embedder is None else self._embed(texts, progress)
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
         assert self._embedder is not None
