@@ -362,10 +362,13 @@ def test_empty_and_plain_text() -> None:
     ],
 )
 def test_long_text_has_no_pathological_slowness(text: str) -> None:
+    """A guard against catastrophic regex backtracking, which takes minutes on these texts,
+    not a speed target: the bound is generous so a busy machine does not fail it (it did at
+    0.5 s under a load average of 9; the slowest text takes ~130 ms at a load of 3)."""
     started = time.perf_counter()
     SHOP.extract(text, today=TODAY)
     DEFAULT.extract(text, today=TODAY)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5.0
 
 
 def test_fast_enough_for_every_message() -> None:
