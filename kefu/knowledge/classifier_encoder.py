@@ -13,6 +13,7 @@ only forms it has not seen.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,12 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu.knowledge.embedders.base import Embedder
+from kefu.knowledge.embedders.batching import QueryBatcher
 from kefu.knowledge.embedders.cache import EmbeddingCache
 from kefu.knowledge.embedders.local import MINILM_PACKAGE, find_minilm, shared_embedder
 from kefu.knowledge.tokenizer import detect_language
 
 __all__ = [
     "CACHE_FOLDER",
+    "BatchedEncoder",
     "ClassifierEncoder",
     "english_faq",
     "form_vectors",
@@ -47,6 +50,38 @@ ClassifierEncoder = Callable[[], Embedder | None]
 """Gives the second encoder when it is installed (None: the classifier reads one)."""
 
 
+class BatchedEncoder:
+    """An encoder whose chat-turn queries are encoded together on one encoder thread
+    (``QueryBatcher``, as the multilingual encoder does): concurrent turns share one call
+    and the event loop never waits. Builds call :meth:`embed` directly."""
+
+    def __init__(self, encoder: Embedder) -> None:
+        self._encoder = encoder
+        self.queries = QueryBatcher(encoder.embed, name="kefu-faq-classifier-encoder")
+
+    @property
+    def name(self) -> str:
+        return self._encoder.name
+
+    @property
+    def dim(self) -> int:
+        return self._encoder.dim
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return self._encoder.embed(texts)
+
+    async def aembed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return await self.queries.aembed(texts)
+
+
+@functools.cache
+def _batched_minilm(model_dir: str) -> BatchedEncoder:
+    """One per process: every app's classifier shares the model and its encoder thread."""
+    return BatchedEncoder(shared_embedder(model_dir))
+
+
 def minilm_encoder() -> Embedder | None:
     """The English MiniLM if its package is installed, else None (said in the log)."""
     model = find_minilm()
@@ -58,7 +93,7 @@ def minilm_encoder() -> Embedder | None:
             MINILM_PACKAGE,
         )
         return None
-    return shared_embedder(str(model))
+    return _batched_minilm(str(model))
 
 
 def english_faq(forms: Sequence[str]) -> bool:

@@ -492,27 +492,41 @@ class KnowledgeIndex:
         has_vectors = snapshot.faq_vectors is not None or snapshot.chunk_vectors is not None
         if embedder is None or not has_vectors or not self._dense_for(query):
             return QueryVector(text, None)
+        # The FAQ classifier's second encoder (English only) runs beside the first, on its
+        # own encoder thread, so a turn waits for the slower of the two, not their sum.
+        encoder, extra = snapshot.faq_extra_encoder, None
+        second: asyncio.Task[np.ndarray | None] | None = None
+        if encoder is not None and query_language_fits(text):
+            extra = self._query_extras.get(text)
+            if extra is None:
+                second = asyncio.ensure_future(self._extra_vector(encoder, text, deadline))
         vector = self._query_vectors.get(text)
         if vector is None:
             found = await self._embedder_guard.call(
                 lambda: embed_query(embedder, text, deadline=deadline), deadline=deadline
             )
             if isinstance(found, Degraded):
+                if second is not None:
+                    second.cancel()
                 return QueryVector(text, None, found)
             vector = self._remember_vector(text, found)
-        extra = None
-        encoder = snapshot.faq_extra_encoder
-        if encoder is not None and query_language_fits(text):
-            extra = self._query_extras.get(text)
-            if extra is None:
-                try:  # in a worker thread (embed_query), by the turn's deadline
-                    extra = await embed_query(encoder, text, deadline=deadline)
-                except (ProviderError, RuntimeError, ValueError, OSError) as exc:
-                    # an optional extra: the classifier scores that block as zero
-                    logger.warning("FAQ classifier: %s failed: %s", encoder.name, exc)
-                else:
-                    self._remember_extra(text, extra)
+        if second is not None:
+            extra = await second
         return QueryVector(text, vector, extra=extra)
+
+    async def _extra_vector(
+        self, encoder: Embedder, text: str, deadline: float
+    ) -> np.ndarray | None:
+        """The query's vector from the FAQ classifier's second encoder, off the event loop
+        (batched with concurrent turns' if the encoder can), by the turn's deadline."""
+        try:
+            extra = await embed_query(encoder, text, deadline=deadline)
+        except (ProviderError, RuntimeError, ValueError, OSError) as exc:
+            # an optional extra: the classifier scores that block as zero
+            logger.warning("FAQ classifier: %s failed: %s", encoder.name, exc)
+            return None
+        self._remember_extra(text, extra)
+        return extra
 
     def match_faq(
         self, query: str, top_k: int = 3, *, vector: QueryVector | None = None

@@ -21,7 +21,12 @@ from kefu.core.types import FaqEntry
 from kefu.engine.app import AppRuntime
 from kefu.engine.retrieval import decide_direct
 from kefu.knowledge import KnowledgeIndex, classifier_encoder, faq_classifier
-from kefu.knowledge.classifier_encoder import CACHE_FOLDER, english_faq, minilm_encoder
+from kefu.knowledge.classifier_encoder import (
+    CACHE_FOLDER,
+    BatchedEncoder,
+    english_faq,
+    minilm_encoder,
+)
 from kefu.knowledge.embedders import Embedder
 from kefu.knowledge.faq_classifier import TrainingSet, fit_fusion
 from kefu.nlu.faq_classifier import FaqEntryTrainer
@@ -161,7 +166,7 @@ def _index(tmp_path: Path, second: Embedder | None) -> tuple[KnowledgeIndex, lis
 @pytest.mark.usefixtures("extra_wins")
 def test_an_english_faq_classifier_reads_the_second_encoder(tmp_path: Path) -> None:
     second = _Second()
-    index, _ = _index(tmp_path, second)
+    index, _ = _index(tmp_path, BatchedEncoder(second))
     report = index.rebuild(faq(), [])
     fusion = index.faq_fusion
     assert fusion is not None and fusion.extra_encoder == "fake:second"
@@ -185,6 +190,9 @@ def test_an_english_faq_classifier_reads_the_second_encoder(tmp_path: Path) -> N
     extra = asyncio.run(turn("please track my parcel now"))
     assert isinstance(extra, np.ndarray) and extra.shape == (16,)
     assert second.threads and main_thread not in second.threads  # off the event loop
+    assert index.faq_fusion is not None
+    assert isinstance(index._snapshot.faq_extra_encoder, BatchedEncoder)
+    assert index._snapshot.faq_extra_encoder.queries.encoded == 1  # on the batcher's thread
     assert asyncio.run(turn("快递到哪了")) is None
     # The turn's trace names the encoders.
     app = AppRuntime("a", AppConfig.model_validate({"name": "a"}), index)
@@ -203,7 +211,7 @@ def test_an_english_faq_classifier_reads_the_second_encoder(tmp_path: Path) -> N
     # rebuilds rather than score a block it cannot fill.
     fingerprint = index.fingerprint
     assert fingerprint is not None
-    restarted, _ = _index(tmp_path, second)
+    restarted, _ = _index(tmp_path, BatchedEncoder(second))
     assert restarted.load(fingerprint)
     assert restarted.faq_fusion is not None and restarted.faq_fusion.extra_encoder
     query = "can I change the address online"
