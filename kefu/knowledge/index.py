@@ -703,8 +703,8 @@ class KnowledgeIndex:
         if self.classifier_encoder is None or not english_faq(forms):
             return None, None
         encoder = self.classifier_encoder()
-        if encoder is None:
-            return None, None
+        if encoder is None or (self.embedder is not None and encoder.name == self.embedder.name):
+            return None, None  # not installed, or already the index's own encoder
         try:
             return encoder, form_vectors(encoder, forms, self.index_dir)
         except Exception as exc:  # an optional extra: the classifier reads one encoder

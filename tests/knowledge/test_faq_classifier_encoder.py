@@ -232,6 +232,11 @@ def test_no_second_encoder_where_no_english_classifier_is_trained(tmp_path: Path
     ]
     index.rebuild(chinese, [])  # trained, but not English
     assert asked == [] and second.texts == []
+    same = ConceptEmbedder()  # the index's own encoder offered again: nothing to add
+    index, asked = _index(tmp_path, same)
+    index.rebuild(faq(), [])
+    assert asked == [1] and index.faq_fusion is not None
+    assert index.faq_fusion.held_out.without_extra_hit1 is None and same.calls == 0
     assert english_faq([entry.question for entry in faq()]) and not english_faq(
         [entry.question for entry in chinese]
     )
