@@ -851,7 +851,11 @@ class KnowledgeIndex:
             return None
         extra = self._query_extras.get(text)
         if extra is None:
-            extra = encoder.embed([text])[0]
+            try:
+                extra = encoder.embed([text])[0]
+            except (ProviderError, RuntimeError, ValueError, OSError) as exc:
+                logger.warning("FAQ classifier: %s failed: %s", encoder.name, exc)
+                return None  # that block scores zero
             self._remember_extra(text, extra)
         return extra
 

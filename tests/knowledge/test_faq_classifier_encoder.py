@@ -137,10 +137,13 @@ class _Second(ConceptEmbedder):
         super().__init__(dim=16, name="fake:second")
         self.texts: list[str] = []
         self.threads: set[int] = set()
+        self.broken = False
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import threading
 
+        if self.broken:
+            raise RuntimeError("model file vanished")
         self.texts += texts
         self.threads.add(threading.get_ident())
         return super().embed(texts)
@@ -218,6 +221,12 @@ def test_an_english_faq_classifier_reads_the_second_encoder(tmp_path: Path) -> N
     assert restarted.match_faq(query, 3) == index.match_faq(query, 3)
     gone, _ = _index(tmp_path, None)
     assert not gone.load(fingerprint)
+
+    # A failing second encoder at query time: that block scores zero, the question is answered.
+    second.broken = True
+    assert restarted.match_faq("where can I track a parcel", 1)[0].entry.id == "e1"
+    vector = asyncio.run(restarted.query_vector("track the parcel", deadline=time.monotonic() + 5))
+    assert vector.vector is not None and vector.extra is None
 
 
 def test_no_second_encoder_where_no_english_classifier_is_trained(tmp_path: Path) -> None:
