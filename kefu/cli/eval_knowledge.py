@@ -46,6 +46,7 @@ from kefu.knowledge import (
     read_faq_file,
     split_document,
 )
+from kefu.knowledge.classifier_encoder import ClassifierEncoder, minilm_encoder
 from kefu.knowledge.passage_calibration import TOP_K as PASSAGE_TOP_K
 from kefu.knowledge.tokenizer import detect_language
 from kefu.knowledge.topic import on_topic, topic_words
@@ -113,6 +114,13 @@ def faq_command(
             help="train the FAQ entry classifier when the FAQ has enough variants (default)"
         ),
     ] = True,
+    english_encoder: Annotated[
+        bool,
+        typer.Option(
+            help="let the FAQ classifier of an English FAQ try the English MiniLM's vectors "
+            "as well (default, when installed; kept only if they win on the FAQ's own forms)"
+        ),
+    ] = True,
 ) -> None:
     """FAQ matching: hit@1, hit@5, MRR and ms per query on labelled queries; how many top
     hits clear the (calibrated) threshold and how many of those are right; each next to the
@@ -131,7 +139,9 @@ def faq_command(
             retrievers, embedder, model_dir, base_url, model, fusion, dense_weight
         )
         trainer = FaqEntryTrainer() if faq_classifier else None
-        index, build_s, described = _build(console, retrieval, entries, [], trainer)
+        index, build_s, described = _build(
+            console, retrieval, entries, [], trainer, minilm_encoder if english_encoder else None
+        )
         fitted = index.faq_fusion
         result: dict[str, Any] = {
             "retrievers": described,
@@ -401,9 +411,15 @@ def _build(
     faqs: list[FaqEntry],
     chunks: list[Chunk],
     faq_classifier: FaqEntryTrainer | None = None,
+    classifier_encoder: ClassifierEncoder | None = None,
 ) -> tuple[KnowledgeIndex, float, str]:
     embedder = build_embedder(retrieval.embedding)
-    index = KnowledgeIndex(embedder=embedder, retrieval=retrieval, faq_classifier=faq_classifier)
+    index = KnowledgeIndex(
+        embedder=embedder,
+        retrieval=retrieval,
+        faq_classifier=faq_classifier,
+        classifier_encoder=classifier_encoder,
+    )
     described = index.description
     console.print(f"retrievers: {described}", highlight=False)
     start = time.perf_counter()

@@ -214,6 +214,10 @@ def decide_direct(
     fusion = app.index.faq_fusion
     if fusion is not None and fusion.active:  # the FAQ classifier's share of the relevance
         record["faq_classifier_weight"] = fusion.weight
+        # the encoders it reads; the second (English MiniLM) only for an English query
+        record["faq_classifier_encoders"] = app.index.faq_classifier_encoders
+        if fusion.extra_encoder is not None:
+            record["faq_classifier_second_vector"] = vector is not None and vector.extra is not None
     threshold = app.faq_threshold(detect_language(query))
     record["faq_threshold"] = threshold
     if faq_hits and faq_hits[0].relevance >= threshold:

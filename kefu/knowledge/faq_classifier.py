@@ -22,10 +22,17 @@ Nothing here ever sees an evaluation query.
 
 Only queries the encoder embeds are fused (the classifier needs the query's vector; a
 lexical-only turn, or a failed encoder, keeps the retrieval relevance).
+
+A second encoder (for an English FAQ, the English MiniLM, when installed: the index decides)
+may add its form vectors as one more block of the classifier's features. It is decided the
+same honest way: the folds are trained with and without the block, each picks its own
+temperature and weight, and the block is kept only if its held-out hit@1 beats the one
+without by more than one standard error (paired over the same held-out questions).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -73,8 +80,11 @@ Matrix = npt.NDArray[np.float64]
 class EntryClassifier(Protocol):
     """A trained classifier over an FAQ's entries (in index order)."""
 
-    def scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-        """Per text (with its sentence vector): a margin per entry (texts × entries)."""
+    def scores(
+        self, texts: Sequence[str], vectors: np.ndarray, extra: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per text (with its sentence vector, and its second encoder's vector if the
+        classifier was trained with one): a margin per entry (texts × entries)."""
         ...
 
     def save(self, folder: Path) -> None:
@@ -84,11 +94,13 @@ class EntryClassifier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TrainingSet:
-    """An FAQ's forms, their entry numbers (0 … E-1) and their sentence vectors."""
+    """An FAQ's forms, their entry numbers (0 … E-1) and their sentence vectors (``extra``:
+    a second encoder's vectors of the same forms, one more block of features)."""
 
     forms: Sequence[str]
     entries: np.ndarray
     vectors: np.ndarray
+    extra: np.ndarray | None = None
 
 
 class EntryClassifierTrainer(Protocol):
@@ -119,6 +131,7 @@ class HeldOutFigures:
     retrieval_hit1: float
     fused_hit1: float
     seconds: float = 0.0
+    without_extra_hit1: float | None = None  # fused hit@1 without the second encoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +143,28 @@ class ClassifierFusion:
     temperature: float
     weight: float
     held_out: HeldOutFigures
+    extra_encoder: str | None = None  # the second encoder the classifier reads (by name)
 
     @property
     def active(self) -> bool:
         return self.classifier is not None and self.weight > 0
 
     def fuse(
-        self, relevance: Matrix, rank_key: Matrix, text: str, vector: np.ndarray
+        self,
+        relevance: Matrix,
+        rank_key: Matrix,
+        text: str,
+        vector: np.ndarray,
+        extra: np.ndarray | None = None,
     ) -> tuple[Matrix, Matrix]:
-        """(relevance, ranking key) per entry with the classifier's probability fused in."""
+        """(relevance, ranking key) per entry with the classifier's probability fused in
+        (``extra``: the query's second-encoder vector; None: that block scores zero)."""
         if self.classifier is None or self.weight <= 0:
             return relevance, rank_key
-        scores = self.classifier.scores([text], vector[None, :])[0]
+        if self.extra_encoder is not None and extra is not None:
+            scores = self.classifier.scores([text], vector[None, :], extra[None, :])[0]
+        else:
+            scores = self.classifier.scores([text], vector[None, :])[0]
         return _fused(relevance, rank_key, scores, self.temperature, self.weight)
 
     def describe(self) -> str:
@@ -151,11 +174,17 @@ class ClassifierFusion:
             f"held-out hit@1 {figures.retrieval_hit1:.3f} → {figures.fused_hit1:.3f} over "
             f"{figures.questions} FAQ variants"
         )
+        if figures.without_extra_hit1 is not None:
+            measured += (
+                f"; second encoder's vectors {'used' if self.extra_encoder else 'not used'}"
+                f" (fused without them {figures.without_extra_hit1:.3f})"
+            )
         if not self.active:
             return f"FAQ classifier ({self.name}) not used: {measured} / FAQ 分类器未启用"
+        encoders = f" + {self.extra_encoder} vectors" if self.extra_encoder else ""
         return (
-            f"FAQ classifier ({self.name}) active, weight {self.weight:g}: {measured} / "
-            "FAQ 分类器已启用"
+            f"FAQ classifier ({self.name}{encoders}) active, weight {self.weight:g}: "
+            f"{measured} / FAQ 分类器已启用"
         )
 
     def save(self, index_folder: Path) -> None:
@@ -170,6 +199,7 @@ class ClassifierFusion:
             "weight": self.weight,
             "classifier": self.classifier is not None,
             "held_out": asdict(self.held_out),
+            "extra_encoder": self.extra_encoder,
         }
         (folder / _FUSION_FILE).write_text(json.dumps(payload), "utf-8")
 
@@ -195,6 +225,7 @@ class ClassifierFusion:
                 float(payload["temperature"]),
                 float(payload["weight"]),
                 HeldOutFigures(**payload["held_out"]),
+                payload.get("extra_encoder"),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"damaged FAQ classifier in {folder}: {exc}") from None
@@ -231,6 +262,15 @@ class FittedFusion:
     held_out: HeldOutMatcher
 
 
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    temperature: float
+    weight: float
+    figures: HeldOutFigures
+    right: npt.NDArray[np.float64]  # per held-out question: right at the chosen weight
+    folds: list[_Fold]
+
+
 def fit_fusion(
     entries: Sequence[FaqEntry],
     forms: Sequence[str],
@@ -238,11 +278,15 @@ def fit_fusion(
     vectors: np.ndarray,
     trainer: EntryClassifierTrainer,
     retrieve: HeldOutScores,
+    extra: np.ndarray | None = None,
+    extra_encoder: str | None = None,
 ) -> FittedFusion:
     """Choose the temperature and weight on held-out folds and train the final classifier.
 
     ``forms``/``form_entry``/``vectors``: the index's forms, their entries and vectors;
-    ``retrieve``: scores held-out questions against an index of the kept entries only.
+    ``retrieve``: scores held-out questions against an index of the kept entries only;
+    ``extra``: a second encoder's vectors of the forms (named ``extra_encoder``), kept as
+    one more block of features only if they win on the held-out folds (module docstring).
     """
     started = time.perf_counter()
     row_of = {text: row for row, text in reversed(list(enumerate(forms)))}
@@ -257,9 +301,8 @@ def fit_fusion(
             for text in dict.fromkeys((entry.question, *entry.variants)):
                 kept_forms.append(text)
                 labels.append(number)
-        training = TrainingSet(
-            kept_forms, np.array(labels), vectors[[row_of[t] for t in kept_forms]]
-        )
+        kept_rows = [row_of[t] for t in kept_forms]
+        training = TrainingSet(kept_forms, np.array(labels), vectors[kept_rows])
         expected = np.array([-1 if e is None else e for *_, e in asked], dtype=np.int64)
         texts, rows = [text for text, *_ in asked], [row for _, row, _ in asked]
         recorded.append((relevance, rank_key, training, texts, rows, expected))
@@ -268,33 +311,62 @@ def fit_fusion(
     held_out_trials(entries, record)
     # The folds' classifiers and the final one (used only if the folds choose a weight) in
     # one call: with a child process, one start and one scikit-learn import per build.
+    # With a second encoder, the same again with its block: both are compared below.
     final = TrainingSet(forms, np.asarray(form_entry), vectors)
+    sets = [training for _, _, training, *_ in recorded] + [final]
+    if extra is not None:
+        sets += [
+            dataclasses.replace(training, extra=extra[[row_of[t] for t in training.forms]])
+            for training in sets
+        ]
     try:
-        trained = trainer.train([training for _, _, training, *_ in recorded] + [final])
+        trained = trainer.train(sets)
     except RetrievalError as exc:
         logger.warning("FAQ classifier not trained, retrieval alone: %s", exc)
         return FittedFusion(None, lambda kept, asked: _unfused(retrieve(kept, asked)))
     if not recorded or any(classifier is None for classifier in trained):
         logger.info("FAQ classifier not trained: it would be too large for this FAQ")
         return FittedFusion(None, lambda kept, asked: _unfused(retrieve(kept, asked)))
-    folds = []
-    for (relevance, rank_key, _, texts, rows, expected), classifier in zip(
-        recorded, trained, strict=False
-    ):
-        assert classifier is not None
-        scores = np.asarray(classifier.scores(texts, vectors[rows]), np.float64)
-        folds.append(_Fold(relevance, rank_key, scores, expected))
-    temperature, weight, figures = _choose(folds, trainer)
-    classifier = trained[-1] if weight > 0 else None
+    width = len(recorded) + 1
+    plain = _choice(recorded, trained[:width], vectors, None, trainer)
+    chosen, classifier, without_extra = plain, trained[width - 1], None
+    if extra is not None:
+        with_extra = _choice(recorded, trained[width:], vectors, extra, trainer)
+        without_extra = plain.figures.fused_hit1
+        gain = with_extra.right - plain.right
+        questions = len(gain)
+        spread = gain.std(ddof=1) / np.sqrt(questions) if questions > 1 else np.inf
+        if with_extra.weight > 0 and gain.mean() > spread:
+            chosen, classifier = with_extra, trained[-1]
+        else:
+            extra_encoder = None
+        logger.info(
+            "FAQ classifier: held-out hit@1 %.3f with %s vectors, %.3f without: %s",
+            with_extra.figures.fused_hit1,
+            extra_encoder or "the second encoder's",
+            plain.figures.fused_hit1,
+            "used" if chosen is with_extra else "not used (within one standard error)",
+        )
+    else:
+        extra_encoder = None
+    temperature, weight, figures = chosen.temperature, chosen.weight, chosen.figures
     figures = HeldOutFigures(
         figures.questions,
         figures.retrieval_hit1,
         figures.fused_hit1,
         round(time.perf_counter() - started, 2),
+        without_extra,
     )
-    fusion = ClassifierFusion(classifier, trainer.name, temperature, weight, figures)
+    fusion = ClassifierFusion(
+        classifier if weight > 0 else None,
+        trainer.name,
+        temperature,
+        weight,
+        figures,
+        extra_encoder if weight > 0 else None,
+    )
     logger.info("%s (fitted in %.1f s)", fusion.describe(), figures.seconds)
-    replay: Iterator[_Fold] = iter(folds)
+    replay: Iterator[_Fold] = iter(chosen.folds)
 
     def replayed(
         kept: Sequence[FaqEntry], asked: Sequence[tuple[str, int, int | None]]
@@ -306,6 +378,29 @@ def fit_fusion(
         return _unfused((relevance, rank_key))
 
     return FittedFusion(fusion, replayed)
+
+
+def _choice(
+    recorded: Sequence[tuple[Matrix, Matrix, TrainingSet, list[str], list[int], np.ndarray]],
+    trained: Sequence[EntryClassifier | None],
+    vectors: np.ndarray,
+    extra: np.ndarray | None,
+    trainer: EntryClassifierTrainer,
+) -> _Choice:
+    """The folds scored by their classifiers (the last of ``trained`` is the final one)
+    and the temperature and weight they choose."""
+    folds = []
+    for (relevance, rank_key, _, texts, rows, expected), classifier in zip(
+        recorded, trained, strict=False
+    ):
+        assert classifier is not None
+        if extra is None:
+            scores = classifier.scores(texts, vectors[rows])
+        else:
+            scores = classifier.scores(texts, vectors[rows], extra[rows])
+        folds.append(_Fold(relevance, rank_key, np.asarray(scores, np.float64), expected))
+    temperature, weight, figures, right = _choose(folds, trainer)
+    return _Choice(temperature, weight, figures, right, folds)
 
 
 def _fused(
@@ -344,8 +439,9 @@ def _unfused(scored: tuple[Matrix, Matrix]) -> list[tuple[float, int | None]]:
 
 def _choose(
     folds: Sequence[_Fold], trainer: EntryClassifierTrainer
-) -> tuple[float, float, HeldOutFigures]:
-    """(temperature, weight, figures) from the held-out folds' variant questions."""
+) -> tuple[float, float, HeldOutFigures, npt.NDArray[np.float64]]:
+    """(temperature, weight, figures, right or not per question at that weight) from the
+    held-out folds' variant questions."""
     asked = [(fold, np.flatnonzero(fold.expected >= 0)) for fold in folds]
     width = max(fold.scores.shape[1] for fold in folds)
     scores = np.vstack(
@@ -359,7 +455,7 @@ def _choose(
     truth = np.concatenate([fold.expected[rows] for fold, rows in asked])
     questions = len(truth)
     if questions == 0:
-        return 1.0, 0.0, HeldOutFigures(0, 0.0, 0.0)
+        return 1.0, 0.0, HeldOutFigures(0, 0.0, 0.0), np.zeros(0)
     temperature = trainer.fit_temperature(scores, truth)
     right: dict[float, np.ndarray] = {}
     for weight in WEIGHTS:
@@ -379,4 +475,4 @@ def _choose(
     figures = HeldOutFigures(
         questions, round(float(baseline.mean()), 4), round(float(right[best].mean()), 4)
     )
-    return round(temperature, 4), best, figures
+    return round(temperature, 4), best, figures, right[best]

@@ -45,7 +45,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kefu.appfile.embedding_config import RetrievalConfig
-from kefu.core.errors import ConfigError, InvalidParam, KefuError, RetrievalError
+from kefu.core.errors import ConfigError, InvalidParam, KefuError, ProviderError, RetrievalError
 from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
 from kefu.knowledge._chunk_tokens import ChunkTokens
 from kefu.knowledge._dense_passages import (
@@ -62,6 +62,12 @@ from kefu.knowledge._passage_trials import fit_passage_thresholds
 from kefu.knowledge._persist import knowledge_fingerprint, read_manifest, save_index
 from kefu.knowledge.build_report import BuildProgress, BuildReport
 from kefu.knowledge.calibration import FaqCalibration, HeldOutMatcher, calibrate_faq
+from kefu.knowledge.classifier_encoder import (
+    ClassifierEncoder,
+    english_faq,
+    form_vectors,
+    query_language_fits,
+)
 from kefu.knowledge.embedders.base import Embedder
 from kefu.knowledge.embedders.batch import build_workers
 from kefu.knowledge.embedders.cache import EmbeddingCache, EmbedStats
@@ -114,6 +120,7 @@ class QueryVector:
     text: str  # the query as embedded (cut to MAX_QUERY_CHARS)
     vector: np.ndarray | None
     degraded: Degraded | None = None
+    extra: np.ndarray | None = None  # the FAQ classifier's second encoder's vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +186,7 @@ class _Snapshot:
     calibration: FaqCalibration = field(default_factory=lambda: FaqCalibration({}))
     passage_calibration: PassageCalibration = field(default_factory=lambda: PassageCalibration({}))
     faq_fusion: ClassifierFusion | None = None  # the FAQ classifier (faq_classifier.py)
+    faq_extra_encoder: Embedder | None = None  # the classifier's second encoder, if it reads one
 
 
 class KnowledgeIndex:
@@ -194,7 +202,9 @@ class KnowledgeIndex:
     (``calibration``, ``passage_calibration``).
     ``embed_workers``: threads a build embeds with (default: one per core, at most four).
     ``faq_classifier``: trains a classifier over the FAQ entries at build when the FAQ has
-    enough variants, fused with hybrid retrieval (``kefu.knowledge.faq_classifier``).
+    enough variants, fused with hybrid retrieval (``kefu.knowledge.faq_classifier``);
+    ``classifier_encoder`` gives it a second encoder for English FAQs (the English MiniLM,
+    ``kefu.knowledge.classifier_encoder``), asked for only when such a classifier is trained.
     """
 
     def __init__(
@@ -209,6 +219,7 @@ class KnowledgeIndex:
         calibrate: bool = True,
         embed_workers: int | None = None,
         faq_classifier: EntryClassifierTrainer | None = None,
+        classifier_encoder: ClassifierEncoder | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.calibrate = calibrate  # fit thresholds at build (off: the configured ones)
@@ -222,6 +233,7 @@ class KnowledgeIndex:
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
         self.faq_classifier = faq_classifier if self.embedder is not None else None
+        self.classifier_encoder = classifier_encoder
         self._fusion = None
         self._form_voting = form_voting(embedder.name if embedder is not None else None)
         self.dense_passages = False  # whether chunks are embedded (see embeds_passages)
@@ -235,6 +247,7 @@ class KnowledgeIndex:
         self._snapshot = _Snapshot(FaqIndex.create(()), _ChunkIndex.create(()), None)
         self._write_lock = threading.Lock()
         self._query_vectors: dict[str, np.ndarray] = {}
+        self._query_extras: dict[str, np.ndarray] = {}  # the second encoder's, likewise
         self.query_deadline_s = query_deadline_s
         self._embedder_guard = ProviderGuard("embedder", "lexical")
         self._reranker_guard = ProviderGuard("reranker", "fused order")
@@ -264,6 +277,14 @@ class KnowledgeIndex:
         if fusion is not None and fusion.active:
             described += f"; FAQ classifier (weight {fusion.weight:g})"
         return described
+
+    @property
+    def faq_classifier_encoders(self) -> list[str]:
+        """The encoders whose vectors the active FAQ classifier reads (empty: none active)."""
+        fusion = self._snapshot.faq_fusion
+        if fusion is None or not fusion.active or self.embedder is None:
+            return []
+        return [self.embedder.name, *([fusion.extra_encoder] if fusion.extra_encoder else [])]
 
     @property
     def faq_fusion(self) -> ClassifierFusion | None:
@@ -415,11 +436,15 @@ class KnowledgeIndex:
                         )
                     elif self.dense_passages:
                         chunk_vectors = _load_vectors(folder / "chunk_vectors", len(chunks))
-                fusion = None
+                fusion, extra_encoder = None, None
                 if self.faq_classifier is not None and faq_vectors is not None:
                     fusion = ClassifierFusion.load(folder, self.faq_classifier)
                     if fusion is None and wants_classifier(faqs):
                         return False  # saved before the classifier: build it now
+                    if fusion is not None and fusion.extra_encoder is not None:
+                        extra_encoder = self._extra_encoder_named(fusion.extra_encoder)
+                        if extra_encoder is None:
+                            return False  # its second encoder is gone: build without
                 elif ClassifierFusion.saved_in(folder):
                     return False  # its thresholds read the fused relevance: build without
             except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
@@ -429,10 +454,19 @@ class KnowledgeIndex:
                 _Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors),
                 FaqCalibration.load(folder),
                 fusion,
+                extra_encoder,
                 PassageCalibration.load(folder),
             )
             self._seed_embeddings(faq, chunks, faq_vectors, chunk_vectors)
             return True
+
+    def _extra_encoder_named(self, name: str) -> Embedder | None:
+        """The classifier's second encoder if it is still the one named (else None, logged)."""
+        encoder = self.classifier_encoder() if self.classifier_encoder is not None else None
+        if encoder is None or encoder.name != name:
+            logger.info("the saved FAQ classifier reads %s, not available now: rebuilding", name)
+            return None
+        return encoder
 
     def _seed_embeddings(
         self,
@@ -473,16 +507,41 @@ class KnowledgeIndex:
         has_vectors = snapshot.faq_vectors is not None or snapshot.chunk_vectors is not None
         if embedder is None or not has_vectors or not self._dense_for(query):
             return QueryVector(text, None)
+        # The FAQ classifier's second encoder (English only) runs beside the first, on its
+        # own encoder thread, so a turn waits for the slower of the two, not their sum.
+        encoder, extra = snapshot.faq_extra_encoder, None
+        second: asyncio.Task[np.ndarray | None] | None = None
+        if encoder is not None and query_language_fits(text):
+            extra = self._query_extras.get(text)
+            if extra is None:
+                second = asyncio.ensure_future(self._extra_vector(encoder, text, deadline))
         vector = self._query_vectors.get(text)
-        if vector is not None:
-            return QueryVector(text, vector)
-        found = await self._embedder_guard.call(
-            lambda: embed_query(embedder, text, deadline=deadline), deadline=deadline
-        )
-        if isinstance(found, Degraded):
-            return QueryVector(text, None, found)
-        self._remember_vector(text, found)
-        return QueryVector(text, found)
+        if vector is None:
+            found = await self._embedder_guard.call(
+                lambda: embed_query(embedder, text, deadline=deadline), deadline=deadline
+            )
+            if isinstance(found, Degraded):
+                if second is not None:
+                    second.cancel()
+                return QueryVector(text, None, found)
+            vector = self._remember_vector(text, found)
+        if second is not None:
+            extra = await second
+        return QueryVector(text, vector, extra=extra)
+
+    async def _extra_vector(
+        self, encoder: Embedder, text: str, deadline: float
+    ) -> np.ndarray | None:
+        """The query's vector from the FAQ classifier's second encoder, off the event loop
+        (batched with concurrent turns' if the encoder can), by the turn's deadline."""
+        try:
+            extra = await embed_query(encoder, text, deadline=deadline)
+        except (ProviderError, RuntimeError, ValueError, OSError) as exc:
+            # an optional extra: the classifier scores that block as zero
+            logger.warning("FAQ classifier: %s failed: %s", encoder.name, exc)
+            return None
+        self._remember_extra(text, extra)
+        return extra
 
     def match_faq(
         self, query: str, top_k: int = 3, *, vector: QueryVector | None = None
@@ -498,7 +557,9 @@ class KnowledgeIndex:
             dense = self._vector_of(query, vector)
         if dense is None:
             return snapshot.faq.match(_query_tokens(query), top_k)
-        return self._hybrid_faq(snapshot, query, top_k, dense)
+        return self._hybrid_faq(
+            snapshot, query, top_k, dense, self._extra_of(snapshot, query, vector)
+        )
 
     def search(
         self,
@@ -608,12 +669,13 @@ class KnowledgeIndex:
         snapshot: _Snapshot,
         saved: FaqCalibration | None = None,
         fusion: ClassifierFusion | None = None,
+        extra_encoder: Embedder | None = None,
         passages: PassageCalibration | None = None,
     ) -> _Snapshot:
         """``snapshot`` with its forms' hubness, its FAQ classifier and its FAQ thresholds
-        (``saved`` and ``fusion``, else fitted now on held-out FAQ questions) and its passage
-        thresholds (``passages``, else fitted now on questions written from the knowledge:
-        ``_passage_trials.py``)."""
+        (``saved`` and ``fusion`` with its second encoder, else fitted now on held-out FAQ
+        questions) and its passage thresholds (``passages``, else fitted now on questions
+        written from the knowledge: ``_passage_trials.py``)."""
         hubness = None
         if snapshot.faq_vectors is not None and self._form_voting:
             hubness = form_hubness(snapshot.faq_vectors.matrix, snapshot.faq.scorer.form_entry)
@@ -624,7 +686,9 @@ class KnowledgeIndex:
             snapshot, passage_calibration=passages or PassageCalibration({})
         )
         if saved is not None:
-            return dataclasses.replace(snapshot, calibration=saved, faq_fusion=fusion)
+            return dataclasses.replace(
+                snapshot, calibration=saved, faq_fusion=fusion, faq_extra_encoder=extra_encoder
+            )
         held_out: HeldOutMatcher = functools.partial(self._held_out, snapshot)
         vectors = snapshot.faq_vectors
         if (
@@ -632,6 +696,7 @@ class KnowledgeIndex:
             and vectors is not None
             and wants_classifier(snapshot.faq.entries)
         ):
+            encoder, extra = self._classifier_encoding(snapshot.faq.forms)
             fitted = fit_fusion(
                 snapshot.faq.entries,
                 snapshot.faq.forms,
@@ -639,12 +704,34 @@ class KnowledgeIndex:
                 vectors.matrix,
                 self.faq_classifier,
                 functools.partial(self._held_out_scores, snapshot),
+                extra,
+                encoder.name if encoder is not None else None,
             )
             held_out, fusion = fitted.held_out, fitted.fusion
+            if fusion is not None and fusion.extra_encoder is not None:
+                extra_encoder = encoder
         calibration = FaqCalibration({})
         if self.calibrate:
             calibration = calibrate_faq(snapshot.faq.entries, held_out)
-        return dataclasses.replace(snapshot, calibration=calibration, faq_fusion=fusion)
+        return dataclasses.replace(
+            snapshot, calibration=calibration, faq_fusion=fusion, faq_extra_encoder=extra_encoder
+        )
+
+    def _classifier_encoding(
+        self, forms: Sequence[str]
+    ) -> tuple[Embedder | None, np.ndarray | None]:
+        """The FAQ classifier's second encoder and its form vectors, for an English FAQ
+        when one is installed; (None, None) otherwise, or if it fails (logged)."""
+        if self.classifier_encoder is None or not english_faq(forms):
+            return None, None
+        encoder = self.classifier_encoder()
+        if encoder is None or (self.embedder is not None and encoder.name == self.embedder.name):
+            return None, None  # not installed, or already the index's own encoder
+        try:
+            return encoder, form_vectors(encoder, forms, self.index_dir)
+        except Exception as exc:  # an optional extra: the classifier reads one encoder
+            logger.warning("FAQ classifier: %s failed, not used: %s", encoder.name, exc)
+            return None, None
 
     def _held_out(
         self,
@@ -839,6 +926,30 @@ class KnowledgeIndex:
             vector = self._remember_vector(text, self.embedder.embed([text])[0])
         return vector
 
+    def _extra_of(
+        self, snapshot: _Snapshot, query: str, given: QueryVector | None
+    ) -> np.ndarray | None:
+        """The query's second-encoder vector: ``given``'s, else embedded here (blocking)."""
+        if given is not None:
+            return given.extra
+        encoder, text = snapshot.faq_extra_encoder, query[:MAX_QUERY_CHARS]
+        if encoder is None or not query_language_fits(text):
+            return None
+        extra = self._query_extras.get(text)
+        if extra is None:
+            try:
+                extra = encoder.embed([text])[0]
+            except (ProviderError, RuntimeError, ValueError, OSError) as exc:
+                logger.warning("FAQ classifier: %s failed: %s", encoder.name, exc)
+                return None  # that block scores zero
+            self._remember_extra(text, extra)
+        return extra
+
+    def _remember_extra(self, text: str, vector: np.ndarray) -> None:
+        if len(self._query_extras) >= _QUERY_VECTOR_CACHE:
+            self._query_extras.clear()
+        self._query_extras[text] = vector
+
     def _remember_vector(self, text: str, vector: np.ndarray) -> np.ndarray:
         if len(self._query_vectors) >= _QUERY_VECTOR_CACHE:
             self._query_vectors.clear()
@@ -846,7 +957,12 @@ class KnowledgeIndex:
         return vector
 
     def _hybrid_faq(
-        self, snapshot: _Snapshot, query: str, top_k: int, vector: np.ndarray
+        self,
+        snapshot: _Snapshot,
+        query: str,
+        top_k: int,
+        vector: np.ndarray,
+        extra: np.ndarray | None = None,
     ) -> list[FaqHit]:
         faq, fusion = snapshot.faq, self._fusion
         assert snapshot.faq_vectors is not None and fusion is not None
@@ -876,7 +992,9 @@ class KnowledgeIndex:
         relevance = fusion.fuse(lexical, bm25, best)[0]
         rank_key = fusion.fuse(lexical, bm25, voted)[1]
         if snapshot.faq_fusion is not None:  # the FAQ classifier's probability joins in
-            relevance, rank_key = snapshot.faq_fusion.fuse(relevance, rank_key, query, vector)
+            relevance, rank_key = snapshot.faq_fusion.fuse(
+                relevance, rank_key, query, vector, extra
+            )
         dense = fusion.calibrate(best)
         order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
         hits: list[FaqHit] = []

@@ -9,6 +9,12 @@ training embeds nothing and a query costs its n-grams and one small matrix produ
 (its vector is the one retrieval computed). The linear SVM and the temperature fit are the
 intent classifier's.
 
+For an English FAQ the index may add a second encoder's form vectors (the English MiniLM,
+``extra``): one more dense block, weighted ``EXTRA_WEIGHT`` (the intent classifier's MiniLM
+weight, measured there on BANKING77 and CLINC150). A query without that vector (another
+language, or the encoder failed) scores the block as zero: the n-grams and the first
+vector decide.
+
 ``EMBEDDING_WEIGHT`` and ``REGULARIZATION`` were chosen by ``bench/faq_classifier_fit.py``
 on BANKING77 *training* utterances that are not FAQ variants (the test split unread).
 """
@@ -33,6 +39,7 @@ from kefu.nlu.intent.features import TextFeatures
 
 __all__ = [
     "EMBEDDING_WEIGHT",
+    "EXTRA_WEIGHT",
     "MAX_PARAMETERS",
     "REGULARIZATION",
     "FaqEntryClassifier",
@@ -41,6 +48,7 @@ __all__ = [
 
 EMBEDDING_WEIGHT = 2.0  # the sentence vector's weight next to the unit n-gram blocks
 REGULARIZATION = 0.5  # the SVM's C
+EXTRA_WEIGHT = 2.0  # the second encoder's vector weight (the intent classifier's MiniLM 2)
 # Entries × features kept in memory at most (float32: 20 MB); a larger FAQ keeps retrieval
 # alone. BANKING77 as an FAQ: 77 × ~10.8k.
 MAX_PARAMETERS = 5_000_000
@@ -58,6 +66,8 @@ class FaqEntryClassifier:
         vector_weights: npt.NDArray[np.float32],
         bias: npt.NDArray[np.float32],
         embedding_weight: float,
+        extra_weights: npt.NDArray[np.float32] | None = None,
+        extra_weight: float = 0.0,
     ) -> None:
         if ngram_weights.shape[1] != features.width:
             raise ValueError("the classifier's weights do not fit its features")
@@ -69,29 +79,50 @@ class FaqEntryClassifier:
         self._vector_rows = vector_weights
         self._bias = bias
         self.embedding_weight = embedding_weight
+        self._extra_rows = extra_weights
+        self._extra_weights = (
+            None if extra_weights is None else np.ascontiguousarray(extra_weights.T * extra_weight)
+        )
+        self.extra_weight = extra_weight
+
+    @property
+    def extra_dim(self) -> int:
+        """The second encoder's dimension (0: the classifier reads one encoder)."""
+        return 0 if self._extra_rows is None else int(self._extra_rows.shape[1])
 
     @property
     def entries(self) -> int:
         return len(self._bias)
 
-    def scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-        """texts × entries SVM margins (``vectors``: the texts' unit sentence vectors)."""
+    def scores(
+        self, texts: Sequence[str], vectors: np.ndarray, extra: np.ndarray | None = None
+    ) -> np.ndarray:
+        """texts × entries SVM margins (``vectors``: the texts' unit sentence vectors;
+        ``extra``: their second encoder's vectors, None or zero rows: not known)."""
         ngrams = self._features.transform(texts)
         result: np.ndarray = (
             np.asarray(ngrams @ self._ngram_weights)
             + np.asarray(vectors, dtype=np.float32) @ self._vector_weights
             + self._bias
         )
+        if self._extra_weights is not None and extra is not None:
+            result = result + np.asarray(extra, dtype=np.float32) @ self._extra_weights
         return result
 
     def save(self, folder: Path) -> None:
-        state = {"embedding_weight": self.embedding_weight, "blocks": self._features.state()}
+        state = {
+            "embedding_weight": self.embedding_weight,
+            "extra_weight": self.extra_weight,
+            "blocks": self._features.state(),
+        }
         (folder / _FEATURES_FILE).write_text(json.dumps(state, ensure_ascii=False), "utf-8")
+        none = np.zeros((0, 0), np.float32)  # (0, 0): no second encoder
         np.savez(
             folder / _WEIGHTS_FILE,
             ngram_weights=self._ngram_rows,
             vector_weights=self._vector_rows,
             bias=self._bias,
+            extra_weights=self._extra_rows if self._extra_rows is not None else none,
         )
 
 
@@ -107,8 +138,10 @@ class FaqEntryTrainer:
         max_parameters: int = MAX_PARAMETERS,
         *,
         in_child: bool = False,
+        extra_weight: float = EXTRA_WEIGHT,
     ) -> None:
         self.embedding_weight = embedding_weight
+        self.extra_weight = extra_weight
         self.regularization = regularization
         self.max_parameters = max_parameters
         # Train in a child process (``kefu serve``, as for intents), so the server never
@@ -121,27 +154,44 @@ class FaqEntryTrainer:
             from kefu.nlu.faq_classifier_child import train_in_child
 
             return train_in_child(self, sets)
-        return [self.train_one(s.forms, s.entries, s.vectors) for s in sets]
+        return [self.train_one(s.forms, s.entries, s.vectors, s.extra) for s in sets]
 
     def train_one(
-        self, forms: Sequence[str], entries: np.ndarray, vectors: np.ndarray
+        self,
+        forms: Sequence[str],
+        entries: np.ndarray,
+        vectors: np.ndarray,
+        extra: np.ndarray | None = None,
     ) -> FaqEntryClassifier | None:
-        """Fit on ``forms`` labelled with their entry numbers (0 … E-1, every one present);
-        None when the classifier would hold more than ``max_parameters`` weights."""
+        """Fit on ``forms`` labelled with their entry numbers (0 … E-1, every one present),
+        with their second encoder's vectors ``extra`` as one more block if given; None when
+        the classifier would hold more than ``max_parameters`` weights."""
         features = TextFeatures(char=True, word=True, pos=False, embedder=None)
         ngrams = features.fit_transform(forms)
         count = int(entries.max()) + 1 if len(entries) else 0
-        if count < 2 or count * (features.width + vectors.shape[1]) > self.max_parameters:
+        extra_dim = 0 if extra is None else extra.shape[1]
+        width = features.width + vectors.shape[1] + extra_dim
+        if count < 2 or count * width > self.max_parameters:
             return None
         if len(np.unique(entries)) != count:
             raise ValueError("every entry needs at least one form")
-        scaled = sp.csr_matrix(np.asarray(vectors, dtype=np.float32) * self.embedding_weight)
-        weights, bias = fit_svm(
-            sp.hstack([ngrams, scaled], format="csr"), entries, self.regularization
-        )
-        width = features.width
+        blocks = [
+            ngrams,
+            sp.csr_matrix(np.asarray(vectors, dtype=np.float32) * self.embedding_weight),
+        ]
+        if extra is not None:
+            blocks.append(sp.csr_matrix(np.asarray(extra, dtype=np.float32) * self.extra_weight))
+        weights, bias = fit_svm(sp.hstack(blocks, format="csr"), entries, self.regularization)
+        ngram_end = features.width
+        vector_end = ngram_end + vectors.shape[1]
         return FaqEntryClassifier(
-            features, weights[:, :width], weights[:, width:], bias, self.embedding_weight
+            features,
+            weights[:, :ngram_end],
+            weights[:, ngram_end:vector_end],
+            bias,
+            self.embedding_weight,
+            weights[:, vector_end:] if extra is not None else None,
+            self.extra_weight if extra is not None else 0.0,
         )
 
     def fit_temperature(self, scores: np.ndarray, truth: np.ndarray) -> float:
@@ -155,12 +205,16 @@ class FaqEntryTrainer:
                 (folder / _WEIGHTS_FILE).open("rb") as handle,
                 np.load(handle, allow_pickle=False) as saved,
             ):
+                extra = saved["extra_weights"] if "extra_weights" in saved.files else None
+                extra = extra if extra is not None and extra.size else None
                 return FaqEntryClassifier(
                     features,
                     saved["ngram_weights"],
                     saved["vector_weights"],
                     saved["bias"],
                     float(state["embedding_weight"]),
+                    extra,
+                    float(state.get("extra_weight", 0.0)),
                 )
         except zipfile.BadZipFile as exc:  # not an OSError: said as a damaged file
             raise ValueError(f"damaged FAQ classifier weights in {folder}: {exc}") from None

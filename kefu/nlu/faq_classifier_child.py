@@ -27,9 +27,12 @@ def train_in_child(
     """``trainer.train(sets)`` in a fresh ``python -m kefu.nlu.faq_classifier_child``;
     RetrievalError if it fails (the index then keeps retrieval alone)."""
     local = FaqEntryTrainer(
-        trainer.embedding_weight, trainer.regularization, trainer.max_parameters
+        trainer.embedding_weight,
+        trainer.regularization,
+        trainer.max_parameters,
+        extra_weight=trainer.extra_weight,
     )
-    payload = pickle.dumps((local, [(list(s.forms), s.entries, s.vectors) for s in sets]))
+    payload = pickle.dumps((local, [(list(s.forms), s.entries, s.vectors, s.extra) for s in sets]))
     try:
         done = subprocess.run(
             [sys.executable, "-m", "kefu.nlu.faq_classifier_child"],
@@ -52,7 +55,7 @@ def train_in_child(
 
 def _main() -> None:
     trainer, sets = pickle.loads(sys.stdin.buffer.read())
-    classifiers = [trainer.train_one(forms, entries, vectors) for forms, entries, vectors in sets]
+    classifiers = [trainer.train_one(*training) for training in sets]
     sys.stdout.buffer.write(pickle.dumps(classifiers, protocol=pickle.HIGHEST_PROTOCOL))
 
 

@@ -14,6 +14,7 @@ from kefu.engine.app import AppRuntime, sensitive_words
 from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import BuildProgress, BuildReport, KnowledgeIndex
+from kefu.knowledge.classifier_encoder import minilm_encoder
 from kefu.knowledge.embedders.factory import build_embedder, build_reranker
 from kefu.knowledge.vectors.store import MilvusVectorStore
 from kefu.llm.factory import LLMOverrides, build_chat_model
@@ -117,6 +118,7 @@ class AppRegistry:
                     if config.knowledge.retrieval.faq_classifier
                     else None
                 ),
+                classifier_encoder=minilm_encoder,
             ),
             route_cache_size=config.knowledge.route_cache_size if self._route_cache else 0,
             model=build_chat_model(

@@ -64,7 +64,9 @@ class _Oracle:
     def __init__(self, entries: Sequence[FaqEntry]) -> None:
         self.nouns = [entry.question.split()[-1].rstrip("?") for entry in entries]
 
-    def scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+    def scores(
+        self, texts: Sequence[str], vectors: np.ndarray, extra: np.ndarray | None = None
+    ) -> np.ndarray:
         return np.array([[5.0 if noun in text else 0.0 for noun in self.nouns] for text in texts])
 
     def save(self, folder: Path) -> None:
@@ -72,7 +74,9 @@ class _Oracle:
 
 
 class _Useless:
-    def scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+    def scores(
+        self, texts: Sequence[str], vectors: np.ndarray, extra: np.ndarray | None = None
+    ) -> np.ndarray:
         return np.zeros((len(texts), 1))
 
     def save(self, folder: Path) -> None:
@@ -146,9 +150,9 @@ def weighted(monkeypatch: pytest.MonkeyPatch) -> None:
     classifier off: here its weight is pinned to 0.5 (the choice is tested above)."""
     choose = faq_classifier._choose
 
-    def pinned(*args: object, **kwargs: object) -> tuple[float, float, object]:
-        temperature, _, figures = choose(*args, **kwargs)  # type: ignore[arg-type]
-        return temperature, 0.5, figures
+    def pinned(*args: object, **kwargs: object) -> tuple[float, float, object, object]:
+        temperature, _, figures, right = choose(*args, **kwargs)  # type: ignore[arg-type]
+        return temperature, 0.5, figures, right
 
     monkeypatch.setattr(faq_classifier, "_choose", pinned)
 

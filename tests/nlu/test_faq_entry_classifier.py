@@ -79,10 +79,48 @@ def test_text_features_survive_their_state() -> None:
 def test_a_child_process_trains_the_same_classifiers() -> None:
     """``kefu serve`` trains in a child, so the server never loads scikit-learn."""
     forms, entries, vectors = _forms()
-    sets = [TrainingSet(forms, entries, vectors), TrainingSet(forms[:8], entries[:8], vectors[:8])]
+    extra = vectors[:, ::-1].copy()  # a second encoder's vectors travel too
+    sets = [
+        TrainingSet(forms, entries, vectors),
+        TrainingSet(forms[:8], entries[:8], vectors[:8]),
+        TrainingSet(forms, entries, vectors, extra),
+    ]
     here = FaqEntryTrainer().train(sets)
-    there = FaqEntryTrainer(in_child=True).train(sets)
-    assert len(there) == 2
-    for mine, theirs in zip(here, there, strict=True):
+    there = FaqEntryTrainer(in_child=True, extra_weight=3.0).train(sets)
+    assert len(there) == 3
+    assert there[2] is not None and there[2].extra_dim == 16 and there[2].extra_weight == 3.0
+    for mine, theirs in zip(here[:2], there[:2], strict=True):
         assert mine is not None and theirs is not None
         assert np.array_equal(mine.scores(forms, vectors), theirs.scores(forms, vectors))
+
+
+def test_a_second_encoders_vectors_are_one_more_block(tmp_path: Path) -> None:
+    forms, entries, vectors = _forms()
+    rng = np.random.default_rng(1)
+    # the second encoder knows the entries; the first is noise here
+    extra = np.eye(len(TOPICS), 8, dtype=np.float32)[entries] + 0.05 * rng.normal(
+        size=(len(forms), 8)
+    ).astype(np.float32)
+    noise = rng.normal(size=vectors.shape).astype(np.float32)
+    trainer = FaqEntryTrainer()
+    classifier = trainer.train_one(forms, entries, noise, extra)
+    assert classifier is not None and classifier.extra_dim == 8
+    query_extra = np.eye(len(TOPICS), 8, dtype=np.float32)[[2]]
+    zero = np.zeros((1, 16), np.float32)
+    scores = classifier.scores(["zzz"], zero, query_extra)
+    assert int(np.argmax(scores[0])) == 2  # no words, no first vector: the block decides
+    # without the query's second vector that block counts zero
+    assert np.array_equal(
+        classifier.scores(["zzz"], zero), classifier.scores(["zzz"], zero, np.zeros((1, 8)))
+    )
+    classifier.save(tmp_path)
+    loaded = trainer.load(tmp_path)
+    assert loaded.extra_dim == 8
+    assert np.array_equal(
+        loaded.scores(["refund"], zero, query_extra),
+        classifier.scores(["refund"], zero, query_extra),
+    )
+    # one encoder only: no such block, and a second vector changes nothing
+    plain = trainer.train_one(forms, entries, vectors)
+    assert plain is not None and plain.extra_dim == 0
+    assert np.array_equal(plain.scores(["x"], zero, query_extra), plain.scores(["x"], zero))
