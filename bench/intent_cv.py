@@ -14,6 +14,8 @@ it stay an honest estimate. Each row also says in how many folds it beat the fir
 (the current default), since a 0.2-point mean difference is within fold noise.
 
 This is what chose the USE weight 1.25 (``kefu/nlu/intent/features.py``).
+bench/intent_variants.py asks the wider question (classifier type, class weights, other
+n-gram blocks, a second encoder) on the same folds.
 """
 
 from __future__ import annotations
