@@ -5,6 +5,7 @@ to run on PostgreSQL too)."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -200,3 +201,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("redis-server is not installed (make test installs it: Debian's redis-server)")
     with running_redis(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _milvus_lite_servers_stop_with_the_session() -> Iterator[None]:
+    """milvus-lite keeps a server per ``.db`` file until its own exit hook, which logs into
+    streams pytest has closed by then ("I/O operation on closed file"): stop them here."""
+    yield
+    manager = sys.modules.get("milvus_lite.server_manager")
+    if manager is not None:
+        manager.server_manager_instance.release_all()
