@@ -95,6 +95,8 @@ from kefu.knowledge.rerank import Reranker
 from kefu.knowledge.vectors.embedded import EmbeddedVectorIndex
 from kefu.knowledge.vectors.store import VectorStore
 
+__all__ = ["KnowledgeIndex", "Passages", "QueryVector", "knowledge_fingerprint"]
+
 logger = logging.getLogger(__name__)
 
 _QUERY_VECTOR_CACHE = 1024  # match_faq and search of one turn embed the query once
