@@ -35,7 +35,7 @@ from kefu.appfile.embedding_config import RetrievalConfig
 from kefu.core.types import FaqEntry
 from kefu.knowledge import KnowledgeIndex, build_embedder, read_faq_file
 from kefu.knowledge._faq_fusion import FormVoting, entry_cosine, form_hubness
-from kefu.knowledge.index import _query_tokens
+from kefu.knowledge._index_match import query_tokens as _query_tokens
 
 DEMO = Path(__file__).parents[1] / "apps" / "demo-shop"
 TOPS = (1, 2, 3, None)

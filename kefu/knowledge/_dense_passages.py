@@ -121,7 +121,7 @@ def store_chunk_vectors(
             stored.add(
                 [str(row) for row in range(start, start + len(part))],
                 matrix[start : start + _STORE_BATCH],
-                # the language a passage filter matches, detected as _ChunkIndex.allowed does
+                # the language a passage filter matches, detected as ChunkIndex.allowed does
                 [
                     {"document_id": c.document_id, "language": detect_language(c.content)}
                     for c in part

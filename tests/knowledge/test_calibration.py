@@ -148,7 +148,7 @@ def test_a_small_app_is_calibrated_at_index_time_and_keeps_it_on_disk(
         raise AssertionError("a saved calibration is loaded, not fitted again")
 
     monkeypatch.setattr(calibration, "calibrate_faq", refit)
-    monkeypatch.setattr("kefu.knowledge.index.calibrate_faq", refit)
+    monkeypatch.setattr("kefu.knowledge._index_fit.calibrate_faq", refit)
     reloaded = KnowledgeIndex(tmp_path)
     assert reloaded.load(index.fingerprint or "")
     assert reloaded.calibration == index.calibration
