@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
-
-from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from tests.conftest import DEMO_KEY
+from tests.servers import in_process_client
 from tests.sse import parse_sse
 
 BODY = {"query": "拒收的话运费谁出", "user": "sse", "response_mode": "streaming"}
 
 
 async def stream_events(runtime: Runtime) -> list[dict]:
-    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {DEMO_KEY}"}
-    ) as client:
+    async with in_process_client(runtime, DEMO_KEY) as client:
         response = await client.post("/v1/chat-messages", json=BODY)
     return [data for _, data in parse_sse(response.text)]
 

@@ -11,10 +11,10 @@ import pytest
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel, ScriptedReply
 from tests.conftest import ADMIN_KEY, DEMO_KEY
+from tests.servers import in_process_client
 
 ORDER_QUESTION = "我的订单还没发货,能查一下吗?"
 
@@ -29,8 +29,7 @@ def sdk(client: httpx.AsyncClient) -> AsyncOpenAI:
 @pytest.fixture
 async def llm_sdk(llm_runtime: Runtime) -> AsyncIterator[AsyncOpenAI]:
     """The demo app with a scripted model (most questions are generated)."""
-    transport = httpx.ASGITransport(app=create_app(llm_runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(llm_runtime) as http:
         yield AsyncOpenAI(
             api_key=DEMO_KEY, base_url="http://kefu.test/v1", http_client=http, max_retries=0
         )

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from kefu.services.sessions import PageSessions
 from tests.conftest import ADMIN_KEY, FIXTURES, make_settings
+from tests.servers import in_process_client
 
 TINY = FIXTURES / "apps" / "tiny"
 SHOP_ORIGIN = "https://shop.example"
@@ -40,8 +40,7 @@ def sessions_runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 async def http(sessions_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(sessions_runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as client:
+    async with in_process_client(sessions_runtime) as client:
         yield client
 
 

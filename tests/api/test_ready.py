@@ -11,7 +11,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from kefu.api.app import create_app
 from kefu.appfile.llm_config import ProviderConfig
 from kefu.core.settings import Settings
 from kefu.llm.openai_compat import OpenAIChatModel
@@ -20,13 +19,12 @@ from kefu.services.runtime import Runtime
 from kefu.store import Store
 from kefu.store.db import create_db_engine
 from tests.model_server import SlowModel, running_model
-from tests.servers import free_port
+from tests.servers import free_port, in_process_client
 
 
 @pytest.fixture
 async def http(llm_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(llm_runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as client:
+    async with in_process_client(llm_runtime) as client:
         yield client
     await llm_runtime.aclose_models()
 

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from kefu.api.app import create_app
 from kefu.core.ids import utcnow
 from kefu.services.runtime import Runtime
 from kefu.store.models import ConversationRow, MessageRow
 from tests.conftest import ADMIN_KEY, FIXTURES, backend_settings
+from tests.servers import in_process_client
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 TINY = FIXTURES / "apps" / "tiny"
@@ -46,8 +46,7 @@ security:
 
 @pytest.fixture
 async def http(guarded: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(guarded, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with in_process_client(guarded) as client:
         yield client
 
 

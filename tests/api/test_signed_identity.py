@@ -17,10 +17,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kefu.api.app import create_app
 from kefu.core.errors import ConfigError
 from kefu.services.runtime import Runtime
 from tests.conftest import FIXTURES, make_settings
+from tests.servers import in_process_client
 
 TINY = FIXTURES / "apps" / "tiny"
 SECRET = "shop-identity-secret-" + "0123456789" * 5  # 70 characters
@@ -59,10 +59,7 @@ def verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtim
 
 @pytest.fixture
 async def http(verified: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(verified, close_runtime=False))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {KEY}"}
-    ) as client:
+    async with in_process_client(verified, KEY) as client:
         yield client
 
 

@@ -12,12 +12,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from kefu.testing.scripted import ScriptedReply
 from tests.conftest import DEMO_KEY
-from tests.servers import KEY, running_server
+from tests.servers import KEY, in_process_client, running_server
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +71,7 @@ async def test_a_long_stream_is_not_cut_by_the_body_timeout(llm_runtime: Runtime
     model = ScriptedChatModel()
     model.replies.append(ScriptedReply(("拒收", "的运费", "由买家", "承担 [1]。"), delay_s=0.3))
     llm_runtime.apps.get("demo-shop").model = model
-    transport = httpx.ASGITransport(app=create_app(llm_runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(llm_runtime) as http:
         body = {"query": "刻字的商品多久发货", "user": "long", "response_mode": "streaming"}
         headers = {"Authorization": f"Bearer {DEMO_KEY}"}
         async with http.stream("POST", "/v1/chat-messages", json=body, headers=headers) as reply:

@@ -11,13 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 import kubernetes_validate
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from kefu.api.app import create_app
 from kefu.appfile.app_config import parse_app_config
 from kefu.cli.main import app as cli
 from kefu.core.settings import PLACEHOLDER
@@ -32,6 +30,7 @@ from tests.deploy._files import (
     load_yaml_documents,
     tool,
 )
+from tests.servers import in_process_client
 
 # The oldest Kubernetes release the manifests promise to work on, and the newest schemas.
 VERSIONS = ("1.30.0", "1.37.0")
@@ -146,8 +145,7 @@ def test_probes_are_the_api_s_health_and_readiness_on_its_port(base: Objects) ->
 
 async def status_of(runtime: Runtime, path: str) -> int:
     """What kefu answers a probe's GET (in process: the same app ``kefu serve`` runs)."""
-    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(runtime) as http:
         return (await http.get(path)).status_code
 
 

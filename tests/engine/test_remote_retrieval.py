@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.knowledge.query_time import QUERY_DEADLINE_S
 from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY, FIXTURES, TINY_APP, make_settings
 from tests.knowledge._model_server import EMBEDDINGS, RERANK, ModelServer, serving_models
+from tests.servers import in_process_client
 
 pytestmark = pytest.mark.integration
 
@@ -94,8 +93,7 @@ async def ask(runtime: Runtime) -> AsyncIterator[Any]:
     keys = {
         name: runtime.apps.new_key(runtime.apps.get(name), "app")[1] for name in ("remote", "tiny")
     }
-    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(runtime) as http:
 
         async def ask(app: str, question: str) -> tuple[dict[str, Any], dict[str, Any]]:
             body = {"query": question, "user": "u1", "response_mode": "blocking"}

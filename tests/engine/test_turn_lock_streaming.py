@@ -8,11 +8,9 @@ import asyncio
 from functools import partial
 from typing import Any
 
-import httpx
 import pytest
 from starlette.requests import ClientDisconnect
 
-from kefu.api.app import create_app
 from kefu.api.sse import event_stream_response
 from kefu.core.errors import Conflict, ProviderError
 from kefu.core.locks import InMemoryTurnLocks
@@ -20,6 +18,7 @@ from kefu.services.chat import AnswerDelta, ChatRequest, TurnResult
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel, ScriptedReply
 from tests.conftest import DEMO_KEY
+from tests.servers import in_process_client
 
 QUESTION = "拒收的话运费谁出"  # answered by the model from 《配送政策》
 PARTS = tuple(
@@ -63,14 +62,8 @@ async def test_a_message_waiting_too_long_gets_409_in_the_envelope(
     chat = llm_runtime.chat
     chat.locks = InMemoryTurnLocks(timeout_s=0.1)
     opened = await chat.answer(await chat.prepare(request(llm_runtime, "w")))
-    app = create_app(llm_runtime, close_runtime=False)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://kefu.test",
-            headers={"Authorization": f"Bearer {DEMO_KEY}"},
-        ) as http,
+        in_process_client(llm_runtime, DEMO_KEY) as http,
         chat.locks.lock(opened.conversation_id),  # another message's turn, still running
     ):
         response = await http.post(

@@ -20,7 +20,7 @@ from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from tests.conftest import ADMIN_KEY, BACKENDS, FIXTURES, PerBackend, backend_settings
 from tests.handoff.receiver import Receiver, running_receiver
-from tests.servers import free_port
+from tests.servers import free_port, in_process_client
 
 DESK_APP = Path(__file__).parent / "apps" / "desk.yaml"
 WEBHOOK_SECRET = b"test-webhook-secret"
@@ -128,9 +128,7 @@ def admin_headers() -> dict[str, str]:
 
 @pytest.fixture
 async def desk(desk_runtime: Runtime, desk_key: str) -> AsyncIterator[Desk]:
-    app = create_app(desk_runtime, close_runtime=False)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(desk_runtime) as http:
         yield Desk(http, desk_key, desk_runtime)
         await desk_runtime.handoff.notify.dispatcher.drain()
 

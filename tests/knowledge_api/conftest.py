@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from tests.conftest import TINY_APP, make_settings
+from tests.servers import in_process_client
 
 
 @pytest.fixture
@@ -25,20 +25,11 @@ def kb_runtime(tmp_path: Path) -> Iterator[Runtime]:
     runtime.close()
 
 
-def _client(runtime: Runtime, key: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
-    return httpx.AsyncClient(
-        transport=transport,
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {key}"},
-    )
-
-
 @pytest.fixture
 async def kb(kb_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """The knowledge API of the tiny app, with a dataset key."""
     _, key = kb_runtime.apps.new_key(kb_runtime.apps.get("tiny"), "dataset")
-    async with _client(kb_runtime, key) as http:
+    async with in_process_client(kb_runtime, key) as http:
         yield http
     await kb_runtime.datasets.wait_indexed(kb_runtime.apps.get("tiny"))
 
@@ -47,7 +38,7 @@ async def kb(kb_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 async def service(kb_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """The tiny app's service API, with an app key."""
     _, key = kb_runtime.apps.new_key(kb_runtime.apps.get("tiny"), "app")
-    async with _client(kb_runtime, key) as http:
+    async with in_process_client(kb_runtime, key) as http:
         yield http
     await kb_runtime.aclose_models()
 

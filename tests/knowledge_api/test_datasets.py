@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 
 from kefu.services.runtime import Runtime
+from tests.conftest import ADMIN_KEY
 from tests.knowledge_api.conftest import new_dataset
+from tests.servers import in_process_client
 
 
 async def test_the_default_dataset_holds_the_apps_own_knowledge(
@@ -82,11 +84,7 @@ async def test_only_a_dataset_key_manages_knowledge(
 
 
 async def test_admin_creates_a_dataset_key(kb_runtime: Runtime, tmp_path: object) -> None:
-    from kefu.api.app import create_app
-    from tests.conftest import ADMIN_KEY
-
-    transport = httpx.ASGITransport(app=create_app(kb_runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(kb_runtime) as http:
         created = await http.post(
             "/admin/apps/tiny/keys",
             json={"kind": "dataset"},

@@ -16,7 +16,6 @@ import pytest
 import pytest_asyncio
 from openai import AsyncOpenAI
 
-from kefu.api.app import create_app
 from kefu.appfile.llm_config import ProviderConfig, SamplingConfig
 from kefu.llm.fallback import FallbackChain
 from kefu.llm.llamacpp_server import LlamaCppServer
@@ -24,6 +23,7 @@ from kefu.llm.openai_compat import OpenAIChatModel
 from kefu.services.runtime import Runtime
 from tests.conftest import DEMO_KEY, make_settings
 from tests.llm.conftest import start_llama_server
+from tests.servers import in_process_client
 from tests.sse import parse_sse
 
 # One event loop for the module: the runtime (and its model clients) outlive a test.
@@ -55,11 +55,7 @@ async def llm_runtime(
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(llm_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(llm_runtime, close_runtime=False))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://kefu.test", timeout=60,
-        headers={"Authorization": f"Bearer {DEMO_KEY}"},
-    ) as http:  # fmt: skip
+    async with in_process_client(llm_runtime, DEMO_KEY) as http:
         yield http
 
 

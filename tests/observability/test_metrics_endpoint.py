@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.llm.fallback import FallbackChain
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from tests.conftest import ADMIN_KEY, DEMO_KEY
 from tests.observability.scrape import scrape, total, value
+from tests.servers import in_process_client
 
 CHAT = "/v1/chat-messages"
 FAQ_QUESTION = "订单多久发货?"  # an FAQ answer in the demo app
@@ -25,8 +25,7 @@ def ask(query: str, user: str, mode: str = "blocking") -> dict[str, object]:
 
 @pytest.fixture
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as client:
+    async with in_process_client(runtime) as client:
         yield client
     await runtime.aclose_models()
 
@@ -102,10 +101,7 @@ async def test_model_metrics_by_model(llm_runtime: Runtime) -> None:
     down = ScriptedChatModel(name="down-model").fail("connection refused")
     up = ScriptedChatModel(name="up-model").say("非质量问题拒收的，", "运费从退款中扣除 [1]。")
     app.model = FallbackChain([down, up])
-    transport = httpx.ASGITransport(app=create_app(llm_runtime, close_runtime=False))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {DEMO_KEY}"}
-    ) as http:
+    async with in_process_client(llm_runtime, DEMO_KEY) as http:
         before = await scrape(http)
         streamed = await http.post(CHAT, json=ask("拒收的话运费谁出", "llm-1", "streaming"))
         assert streamed.status_code == 200 and "运费从退款中扣除" in streamed.text

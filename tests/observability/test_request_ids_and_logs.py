@@ -19,6 +19,7 @@ from kefu.observability.logs import ContextFilter, configure_logging, json_forma
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from tests.conftest import ADMIN_KEY, DEMO_KEY
+from tests.servers import in_process_client
 
 CHAT = "/v1/chat-messages"
 HEX32 = set("0123456789abcdef")
@@ -26,15 +27,6 @@ HEX32 = set("0123456789abcdef")
 
 def ask(query: str, user: str, mode: str = "blocking") -> dict[str, object]:
     return {"query": query, "user": user, "inputs": {}, "response_mode": mode}
-
-
-def in_process(runtime: Runtime) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(
-        app=create_app(runtime, close_runtime=False), raise_app_exceptions=False
-    )
-    return httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {DEMO_KEY}"}
-    )
 
 
 def is_trace_id(text: str) -> bool:
@@ -52,7 +44,7 @@ async def stored_trace_id(http: httpx.AsyncClient, message_id: str) -> str:
 async def test_a_request_id_is_returned_and_a_trace_shaped_one_is_the_trace_id(
     runtime: Runtime, user: str
 ) -> None:
-    async with in_process(runtime) as http:
+    async with in_process_client(runtime, DEMO_KEY) as http:
         generated = await http.post(CHAT, json=ask("订单多久发货?", user))
         request_id = generated.headers["x-request-id"]
         assert is_trace_id(request_id)
@@ -133,7 +125,7 @@ async def test_an_unexpected_error_still_returns_the_request_id(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(runtime.chat, "prepare", broken)
-    async with in_process(runtime) as http:
+    async with in_process_client(runtime, DEMO_KEY) as http:
         response = await http.post(
             CHAT, json=ask("订单多久发货?", user), headers={"X-Request-Id": "bug-report-7"}
         )
@@ -164,7 +156,7 @@ async def test_every_log_line_of_a_turn_carries_the_request_and_the_turn(
     down = ScriptedChatModel(name="down-model").fail("connection refused")
     up = ScriptedChatModel(name="up-model").say("运费从退款中扣除 [1]。")
     llm_runtime.apps.get("demo-shop").model = FallbackChain([down, up])
-    async with in_process(llm_runtime) as http:
+    async with in_process_client(llm_runtime, DEMO_KEY) as http:
         response = await http.post(
             CHAT,
             json=ask("拒收的话运费谁出", "logged", "streaming"),

@@ -6,14 +6,13 @@ import logging
 import sys
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.observability import tracing
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from tests.conftest import DEMO_KEY
+from tests.servers import in_process_client
 
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason="the otel extra")
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
@@ -39,10 +38,7 @@ async def test_a_generated_turn_is_one_trace_of_its_stages(
     llm_runtime: Runtime, exported: InMemorySpanExporter
 ) -> None:
     llm_runtime.apps.get("demo-shop").model = ScriptedChatModel(name="m").say("运费 12 元 [1]。")
-    transport = httpx.ASGITransport(app=create_app(llm_runtime, close_runtime=False))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {DEMO_KEY}"}
-    ) as http:
+    async with in_process_client(llm_runtime, DEMO_KEY) as http:
         body = {"query": "拒收的话运费谁出", "user": "traced", "response_mode": "streaming"}
         response = await http.post(CHAT, json=body, headers={"X-Request-Id": "r-otel"})
     assert response.status_code == 200
@@ -74,10 +70,7 @@ async def test_a_generated_turn_is_one_trace_of_its_stages(
 async def test_a_refused_request_ends_its_turn_span_as_an_error(
     runtime: Runtime, exported: InMemorySpanExporter
 ) -> None:
-    transport = httpx.ASGITransport(app=create_app(runtime, close_runtime=False))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {DEMO_KEY}"}
-    ) as http:
+    async with in_process_client(runtime, DEMO_KEY) as http:
         body = {"query": "  ", "user": "traced-empty", "response_mode": "blocking"}
         response = await http.post(CHAT, json=body)
     assert response.status_code == 400

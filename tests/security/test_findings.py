@@ -19,7 +19,6 @@ import docx
 import httpx
 import pytest
 
-from kefu.api.app import create_app
 from kefu.services.runtime import Runtime
 from kefu.testing import ScriptedChatModel
 from kefu.testing.scripted import ScriptedReply
@@ -32,6 +31,7 @@ from tests.security.conftest import (
     MAX_CONNECTIONS,
     Target,
 )
+from tests.servers import in_process_client
 from tests.sse import parse_sse
 
 pytestmark = pytest.mark.integration
@@ -238,8 +238,7 @@ async def test_m1_a_streamed_persona_recital_never_reaches_the_customer(
     model = ScriptedChatModel()
     model.replies.append(ScriptedReply(tuple(pieces)))
     app.model = model
-    transport = httpx.ASGITransport(app=create_app(reciting, close_runtime=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kefu.test") as http:
+    async with in_process_client(reciting) as http:
         body = {"query": "刻字的商品多久发货", "user": "m1", "response_mode": "streaming"}
         headers = {"Authorization": f"Bearer {IN_PROCESS_DEMO_KEY}"}
         async with http.stream("POST", "/v1/chat-messages", json=body, headers=headers) as reply:
