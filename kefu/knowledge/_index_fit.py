@@ -77,7 +77,9 @@ def calibrated(
     written from the knowledge: ``_passage_trials.py``)."""
     hubness = None
     if snapshot.faq_vectors is not None and fit.scoring.form_voting:
-        hubness = form_hubness(snapshot.faq_vectors.matrix, snapshot.faq.scorer.form_entry)
+        hubness = snapshot.faq_hubness  # read with a saved index
+        if hubness is None:
+            hubness = form_hubness(snapshot.faq_vectors.matrix, snapshot.faq.scorer.form_entry)
     snapshot = dataclasses.replace(snapshot, faq_hubness=hubness)
     if passages is None:
         passages = fit_passages(fit, snapshot) if fit.calibrate else None

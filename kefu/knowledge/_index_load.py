@@ -10,6 +10,7 @@ from pathlib import Path
 from kefu.core.errors import InvalidParam, RetrievalError
 from kefu.knowledge._dense_passages import ChunkVectors, open_chunk_vectors
 from kefu.knowledge._faq import FaqIndex
+from kefu.knowledge._faq_fusion import load_hubness
 from kefu.knowledge._index_snapshot import ChunkIndex, Snapshot, load_vectors
 from kefu.knowledge._persist import read_manifest
 from kefu.knowledge.classifier_encoder import ClassifierEncoder
@@ -65,6 +66,7 @@ def read_saved(
                 )
             elif dense_passages:
                 chunk_vectors = load_vectors(folder / "chunk_vectors", len(chunks))
+        hubness = load_hubness(folder, len(faq.forms)) if faq_vectors is not None else None
         fusion, extra_encoder = None, None
         if faq_classifier is not None and faq_vectors is not None:
             fusion = ClassifierFusion.load(folder, faq_classifier)
@@ -79,7 +81,7 @@ def read_saved(
     except (OSError, ValueError, KeyError, IndexError, InvalidParam, RetrievalError) as exc:
         logger.warning("ignoring a damaged knowledge index in %s: %s", folder, exc)
         return None
-    snapshot = Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors)
+    snapshot = Snapshot(faq, chunk_index, fingerprint, faq_vectors, chunk_vectors, hubness)
     return SavedIndex(folder, snapshot, fusion, extra_encoder)
 
 

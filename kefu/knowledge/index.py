@@ -38,10 +38,11 @@ This module holds the index's surface and its state; the steps live beside it:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,7 +55,7 @@ from kefu.core.types import Chunk, ChunkHit, FaqEntry, FaqHit
 from kefu.knowledge._chunk_tokens import ChunkTokens
 from kefu.knowledge._dense_passages import ChunkVectors
 from kefu.knowledge._faq import FaqIndex
-from kefu.knowledge._faq_fusion import form_voting
+from kefu.knowledge._faq_fusion import form_voting, save_hubness
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._index_embeddings import IndexEmbeddings
 from kefu.knowledge._index_fit import IndexFit, calibrated
@@ -327,7 +328,7 @@ class KnowledgeIndex:
                     self.embedder_name,
                     snapshot.calibration,
                     snapshot.passage_calibration,
-                    writers=[snapshot.faq_fusion.save] if snapshot.faq_fusion else (),
+                    writers=self._writers(snapshot),
                 )
             if self._embeddings is not None:
                 # deleted documents' vectors go (the calibration's questions stay)
@@ -543,6 +544,17 @@ class KnowledgeIndex:
         return self._scoring.hybrid_passages(snapshot, query, pool, allowed, filters, dense)
 
     # --- what a build fits and embeds (_index_fit.py, _index_embeddings.py) -----------
+
+    @staticmethod
+    def _writers(snapshot: Snapshot) -> list[Callable[[Path], None]]:
+        """What a saved index holds besides lexicons, vectors and thresholds: the forms'
+        hubness and the FAQ classifier."""
+        writers: list[Callable[[Path], None]] = []
+        if snapshot.faq_hubness is not None:
+            writers.append(functools.partial(save_hubness, snapshot.faq_hubness))
+        if snapshot.faq_fusion is not None:
+            writers.append(snapshot.faq_fusion.save)
+        return writers
 
     def _fit(self) -> IndexFit:
         """What the build-time fits read of this index."""
