@@ -19,8 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
-import random
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,22 +34,11 @@ from kefu.knowledge import KnowledgeIndex, build_embedder, read_faq_file
 from kefu.knowledge.classifier_encoder import ClassifierEncoder, minilm_encoder
 from kefu.nlu.faq_classifier import EMBEDDING_WEIGHT, REGULARIZATION, FaqEntryTrainer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from faq_data import training_queries
+
 EMBEDDING_WEIGHTS = (1.25, 2.0, 3.0, 4.0)
 REGULARIZATIONS = (0.5, 1.0)
-
-
-def training_queries(data: Path, per_intent: int) -> list[tuple[str, str]]:
-    """``per_intent`` training utterances of each intent that are not FAQ variants."""
-    by_intent: dict[str, list[str]] = {}
-    with (data / "train.csv").open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            by_intent.setdefault(row["category"], []).append(row["text"].strip())
-    rng = random.Random(1)
-    asked = []
-    for intent, texts in by_intent.items():
-        unused = texts[10:]  # the first 10 are the FAQ's variants
-        asked += [(text, intent) for text in rng.sample(unused, min(per_intent, len(unused)))]
-    return asked
 
 
 def measure(

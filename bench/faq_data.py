@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
 from pathlib import Path
 
 DEFAULT_DATA = Path("/work/shared/data/banking77")
@@ -26,6 +27,22 @@ def humanise(intent: str) -> str:
     """``card_payment_wrong_exchange_rate`` → ``Card payment wrong exchange rate``."""
     text = intent.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+def training_queries(data: Path, per_intent: int, variants: int = 10) -> list[tuple[str, str]]:
+    """(text, intent): ``per_intent`` training utterances of each intent that are not among
+    the FAQ's ``variants`` (drawn with a fixed seed): questions to fit on, never the test
+    split."""
+    by_intent: dict[str, list[str]] = {}
+    with (data / "train.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_intent.setdefault(row["category"], []).append(row["text"].strip())
+    rng = random.Random(1)
+    asked = []
+    for intent, texts in by_intent.items():
+        unused = texts[variants:]
+        asked += [(text, intent) for text in rng.sample(unused, min(per_intent, len(unused)))]
+    return asked
 
 
 def write_banking77(data: Path, out: Path, variants: int = 10) -> tuple[Path, Path]:

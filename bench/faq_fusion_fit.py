@@ -21,9 +21,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +36,9 @@ from kefu.core.types import FaqEntry
 from kefu.knowledge import KnowledgeIndex, build_embedder, read_faq_file
 from kefu.knowledge._faq_fusion import FormVoting, entry_cosine, form_hubness
 from kefu.knowledge._index_match import query_tokens as _query_tokens
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from faq_data import training_queries
 
 DEMO = Path(__file__).parents[1] / "apps" / "demo-shop"
 TOPS = (1, 2, 3, None)
@@ -105,15 +108,7 @@ def hit_at_1(data: Asked, voting: FormVoting, dense_weight: float) -> float:
 
 def banking77_fit(faq_dir: Path, data: Path) -> Asked:
     entries = list(read_faq_file(faq_dir / "faq.jsonl"))
-    by_intent: dict[str, list[str]] = {}
-    with (data / "train.csv").open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            by_intent.setdefault(row["category"], []).append(row["text"].strip())
-    rng = random.Random(1)
-    asked = []
-    for intent, texts in by_intent.items():
-        unused = texts[10:]  # the first 10 are the FAQ's variants
-        asked += [(text, intent) for text in rng.sample(unused, min(15, len(unused)))]
+    asked = training_queries(data, 15)
     return measure("banking77 train", entries, asked)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kefu.appfile.app_config import AppConfig, RepliesConfig
@@ -18,6 +19,8 @@ from kefu.engine.route_cache import RouteDecision, fold_question
 from kefu.engine.semantic_cache import SemanticRouteCache
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import BuildProgress, BuildReport, KnowledgeIndex, knowledge_fingerprint
+from kefu.knowledge.calibration import FaqCalibration
+from kefu.knowledge.passage_calibration import PassageCalibration
 from kefu.llm.base import ChatModel
 from kefu.safety.sensitive import SensitiveWords
 from kefu.tools import ToolRegistry
@@ -148,29 +151,31 @@ class AppRuntime:
 
     def describe_faq_thresholds(self) -> str:
         """Each FAQ language's threshold and where it came from, for the load log."""
-        if "faq_threshold" in self.config.knowledge.model_fields_set:
-            return f"{self.config.knowledge.faq_threshold} (set in the app file)"
-        calibration = self.index.calibration
-        return (
-            "; ".join(
-                f"{language} {self.faq_threshold(language)}: {calibration.describe(language)}"
-                for language in sorted(calibration.languages)
-            )
-            or f"{self.config.knowledge.faq_threshold} (app default)"
+        return self._describe_thresholds(
+            "faq_threshold", self.index.calibration, self.faq_threshold
         )
 
     def describe_passage_thresholds(self) -> str:
         """Each document language's passage threshold and where it came from."""
-        knowledge = self.config.knowledge
-        if "passage_threshold" in knowledge.model_fields_set:
-            return f"{knowledge.passage_threshold} (set in the app file)"
-        calibration = self.index.passage_calibration
+        return self._describe_thresholds(
+            "passage_threshold", self.index.passage_calibration, self.passage_threshold
+        )
+
+    def _describe_thresholds(
+        self,
+        field: str,
+        calibration: FaqCalibration | PassageCalibration,
+        threshold: Callable[[str], float],
+    ) -> str:
+        configured = getattr(self.config.knowledge, field)
+        if field in self.config.knowledge.model_fields_set:
+            return f"{configured} (set in the app file)"
         return (
             "; ".join(
-                f"{language} {self.passage_threshold(language)}: {calibration.describe(language)}"
+                f"{language} {threshold(language)}: {calibration.describe(language)}"
                 for language in sorted(calibration.languages)
             )
-            or f"{knowledge.passage_threshold} (app default)"
+            or f"{configured} (app default)"
         )
 
     def install_annotations(self, book: AnnotationBook) -> None:

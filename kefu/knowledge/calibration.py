@@ -31,13 +31,16 @@ from kefu.core.types import FaqEntry
 from kefu.knowledge.tokenizer import detect_language
 
 __all__ = [
+    "CALIBRATION_FILE",
     "MIN_TRIALS",
+    "PASSAGES_KEY",
     "WRONG_COST",
     "FaqCalibration",
     "LanguageThreshold",
     "Trial",
     "calibrate_faq",
     "held_out_trials",
+    "least_cost_threshold",
     "pick_threshold",
 ]
 
@@ -52,7 +55,8 @@ MAX_TRIALS = 150  # held-out variants per fold at most (bounds a large FAQ's cal
 REMOVED_SHARE = 0.1  # of the entries, removed whole in each fold (questions to decline)
 LOWEST, HIGHEST = 0.3, 0.95  # a fitted threshold stays in this range
 SEED = 20260  # the held-out forms are drawn the same way every build
-_FILE = "calibration.json"
+CALIBRATION_FILE = "calibration.json"  # saved with the index
+PASSAGES_KEY = "passages"  # its passage thresholds (passage_calibration.py); other keys: FAQ
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,18 +106,18 @@ class FaqCalibration:
 
     def save(self, folder: Path) -> None:
         payload = {lang: asdict(value) for lang, value in self.languages.items()}
-        (folder / _FILE).write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
+        (folder / CALIBRATION_FILE).write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> FaqCalibration | None:
         """The calibration saved in ``folder`` (None: missing or unreadable)."""
         try:
-            payload = json.loads((folder / _FILE).read_text("utf-8"))
+            payload = json.loads((folder / CALIBRATION_FILE).read_text("utf-8"))
             return cls(
                 {
                     lang: LanguageThreshold(**value)
                     for lang, value in payload.items()
-                    if lang != "passages"  # passage thresholds (passage_calibration.py)
+                    if lang != PASSAGES_KEY
                 }
             )
         except (OSError, ValueError, TypeError):
@@ -165,6 +169,37 @@ def held_out_trials(entries: Sequence[FaqEntry], match: HeldOutMatcher) -> list[
     return trials
 
 
+def least_cost_threshold(
+    costs_at: Callable[[float], Sequence[float] | None],
+    *,
+    lowest: float,
+    highest: float,
+    default: float,
+    step: float = STEP,
+) -> float:
+    """The threshold on a grid of ``step`` from ``lowest`` to ``highest`` with the least mean
+    cost per question (``costs_at``: each question's cost at a threshold, None where that
+    threshold is not allowed); ``default`` stays unless the best beats it by more than one
+    standard error; ``highest`` when no threshold is allowed. Shared by the FAQ and the
+    passage calibration (``passage_calibration.py``)."""
+    costs: dict[float, tuple[float, float]] = {}  # threshold → (mean cost, standard error)
+    for number in range(round((highest - lowest) / step) + 1):
+        threshold = round(lowest + number * step, 4)
+        each = costs_at(threshold)
+        if not each:
+            continue
+        mean = sum(each) / len(each)
+        spread = (sum((c - mean) ** 2 for c in each) / max(len(each) - 1, 1)) ** 0.5
+        costs[threshold] = (mean, spread / len(each) ** 0.5)
+    if not costs:
+        return highest
+    chosen = min(costs, key=lambda threshold: (costs[threshold][0], threshold))
+    prior = costs.get(default)
+    if prior is not None and prior[0] - costs[chosen][0] <= costs[chosen][1]:
+        return default
+    return chosen
+
+
 def pick_threshold(trials: Sequence[Trial]) -> LanguageThreshold:
     """The threshold (on a grid of ``STEP``) with the least mean cost per held-out question,
     a wrong answer costing ``WRONG_COST`` declines, among those where wrong answers are rarer
@@ -174,25 +209,20 @@ def pick_threshold(trials: Sequence[Trial]) -> LanguageThreshold:
     fewer than ``MIN_TRIALS`` held-out questions."""
     if len(trials) < MIN_TRIALS:
         return LanguageThreshold(None, "default", len(trials))
-    costs: dict[float, tuple[float, float]] = {}  # threshold → (mean cost, standard error)
-    for step in range(round((HIGHEST - LOWEST) / STEP) + 1):
-        threshold = round(LOWEST + step * STEP, 4)
+
+    def costs_at(threshold: float) -> list[float] | None:
         each = [
             (WRONG_COST if not t.right else 0.0) if t.relevance >= threshold else 1.0
             for t in trials
         ]
         wrong = sum(1 for t in trials if t.relevance >= threshold and not t.right)
         if wrong >= max(len(trials) - sum(t.relevance >= threshold for t in trials), 1):
-            continue  # a wrong answer must be rarer than a decline
-        mean = sum(each) / len(each)
-        spread = (sum((c - mean) ** 2 for c in each) / max(len(each) - 1, 1)) ** 0.5
-        costs[threshold] = (mean, spread / len(each) ** 0.5)
-    chosen = HIGHEST
-    if costs:
-        chosen = min(costs, key=lambda threshold: (costs[threshold][0], threshold))
-        default = costs.get(DEFAULT_THRESHOLD)
-        if default is not None and default[0] - costs[chosen][0] <= costs[chosen][1]:
-            chosen = DEFAULT_THRESHOLD
+            return None  # a wrong answer must be rarer than a decline
+        return each
+
+    chosen = least_cost_threshold(
+        costs_at, lowest=LOWEST, highest=HIGHEST, default=DEFAULT_THRESHOLD
+    )
     answered = [t for t in trials if t.relevance >= chosen]
     precision = sum(t.right for t in answered) / len(answered) if answered else None
     return LanguageThreshold(

@@ -49,7 +49,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from kefu.core.types import Chunk, ChunkHit, FaqEntry
-from kefu.knowledge.calibration import MIN_TRIALS, REMOVED_SHARE, WRONG_COST, LanguageThreshold
+from kefu.knowledge.calibration import (
+    CALIBRATION_FILE,
+    MIN_TRIALS,
+    PASSAGES_KEY,
+    REMOVED_SHARE,
+    WRONG_COST,
+    LanguageThreshold,
+    least_cost_threshold,
+)
 from kefu.knowledge.tokenizer import detect_language
 from kefu.knowledge.topic import chunk_words, shares_topic, topic_words
 
@@ -64,7 +72,6 @@ __all__ = [
     "pick_passage_threshold",
 ]
 
-PASSAGES_KEY = "passages"  # the key of calibration.json (its other keys: FAQ languages)
 DEFAULT_THRESHOLD = 0.3  # the app default (KnowledgeConfig.passage_threshold): the prior
 STEP = 0.05
 LOWEST, HIGHEST = 0.1, 0.9  # a fitted threshold stays in this range
@@ -75,7 +82,6 @@ MIN_ANSWER_WORDS = 3  # an answer with fewer topic words quotes nothing recognis
 MAX_QUESTIONS = 120  # per language and kind at most (bounds a large corpus's calibration)
 METHOD = "generated questions"
 SEED = 20261
-_FILE = "calibration.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +157,7 @@ class PassageCalibration:
 
     def save(self, folder: Path) -> None:
         """Add the passage thresholds to ``calibration.json`` (written by the FAQ part)."""
-        path = folder / _FILE
+        path = folder / CALIBRATION_FILE
         try:
             payload = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
@@ -169,7 +175,7 @@ class PassageCalibration:
         """The calibration saved in ``folder`` (None: missing, unreadable, or a file saved
         before passages were calibrated)."""
         try:
-            found = json.loads((folder / _FILE).read_text("utf-8"))[PASSAGES_KEY]
+            found = json.loads((folder / CALIBRATION_FILE).read_text("utf-8"))[PASSAGES_KEY]
             languages = found["languages"]
             return cls(
                 {lang: LanguageThreshold(**value) for lang, value in languages.items()},
@@ -284,20 +290,14 @@ def pick_passage_threshold(trials: Sequence[PassageTrial]) -> LanguageThreshold:
     answers to avoid 2 wrong ones. The cost already prices a wrong quote at two declines."""
     if sum(trial.kind != "heading" for trial in trials) < MIN_TRIALS:
         return LanguageThreshold(None, "default", len(trials))
-    costs: dict[float, tuple[float, float]] = {}  # threshold → (mean cost, standard error)
-    for step in range(round((HIGHEST - LOWEST) / STEP) + 1):
-        threshold = round(LOWEST + step * STEP, 4)
+
+    def costs_at(threshold: float) -> list[float]:
         outcomes = [trial.outcome(threshold) for trial in trials]
-        each = [1.0 if o is None else 0.0 if o else WRONG_COST for o in outcomes]
-        mean = sum(each) / len(each)
-        spread = (sum((c - mean) ** 2 for c in each) / max(len(each) - 1, 1)) ** 0.5
-        costs[threshold] = (mean, spread / len(each) ** 0.5)
-    chosen = HIGHEST
-    if costs:
-        chosen = min(costs, key=lambda threshold: (costs[threshold][0], threshold))
-        default = costs.get(DEFAULT_THRESHOLD)
-        if default is not None and default[0] - costs[chosen][0] <= costs[chosen][1]:
-            chosen = DEFAULT_THRESHOLD
+        return [1.0 if o is None else 0.0 if o else WRONG_COST for o in outcomes]
+
+    chosen = least_cost_threshold(
+        costs_at, lowest=LOWEST, highest=HIGHEST, default=DEFAULT_THRESHOLD, step=STEP
+    )
     outcomes = [trial.outcome(chosen) for trial in trials]
     answered = len(outcomes) - outcomes.count(None)
     return LanguageThreshold(

@@ -1,5 +1,5 @@
 """Train FAQ entry classifiers in a child process: pickled (trainer, training sets) on
-stdin, the pickled classifiers on stdout (as ``kefu.nlu.intent.child`` does for intents).
+stdin, the pickled classifiers on stdout (``kefu.nlu.child_process``, as intents train).
 
 ``python -m kefu.nlu.faq_classifier_child`` is what :func:`train_in_child` runs, once per
 index build for all of its classifiers, so ``kefu serve`` never loads scikit-learn.
@@ -8,12 +8,12 @@ index build for all of its classifiers, so ``kefu serve`` never loads scikit-lea
 from __future__ import annotations
 
 import pickle
-import subprocess
 import sys
 from collections.abc import Sequence
 
 from kefu.core.errors import RetrievalError
 from kefu.knowledge.faq_classifier import TrainingSet
+from kefu.nlu.child_process import ChildFailed, run_module
 from kefu.nlu.faq_classifier import FaqEntryClassifier, FaqEntryTrainer
 
 __all__ = ["train_in_child"]
@@ -32,23 +32,11 @@ def train_in_child(
         trainer.max_parameters,
         extra_weight=trainer.extra_weight,
     )
-    payload = pickle.dumps((local, [(list(s.forms), s.entries, s.vectors, s.extra) for s in sets]))
+    payload = (local, [(list(s.forms), s.entries, s.vectors, s.extra) for s in sets])
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "kefu.nlu.faq_classifier_child"],
-            input=payload,
-            capture_output=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        classifiers = run_module("kefu.nlu.faq_classifier_child", payload, timeout_s=TIMEOUT_S)
+    except ChildFailed as exc:
         raise RetrievalError(f"FAQ classifier training failed: {exc}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip().splitlines()
-        raise RetrievalError(
-            f"FAQ classifier training failed: {message[-1] if message else done.returncode}"
-        )
-    classifiers = pickle.loads(done.stdout)
     assert isinstance(classifiers, list) and len(classifiers) == len(sets)
     return classifiers
 

@@ -4,17 +4,16 @@ matrices would, with and without sentence vectors."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from kefu.appfile.nlu_config import IntentSettings
 from kefu.nlu.intent import IntentClassifier, IntentExample
 from kefu.nlu.intent.features import TextFeatures
 from kefu.nlu.intent.linear import linear_scores
+from tests.knowledge._fakes import ConceptEmbedder
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 QUERIES = [
@@ -27,24 +26,13 @@ QUERIES = [
 ]
 
 
-class MoneyEmbedder:
-    """Two dimensions: money words vs everything else."""
-
-    name = "money"
-    dim = 2
-
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        rows = [[0.8, 0.6] if "refund" in t or "退" in t else [0.0, 1.0] for t in texts]
-        return np.array(rows, dtype=np.float32)
-
-
 def _examples() -> list[IntentExample]:
     lines = (FIXTURES / "intents_train.jsonl").read_text(encoding="utf-8").splitlines()
     return [IntentExample(**json.loads(line)) for line in lines if line.strip()]
 
 
-@pytest.mark.parametrize("embedder", [None, MoneyEmbedder()], ids=["n-grams", "with vectors"])
-def test_linear_scores_match_the_sparse_product(embedder: MoneyEmbedder | None) -> None:
+@pytest.mark.parametrize("embedder", [None, ConceptEmbedder()], ids=["n-grams", "with vectors"])
+def test_linear_scores_match_the_sparse_product(embedder: ConceptEmbedder | None) -> None:
     settings = IntentSettings(embeddings="off", tagger_min_examples=0)
     classifier = IntentClassifier.train(_examples(), settings, embedder=embedder)
     features: TextFeatures = classifier._features
