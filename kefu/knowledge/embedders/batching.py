@@ -58,6 +58,9 @@ class QueryBatcher:
 
     async def aembed(self, texts: Sequence[str]) -> Array:
         """The vectors of ``texts`` (one row each, in order), awaited without blocking."""
+        if len(texts) == 1:  # a turn's one question: no gather, no stack
+            row = await asyncio.wrap_future(self.submit(texts[0]))
+            return row.reshape(1, -1)
         futures = [asyncio.wrap_future(self.submit(text)) for text in texts]
         rows = await asyncio.gather(*futures)
         if not rows:
