@@ -24,8 +24,7 @@ class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if not self._over_the_cap():
-            self._arm_header_timer()
+        self._accept()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()

@@ -13,7 +13,11 @@ plain text. A subclass of each of uvicorn's HTTP/1.1 protocols, given to
 - a **connection cap at accept**: a connection beyond ``max_connections`` gets 503 and is
   closed at once, before it can hold a descriptor;
 - **malformed HTTP in the envelope**: the parser's protocol errors get the JSON
-  ``{status, code, message}`` every other error has.
+  ``{status, code, message}`` every other error has;
+- **requests in flight bounded in the envelope**: uvicorn's ``limit_concurrency`` counts the
+  open connections too (this one included), so at the cap the last connection accepted
+  could never be served, and it answers 503 in plain text. The cap at accept bounds the
+  connections; here only the requests being answered are bounded, with the envelope.
 
 ``kefu serve`` uses the httptools one (the C parser, llhttp: about a tenth of h11's CPU per
 request) when httptools is installed, as uvicorn itself does, and the h11 one (pure Python)
@@ -31,6 +35,7 @@ from typing import Any
 
 import h11
 import orjson
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kefu.api.http_parser import HttpParser
@@ -62,9 +67,26 @@ _BUSY = _raw_error(
 )
 
 
+async def _too_many_requests(scope: Scope, receive: Receive, send: Send) -> None:
+    body = orjson.dumps(
+        {
+            "status": 503,
+            "code": "service_unavailable",
+            "message": "The server has too many requests in flight; retry shortly.",
+        }
+    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class _Guards:
-    """The part both protocols share: the cap at accept and the header timer. The protocol
-    says whether a request is under way (:meth:`_request_begun`) and whether one is being
+    """The part both protocols share: the caps and the header timer. The protocol says
+    whether a request is under way (:meth:`_request_begun`) and whether one is being
     answered (:meth:`_request_in_flight`)."""
 
     header_timeout_s: float = 10.0
@@ -72,15 +94,37 @@ class _Guards:
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     connections: set[Any]
+    tasks: set[Any]
+    app: Any
+    limit_concurrency: int | None
     _header_timer: asyncio.TimerHandle | None = None
 
-    def _over_the_cap(self) -> bool:
-        """After the base class counted this connection: refuse it when it is one too many."""
+    def _accept(self) -> None:
+        """After the base class took the connection: refuse it when it is one too many, else
+        start waiting for its first request's headers."""
         if self.max_connections is not None and len(self.connections) > self.max_connections:
             self.transport.write(_BUSY)
             self.transport.close()
-            return True
-        return False
+            return
+        self._bound_requests_in_flight()
+        self._arm_header_timer()
+
+    def _bound_requests_in_flight(self) -> None:
+        """uvicorn's ``limit_concurrency`` check is turned off for this connection; its app
+        is wrapped in one that refuses, in the envelope, a request beyond the limit."""
+        limit, self.limit_concurrency = self.limit_concurrency, None
+        if limit is None:
+            return
+        app, tasks = self.app, self.tasks
+
+        async def bounded(scope: Scope, receive: Receive, send: Send) -> None:
+            # This request's own task is among ``tasks`` already.
+            if len(tasks) > limit:
+                await _too_many_requests(scope, receive, send)
+                return
+            await app(scope, receive, send)
+
+        self.app = bounded
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
@@ -111,8 +155,7 @@ class _Guards:
 class _GuardedH11Protocol(_Guards, H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if not self._over_the_cap():
-            self._arm_header_timer()
+        self._accept()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()

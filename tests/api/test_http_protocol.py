@@ -304,3 +304,46 @@ def test_serve_passes_the_parser_choice(tmp_path: Path) -> None:
         config = server_config(echo_app, settings, host="127.0.0.1", port=1, parser=parser)
         names = [cls.__name__ for cls in config.http.__mro__]  # type: ignore[union-attr]
         assert base in names and names[0].startswith("Guarded"), names
+
+
+def test_the_last_connection_within_the_cap_is_served(served: Served) -> None:
+    # uvicorn's own limit counted this connection among the open ones and refused it.
+    idle = [served.connect() for _ in range(MAX_CONNECTIONS - 1)]
+    try:
+        with served.connect() as sock:
+            sock.sendall(GET)
+            assert split_response(read_response(sock))[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+@pytest.mark.parametrize("parser", PARSERS, ids=str)
+def test_requests_beyond_the_limit_in_flight_get_503_in_the_envelope(
+    parser: HttpParser, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, max_connections=10, log_level="warning")
+    port = free_port()
+    config = server_config(echo_app, settings, host="127.0.0.1", port=port, parser=parser)
+    config.lifespan = "off"
+    config.limit_concurrency = 1
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as first,
+            socket.create_connection(("127.0.0.1", port), timeout=5) as second,
+        ):
+            first.sendall(b"GET /slow HTTP/1.1\r\nHost: kefu\r\n\r\n")
+            time.sleep(0.2)
+            second.sendall(GET)
+            status, headers, body = split_response(read_response(second))
+            assert status == 503 and headers["content-type"] == "application/json"
+            assert json.loads(body)["code"] == "service_unavailable"
+            assert split_response(read_response(first))[0] == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
