@@ -155,17 +155,18 @@ class Caller:
 
 def _caller(request: Request, *, sessions: bool) -> Caller:
     runtime = runtime_of(request)
+    headers = request.headers
     token = bearer_token(request)
     if looks_like_session(token):
         if not sessions:
             raise Forbidden("A page session can use the chat endpoints only.")
         return _session_caller(request, runtime, token)
-    app, key_id = _keyed_app(request, ("app",), "this key cannot use the service API")
+    app, key_id = _keyed_app(runtime, token, ("app",), "this key cannot use the service API")
     _limit_key(runtime, app, key_id)
     identity = runtime.apps.identity(app)
     caller = Caller(app, "key", runtime.limits, identity=identity)
-    user_token = request.headers.get(USER_TOKEN_HEADER)
-    signature = request.headers.get(USER_SIGNATURE_HEADER)
+    user_token = headers.get(USER_TOKEN_HEADER)
+    signature = headers.get(USER_SIGNATURE_HEADER)
     if user_token is None and signature is None:
         return caller
     if identity is None:
@@ -230,8 +231,9 @@ async def app_from_dataset_key(request: Request) -> AppRuntime:
 
 
 def _limited_key_app(request: Request, kinds: tuple[str, ...], refusal: str) -> AppRuntime:
-    app, key_id = _keyed_app(request, kinds, refusal)
-    _limit_key(runtime_of(request), app, key_id)
+    runtime = runtime_of(request)
+    app, key_id = _keyed_app(runtime, bearer_token(request), kinds, refusal)
+    _limit_key(runtime, app, key_id)
     return app
 
 
@@ -249,8 +251,10 @@ def _limit_key(runtime: Runtime, app: AppRuntime, key_id: str) -> None:
     )
 
 
-def _keyed_app(request: Request, kinds: tuple[str, ...], refusal: str) -> tuple[AppRuntime, str]:
-    credential = runtime_of(request).apps.authenticate(bearer_token(request))
+def _keyed_app(
+    runtime: Runtime, token: str, kinds: tuple[str, ...], refusal: str
+) -> tuple[AppRuntime, str]:
+    credential = runtime.apps.authenticate(token)
     if credential is None:
         raise Unauthorized("Access token is invalid")
     if credential.kind not in kinds:

@@ -1,21 +1,31 @@
-"""uvicorn's h11 protocol with what it lacks against slow and hostile clients.
+"""uvicorn's HTTP protocols with what they lack against slow and hostile clients.
 
 uvicorn times out an idle kept-alive connection, but not one that sends its headers a byte
 at a time (or never finishes them): each byte cancels the keep-alive timer, and nothing
 else bounds the wait. Its connection cap (``limit_concurrency``) answers 503 only once a
 request has arrived, so idle sockets above it are held. And it answers malformed HTTP in
-plain text. This subclass, given to ``uvicorn.Config(http=...)``, adds:
+plain text. A subclass of each of uvicorn's HTTP/1.1 protocols, given to
+``uvicorn.Config(http=...)``, adds:
 
 - a **header timeout**: a request's headers must be complete within ``header_timeout_s`` of
   the connection opening or of the previous response ending, however the bytes trickle in
   (then 408 and the connection is closed);
 - a **connection cap at accept**: a connection beyond ``max_connections`` gets 503 and is
   closed at once, before it can hold a descriptor;
-- **malformed HTTP in the envelope**: h11's protocol errors get the JSON
-  ``{status, code, message}`` every other error has.
+- **malformed HTTP in the envelope**: the parser's protocol errors get the JSON
+  ``{status, code, message}`` every other error has;
+- **requests in flight bounded in the envelope**: uvicorn's ``limit_concurrency`` counts the
+  open connections too (this one included), so at the cap the last connection accepted
+  could never be served, and it answers 503 in plain text. The cap at accept bounds the
+  connections; here only the requests being answered are bounded, with the envelope.
 
-A subclass rather than a fork or a proxy: three small overrides of public methods; uvicorn
-has no option for any of them (``timeout_keep_alive`` only covers idle connections).
+``kefu serve`` uses the httptools one (the C parser, llhttp: about a tenth of h11's CPU per
+request) when httptools is installed, as uvicorn itself does, and the h11 one (pure Python)
+otherwise or with ``--http h11``.
+
+Subclasses rather than a fork or a proxy: a few small overrides of the protocols' methods
+and parser callbacks; uvicorn has no option for any of them (``timeout_keep_alive`` only
+covers idle connections).
 """
 
 from __future__ import annotations
@@ -25,14 +35,19 @@ from typing import Any
 
 import h11
 import orjson
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["guarded_h11_protocol"]
+from kefu.api.http_parser import HttpParser
+
+__all__ = ["guarded_h11_protocol", "guarded_http_protocol", "guarded_httptools_protocol"]
+
+_MALFORMED = "Malformed HTTP request: {}"
 
 
 def _raw_error(status: int, reason: str, code: str, message: str) -> bytes:
-    """A whole ``Connection: close`` error response, for moments h11 cannot frame one (no
-    request has been read, so h11 will not send a response)."""
+    """A whole ``Connection: close`` error response, written straight to the socket (no
+    request to frame it for: none has been read, or its bytes make no sense)."""
     body = orjson.dumps({"status": status, "code": code, "message": message})
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
@@ -52,21 +67,95 @@ _BUSY = _raw_error(
 )
 
 
-class _GuardedH11Protocol(H11Protocol):
+async def _too_many_requests(scope: Scope, receive: Receive, send: Send) -> None:
+    body = orjson.dumps(
+        {
+            "status": 503,
+            "code": "service_unavailable",
+            "message": "The server has too many requests in flight; retry shortly.",
+        }
+    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Guards:
+    """The part both protocols share: the caps and the header timer. The protocol says
+    whether a request is under way (:meth:`_request_begun`) and whether one is being
+    answered (:meth:`_request_in_flight`)."""
+
     header_timeout_s: float = 10.0
     max_connections: int | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    connections: set[Any]
+    tasks: set[Any]
+    app: Any
+    limit_concurrency: int | None
+    _header_timer: asyncio.TimerHandle | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._header_timer: asyncio.TimerHandle | None = None
+    def _accept(self) -> None:
+        """After the base class took the connection: refuse it when it is one too many, else
+        start waiting for its first request's headers."""
+        if self.max_connections is not None and len(self.connections) > self.max_connections:
+            self.transport.write(_BUSY)
+            self.transport.close()
+            return
+        self._bound_requests_in_flight()
+        self._arm_header_timer()
 
+    def _bound_requests_in_flight(self) -> None:
+        """uvicorn's ``limit_concurrency`` check is turned off for this connection; its app
+        is wrapped in one that refuses, in the envelope, a request beyond the limit."""
+        limit, self.limit_concurrency = self.limit_concurrency, None
+        if limit is None:
+            return
+        app, tasks = self.app, self.tasks
+
+        async def bounded(scope: Scope, receive: Receive, send: Send) -> None:
+            # This request's own task is among ``tasks`` already.
+            if len(tasks) > limit:
+                await _too_many_requests(scope, receive, send)
+                return
+            await app(scope, receive, send)
+
+        self.app = bounded
+
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_timed_out(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or self._request_in_flight():
+            return
+        # A connection that sent nothing is merely idle (a browser opens spares): close it
+        # quietly, as keep-alive would; one that started a request gets 408.
+        if self._request_begun():
+            self.transport.write(_TIMEOUT)
+        self.transport.close()
+
+    def _request_begun(self) -> bool:
+        raise NotImplementedError
+
+    def _request_in_flight(self) -> bool:
+        raise NotImplementedError
+
+
+class _GuardedH11Protocol(_Guards, H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if self.max_connections is not None and len(self.connections) > self.max_connections:
-            transport.write(_BUSY)
-            transport.close()
-            return
-        self._arm_header_timer()
+        self._accept()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
@@ -83,10 +172,16 @@ class _GuardedH11Protocol(H11Protocol):
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._arm_header_timer()
 
+    def _request_begun(self) -> bool:
+        return bool(self.conn.trailing_data[0])
+
+    def _request_in_flight(self) -> bool:
+        return self.conn.their_state is not h11.IDLE
+
     def send_400_response(self, msg: str) -> None:
         """Malformed HTTP: the JSON envelope instead of uvicorn's plain text."""
         body = orjson.dumps(
-            {"status": 400, "code": "bad_request", "message": f"Malformed HTTP request: {msg}"}
+            {"status": 400, "code": "bad_request", "message": _MALFORMED.format(msg)}
         )
         headers = [
             (b"content-type", b"application/json"),
@@ -94,7 +189,7 @@ class _GuardedH11Protocol(H11Protocol):
             (b"connection", b"close"),
         ]
         cycle = self.cycle
-        if cycle is None or not cycle.response_started:
+        if cycle is None or not cycle.response_started or cycle.response_complete:
             try:
                 self.transport.write(
                     self.conn.send(
@@ -113,32 +208,43 @@ class _GuardedH11Protocol(H11Protocol):
             cycle.message_event.set()
         self.transport.close()
 
-    def _arm_header_timer(self) -> None:
-        self._disarm_header_timer()
-        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_timed_out)
-
-    def _disarm_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-
-    def _headers_timed_out(self) -> None:
-        self._header_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        # A connection that sent nothing is merely idle (a browser opens spares): close it
-        # quietly, as keep-alive would; one that started a request gets 408.
-        if self.conn.trailing_data[0]:
-            self.transport.write(_TIMEOUT)
-        self.transport.close()
-
 
 def guarded_h11_protocol(
     *, header_timeout_s: float, max_connections: int | None
 ) -> type[asyncio.Protocol]:
-    """The protocol class for ``uvicorn.Config(http=...)`` with these limits."""
+    """The h11 protocol class for ``uvicorn.Config(http=...)`` with these limits."""
     return type(
         "GuardedH11Protocol",
         (_GuardedH11Protocol,),
         {"header_timeout_s": header_timeout_s, "max_connections": max_connections},
     )
+
+
+def guarded_httptools_protocol(
+    *, header_timeout_s: float, max_connections: int | None
+) -> type[asyncio.Protocol]:
+    """The httptools protocol class for ``uvicorn.Config(http=...)`` with these limits;
+    httptools must be installed."""
+    # Imported here: httptools is optional (uvicorn[standard]); without it kefu runs on h11.
+    from kefu.api._httptools_protocol import GuardedHttpToolsProtocol
+
+    return type(
+        "GuardedHttpToolsProtocol",
+        (GuardedHttpToolsProtocol,),
+        {"header_timeout_s": header_timeout_s, "max_connections": max_connections},
+    )
+
+
+def guarded_http_protocol(
+    parser: HttpParser = HttpParser.AUTO,
+    *,
+    header_timeout_s: float,
+    max_connections: int | None,
+) -> type[asyncio.Protocol]:
+    """The guarded protocol class for ``parser`` (``auto``: httptools when installed)."""
+    make = (
+        guarded_httptools_protocol
+        if parser.resolved() is HttpParser.HTTPTOOLS
+        else guarded_h11_protocol
+    )
+    return make(header_timeout_s=header_timeout_s, max_connections=max_connections)

@@ -95,7 +95,10 @@ class RequestGuard:
             try:
                 # A body shorter than its Content-Length, or sent a byte a minute, would
                 # hold a worker forever: each piece must come within the timeout.
-                message = await asyncio.wait_for(receive(), self.body_timeout_s)
+                # (``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` wraps
+                # the receive in a task of its own, for every request.)
+                async with asyncio.timeout(self.body_timeout_s):
+                    message = await receive()
             except TimeoutError:
                 raise HTTPException(
                     408, f"The request body did not arrive within {self.body_timeout_s:g} s."

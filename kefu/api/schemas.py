@@ -7,6 +7,7 @@ bodies a ``null`` optional field means the same as leaving it out.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -47,8 +48,13 @@ class _NullMeansUnset(Body):
     def _drop_nulls(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        optional = {name for name, info in cls.model_fields.items() if not info.is_required()}
+        optional = _optional_fields(cls)
         return {k: v for k, v in data.items() if v is not None or k not in optional}
+
+
+@functools.cache  # one entry per body class: the fields are fixed once the class is made
+def _optional_fields(cls: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, info in cls.model_fields.items() if not info.is_required())
 
 
 class ChatMessageIn(_NullMeansUnset):

@@ -10,19 +10,54 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import socket
 import threading
 from collections.abc import Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
+from kefu.api.http_parser import HttpParser
+from kefu.api.http_protocol import guarded_http_protocol
+from kefu.core.settings import Settings
 from kefu.services.runtime import Runtime
 
-__all__ = ["DrainingServer"]
+__all__ = ["DrainingServer", "server_config"]
 
 log = logging.getLogger(__name__)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def server_config(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    parser: HttpParser = HttpParser.AUTO,
+) -> uvicorn.Config:
+    """uvicorn's settings for ``kefu serve``: the guarded HTTP protocol and kefu's limits."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,
+        # Idle, slow and surplus connections cannot starve everyone else of descriptors:
+        # headers must arrive in time, and a connection over the cap is closed at once.
+        http=guarded_http_protocol(
+            parser,
+            header_timeout_s=settings.header_timeout_s,
+            max_connections=settings.max_connections,
+        ),
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=int(settings.keep_alive_s),
+        # SIGTERM: answers in flight finish within this, then the rest is cut off.
+        timeout_graceful_shutdown=math.ceil(settings.drain_timeout_s),
+        log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)
+    )
 
 
 class DrainingServer(uvicorn.Server):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import math
 import threading
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from kefu.api.http_parser import HttpParser
 from kefu.cli.conversation_tests.command import test_command
 from kefu.cli.db import db_app
 from kefu.cli.demo_shop import demo_shop
@@ -102,14 +102,16 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     data_dir: DataDir = None,
+    http: Annotated[
+        HttpParser,
+        typer.Option(help="HTTP parser: httptools (C, the default when installed) or h11"),
+    ] = HttpParser.AUTO,
 ) -> None:
     """Serve the apps over HTTP: chat page at /, API under /v1."""
-    import uvicorn
     from threadpoolctl import threadpool_limits
 
     from kefu.api.app import create_app
-    from kefu.api.http_protocol import guarded_h11_protocol
-    from kefu.api.server import DrainingServer
+    from kefu.api.server import DrainingServer, server_config
 
     # Many short requests at once: one BLAS thread per request beats threads fighting over
     # two cores (a 10k-vector search took 12-16 ms with threaded BLAS, 0.3 ms without).
@@ -130,25 +132,7 @@ def serve(
     # indexes, framework); freezing them keeps full GC passes, and their pauses, short.
     gc.freeze()
     server = DrainingServer(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level=runtime.settings.log_level,
-            access_log=False,
-            # Idle, slow and surplus connections cannot starve everyone else of descriptors:
-            # headers must arrive in time, and a connection over the cap is closed at once.
-            http=guarded_h11_protocol(
-                header_timeout_s=runtime.settings.header_timeout_s,
-                max_connections=runtime.settings.max_connections,
-            ),
-            limit_concurrency=runtime.settings.max_connections,
-            timeout_keep_alive=int(runtime.settings.keep_alive_s),
-            # SIGTERM: answers in flight finish within this, then the rest is cut off.
-            timeout_graceful_shutdown=math.ceil(runtime.settings.drain_timeout_s),
-            log_config=None,  # uvicorn's lines go through kefu's handler (JSON or plain)
-        ),
-        runtime,
+        server_config(app, runtime.settings, host=host, port=port, parser=http), runtime
     )
     where = f"http://{host}:{port}"
     names = ", ".join(a.name for a in runtime.apps.all())

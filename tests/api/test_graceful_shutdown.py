@@ -28,7 +28,9 @@ QUESTION = "刻字的商品多久发货"  # no direct FAQ answer: retrieved, the
 
 
 @contextmanager
-def serving(data_dir: Path, model_url: str, drain_s: float) -> Iterator[tuple[str, Any]]:
+def serving(
+    data_dir: Path, model_url: str, drain_s: float, parser: str = "auto"
+) -> Iterator[tuple[str, Any]]:
     port = free_port()
     env = {
         **os.environ,
@@ -40,7 +42,7 @@ def serving(data_dir: Path, model_url: str, drain_s: float) -> Iterator[tuple[st
     }
     command = [sys.executable, "-m", "kefu.cli.main", "serve", "--demo", "--port", str(port)]
     process = spawn_until_healthy(
-        [*command, "--data-dir", str(data_dir)],
+        [*command, "--data-dir", str(data_dir), "--http", parser],
         env,
         data_dir.parent / "server.log",
         f"http://127.0.0.1:{port}/health",
@@ -89,11 +91,16 @@ def refuses_connections(base_url: str, within_s: float) -> bool:
     return False
 
 
-def test_sigterm_lets_the_streaming_answer_finish_then_exits_0(tmp_path: Path) -> None:
+# The drain closes each connection through its protocol: both parsers kefu serve can run.
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_sigterm_lets_the_streaming_answer_finish_then_exits_0(tmp_path: Path, parser: str) -> None:
     pieces = ("刻字", "商品", "需要", "额外", "三到", "五个", "工作日", "制作", "后发货", " [1]。")
     model = SlowModel(pieces, delay_s=0.3)  # about 3 s of streaming
     data_dir = tmp_path / "data"
-    with running_model(model) as model_url, serving(data_dir, model_url, 30) as (url, process):
+    with (
+        running_model(model) as model_url,
+        serving(data_dir, model_url, 30, parser) as (url, process),
+    ):
         streamer = Streamer(url)
         streamer.start()
         assert model.started.wait(30), "the answer never started streaming"

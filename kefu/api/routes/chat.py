@@ -7,17 +7,18 @@ from contextlib import aclosing
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from kefu.api.deps import ChatCaller, RuntimeDep
+from kefu.api.deps import ChatCaller, RuntimeDep, runtime_of
 from kefu.api.errors import status_for
 from kefu.api.responses import json_response
-from kefu.api.routes.files import Files
+from kefu.api.routes.files import chat_files_of
 from kefu.api.schemas import ChatMessageIn, StopIn
 from kefu.api.sse import event_stream_response, sse_data
 from kefu.api.wire import agent_thoughts, dify_usage, retriever_resources
 from kefu.core.errors import KefuError
+from kefu.core.file_records import FileRecord
 from kefu.services.chat import (
     AnswerDelta,
     AnswerReplace,
@@ -26,6 +27,7 @@ from kefu.services.chat import (
     PreparedTurn,
     TurnResult,
 )
+from kefu.services.chat_files import ChatFiles
 
 __all__ = ["router"]
 
@@ -43,13 +45,18 @@ def _metadata(result: TurnResult) -> dict[str, Any]:
 
 
 @router.post("/chat-messages")
-async def chat_messages(
-    body: ChatMessageIn, caller: ChatCaller, runtime: RuntimeDep, files: Files
-) -> Response:
+async def chat_messages(body: ChatMessageIn, caller: ChatCaller, request: Request) -> Response:
     """Send a customer message (with images: ``files``); the answer comes whole or as SSE
     events."""
+    # The runtime and the files service come from the request, not as dependencies: each
+    # dependency FastAPI solves costs ~10 µs of the busiest route's time.
+    runtime = runtime_of(request)
     user = caller.user(body.user)
-    sent = await files.resolve(caller.app, user, body.files)
+    files: ChatFiles | None = None
+    sent: list[FileRecord] = []
+    if body.files:  # most messages carry none: no files service to build then
+        files = chat_files_of(runtime)
+        sent = await files.resolve(caller.app, user, body.files)
     turn = await runtime.chat.prepare(
         ChatRequest(
             app=caller.app,
@@ -60,7 +67,8 @@ async def chat_messages(
             images=len(sent),
         )
     )
-    await files.attach(sent, turn.message_id, turn.conversation_id)
+    if files is not None:
+        await files.attach(sent, turn.message_id, turn.conversation_id)
     if body.response_mode == "blocking":
         result = await runtime.chat.answer(turn)
         return json_response(

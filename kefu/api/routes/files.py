@@ -13,17 +13,22 @@ from kefu.api.errors import ApiError
 from kefu.api.responses import json_response
 from kefu.core.file_records import FileRecord
 from kefu.services.chat_files import ChatFiles, UnsupportedFile
+from kefu.services.runtime import Runtime
 
-__all__ = ["Files", "chat_files", "file_json", "message_file_json", "router"]
+__all__ = ["Files", "chat_files", "chat_files_of", "file_json", "message_file_json", "router"]
 
 router = APIRouter(tags=["files"])
 
 
-async def chat_files(runtime: RuntimeDep) -> ChatFiles:
-    # async: FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop per
-    # chat message for a constructor that never blocks.
+def chat_files_of(runtime: Runtime) -> ChatFiles:
     settings = runtime.settings
     return ChatFiles(runtime.store, settings.data_dir, settings.max_image_bytes)
+
+
+async def chat_files(runtime: RuntimeDep) -> ChatFiles:
+    # async: FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop per
+    # request for a constructor that never blocks.
+    return chat_files_of(runtime)
 
 
 Files = Annotated[ChatFiles, Depends(chat_files)]
