@@ -36,8 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu.engine.route_cache import RouteDecision
-from kefu.knowledge import tokenize
-from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness
+from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness, tokenize_question
 
 __all__ = ["SemanticHit", "SemanticRouteCache", "clear_cut", "content_words", "particulars"]
 
@@ -71,7 +70,7 @@ def content_words(text: str) -> frozenset[str]:
     stems, synonyms folded), without question words and courtesy."""
     return frozenset(
         word
-        for word in tokenize(text)
+        for word in tokenize_question(text)
         if word not in QUESTION_TOKENS
         and word not in _COURTESY
         and informativeness(word) >= _CONTENT_WORD
@@ -181,9 +180,10 @@ class SemanticRouteCache:
             return None
         filled = self._filled  # rows in use: a view of them, never a copy
         cosines = self._vectors[:filled] @ vector
-        stale = self._stored[:filled] < self._clock() - self.ttl_s
-        cosines[stale | (self._buckets[:filled] != hash(bucket))] = -1.0
         rows = np.flatnonzero(cosines >= self.threshold)
+        if len(rows):  # of those (usually none), the rows of this bucket not yet expired
+            fresh = self._stored[rows] >= self._clock() - self.ttl_s
+            rows = rows[fresh & (self._buckets[rows] == hash(bucket))]
         if not len(rows):
             return None
         cosines = cosines[rows]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from kefu.knowledge._faq_fusion import FormGrid
 from kefu.knowledge._lexicon import Lexicon, Query
 
 __all__ = ["PARTIAL_CREDIT", "FaqScorer"]
@@ -43,9 +44,11 @@ class FaqScorer:
     char_entries: dict[str, np.ndarray]  # char → bool E: the entry's Chinese words use it
     form_tokens: sparse.csr_matrix  # F × V
     entry_tokens: sparse.csr_matrix  # E × V
+    token_entries: sparse.csc_matrix  # the same, by column: the entries holding each token
     doc_weights: np.ndarray  # F: total weight of the form's tokens
     form_entry: np.ndarray  # F: the entry a form belongs to
     entry_starts: np.ndarray  # E: each entry's first form (an entry's forms are contiguous)
+    form_grid: FormGrid  # E × forms per entry, for the dense vote of several forms
 
     @classmethod
     def build(
@@ -70,6 +73,8 @@ class FaqScorer:
                 char_entries[character][entry] = True
         is_chinese = np.zeros(size, dtype=bool)
         is_chinese[list(chinese)] = True
+        by_entry = _binary(entry_tokens, size)
+        starts = np.searchsorted(form_entry, np.arange(len(entry_tokens)))
         return cls(
             weights=np.asarray(lexicon.weights, dtype=float),
             chinese=is_chinese,
@@ -80,10 +85,12 @@ class FaqScorer:
             },
             char_entries=char_entries,
             form_tokens=_binary(lexicon.doc_tokens, size),
-            entry_tokens=_binary(entry_tokens, size),
+            entry_tokens=by_entry,
+            token_entries=by_entry.tocsc(),
             doc_weights=np.asarray(lexicon.doc_weights, dtype=float),
             form_entry=np.asarray(form_entry, dtype=np.int64),
-            entry_starts=np.searchsorted(form_entry, np.arange(len(entry_tokens))),
+            entry_starts=starts,
+            form_grid=FormGrid.of(starts, len(form_entry)),
         )
 
     def coverage(
@@ -102,9 +109,8 @@ class FaqScorer:
                     found += having
             credit = PARTIAL_CREDIT * weight * (found / len(text))
             if token_id is not None:  # entries that have the word itself earn no extra
-                one_hot = np.zeros(len(self.weights))
-                one_hot[token_id] = 1.0
-                credit *= 1.0 - self.entry_tokens @ one_hot
+                column = self.token_entries
+                credit[column.indices[column.indptr[token_id] : column.indptr[token_id + 1]]] = 0.0
             covered += credit
         result: np.ndarray = covered / query.weight
         return result

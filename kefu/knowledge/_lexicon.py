@@ -157,7 +157,7 @@ class Lexicon:
         """
         if self.bm25 is None or not token_ids:
             return []
-        scores = self.bm25.get_scores_from_ids(list(token_ids))
+        scores = self._bm25_scores(self.bm25, token_ids)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
         if len(scores) > limit:
@@ -166,6 +166,22 @@ class Lexicon:
         else:
             top = np.flatnonzero(scores > 0)
         return [(int(doc), float(scores[doc])) for doc in top]
+
+    @staticmethod
+    def _bm25_scores(bm25: bm25s.BM25, token_ids: Iterable[int]) -> np.ndarray:
+        """Every document's BM25 score: what bm25s's ``get_scores_from_ids`` returns, the
+        same float32 sums in the same order, in half its time (it runs every turn, twice):
+        without its per-call checks and ``np.add.at`` — a token's documents are distinct,
+        so a plain ``+=`` adds each score once."""
+        if bm25.nonoccurrence_array is not None:  # BM25L / BM25+ add a constant: bm25s's own
+            return bm25.get_scores_from_ids(list(token_ids))
+        matrix = bm25.scores  # CSC: column t lists the documents holding token t, and scores
+        data, documents, starts = matrix["data"], matrix["indices"], matrix["indptr"]
+        scores = np.zeros(matrix["num_docs"], dtype=bm25.dtype)
+        for token in token_ids:
+            begin, end = starts[token], starts[token + 1]
+            scores[documents[begin:end]] += data[begin:end]
+        return scores
 
 
 def _idf(total: int, frequency: int) -> float:
