@@ -41,7 +41,8 @@ class FaqScorer:
     chinese: np.ndarray  # V: bool, token holds an ideograph
     token_length: np.ndarray  # V: characters per token
     char_tokens: dict[str, tuple[np.ndarray, np.ndarray]]  # char → (token ids, occurrences)
-    char_entries: dict[str, np.ndarray]  # char → bool E: the entry's Chinese words use it
+    char_rows: dict[str, int]  # char → its row of ``char_entries``
+    char_entries: np.ndarray  # C × E bool: the entry's Chinese words use the character
     form_tokens: sparse.csr_matrix  # F × V
     entry_tokens: sparse.csr_matrix  # E × V
     token_entries: sparse.csc_matrix  # the same, by column: the entries holding each token
@@ -65,12 +66,13 @@ class FaqScorer:
             for character in text:
                 counts = char_tokens.setdefault(character, {})
                 counts[token_id] = counts.get(token_id, 0) + 1
-        char_entries: dict[str, np.ndarray] = {}
+        char_rows: dict[str, int] = {}
+        for characters in entry_characters:
+            for character in sorted(characters):
+                char_rows.setdefault(character, len(char_rows))
+        char_entries = np.zeros((len(char_rows), len(entry_characters)), dtype=bool)
         for entry, characters in enumerate(entry_characters):
-            for character in characters:
-                if character not in char_entries:
-                    char_entries[character] = np.zeros(len(entry_characters), dtype=bool)
-                char_entries[character][entry] = True
+            char_entries[[char_rows[c] for c in characters], entry] = True
         is_chinese = np.zeros(size, dtype=bool)
         is_chinese[list(chinese)] = True
         by_entry = _binary(entry_tokens, size)
@@ -83,6 +85,7 @@ class FaqScorer:
                 c: (np.fromiter(ids, dtype=np.int64), np.fromiter(ids.values(), dtype=float))
                 for c, ids in char_tokens.items()
             },
+            char_rows=char_rows,
             char_entries=char_entries,
             form_tokens=_binary(lexicon.doc_tokens, size),
             entry_tokens=by_entry,
@@ -101,19 +104,42 @@ class FaqScorer:
     ) -> np.ndarray:
         """How much of the query each entry covers with all its forms together (E)."""
         covered = self.entry_tokens @ known_weights
+        # Each Chinese word's partial credit: the share of its characters (with repeats) that
+        # an entry's Chinese words use. Counted for every word at once, one matrix product of
+        # small integers: exact, so the same numbers as adding one character at a time.
+        words: list[tuple[int, float, int | None]] = []  # (characters, weight, token id)
+        places: list[tuple[int, int]] = []  # (word, its character's row in char_entries)
         for text, token_id, weight in chinese_terms:
-            found = np.zeros(covered.shape[0])
-            for character in text:
-                having = self.char_entries.get(character)
-                if having is not None:
-                    found += having
-            credit = PARTIAL_CREDIT * weight * (found / len(text))
-            if token_id is not None:  # entries that have the word itself earn no extra
-                column = self.token_entries
-                credit[column.indices[column.indptr[token_id] : column.indptr[token_id + 1]]] = 0.0
-            covered += credit
+            rows = [row for row in map(self.char_rows.get, text) if row is not None]
+            if rows:  # a word none of whose characters the FAQ uses earns nothing
+                word = len(words)
+                places += [(word, row) for row in rows]
+                words.append((len(text), weight, token_id))
+        if words:
+            covered = self._add_partial_credit(covered, words, places)
         result: np.ndarray = covered / query.weight
         return result
+
+    def _add_partial_credit(
+        self,
+        covered: np.ndarray,
+        words: list[tuple[int, float, int | None]],
+        places: list[tuple[int, int]],
+    ) -> np.ndarray:
+        rows = sorted({row for _, row in places})
+        column = {row: place for place, row in enumerate(rows)}
+        counts = np.zeros((len(words), len(rows)))
+        for word, row in places:
+            counts[word, column[row]] += 1.0
+        shares = counts @ self.char_entries[rows].astype(np.float64)  # words × entries
+        shares /= np.array([[length] for length, _, _ in words], dtype=np.float64)
+        holders, starts = self.token_entries.indices, self.token_entries.indptr
+        for word, (_, weight, token_id) in enumerate(words):
+            credit = PARTIAL_CREDIT * weight * shares[word]
+            if token_id is not None:  # entries that have the word itself earn no extra
+                credit[holders[starts[token_id] : starts[token_id + 1]]] = 0.0
+            covered += credit  # word by word, in the query's order: the same sums
+        return covered
 
     def precision(
         self, query: Query, known_weights: np.ndarray, characters: frozenset[str]
@@ -121,11 +147,18 @@ class FaqScorer:
         """How much of each form the query covers, its Chinese words partly by characters (F)."""
         credit = known_weights
         if characters:
-            shares = np.zeros(len(self.weights))
-            for character in characters:
-                found = self.char_tokens.get(character)
-                if found is not None:
-                    shares[found[0]] += found[1]
+            # Per token, how many of its characters the query has (with repeats): one
+            # bincount of small integers, exact in any order.
+            found = [self.char_tokens[c] for c in characters if c in self.char_tokens]
+            shares: np.ndarray
+            if found:
+                shares = np.bincount(
+                    np.concatenate([ids for ids, _ in found]),
+                    np.concatenate([occurrences for _, occurrences in found]),
+                    minlength=len(self.weights),
+                )
+            else:
+                shares = np.zeros(len(self.weights))
             shares /= self.token_length
             shares[~self.chinese] = 0.0
             shares[list(query.known)] = 0.0  # shared tokens already count in full
@@ -139,9 +172,13 @@ class FaqScorer:
         """Per form: the F1 of its entry's coverage and its own precision, rounded to 4
         places so that equal scores tie exactly and BM25 decides between them."""
         covered = coverage[self.form_entry]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = np.where(precision > 0, 2 * covered * precision / (covered + precision), 0.0)
-        result: np.ndarray = np.round(np.minimum(f1, 1.0), 4)
+        f1 = np.divide(
+            2 * covered * precision,
+            covered + precision,
+            out=np.zeros(len(precision)),
+            where=precision > 0,
+        )
+        result: np.ndarray = np.minimum(f1, 1.0).round(4)
         return result
 
     def entry_best(self, relevance: np.ndarray) -> np.ndarray:
