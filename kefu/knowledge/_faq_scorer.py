@@ -38,7 +38,8 @@ class FaqScorer:
     """Matrices over the lexicon's vocabulary (V tokens), forms (F) and entries (E)."""
 
     weights: np.ndarray  # V: IDF × informativeness
-    chinese: np.ndarray  # V: bool, token holds an ideograph
+    partial_weights: np.ndarray  # V: PARTIAL_CREDIT × weights
+    chinese: np.ndarray  # V: 1.0 where the token holds an ideograph, else 0.0
     token_length: np.ndarray  # V: characters per token
     char_tokens: dict[str, tuple[np.ndarray, np.ndarray]]  # char → (token ids, occurrences)
     char_rows: dict[str, int]  # char → its row of ``char_entries``
@@ -73,12 +74,14 @@ class FaqScorer:
         char_entries = np.zeros((len(char_rows), len(entry_characters)), dtype=bool)
         for entry, characters in enumerate(entry_characters):
             char_entries[[char_rows[c] for c in characters], entry] = True
-        is_chinese = np.zeros(size, dtype=bool)
-        is_chinese[list(chinese)] = True
+        is_chinese = np.zeros(size)
+        is_chinese[list(chinese)] = 1.0
+        weights = np.asarray(lexicon.weights, dtype=float)
         by_entry = _binary(entry_tokens, size)
         starts = np.searchsorted(form_entry, np.arange(len(entry_tokens)))
         return cls(
-            weights=np.asarray(lexicon.weights, dtype=float),
+            weights=weights,
+            partial_weights=PARTIAL_CREDIT * weights,
             chinese=is_chinese,
             token_length=np.array([max(1, len(t)) for t in lexicon.tokens], dtype=float),
             char_tokens={
@@ -133,11 +136,12 @@ class FaqScorer:
             counts[word, column[row]] += 1.0
         shares = counts @ self.char_entries[rows].astype(np.float64)  # words × entries
         shares /= np.array([[length] for length, _, _ in words], dtype=np.float64)
+        credits = np.array([[PARTIAL_CREDIT * weight] for _, weight, _ in words]) * shares
         holders, starts = self.token_entries.indices, self.token_entries.indptr
-        for word, (_, weight, token_id) in enumerate(words):
-            credit = PARTIAL_CREDIT * weight * shares[word]
+        for word, (_, _, token_id) in enumerate(words):
             if token_id is not None:  # entries that have the word itself earn no extra
-                credit[holders[starts[token_id] : starts[token_id + 1]]] = 0.0
+                credits[word, holders[starts[token_id] : starts[token_id + 1]]] = 0.0
+        for credit in credits:
             covered += credit  # word by word, in the query's order: the same sums
         return covered
 
@@ -150,22 +154,24 @@ class FaqScorer:
             # Per token, how many of its characters the query has (with repeats): one
             # bincount of small integers, exact in any order.
             found = [self.char_tokens[c] for c in characters if c in self.char_tokens]
-            shares: np.ndarray
-            if found:
-                shares = np.bincount(
+            if found:  # (else every share is 0 and the credit the known weights)
+                shares: np.ndarray = np.bincount(
                     np.concatenate([ids for ids, _ in found]),
                     np.concatenate([occurrences for _, occurrences in found]),
                     minlength=len(self.weights),
                 )
-            else:
-                shares = np.zeros(len(self.weights))
-            shares /= self.token_length
-            shares[~self.chinese] = 0.0
-            shares[list(query.known)] = 0.0  # shared tokens already count in full
-            credit = known_weights + PARTIAL_CREDIT * self.weights * shares
+                shares /= self.token_length
+                shares *= self.chinese  # only Chinese words share characters
+                shares[list(query.known)] = 0.0  # shared tokens already count in full
+                credit = known_weights + self.partial_weights * shares
         found_weight = self.form_tokens @ credit
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result: np.ndarray = np.where(found_weight > 0, found_weight / self.doc_weights, 0.0)
+        # A form with found weight has weight: no division by zero where it is divided.
+        result: np.ndarray = np.divide(
+            found_weight,
+            self.doc_weights,
+            out=np.zeros(len(found_weight)),
+            where=found_weight > 0,
+        )
         return result
 
     def form_relevance(self, coverage: np.ndarray, precision: np.ndarray) -> np.ndarray:
