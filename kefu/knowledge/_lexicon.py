@@ -173,7 +173,7 @@ class Lexicon:
         same float32 sums in the same order (token by token) — at half its cost, as it runs
         twice a turn: without its per-call checks, and one ``np.add.at`` for all the tokens
         rather than one per token."""
-        if bm25.nonoccurrence_array is not None:  # BM25L / BM25+ add a constant: bm25s's own
+        if getattr(bm25, "nonoccurrence_array", None) is not None:  # BM25L / BM25+: bm25s's own
             return bm25.get_scores_from_ids(list(token_ids))
         matrix = bm25.scores  # CSC: column t lists the documents holding token t, and scores
         data, documents, starts = matrix["data"], matrix["indices"], matrix["indptr"]
