@@ -8,6 +8,7 @@ cleaned question and language; it is replaced wholesale when the app's knowledge
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,10 @@ from kefu.core.hanzi import fold_chinese
 from kefu.core.types import ChunkHit, FaqHit
 
 __all__ = ["RouteDecision", "fold_question"]
+
+# Everything but letters and digits: ``[^\W_]`` is exactly ``str.isalnum`` (checked over every
+# code point), and one substitution is several times faster than testing each character.
+_NOT_ALNUM = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,5 +34,4 @@ class RouteDecision:
 def fold_question(text: str) -> str:
     """A question as compared word for word: width, case, traditional characters and common
     typos folded (``fold_chinese``), spaces and punctuation dropped."""
-    folded = fold_chinese(unicodedata.normalize("NFKC", text).lower())
-    return "".join(ch for ch in folded if ch.isalnum())
+    return _NOT_ALNUM.sub("", fold_chinese(unicodedata.normalize("NFKC", text).lower()))

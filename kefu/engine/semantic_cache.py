@@ -29,15 +29,16 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
 
 from kefu.engine.route_cache import RouteDecision
-from kefu.knowledge import tokenize
-from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness
+from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness, tokenize_question
 
 __all__ = ["SemanticHit", "SemanticRouteCache", "clear_cut", "content_words", "particulars"]
 
@@ -71,7 +72,7 @@ def content_words(text: str) -> frozenset[str]:
     stems, synonyms folded), without question words and courtesy."""
     return frozenset(
         word
-        for word in tokenize(text)
+        for word in tokenize_question(text)
         if word not in QUESTION_TOKENS
         and word not in _COURTESY
         and informativeness(word) >= _CONTENT_WORD
@@ -120,6 +121,7 @@ def particulars(text: str, entities: Iterable[tuple[str, str]] = ()) -> tuple[st
 
 
 _CHECKED = 4  # the most similar rows whose words are compared
+_NO_ROWS: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,10 @@ class SemanticRouteCache:
 
     A ring buffer: one float32 matrix of unit vectors, the bucket of each row and when it
     was stored; :meth:`get` takes the best row of the same bucket that has not expired.
-    Used on the event loop only (no lock): a lookup is one matrix-vector product.
+    Used on the event loop only (no lock): a lookup is one matrix-vector product — skipped
+    when no row could be reused anyway: most questions share too few content words with
+    every recent one of their bucket, which an index of the rows by word tells at once
+    (the product streams the whole matrix, 2 MB by default, through the cache every turn).
     """
 
     def __init__(
@@ -167,6 +172,8 @@ class SemanticRouteCache:
         self._entries: list[_Entry | None] = [None] * size
         self._next = 0
         self._filled = 0
+        self._rows_with: dict[str, set[int]] = {}  # content word → the rows whose words hold it
+        self._wordless: set[int] = set()  # the rows of questions without content words
 
     def __len__(self) -> int:
         return sum(entry is not None for entry in self._entries)
@@ -179,11 +186,15 @@ class SemanticRouteCache:
         with ``words``."""
         if self._vectors is None or self.size == 0 or vector.shape[-1] != self._vectors.shape[1]:
             return None
+        cutoff = self._clock() - self.ttl_s  # rows stored before it have expired
+        if not self._reusable_row(bucket, words, cutoff):
+            return None  # the cosines could not change that
         filled = self._filled  # rows in use: a view of them, never a copy
         cosines = self._vectors[:filled] @ vector
-        stale = self._stored[:filled] < self._clock() - self.ttl_s
-        cosines[stale | (self._buckets[:filled] != hash(bucket))] = -1.0
         rows = np.flatnonzero(cosines >= self.threshold)
+        if len(rows):  # of those (usually none), the rows of this bucket not yet expired
+            fresh = self._stored[rows] >= cutoff
+            rows = rows[fresh & (self._buckets[rows] == hash(bucket))]
         if not len(rows):
             return None
         cosines = cosines[rows]
@@ -199,6 +210,37 @@ class SemanticRouteCache:
     def _overlaps(self, mine: frozenset[str], theirs: frozenset[str]) -> bool:
         union = mine | theirs
         return not union or len(mine & theirs) / len(union) >= self.min_overlap
+
+    def _reusable_row(self, bucket: Hashable, words: frozenset[str], cutoff: float) -> bool:
+        """Whether any row of ``bucket`` stored since ``cutoff`` shares enough content words
+        with ``words`` to be reused (its cosine aside). Only rows holding enough of the
+        question's words can: sharing ``s`` of its ``n`` words, the Jaccard overlap is at
+        most ``s / n``."""
+        if self.min_overlap <= 0:
+            return True  # any two questions overlap enough
+        candidates: Iterable[int] = self._wordless
+        if words:
+            count = len(words)
+            need = next((s for s in range(1, count + 1) if s / count >= self.min_overlap), 0)
+            if not need:
+                return False  # no overlap reaches min_overlap
+            postings = [self._rows_with.get(word, _NO_ROWS) for word in words]
+            if need == count:  # rows holding every word
+                postings.sort(key=len)
+                candidates = postings[0].intersection(*postings[1:])
+            else:
+                held = Counter(chain.from_iterable(postings))
+                candidates = [row for row, shared in held.items() if shared >= need]
+        for row in candidates:
+            entry = self._entries[row]
+            if (
+                entry is not None
+                and entry.bucket == bucket
+                and self._stored[row] >= cutoff
+                and self._overlaps(entry.words, words)
+            ):
+                return True
+        return False
 
     def put(
         self,
@@ -221,4 +263,19 @@ class SemanticRouteCache:
         self._vectors[row] = vector
         self._buckets[row] = hash(bucket)
         self._stored[row] = self._clock()
+        self._index_words(row, self._entries[row], words)
         self._entries[row] = _Entry(bucket, question, decision, words)
+
+    def _index_words(self, row: int, replaced: _Entry | None, words: frozenset[str]) -> None:
+        """Move ``row`` in the index by word from the ``replaced`` entry's words to ``words``."""
+        if replaced is not None:
+            for word in replaced.words:
+                rows = self._rows_with[word]
+                rows.discard(row)
+                if not rows:
+                    del self._rows_with[word]
+            self._wordless.discard(row)
+        for word in words:
+            self._rows_with.setdefault(word, set()).add(row)
+        if not words:
+            self._wordless.add(row)

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 __all__ = [
     "PROFILES",
+    "FormGrid",
     "FormVoting",
     "entry_cosine",
     "form_hubness",
@@ -106,28 +107,54 @@ def load_hubness(folder: Path, forms: int) -> np.ndarray | None:
     return hubness if hubness.shape == (forms,) else None
 
 
+@dataclass(frozen=True, slots=True)
+class FormGrid:
+    """Each entry's forms as one row of a padded matrix, for a vote of several forms: it
+    depends only on where each entry's forms start, so an FAQ index works it out once
+    (``FaqScorer``) rather than every query."""
+
+    starts: np.ndarray  # E: each entry's first form
+    counts: np.ndarray  # E: how many forms it has
+    gather: np.ndarray  # E × W: the form at each place of its row (clipped past its last)
+    present: np.ndarray  # E × W: whether that place holds one of its forms
+    rows: np.ndarray  # E: 0 … E-1
+
+    @classmethod
+    def of(cls, entry_starts: np.ndarray, forms: int) -> FormGrid:
+        counts = np.diff(np.append(entry_starts, forms))
+        width = np.arange(int(counts.max()) if len(counts) else 0)
+        return cls(
+            starts=entry_starts,
+            counts=counts,
+            gather=np.minimum(entry_starts[:, None] + width[None, :], forms - 1),
+            present=width[None, :] < counts[:, None],
+            rows=np.arange(len(counts)),
+        )
+
+
 def entry_cosine(
     cosine_forms: np.ndarray,
     hubness: np.ndarray | None,
     entry_starts: np.ndarray,
     voting: FormVoting | None,
+    grid: FormGrid | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per entry: the dense score its forms vote, per form: the hub-corrected cosine);
-    ``voting`` None: the best form's cosine."""
+    ``voting`` None: the best form's cosine. ``grid``: ``FormGrid.of(entry_starts, forms)``
+    if the caller keeps one."""
     voting = voting or _BEST_FORM
     forms = cosine_forms.astype(np.float64)
     if hubness is not None and voting.hub_penalty:
         forms = forms - voting.hub_penalty * hubness
     if voting.top == 1:
         return np.maximum.reduceat(forms, entry_starts), forms
-    counts = np.diff(np.append(entry_starts, len(forms)))
-    width = np.arange(int(counts.max()) if len(counts) else 0)
-    padded = np.where(
-        width[None, :] < counts[:, None],
-        forms[np.minimum(entry_starts[:, None] + width[None, :], len(forms) - 1)],
-        -np.inf,
-    )
-    ranked = np.cumsum(np.nan_to_num(-np.sort(-padded, axis=1), neginf=0.0), axis=1)
+    if grid is None:
+        grid = FormGrid.of(entry_starts, len(forms))
+    padded = np.where(grid.present, forms[grid.gather], -np.inf)
+    # Best first; the pads (-inf) sort last and a vote sums at most the entry's own forms,
+    # so no prefix sum read below includes one.
+    ranked = np.cumsum(-np.sort(-padded, axis=1), axis=1)
+    counts = grid.counts
     voters = counts if voting.top is None else np.minimum(counts, voting.top)
-    scores: np.ndarray = ranked[np.arange(len(counts)), voters - 1] / voters
+    scores: np.ndarray = ranked[grid.rows, voters - 1] / voters
     return scores, forms

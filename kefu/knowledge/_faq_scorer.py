@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from kefu.knowledge._faq_fusion import FormGrid
 from kefu.knowledge._lexicon import Lexicon, Query
 
 __all__ = ["PARTIAL_CREDIT", "FaqScorer"]
@@ -37,15 +38,19 @@ class FaqScorer:
     """Matrices over the lexicon's vocabulary (V tokens), forms (F) and entries (E)."""
 
     weights: np.ndarray  # V: IDF × informativeness
-    chinese: np.ndarray  # V: bool, token holds an ideograph
+    partial_weights: np.ndarray  # V: PARTIAL_CREDIT × weights
+    chinese: np.ndarray  # V: 1.0 where the token holds an ideograph, else 0.0
     token_length: np.ndarray  # V: characters per token
     char_tokens: dict[str, tuple[np.ndarray, np.ndarray]]  # char → (token ids, occurrences)
-    char_entries: dict[str, np.ndarray]  # char → bool E: the entry's Chinese words use it
+    char_rows: dict[str, int]  # char → its row of ``char_entries``
+    char_entries: np.ndarray  # C × E bool: the entry's Chinese words use the character
     form_tokens: sparse.csr_matrix  # F × V
     entry_tokens: sparse.csr_matrix  # E × V
+    token_entries: sparse.csc_matrix  # the same, by column: the entries holding each token
     doc_weights: np.ndarray  # F: total weight of the form's tokens
     form_entry: np.ndarray  # F: the entry a form belongs to
     entry_starts: np.ndarray  # E: each entry's first form (an entry's forms are contiguous)
+    form_grid: FormGrid  # E × forms per entry, for the dense vote of several forms
 
     @classmethod
     def build(
@@ -62,28 +67,36 @@ class FaqScorer:
             for character in text:
                 counts = char_tokens.setdefault(character, {})
                 counts[token_id] = counts.get(token_id, 0) + 1
-        char_entries: dict[str, np.ndarray] = {}
+        char_rows: dict[str, int] = {}
+        for characters in entry_characters:
+            for character in sorted(characters):
+                char_rows.setdefault(character, len(char_rows))
+        char_entries = np.zeros((len(char_rows), len(entry_characters)), dtype=bool)
         for entry, characters in enumerate(entry_characters):
-            for character in characters:
-                if character not in char_entries:
-                    char_entries[character] = np.zeros(len(entry_characters), dtype=bool)
-                char_entries[character][entry] = True
-        is_chinese = np.zeros(size, dtype=bool)
-        is_chinese[list(chinese)] = True
+            char_entries[[char_rows[c] for c in characters], entry] = True
+        is_chinese = np.zeros(size)
+        is_chinese[list(chinese)] = 1.0
+        weights = np.asarray(lexicon.weights, dtype=float)
+        by_entry = _binary(entry_tokens, size)
+        starts = np.searchsorted(form_entry, np.arange(len(entry_tokens)))
         return cls(
-            weights=np.asarray(lexicon.weights, dtype=float),
+            weights=weights,
+            partial_weights=PARTIAL_CREDIT * weights,
             chinese=is_chinese,
             token_length=np.array([max(1, len(t)) for t in lexicon.tokens], dtype=float),
             char_tokens={
                 c: (np.fromiter(ids, dtype=np.int64), np.fromiter(ids.values(), dtype=float))
                 for c, ids in char_tokens.items()
             },
+            char_rows=char_rows,
             char_entries=char_entries,
             form_tokens=_binary(lexicon.doc_tokens, size),
-            entry_tokens=_binary(entry_tokens, size),
+            entry_tokens=by_entry,
+            token_entries=by_entry.tocsc(),
             doc_weights=np.asarray(lexicon.doc_weights, dtype=float),
             form_entry=np.asarray(form_entry, dtype=np.int64),
-            entry_starts=np.searchsorted(form_entry, np.arange(len(entry_tokens))),
+            entry_starts=starts,
+            form_grid=FormGrid.of(starts, len(form_entry)),
         )
 
     def coverage(
@@ -94,20 +107,43 @@ class FaqScorer:
     ) -> np.ndarray:
         """How much of the query each entry covers with all its forms together (E)."""
         covered = self.entry_tokens @ known_weights
+        # Each Chinese word's partial credit: the share of its characters (with repeats) that
+        # an entry's Chinese words use. Counted for every word at once, one matrix product of
+        # small integers: exact, so the same numbers as adding one character at a time.
+        words: list[tuple[int, float, int | None]] = []  # (characters, weight, token id)
+        places: list[tuple[int, int]] = []  # (word, its character's row in char_entries)
         for text, token_id, weight in chinese_terms:
-            found = np.zeros(covered.shape[0])
-            for character in text:
-                having = self.char_entries.get(character)
-                if having is not None:
-                    found += having
-            credit = PARTIAL_CREDIT * weight * (found / len(text))
-            if token_id is not None:  # entries that have the word itself earn no extra
-                one_hot = np.zeros(len(self.weights))
-                one_hot[token_id] = 1.0
-                credit *= 1.0 - self.entry_tokens @ one_hot
-            covered += credit
+            rows = [row for row in map(self.char_rows.get, text) if row is not None]
+            if rows:  # a word none of whose characters the FAQ uses earns nothing
+                word = len(words)
+                places += [(word, row) for row in rows]
+                words.append((len(text), weight, token_id))
+        if words:
+            covered = self._add_partial_credit(covered, words, places)
         result: np.ndarray = covered / query.weight
         return result
+
+    def _add_partial_credit(
+        self,
+        covered: np.ndarray,
+        words: list[tuple[int, float, int | None]],
+        places: list[tuple[int, int]],
+    ) -> np.ndarray:
+        rows = sorted({row for _, row in places})
+        column = {row: place for place, row in enumerate(rows)}
+        counts = np.zeros((len(words), len(rows)))
+        for word, row in places:
+            counts[word, column[row]] += 1.0
+        shares = counts @ self.char_entries[rows].astype(np.float64)  # words × entries
+        shares /= np.array([[length] for length, _, _ in words], dtype=np.float64)
+        credits = np.array([[PARTIAL_CREDIT * weight] for _, weight, _ in words]) * shares
+        holders, starts = self.token_entries.indices, self.token_entries.indptr
+        for word, (_, _, token_id) in enumerate(words):
+            if token_id is not None:  # entries that have the word itself earn no extra
+                credits[word, holders[starts[token_id] : starts[token_id + 1]]] = 0.0
+        for credit in credits:
+            covered += credit  # word by word, in the query's order: the same sums
+        return covered
 
     def precision(
         self, query: Query, known_weights: np.ndarray, characters: frozenset[str]
@@ -115,27 +151,40 @@ class FaqScorer:
         """How much of each form the query covers, its Chinese words partly by characters (F)."""
         credit = known_weights
         if characters:
-            shares = np.zeros(len(self.weights))
-            for character in characters:
-                found = self.char_tokens.get(character)
-                if found is not None:
-                    shares[found[0]] += found[1]
-            shares /= self.token_length
-            shares[~self.chinese] = 0.0
-            shares[list(query.known)] = 0.0  # shared tokens already count in full
-            credit = known_weights + PARTIAL_CREDIT * self.weights * shares
+            # Per token, how many of its characters the query has (with repeats): one
+            # bincount of small integers, exact in any order.
+            found = [self.char_tokens[c] for c in characters if c in self.char_tokens]
+            if found:  # (else every share is 0 and the credit the known weights)
+                shares: np.ndarray = np.bincount(
+                    np.concatenate([ids for ids, _ in found]),
+                    np.concatenate([occurrences for _, occurrences in found]),
+                    minlength=len(self.weights),
+                )
+                shares /= self.token_length
+                shares *= self.chinese  # only Chinese words share characters
+                shares[list(query.known)] = 0.0  # shared tokens already count in full
+                credit = known_weights + self.partial_weights * shares
         found_weight = self.form_tokens @ credit
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result: np.ndarray = np.where(found_weight > 0, found_weight / self.doc_weights, 0.0)
+        # A form with found weight has weight: no division by zero where it is divided.
+        result: np.ndarray = np.divide(
+            found_weight,
+            self.doc_weights,
+            out=np.zeros(len(found_weight)),
+            where=found_weight > 0,
+        )
         return result
 
     def form_relevance(self, coverage: np.ndarray, precision: np.ndarray) -> np.ndarray:
         """Per form: the F1 of its entry's coverage and its own precision, rounded to 4
         places so that equal scores tie exactly and BM25 decides between them."""
         covered = coverage[self.form_entry]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = np.where(precision > 0, 2 * covered * precision / (covered + precision), 0.0)
-        result: np.ndarray = np.round(np.minimum(f1, 1.0), 4)
+        f1 = np.divide(
+            2 * covered * precision,
+            covered + precision,
+            out=np.zeros(len(precision)),
+            where=precision > 0,
+        )
+        result: np.ndarray = np.minimum(f1, 1.0).round(4)
         return result
 
     def entry_best(self, relevance: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from kefu.knowledge._faq_fusion import FormVoting, entry_cosine
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._index_snapshot import ChunkIndex, Snapshot
 from kefu.knowledge._lexicon import Lexicon
-from kefu.knowledge.tokenizer import detect_language, tokenize
+from kefu.knowledge.tokenizer import detect_language, tokenize_question
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -78,6 +78,7 @@ class Scoring:
             snapshot.faq_hubness,
             starts,
             self.form_voting.get(detect_language(query[:MAX_QUERY_CHARS])),
+            faq.scorer.form_grid,
         )
         scores: dict[int, float] = {}
         if fusion.retrievers == "dense":
@@ -202,9 +203,9 @@ def cut(hits: list[ChunkHit], top_k: int, min_relevance: float) -> list[ChunkHit
     return hits[:top_k]
 
 
-def query_tokens(query: str) -> list[str]:
+def query_tokens(query: str) -> tuple[str, ...]:
     """The tokens a query is matched by (cut to MAX_QUERY_CHARS, then MAX_QUERY_TOKENS)."""
-    return tokenize(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS]
+    return tokenize_question(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS]
 
 
 def _coverage(lexicon: Lexicon, known: frozenset[int], weight: float, doc: int) -> float:

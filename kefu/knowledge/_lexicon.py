@@ -157,7 +157,7 @@ class Lexicon:
         """
         if self.bm25 is None or not token_ids:
             return []
-        scores = self.bm25.get_scores_from_ids(list(token_ids))
+        scores = self._bm25_scores(self.bm25, token_ids)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
         if len(scores) > limit:
@@ -165,7 +165,28 @@ class Lexicon:
             top = top[scores[top] > 0]
         else:
             top = np.flatnonzero(scores > 0)
-        return [(int(doc), float(scores[doc])) for doc in top]
+        return list(zip(top.tolist(), scores[top].tolist(), strict=True))
+
+    @staticmethod
+    def _bm25_scores(bm25: bm25s.BM25, token_ids: Iterable[int]) -> np.ndarray:
+        """Every document's BM25 score: what bm25s's ``get_scores_from_ids`` returns — the
+        same float32 sums in the same order (token by token) — at half its cost, as it runs
+        twice a turn: without its per-call checks, and one ``np.add.at`` for all the tokens
+        rather than one per token."""
+        if getattr(bm25, "nonoccurrence_array", None) is not None:  # BM25L / BM25+: bm25s's own
+            return bm25.get_scores_from_ids(list(token_ids))
+        matrix = bm25.scores  # CSC: column t lists the documents holding token t, and scores
+        data, documents, starts = matrix["data"], matrix["indices"], matrix["indptr"]
+        spans = [(starts[token], starts[token + 1]) for token in token_ids]
+        scores = np.zeros(matrix["num_docs"], dtype=bm25.dtype)
+        if not spans:
+            return scores
+        np.add.at(
+            scores,
+            np.concatenate([documents[begin:end] for begin, end in spans]),
+            np.concatenate([data[begin:end] for begin, end in spans]),
+        )
+        return scores
 
 
 def _idf(total: int, frequency: int) -> float:

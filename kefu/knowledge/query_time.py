@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -133,12 +133,18 @@ def _reason(exc: ProviderError) -> str:
     return message
 
 
-async def embed_query(embedder: Embedder, text: str, *, deadline: float) -> npt.NDArray[np.float32]:
-    """``text``'s vector by ``deadline`` (``time.monotonic()``); ``ProviderError`` if not."""
+async def embed_query(
+    embedder: Embedder, text: str, *, deadline: float, awaitable: bool | None = None
+) -> npt.NDArray[np.float32]:
+    """``text``'s vector by ``deadline`` (``time.monotonic()``); ``ProviderError`` if not.
+    ``awaitable``: whether ``embedder`` is an :class:`AsyncEmbedder`, if the caller checked
+    once (a Protocol ``isinstance`` costs more than the rest of this call)."""
+    if awaitable is None:
+        awaitable = isinstance(embedder, AsyncEmbedder)
 
     async def call() -> npt.NDArray[np.float32]:
-        if isinstance(embedder, AsyncEmbedder):
-            return await embedder.aembed([text])
+        if awaitable:
+            return await cast(AsyncEmbedder, embedder).aembed([text])
         return await to_thread.run_sync(embedder.embed, [text], abandon_on_cancel=True)
 
     vectors = await _within(deadline, call, "embeddings")

@@ -31,6 +31,7 @@ __all__ = [
     "informativeness",
     "jieba_tokenizer",
     "tokenize",
+    "tokenize_question",
 ]
 
 # Bump whenever tokenize() output changes: persisted indexes built with another version
@@ -195,6 +196,26 @@ def tokenize(text: str) -> list[str]:
             tokens.append(_english_token(word))
         previous = word
     return tokens
+
+
+# A turn tokenizes its question several times (the semantic cache's content words, the FAQ
+# and passage matches, the passages' topic check): :func:`tokenize_question` remembers the
+# last few questions' tokens, so each is cut once. Bounded in entries and in text length, and
+# never stale: tokens depend only on the text (the dictionary is fixed for the process).
+_QUESTION_MEMO = 256
+_QUESTION_MEMO_CHARS = 1_000  # longer texts (not questions: documents) are not remembered
+
+
+def tokenize_question(text: str) -> tuple[str, ...]:
+    """:func:`tokenize` of a question, as a tuple, remembered for the last few questions."""
+    if len(text) > _QUESTION_MEMO_CHARS:
+        return tuple(tokenize(text))
+    return _remembered_tokens(text)
+
+
+@functools.lru_cache(maxsize=_QUESTION_MEMO)
+def _remembered_tokens(text: str) -> tuple[str, ...]:
+    return tuple(tokenize(text))
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -5,7 +5,12 @@ relevance. It lives with the knowledge (not the engine) because the passage cali
 from __future__ import annotations
 
 from kefu.core.types import Chunk, ChunkHit
-from kefu.knowledge.tokenizer import QUESTION_TOKENS, informativeness, tokenize
+from kefu.knowledge.tokenizer import (
+    QUESTION_TOKENS,
+    informativeness,
+    tokenize,
+    tokenize_question,
+)
 
 __all__ = [
     "SHARED_TOPIC_WORDS",
@@ -24,7 +29,7 @@ def topic_words(text: str) -> set[str]:
     """The words of ``text`` that name what it is about (not 的, 怎么, what, like…)."""
     return {
         word
-        for word in tokenize(text)
+        for word in tokenize_question(text)
         if word not in QUESTION_TOKENS and informativeness(word) >= TOPIC_WORD
     }
 

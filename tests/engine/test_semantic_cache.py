@@ -82,6 +82,26 @@ def test_the_oldest_question_makes_room() -> None:
     assert hit is not None and hit.question == "q2"
 
 
+def test_the_words_index_follows_the_questions_it_holds() -> None:
+    """A lookup skips the cosines when no recent question of its bucket shares enough content
+    words; that index of rows by word moves with the ring buffer."""
+    cache = SemanticRouteCache(size=2, threshold=0.9, ttl_s=60, min_overlap=0.75)
+    four = frozenset({"退货", "运费", "快递", "包装"})
+    cache.put("b", unit(1, 0, 0), "q0", faq_decision("e0"), four)
+    cache.put("b", unit(1, 0.05, 0), "q1", faq_decision("e1"), four)
+    three_of_four = cache.get("b", unit(1, 0, 0), four - {"包装"})  # Jaccard 3/4
+    assert three_of_four is not None and three_of_four.question == "q0"
+    cache.put("b", unit(0, 0, 1), "q2", faq_decision("e2"), frozenset())  # q0 makes room
+    still = cache.get("b", unit(1, 0, 0), four)  # q1 holds the same words
+    assert still is not None and still.question == "q1"
+    wordless = cache.get("b", unit(0, 0, 1), frozenset())
+    assert wordless is not None and wordless.question == "q2"
+    assert cache.get("b", unit(0, 0, 1), frozenset({"退货"})) is None  # 0 of 1 word shared
+    cache.put("b", unit(0, 1, 0), "q3", faq_decision("e3"), frozenset({"发货"}))  # q1 goes
+    assert cache.get("b", unit(1, 0, 0), four) is None
+    assert cache.get("b", unit(0, 1, 0), frozenset({"发货"})) is not None
+
+
 def test_only_clear_cut_decisions_are_reused() -> None:
     settings = {"faq_threshold": 0.55, "passage_threshold": 0.3, "clarify_margin": 0.05}
     assert clear_cut(faq_decision("a", 0.9, 0.3), margin=0.05, **settings)

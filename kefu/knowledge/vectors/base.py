@@ -92,7 +92,11 @@ def check_query(dim: int, vector: npt.ArrayLike) -> npt.NDArray[np.float32]:
     array = np.asarray(vector, dtype=np.float32).reshape(-1)
     if array.shape[0] != dim:
         raise InvalidParam(f"query vector has dimension {array.shape[0]}, the index {dim}")
-    return normalise(array[None, :])[0]
+    # What ``normalise`` does to one row (the same float32 sum of squares, square root and
+    # division, so the same bits) without its 2-D round trip: every turn normalises its query.
+    norm = np.sqrt(np.add.reduce(array * array))
+    unit: npt.NDArray[np.float32] = array / (norm if norm > 0 else np.float32(1.0))
+    return unit
 
 
 def normalise(array: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
