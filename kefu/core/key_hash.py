@@ -30,9 +30,7 @@ class KeyHasher:
         data = plaintext.encode("utf-8")
         if self._secret is None:
             return hashlib.sha256(data).hexdigest()
-        # The one-shot C function: the same digest as hmac.new(...).hexdigest(), without
-        # building an HMAC object in Python on every request.
-        return hmac.digest(self._secret, data, "sha256").hex()
+        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
 
     def legacy_digest(self, plaintext: str) -> str | None:
         """The digest keys were stored under before the HMAC, or None when it is the same."""
