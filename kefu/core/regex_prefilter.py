@@ -24,6 +24,7 @@ into literals, where that folding provably agrees with ``re``'s case-insensitive
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -200,13 +201,15 @@ def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
 class LiteralPrefilter:
     """Which of a list of patterns may match a text, from one pass over the text."""
 
-    def __init__(self, patterns: Sequence[str], flags: int = 0) -> None:
-        """``patterns`` and ``flags`` as given to ``re.compile``."""
-        self._always: frozenset[int] = frozenset()
+    def __init__(self, patterns: Sequence[str | re.Pattern[str]], flags: int = 0) -> None:
+        """``patterns``: compiled, or as given to ``re.compile`` with ``flags``."""
         always: set[int] = set()
         owners: dict[str, set[int]] = {}
         for index, pattern in enumerate(patterns):
-            literals = required_literals(pattern, flags)
+            if isinstance(pattern, re.Pattern):
+                literals = required_literals(pattern.pattern, pattern.flags)
+            else:
+                literals = required_literals(pattern, flags)
             if literals is None:
                 always.add(index)
                 continue

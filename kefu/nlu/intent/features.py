@@ -62,8 +62,12 @@ def embedding_weight(embedder: Embedder) -> float:
     return _EMBEDDING_WEIGHTS.get(embedder.name, _DEFAULT_EMBEDDING_WEIGHT)
 
 
+@functools.lru_cache(maxsize=16)
 def normalize(text: str) -> str:
-    """NFKC, lower case, simplified Chinese with common typos folded (劵 → 券)."""
+    """NFKC, lower case, simplified Chinese with common typos folded (劵 → 券).
+
+    Cached (a pure function; a few entries): the blocks of one query each normalise it.
+    """
     return fold_chinese(unicodedata.normalize("NFKC", text).lower())
 
 
@@ -73,8 +77,10 @@ def char_ngrams(text: str) -> list[str]:
     # list comprehensions rather than a generator per size: this runs for every query, and
     # the grams come out the same and in the same order, ~2x faster.
     grams: list[str] = []
-    for word in normalize(text).split():
-        longest = _MAX_CHAR_N_CJK if has_chinese(word) else _MAX_CHAR_N_LATIN
+    normalized = normalize(text)
+    chinese = has_chinese(normalized)  # else no word needs the check
+    for word in normalized.split():
+        longest = _MAX_CHAR_N_CJK if chinese and has_chinese(word) else _MAX_CHAR_N_LATIN
         padded = f" {word} "
         width = len(padded)  # at least 3, so 1- and 2-grams never reach the whole word
         grams += padded
