@@ -424,6 +424,9 @@ _LEET = str.maketrans("013457@$", "oieastas")
 _FOUR_DIGITS = re.compile(r"\d{4}")
 _ROT13 = re.compile(r"\brot-?13\b", re.IGNORECASE)
 _BLANKS = re.compile(r"[^\S\n]+")
+# What spelled-out words, CJK gaps and runs of blanks all need: text without any (most
+# Chinese messages) skips the three substitutions.
+_SEPARATOR = re.compile(r"[^\S\n]|[\-_/*|·.~+]")
 _NOT_LEET = frozenset({"base64", "base32", "rot13", "utf8", "mp3", "mp4", "4k", "5g", "4g", "3d"})
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
@@ -459,11 +462,16 @@ def _decoded_payloads(text: str) -> list[str]:
 
 
 def _readable(text: str) -> str:
-    text = _SPELLED_OUT.sub(_join_spelled_out, text)
-    text = _CJK_GAP.sub("", text)
+    # Reading leetspeak turns characters into letters only, never into separators.
+    separated = _SEPARATOR.search(text) is not None
+    if separated:
+        text = _SPELLED_OUT.sub(_join_spelled_out, text)
+        text = _CJK_GAP.sub("", text)
     if not _LEET_CHARS.isdisjoint(text):  # else every token would come back unchanged
         text = _LEET_TOKEN.sub(_read_leet, text)
-    return _BLANKS.sub(" ", text).strip()
+    if separated:
+        text = _BLANKS.sub(" ", text)
+    return text.strip()
 
 
 def normalise_for_detection(text: str) -> str:
