@@ -12,6 +12,8 @@ import re
 import unicodedata
 from typing import Literal
 
+from kefu.core.regex_prefilter import LiteralPrefilter
+
 __all__ = ["DialogAct", "detect_act", "is_correction", "picked_option", "wants_human"]
 
 DialogAct = Literal["affirm", "deny", "cancel"]
@@ -59,6 +61,9 @@ _HUMAN = re.compile(
     r"^\s*(?:an?\s+)?(?:agent|human|operator|representative)\s*(?:please|pls)?\s*[!.?]*\s*$",
     re.IGNORECASE,
 )
+# Most messages hold none of the words a request for a human needs: one pass rules the
+# long pattern out (it is tried only when it could match).
+_HUMAN_WORDS = LiteralPrefilter([_HUMAN.pattern], _HUMAN.flags)
 # "不用转人工", "no need for a human", "don't transfer me to an agent": the words of a request,
 # declined.
 _DECLINED = re.compile(
@@ -122,7 +127,9 @@ def is_correction(text: str) -> bool:
 
 def wants_human(text: str) -> bool:
     """The customer asks for a human agent (转人工, "talk to a human")."""
-    if _HUMAN.search(text) is None or _DECLINED.search(text):
+    if not _HUMAN_WORDS.may_match(text) or _HUMAN.search(text) is None:
+        return False
+    if _DECLINED.search(text):
         return False
     return not (_ABOUT_AGENTS.search(text) and not re.search(r"转人工|我要|我想|帮我", text))
 

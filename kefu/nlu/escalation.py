@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from kefu.core.regex_prefilter import LiteralPrefilter
+
 __all__ = ["ESCALATIONS", "Escalation", "detect_escalation"]
 
 Escalation = Literal["legal_threat", "safety", "fraud", "complaint", "bot_unhelpful"]
@@ -63,6 +65,9 @@ _PHRASES: dict[Escalation, str] = {
     ),
 }
 _MATCHERS = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _PHRASES.items()}
+# Which kinds' phrases could occur at all, in one pass: most messages escalate nothing, and
+# five regex scans cost them ~4x more (a kind is skipped only when it cannot match).
+_PREFILTER = LiteralPrefilter([_PHRASES[kind] for kind in ESCALATIONS], re.IGNORECASE)
 # A negation right before the phrase: "我不是要投诉", "not going to sue", "no need to report".
 _NEGATED_ZH = re.compile(r"(?:不是|不会|不用|不想|没有|并不|不打算|不需要)[^，。！？,.!?]{0,4}$")
 _NEGATED_EN = re.compile(
@@ -78,7 +83,10 @@ _ASKS_HOW = re.compile(
 
 def detect_escalation(text: str) -> Escalation | None:
     """The first kind of escalation the message expresses (legal threat first), or None."""
-    for kind in ESCALATIONS:
+    may_match = _PREFILTER.candidates(text)
+    for index, kind in enumerate(ESCALATIONS):
+        if index not in may_match:
+            continue
         for match in _MATCHERS[kind].finditer(text):
             before = text[: match.start()]
             if _NEGATED_ZH.search(before) or _NEGATED_EN.search(before):

@@ -4,7 +4,7 @@ Written by hand rather than with ``dateparser``: that library takes ~0.3 s to im
 milliseconds per call (this runs on every message), it looks for dates everywhere rather than
 in the few shapes customers write, and it resolves Chinese relative expressions (上周三, 两周前,
 这个月, 5号) poorly or not at all. Customer-service messages use a small, closed set of shapes,
-so one precompiled regex per language, tried only when a trigger character occurs, covers them
+so one precompiled regex per language, tried only when a word it needs occurs, covers them
 in microseconds and resolves them exactly the way we document:
 
 * 上周/last week → Monday..Sunday of the previous week; 上个月/last month → that month;
@@ -28,6 +28,7 @@ import datetime
 import re
 from collections.abc import Iterator
 
+from kefu.core.regex_prefilter import LiteralPrefilter
 from kefu.nlu.entities._text import parse_number
 from kefu.nlu.entities._types import DateRange
 
@@ -62,7 +63,6 @@ _ZH = re.compile(
     rf"|(?P<weekday>{_WEEK}(?P<bwd>{_WEEKDAY}))"
     r"|(?P<month>(?P<mo>上上|上|这|本|下)个?月)"
 )
-_ZH_TRIGGER = re.compile(r"[0-9今昨前明后天周星礼拜月年号日]")
 _REL_DAYS = {
     "大前天": -3, "前天": -2, "昨天": -1, "昨日": -1, "今天": 0, "今日": 0,
     "明天": 1, "明日": 1, "后天": 2, "大后天": 3,
@@ -79,7 +79,6 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
-_EN_TRIGGER = re.compile(r"[A-Za-z]")
 _EN_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _COUNTS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -105,14 +104,20 @@ _EN = re.compile(
 )
 
 
+# The words without which neither regex can match (月, 号, 天前, today, week, may…): most
+# messages hold none, and a pass for them costs a fraction of the two scans.
+_PREFILTER = LiteralPrefilter([_ZH, _EN])
+
+
 def find_dates(text: str, today: datetime.date) -> Iterator[tuple[int, int, _Value]]:
     """``(start, end, value)`` for each date in ``text`` (already width-folded)."""
-    if _ZH_TRIGGER.search(text):
+    may_match = _PREFILTER.candidates(text)
+    if 0 in may_match:
         for match in _ZH.finditer(text):
             value = _resolve_zh(match, today)
             if value is not None:
                 yield match.start(), match.end(), value
-    if _EN_TRIGGER.search(text):
+    if 1 in may_match:
         for match in _EN.finditer(text):
             value = _resolve_en(match, today)
             if value is not None:

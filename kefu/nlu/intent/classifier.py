@@ -106,7 +106,8 @@ class IntentClassifier:
         # One in-scope intent and nothing to contrast it with: confidence is the cosine
         # similarity to the closest example instead of a probability.
         self._similarity_rows = similarity_rows
-        self._in_scope = np.array([label != OUT_OF_SCOPE for label in classes])
+        self._in_scope = [label != OUT_OF_SCOPE for label in classes]
+        self._in_scope_indices = [i for i, inside in enumerate(self._in_scope) if inside]
 
     @property
     def labels(self) -> list[str]:
@@ -216,12 +217,15 @@ class IntentClassifier:
         return np.clip(dense, 0.0, 1.0)
 
     def _decide(self, probabilities: npt.NDArray[np.float32]) -> IntentPrediction:
-        in_scope = np.flatnonzero(self._in_scope)
-        order = in_scope[np.argsort(-probabilities[in_scope], kind="stable")][:_RANKING_SIZE]
-        ranking = tuple((self._classes[i], round(float(probabilities[i]), 6)) for i in order)
-        best = int(order[0])
-        confidence = float(probabilities[best])
-        out_of_scope = not self._in_scope[int(np.argmax(probabilities))]
+        # In plain Python: for the few classes of an app, numpy's per-call cost is most of
+        # the work. tolist() is exact (float32 → float), and a stable sort on descending
+        # values orders ties as numpy's stable argsort of the negated values does.
+        values = probabilities.tolist()
+        order = sorted(self._in_scope_indices, key=values.__getitem__, reverse=True)
+        ranking = tuple((self._classes[i], round(values[i], 6)) for i in order[:_RANKING_SIZE])
+        best = order[0]
+        confidence = values[best]
+        out_of_scope = not self._in_scope[max(range(len(values)), key=values.__getitem__)]
         if out_of_scope or confidence < self.threshold:
             return IntentPrediction(label=None, confidence=confidence, ranking=ranking)
         return IntentPrediction(label=self._classes[best], confidence=confidence, ranking=ranking)
