@@ -47,11 +47,20 @@ MIN_CONTRAST = 4.5
 # or the first ancestor's that is not transparent, blended over white), as WCAG measures it.
 _READABILITY_JS = """
 (node) => {
+  // rgb()/rgba() as most computed colours read; any other form Chromium may serialise
+  // (color(srgb …), oklab(…) while a transition runs) through a canvas pixel.
+  const pixel = document.createElement('canvas').getContext('2d', { willReadFrequently: true });
   const parse = (c) => {
-    const m = c.match(/rgba?\\(([^)]+)\\)/);
-    if (!m) return null;
-    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+    const m = c.match(/^rgba?\\(([^)]+)\\)$/);
+    if (m) {
+      const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+      return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+    }
+    pixel.clearRect(0, 0, 1, 1);
+    pixel.fillStyle = c;
+    pixel.fillRect(0, 0, 1, 1);
+    const [r, g, b, a] = pixel.getImageData(0, 0, 1, 1).data;
+    return [r, g, b, a / 255];
   };
   const over = (top, under) => {
     const a = top[3];
