@@ -97,6 +97,13 @@ def serving_in_thread(app: Any, path: str = "") -> Iterator[str]:
     block; yields its base URL (plus ``path``)."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    with serving_config_in_thread(config):
+        yield f"http://127.0.0.1:{port}{path}"
+
+
+@contextmanager
+def serving_config_in_thread(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
+    """uvicorn serving ``config`` in a thread, started, for the ``with`` block."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -105,7 +112,7 @@ def serving_in_thread(app: Any, path: str = "") -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}{path}"
+        yield server
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -9,8 +9,6 @@ not HTTP, which uvicorn answers with ``send_400_response``.
 
 from __future__ import annotations
 
-import asyncio
-
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from kefu.api.http_protocol import _MALFORMED, _Guards, _raw_error
@@ -21,14 +19,6 @@ __all__ = ["GuardedHttpToolsProtocol"]
 class GuardedHttpToolsProtocol(_Guards, HttpToolsProtocol):
     # A request's first byte has arrived and its headers are not complete yet.
     _begun = False
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._accept()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_timer()
-        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -84,8 +84,10 @@ async def _too_many_requests(scope: Scope, receive: Receive, send: Send) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-class _Guards:
-    """The part both protocols share: the caps and the header timer. The protocol says
+class _Guards(asyncio.Protocol):
+    """The part both protocols share: the caps and the header timer, from the connection's
+    start to its end (placed before uvicorn's protocol class, it wraps that class's
+    ``connection_made`` and ``connection_lost``). The protocol says
     whether a request is under way (:meth:`_request_begun`) and whether one is being
     answered (:meth:`_request_in_flight`)."""
 
@@ -99,15 +101,20 @@ class _Guards:
     limit_concurrency: int | None
     _header_timer: asyncio.TimerHandle | None = None
 
-    def _accept(self) -> None:
-        """After the base class took the connection: refuse it when it is one too many, else
-        start waiting for its first request's headers."""
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """After uvicorn's protocol took the connection: refuse it when it is one too many,
+        else start waiting for its first request's headers."""
+        super().connection_made(transport)
         if self.max_connections is not None and len(self.connections) > self.max_connections:
             self.transport.write(_BUSY)
             self.transport.close()
             return
         self._bound_requests_in_flight()
         self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
 
     def _bound_requests_in_flight(self) -> None:
         """uvicorn's ``limit_concurrency`` check is turned off for this connection; its app
@@ -153,14 +160,6 @@ class _Guards:
 
 
 class _GuardedH11Protocol(_Guards, H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._accept()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_timer()
-        super().connection_lost(exc)
-
     def handle_events(self) -> None:
         super().handle_events()
         # h11 leaves IDLE once a request's headers are complete.

