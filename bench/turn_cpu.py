@@ -50,21 +50,21 @@ from kefu.api.app import create_app  # noqa: E402
 from kefu.core.settings import Settings  # noqa: E402
 from kefu.services.runtime import Runtime  # noqa: E402
 
-API_KEY = "app-bench-key"
+API_KEY, CHAT_PATH = rl.ft.API_KEY, rl.ft.CHAT_PATH  # the keys and route the load benches use
 err = Console(stderr=True)
 WARMUP = 300
 
 
 async def _post(app: Any, body: bytes) -> tuple[int, bytes]:
-    """One ``POST /v1/chat-messages`` through the ASGI app; the status and the body."""
+    """One chat message (``POST CHAT_PATH``) through the ASGI app; the status and the body."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/v1/chat-messages",
-        "raw_path": b"/v1/chat-messages",
+        "path": CHAT_PATH,
+        "raw_path": CHAT_PATH.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [
@@ -173,6 +173,18 @@ async def _run(args: argparse.Namespace, app: Any, runtime: Runtime) -> int:
     return 1 if failures else 0
 
 
+def demo_runtime(data_dir: Path) -> Runtime:
+    """The demo app as ``kefu serve --demo`` runs it, keyed with the load benches' key and
+    without the per-key rate limit (one key at full speed), its data in ``data_dir``."""
+    settings = Settings(
+        data_dir=data_dir,
+        demo_api_key=SecretStr(API_KEY),
+        admin_key=SecretStr("admin-bench-key"),
+        key_rate_per_s=0,
+    )
+    return Runtime.build(settings, [], demo=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=2000)
@@ -185,13 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     threadpool_limits(1)  # as ``kefu serve`` sets it
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            data_dir=Path(tmp),
-            demo_api_key=SecretStr(API_KEY),
-            admin_key=SecretStr("admin-bench-key"),
-            key_rate_per_s=0,
-        )
-        runtime = Runtime.build(settings, [], demo=True)
+        runtime = demo_runtime(Path(tmp))
         app = create_app(runtime, close_runtime=False)
         if not args.no_freeze:
             gc.freeze()  # as ``kefu serve`` does after start-up, before the event loop

@@ -23,14 +23,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import SecretStr
-
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-import realistic_load as rl  # noqa: E402  (the sibling script, imported as a module)
+import realistic_load as rl  # noqa: E402  (the sibling scripts, imported as modules)
+from turn_cpu import demo_runtime  # noqa: E402
 
-from kefu.core.settings import Settings  # noqa: E402
 from kefu.engine.guards import judge_input  # noqa: E402
 from kefu.engine.understanding import AppUnderstanding, with_placeholders  # noqa: E402
 from kefu.knowledge import detect_language  # noqa: E402
@@ -40,7 +38,6 @@ from kefu.nlu.sentiment import analyze_sentiment  # noqa: E402
 from kefu.safety import guard_input  # noqa: E402
 from kefu.safety.injection import detect_injection  # noqa: E402
 from kefu.safety.pii import find_pii  # noqa: E402
-from kefu.services.runtime import Runtime  # noqa: E402
 
 DAY = dt.date(2026, 12, 4)
 
@@ -64,12 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     texts = [text.strip() for text in rl.build_messages(300 + args.messages)[0][300:]]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            data_dir=Path(tmp),
-            demo_api_key=SecretStr("app-bench-key"),
-            admin_key=SecretStr("admin-bench-key"),
-        )
-        runtime = Runtime.build(settings, [], demo=True)
+        runtime = demo_runtime(Path(tmp))
         app = runtime.apps.all()[0]
         understanding = app.understanding
         assert understanding is not None and understanding.classifier is not None
