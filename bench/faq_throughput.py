@@ -129,6 +129,36 @@ class MemoryUsage:
 
 
 @dataclass
+class CpuUsage:
+    """CPU seconds (user + system) a server's process spent, split into its main thread (the
+    event loop) and all its other threads (encoder, writer, thread pools)."""
+
+    main_s: float
+    other_s: float
+    #: a reading's time (``time.monotonic()``); after :meth:`since`, the seconds between two
+    wall_s: float = 0.0
+
+    def since(self, before: CpuUsage) -> CpuUsage:
+        """The CPU spent between ``before`` and this reading."""
+        return CpuUsage(
+            main_s=self.main_s - before.main_s,
+            other_s=self.other_s - before.other_s,
+            wall_s=self.wall_s - before.wall_s,
+        )
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        """Main-thread, other-thread and total CPU milliseconds per request."""
+        if requests <= 0:
+            return {"main": 0.0, "other": 0.0, "total": 0.0}
+        scale = 1000 / requests
+        return {
+            "main": round(self.main_s * scale, 3),
+            "other": round(self.other_s * scale, 3),
+            "total": round((self.main_s + self.other_s) * scale, 3),
+        }
+
+
+@dataclass
 class ServerResult:
     """Everything measured for one server."""
 
@@ -136,6 +166,8 @@ class ServerResult:
     load: LoadResult
     memory_before: MemoryUsage
     memory_after: MemoryUsage
+    #: CPU over the whole load (warm-up included), None where /proc is not readable.
+    cpu: CpuUsage | None = None
     precheck_answers: dict[str, str] = field(default_factory=dict)
     persisted: dict[str, int] | None = None
     logs_requests: bool | None = None
@@ -236,6 +268,32 @@ def process_tree_memory(pid: int) -> MemoryUsage:
     rss_kb = sum(_status_kb(p, "VmRSS") for p in pids)
     hwm_kb = sum(_status_kb(p, "VmHWM") for p in pids)
     return MemoryUsage(rss_mb=rss_kb / 1024, peak_rss_mb=hwm_kb / 1024, processes=len(pids))
+
+
+def process_cpu(pid: int) -> CpuUsage | None:
+    """CPU seconds of ``pid``'s threads so far, from /proc/<pid>/task (None: not readable).
+
+    Which thread limits a Python server matters more than the process total: the event loop
+    runs on the main thread (tid == pid) and holds the GIL for every turn's Python work.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    main = other = 0.0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue  # the thread ended in between
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(tid) == pid:
+            main += seconds
+        else:
+            other += seconds
+    return CpuUsage(main_s=main, other_s=other, wall_s=time.monotonic())
 
 
 class ManagedServer:
@@ -655,6 +713,7 @@ def bench_server(
         answers = precheck(spec)
         err_console.print(f"[bold]{spec.name}[/]: pre-check OK ({len(answers)} queries)")
         memory_before = process_tree_memory(server.pid)
+        cpu_before = process_cpu(server.pid)
         err_console.print(
             f"[bold]{spec.name}[/]: {load.generator}, {load.connections} connections, "
             f"{load.warmup_s} s warm-up + {load.duration_s} s measured ..."
@@ -664,6 +723,7 @@ def bench_server(
         else:
             result = run_asyncio(spec, bodies, load, tmp)
         memory_after = process_tree_memory(server.pid)
+        cpu_after = process_cpu(server.pid)
         if server.proc is not None and server.proc.poll() is not None:
             raise BenchError(
                 f"{spec.name} died during the run.\n--- server output ---\n{server.log_tail()}"
@@ -671,15 +731,24 @@ def bench_server(
         logs_requests = _ACCESS_LOG_MARK in server.log_text()
     # Count persisted rows only once the server is stopped: everything is flushed by then.
     persisted = persisted_counts(spec.data_dir) if spec.data_dir is not None else None
+    cpu = cpu_after.since(cpu_before) if cpu_before and cpu_after else None
+    per_request = cpu.per_request_ms(result.requests + result.warmup_requests) if cpu else None
     err_console.print(
         f"[bold]{spec.name}[/]: {result.rps:,.0f} req/s, P99 {result.p99_ms:.1f} ms, "
         f"{result.errors} errors, RSS {memory_after.rss_mb:.0f} MB"
+        + (
+            f", CPU {per_request['main']:.2f} ms main thread + {per_request['other']:.2f} ms "
+            "other threads per request"
+            if per_request
+            else ""
+        )
     )
     return ServerResult(
         name=spec.name,
         load=result,
         memory_before=memory_before,
         memory_after=memory_after,
+        cpu=cpu,
         precheck_answers=answers,
         persisted=persisted,
         logs_requests=logs_requests,

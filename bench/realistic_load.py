@@ -163,7 +163,7 @@ def _kefu_spec(args: argparse.Namespace, tmp: Path, number: int) -> ft.ServerSpe
 
 def _row(result: ft.ServerResult) -> dict[str, Any]:
     load = result.load
-    return {
+    row: dict[str, Any] = {
         "rps": round(load.rps, 1),
         "p50_ms": round(load.p50_ms, 2),
         "p99_ms": round(load.p99_ms, 2),
@@ -172,6 +172,22 @@ def _row(result: ft.ServerResult) -> dict[str, Any]:
         "rss_mb": round(result.memory_after.rss_mb, 1),
         "peak_rss_mb": round(result.memory_after.peak_rss_mb, 1),
     }
+    if result.cpu is not None:
+        sent = load.requests + load.warmup_requests
+        row["cpu_ms_per_request"] = result.cpu.per_request_ms(sent)
+        # How busy the event loop was: its CPU over the load's wall time (1.0: saturated).
+        wall = result.cpu.wall_s
+        row["main_thread_busy"] = round(result.cpu.main_s / wall, 3) if wall > 0 else None
+    return row
+
+
+def _cpu_cell(row: dict[str, Any]) -> str:
+    cpu = row.get("cpu_ms_per_request")
+    if not cpu:
+        return "—"
+    busy = row.get("main_thread_busy")
+    loop = f" (loop {busy:.0%} busy)" if busy is not None else ""
+    return f"{cpu['main']:.2f} + {cpu['other']:.2f} ms{loop}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -244,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_column(column, justify="right")
         table.add_column("errors", justify="right")
         table.add_column("kefu peak RSS", justify="right")
+        table.add_column("kefu CPU / req (event loop + others)", justify="right")
         for number, r in enumerate(rounds, 1):
             table.add_row(
                 str(number),
@@ -254,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{r['kefu']['p99_ms']:.1f} ms",
                 str(r["kefu"]["errors"] + r["echo"]["errors"]),
                 f"{r['kefu']['peak_rss_mb']:.0f} MB",
+                _cpu_cell(r["kefu"]),
             )
         ft.out_console.print(table)
         for check, ok in checks.items():
