@@ -271,29 +271,23 @@ def process_tree_memory(pid: int) -> MemoryUsage:
 
 
 def process_cpu(pid: int) -> CpuUsage | None:
-    """CPU seconds of ``pid``'s threads so far, from /proc/<pid>/task (None: not readable).
+    """CPU seconds of ``pid`` so far, its main thread apart (None: /proc not readable).
 
     Which thread limits a Python server matters more than the process total: the event loop
-    runs on the main thread (tid == pid) and holds the GIL for every turn's Python work.
+    runs on the main thread (tid == pid) and holds the GIL for every turn's Python work. The
+    process's own figures include threads that have ended; the others are the difference.
     """
-    tick = os.sysconf("SC_CLK_TCK")
-    main = other = 0.0
+
+    def seconds(stat_file: str) -> float:
+        fields = Path(stat_file).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
+        total = seconds(f"/proc/{pid}/stat")
+        main = seconds(f"/proc/{pid}/task/{pid}/stat")
+    except (OSError, ValueError, IndexError):
         return None
-    for tid in tids:
-        try:
-            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
-            continue  # the thread ended in between
-        fields = stat.rsplit(")", 1)[1].split()
-        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-        if int(tid) == pid:
-            main += seconds
-        else:
-            other += seconds
-    return CpuUsage(main_s=main, other_s=other, wall_s=time.monotonic())
+    return CpuUsage(main_s=main, other_s=total - main, wall_s=time.monotonic())
 
 
 class ManagedServer:
