@@ -121,6 +121,8 @@ def particulars(text: str, entities: Iterable[tuple[str, str]] = ()) -> tuple[st
 
 
 _CHECKED = 4  # the most similar rows whose words are compared
+_FEW = 8  # up to size / _FEW reusable rows are scored alone before the whole matrix is
+_SLACK = 1e-4  # far above float32 rounding of a 512-d cosine, far below any threshold's step
 _NO_ROWS: frozenset[int] = frozenset()
 
 
@@ -187,8 +189,17 @@ class SemanticRouteCache:
         if self._vectors is None or self.size == 0 or vector.shape[-1] != self._vectors.shape[1]:
             return None
         cutoff = self._clock() - self.ttl_s  # rows stored before it have expired
-        if not self._reusable_row(bucket, words, cutoff):
-            return None  # the cosines could not change that
+        reusable = self._reusable_rows(bucket, words, cutoff)
+        if reusable is not None:
+            if not reusable:
+                return None  # the cosines could not change that
+            if len(reusable) <= self.size // _FEW:
+                # Only a reusable row can be returned: when none of them comes near the
+                # threshold, neither can the whole product (skipped: it streams the whole
+                # matrix, 2 MB by default, through the cache; these few rows are a gather).
+                # The slack covers the last bits a product of other shape may round apart.
+                if float((self._vectors[reusable] @ vector).max()) < self.threshold - _SLACK:
+                    return None
         filled = self._filled  # rows in use: a view of them, never a copy
         cosines = self._vectors[:filled] @ vector
         rows = np.flatnonzero(cosines >= self.threshold)
@@ -211,19 +222,21 @@ class SemanticRouteCache:
         union = mine | theirs
         return not union or len(mine & theirs) / len(union) >= self.min_overlap
 
-    def _reusable_row(self, bucket: Hashable, words: frozenset[str], cutoff: float) -> bool:
-        """Whether any row of ``bucket`` stored since ``cutoff`` shares enough content words
-        with ``words`` to be reused (its cosine aside). Only rows holding enough of the
-        question's words can: sharing ``s`` of its ``n`` words, the Jaccard overlap is at
-        most ``s / n``."""
+    def _reusable_rows(
+        self, bucket: Hashable, words: frozenset[str], cutoff: float
+    ) -> list[int] | None:
+        """The rows of ``bucket`` stored since ``cutoff`` that share enough content words
+        with ``words`` to be reused (their cosine aside); None: every row may be. Only rows
+        holding enough of the question's words can: sharing ``s`` of its ``n`` words, the
+        Jaccard overlap is at most ``s / n``."""
         if self.min_overlap <= 0:
-            return True  # any two questions overlap enough
+            return None  # any two questions overlap enough
         candidates: Iterable[int] = self._wordless
         if words:
             count = len(words)
             need = next((s for s in range(1, count + 1) if s / count >= self.min_overlap), 0)
             if not need:
-                return False  # no overlap reaches min_overlap
+                return []  # no overlap reaches min_overlap
             postings = [self._rows_with.get(word, _NO_ROWS) for word in words]
             if need == count:  # rows holding every word
                 postings.sort(key=len)
@@ -231,16 +244,15 @@ class SemanticRouteCache:
             else:
                 held = Counter(chain.from_iterable(postings))
                 candidates = [row for row, shared in held.items() if shared >= need]
-        for row in candidates:
-            entry = self._entries[row]
-            if (
-                entry is not None
-                and entry.bucket == bucket
-                and self._stored[row] >= cutoff
-                and self._overlaps(entry.words, words)
-            ):
-                return True
-        return False
+        stored = self._stored
+        return [
+            row
+            for row in candidates
+            if (entry := self._entries[row]) is not None
+            and entry.bucket == bucket
+            and stored[row] >= cutoff
+            and self._overlaps(entry.words, words)
+        ]
 
     def put(
         self,

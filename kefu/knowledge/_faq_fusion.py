@@ -35,6 +35,7 @@ __all__ = [
     "form_voting",
     "load_hubness",
     "save_hubness",
+    "votes_best_form",
 ]
 
 _HUB_NEIGHBOURS = 10
@@ -130,6 +131,13 @@ class FormGrid:
             present=width[None, :] < counts[:, None],
             rows=np.arange(len(counts)),
         )
+
+
+def votes_best_form(voting: FormVoting | None, hubness: np.ndarray | None) -> bool:
+    """Whether :func:`entry_cosine` would give each entry its best form's plain cosine (no
+    vote of several forms, no hub penalty): then a caller holding that maximum skips it."""
+    voting = voting or _BEST_FORM
+    return voting.top == 1 and (hubness is None or not voting.hub_penalty)
 
 
 def entry_cosine(

@@ -51,8 +51,10 @@ class Fusion:
             )
         return cls(retrievers, config.fusion, config.dense_weight, config.rrf_k, floor, ceiling)
 
+    # The array methods ``clip`` and ``round`` are what ``np.clip`` and ``np.round`` call,
+    # without their dispatch wrapper (~1-2 µs each, a few times a turn).
     def calibrate(self, cosine: np.ndarray) -> np.ndarray:
-        result: np.ndarray = np.clip((cosine - self.floor) / (self.ceiling - self.floor), 0, 1)
+        result: np.ndarray = ((cosine - self.floor) / (self.ceiling - self.floor)).clip(0, 1)
         return result
 
     def fuse(
@@ -63,9 +65,9 @@ class Fusion:
         cosine = cosine.astype(np.float64)
         dense = self.calibrate(cosine)
         if self.retrievers == "dense":
-            return np.round(dense, 4), cosine
+            return dense.round(4), cosine
         if self.mode == "weighted":
-            relevance = np.round((1 - self.dense_weight) * lexical + self.dense_weight * dense, 4)
+            relevance = ((1 - self.dense_weight) * lexical + self.dense_weight * dense).round(4)
             return relevance, relevance
         count = len(lexical)
         lexical_rank = np.empty(count)
@@ -74,4 +76,4 @@ class Fusion:
         dense_rank[np.argsort(-cosine, kind="stable")] = np.arange(1, count + 1)
         fused = np.where(lexical > 0, 1 / (self.rrf_k + lexical_rank), 0.0)
         fused += 1 / (self.rrf_k + dense_rank)
-        return np.round(np.maximum(lexical, dense), 4), fused
+        return np.maximum(lexical, dense).round(4), fused

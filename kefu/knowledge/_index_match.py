@@ -16,7 +16,7 @@ import numpy as np
 
 from kefu.core.types import ChunkHit, FaqHit
 from kefu.knowledge._dense_passages import dense_scores
-from kefu.knowledge._faq_fusion import FormVoting, entry_cosine
+from kefu.knowledge._faq_fusion import FormVoting, entry_cosine, votes_best_form
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._index_snapshot import ChunkIndex, Snapshot
 from kefu.knowledge._lexicon import Lexicon
@@ -73,28 +73,28 @@ class Scoring:
             return []
         starts = faq.scorer.entry_starts
         similarities = snapshot.faq_vectors.similarities(vector)
-        voted, cosine_forms = entry_cosine(
-            similarities,
-            snapshot.faq_hubness,
-            starts,
-            self.form_voting.get(detect_language(query[:MAX_QUERY_CHARS])),
-            faq.scorer.form_grid,
-        )
+        voting = self.form_voting.get(detect_language(query[:MAX_QUERY_CHARS]))
         scores: dict[int, float] = {}
         if fusion.retrievers == "dense":
             form_relevance = np.zeros(len(faq.forms))
         else:
             form_relevance, scores = faq.lexical_scores(query_tokens(query))
-        bm25_forms = np.zeros(len(faq.forms))
-        if scores:
-            bm25_forms[list(scores)] = list(scores.values())
         lexical = np.maximum.reduceat(form_relevance, starts)
-        bm25 = np.maximum.reduceat(bm25_forms, starts)
+        bm25 = np.zeros(len(starts))  # only rrf reads it (it orders lexical ties)
+        if scores and fusion.mode == "rrf":
+            bm25_forms = np.zeros(len(faq.forms))
+            bm25_forms[list(scores)] = list(scores.values())
+            bm25 = np.maximum.reduceat(bm25_forms, starts)
         # Entries are ranked by their forms' vote; the relevance (what the thresholds read)
         # stays that of the best form, the scale the thresholds are calibrated on.
         best = np.maximum.reduceat(similarities, starts)
-        relevance = fusion.fuse(lexical, bm25, best)[0]
-        rank_key = fusion.fuse(lexical, bm25, voted)[1]
+        relevance, rank_key = fusion.fuse(lexical, bm25, best)
+        cosine_forms: np.ndarray = similarities
+        if not votes_best_form(voting, snapshot.faq_hubness):  # else ranked as relevance
+            voted, cosine_forms = entry_cosine(
+                similarities, snapshot.faq_hubness, starts, voting, faq.scorer.form_grid
+            )
+            rank_key = fusion.fuse(lexical, bm25, voted)[1]
         if snapshot.faq_fusion is not None:  # the FAQ classifier's probability joins in
             relevance, rank_key = snapshot.faq_fusion.fuse(
                 relevance, rank_key, query, vector, extra

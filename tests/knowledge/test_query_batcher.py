@@ -77,3 +77,58 @@ async def test_a_question_embedded_by_one_stage_is_not_encoded_again() -> None:
     embedder.embed([f"form {n}" for n in range(100)])  # an index build: not remembered
     assert embedder.embed(["form 1"]).shape == (1, 512)
     assert model.encoded.count("form 1") == 2
+
+
+async def test_a_batch_wakes_the_event_loop_once_and_each_turn_gets_its_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    encoder = SlowEncoder()
+    batcher = QueryBatcher(encoder, max_batch=16)
+    loop = asyncio.get_running_loop()
+    wakeups: list[object] = []
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counting(callback: object, *args: object) -> object:
+        wakeups.append(callback)
+        return call_soon_threadsafe(callback, *args)  # type: ignore[arg-type]
+
+    first = asyncio.create_task(batcher.aembed(["a"]))
+    assert await asyncio.to_thread(encoder.started.wait, 5)
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    texts = ["x" * n for n in range(2, 12)]
+    turns = [asyncio.create_task(batcher.aembed([text])) for text in texts]
+    from_thread = batcher.submit("y" * 20)  # a thread's future in the same batch
+    gave_up = asyncio.create_task(batcher.aembed(["z" * 30]))
+    await asyncio.sleep(0.05)
+    gave_up.cancel()  # its deadline passed: the others are not disturbed
+    encoder.release.set()
+    await first
+    vectors = await asyncio.gather(*turns)
+    assert [v[0][0] for v in vectors] == [len(text) for text in texts]
+    assert from_thread.result(5)[0] == 20
+    assert gave_up.cancelled()
+    # the cancelled turn's text is not encoded
+    assert sorted(encoder.calls[1]) == sorted([*texts, "y" * 20])
+    assert len(wakeups) == 2  # one per batch, not one per turn
+
+
+async def test_turns_on_two_event_loops_share_a_batch() -> None:
+    encoder = SlowEncoder()
+    batcher = QueryBatcher(encoder, max_batch=16)
+    first = asyncio.create_task(batcher.aembed(["a"]))
+    assert await asyncio.to_thread(encoder.started.wait, 5)
+
+    def other_loop() -> list[float]:
+        async def turns() -> list[float]:
+            rows = await asyncio.gather(batcher.aembed(["bb"]), batcher.aembed(["ccc"]))
+            return [row[0][0] for row in rows]
+
+        return asyncio.run(turns())
+
+    elsewhere = asyncio.create_task(asyncio.to_thread(other_loop))
+    here = asyncio.create_task(batcher.aembed(["dddd", "ee"]))
+    await asyncio.sleep(0.1)
+    encoder.release.set()
+    await first
+    assert (await here)[:, 0].tolist() == [4, 2]
+    assert await elsewhere == [2, 3]

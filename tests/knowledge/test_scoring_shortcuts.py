@@ -3,19 +3,25 @@ plain forms they replace compute: a turn must decide as it did before they were 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kefu.appfile.embedding_config import RetrievalConfig
+from kefu.core.types import FaqHit
+from kefu.knowledge import KnowledgeIndex
 from kefu.knowledge._faq import FaqIndex
-from kefu.knowledge._faq_fusion import FormGrid, FormVoting, entry_cosine
+from kefu.knowledge._faq_fusion import FormGrid, FormVoting, entry_cosine, form_hubness
 from kefu.knowledge._faq_scorer import PARTIAL_CREDIT
-from kefu.knowledge._index_match import query_tokens
+from kefu.knowledge._index_match import Scoring, query_tokens
+from kefu.knowledge._index_snapshot import Snapshot
 from kefu.knowledge._lexicon import Lexicon, Query
 from kefu.knowledge.ingest import read_faq_file
 from kefu.knowledge.tokenizer import detect_language, tokenize, tokenize_question
 from kefu.knowledge.vectors.base import check_query, normalise
+from tests.knowledge._fakes import ConceptEmbedder
 
 DEMO = Path(__file__).resolve().parents[2] / "apps" / "demo-shop"
 QUESTIONS = (
@@ -140,3 +146,88 @@ def test_the_forms_vote_with_a_kept_grid_as_without() -> None:
                 for s, c in zip(starts, counts, strict=True)
             ]
             assert np.allclose(voted, two)
+
+
+def plain_hybrid_faq(
+    scoring: Scoring, snapshot: Snapshot, query: str, top_k: int, vector: np.ndarray
+) -> list[FaqHit]:
+    """``Scoring.hybrid_faq`` as first written: every entry's vote and BM25 computed, and
+    the relevance and the ranking key fused separately."""
+    faq, fusion = snapshot.faq, scoring.fusion
+    assert snapshot.faq_vectors is not None and fusion is not None
+    starts = faq.scorer.entry_starts
+    similarities = snapshot.faq_vectors.similarities(vector)
+    voted, cosine_forms = entry_cosine(
+        similarities,
+        snapshot.faq_hubness,
+        starts,
+        scoring.form_voting.get(detect_language(query)),
+    )
+    scores: dict[int, float] = {}
+    if fusion.retrievers == "dense":
+        form_relevance = np.zeros(len(faq.forms))
+    else:
+        form_relevance, scores = faq.lexical_scores(query_tokens(query))
+    bm25_forms = np.zeros(len(faq.forms))
+    if scores:
+        bm25_forms[list(scores)] = list(scores.values())
+    lexical = np.maximum.reduceat(form_relevance, starts)
+    bm25 = np.maximum.reduceat(bm25_forms, starts)
+    best = np.maximum.reduceat(similarities, starts)
+    relevance = fusion.fuse(lexical, bm25, best)[0]
+    rank_key = fusion.fuse(lexical, bm25, voted)[1]
+    dense = fusion.calibrate(best)
+    order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
+    hits: list[FaqHit] = []
+    for entry in order.tolist():
+        if len(hits) == top_k or relevance[entry] <= 0:
+            break
+        if lexical[entry] > 0 and lexical[entry] >= dense[entry]:
+            form = faq.best_form(entry, form_relevance, scores)[2]
+        else:
+            own = faq.entry_forms[entry]
+            form = own[int(np.argmax(cosine_forms[list(own)]))]
+        hits.append(
+            FaqHit(
+                faq.entries[entry],
+                round(float(rank_key[entry]), 6),
+                float(relevance[entry]),
+                faq.forms[form],
+            )
+        )
+    return hits
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        RetrievalConfig(dense_floor=0.2, dense_ceiling=0.9),
+        RetrievalConfig(dense_floor=0.2, dense_ceiling=0.9, fusion="rrf"),
+        RetrievalConfig(dense_floor=0.2, dense_ceiling=0.9, retrievers="dense"),
+    ],
+    ids=["weighted", "rrf", "dense"],
+)
+def test_hybrid_faq_ranks_as_the_plain_fusion(config: RetrievalConfig) -> None:
+    entries = read_faq_file(DEMO / "faq.jsonl") + read_faq_file(DEMO / "faq_en.jsonl")
+    index = KnowledgeIndex(embedder=ConceptEmbedder(), retrieval=config, calibrate=False)
+    index.rebuild(entries, [])
+    snapshot = index._snapshot
+    assert snapshot.faq_vectors is not None
+    hubness = form_hubness(snapshot.faq_vectors.matrix, snapshot.faq.scorer.form_entry)
+    snapshot = dataclasses.replace(snapshot, faq_hubness=hubness)
+    questions = [q for q in QUESTIONS if q] + [entry.question for entry in entries[::3]]
+    vectors = index.embedder.embed(questions)  # type: ignore[union-attr]
+    profiles: list[dict[str, FormVoting]] = [
+        {"zh": FormVoting(2, 0.5)},  # the fitted profile: Chinese votes, English best form
+        {"zh": FormVoting(1, 0.5), "en": FormVoting(None, 1.0)},
+        {},  # every language by its best form
+    ]
+    for profile in profiles:
+        scoring = dataclasses.replace(index._scoring, form_voting=profile)
+        for question, vector in zip(questions, vectors, strict=True):
+            for top_k in (3, len(entries)):
+                expected = plain_hybrid_faq(scoring, snapshot, question, top_k, vector)
+                found = scoring.hybrid_faq(snapshot, question, top_k, vector)
+                assert [(h.entry.id, h.score, h.relevance, h.matched) for h in found] == [
+                    (h.entry.id, h.score, h.relevance, h.matched) for h in expected
+                ]
