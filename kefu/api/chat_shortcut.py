@@ -44,6 +44,11 @@ ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 def _chat_route() -> APIRoute:
     for route in chat.router.routes:
         if isinstance(route, APIRoute) and route.endpoint is chat.chat_messages:
+            # The shortcut solves one dependency, the caller: a route that gained another
+            # must not be shortcut past it (tests/api/test_chat_shortcut.py says so too).
+            solved = [dependency.call for dependency in route.dependant.dependencies]
+            if solved != [chat_caller]:
+                raise LookupError(f"the chat route's dependencies changed: {solved}")
             return route
     raise LookupError("the chat-messages route is missing")  # pragma: no cover
 

@@ -141,3 +141,15 @@ async def test_without_the_shortcut_under_fastapis_telemetry(runtime: Runtime) -
     finally:
         runtime.settings.otel = False
     assert all(m.cls is not ChatShortcut for m in app.user_middleware)
+
+
+def test_the_shortcut_solves_what_the_route_depends_on() -> None:
+    """The shortcut calls the caller dependency itself: a dependency added to the route (or
+    the router) must be added to the shortcut too, and until then it refuses to start."""
+    from kefu.api.chat_shortcut import _chat_route
+    from kefu.api.deps import chat_caller
+    from kefu.api.routes import chat
+
+    route = _chat_route()
+    assert [d.call for d in route.dependant.dependencies] == [chat_caller]
+    assert chat.router.dependencies == []
