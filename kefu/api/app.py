@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import kefu
+from kefu.api.chat_shortcut import ChatShortcut
 from kefu.api.errors import install_error_handlers
 from kefu.api.middleware import RequestGuard
 from kefu.api.observe import RequestObserver
@@ -130,6 +131,11 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
     if settings.metrics and settings.metrics_port is None:
         app.include_router(metrics.router)
     app.mount("/static", StaticPages(directory=STATIC_DIR), name="static")
+    if not settings.otel:
+        # Innermost of kefu's middleware: a well-formed chat message skips FastAPI's routing
+        # and dependency solving (kefu.api.chat_shortcut); with FastAPI's OpenTelemetry on,
+        # every message goes through FastAPI, for its per-endpoint spans.
+        app.add_middleware(ChatShortcut, runtime=runtime, exception_handlers=app.exception_handlers)
     origins = sorted(
         {o for a in runtime.apps.all() for o in a.config.security.cors_origins}
         | {o for a in runtime.apps.public() for o in a.config.web.allowed_origins}

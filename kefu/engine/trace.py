@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 __all__ = ["Trace"]
@@ -27,17 +26,12 @@ class Trace:
         self.stages: list[dict[str, Any]] = []
         self.facts: dict[str, Any] = {}
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[dict[str, Any]]:
-        """Time a stage; the yielded dict collects what the stage wants recorded."""
-        started = time.perf_counter()
+    def stage(self, name: str) -> _StageTimer:
+        """Time a stage; the context manager yields a dict collecting what the stage wants
+        recorded."""
         record: dict[str, Any] = {"name": name}
         self.stages.append(record)  # in the order stages start: a nested one follows its own
-        try:
-            yield record
-        finally:
-            record["started_ms"] = round((started - self._start) * 1000, 3)
-            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return _StageTimer(record, self._start)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self._start) * 1000
@@ -49,3 +43,32 @@ class Trace:
             "stages": self.stages,
             "total_ms": round(self.elapsed_ms(), 3),
         }
+
+
+class _StageTimer:
+    """Times one stage into its record (``started_ms``, ``duration_ms``).
+
+    A class rather than ``@contextmanager``: a generator-based context manager costs a few
+    µs to make, enter and leave, and a turn times ~8 stages on the event loop's thread.
+    """
+
+    __slots__ = ("_record", "_started", "_trace_start")
+
+    def __init__(self, record: dict[str, Any], trace_start: float) -> None:
+        self._record = record
+        self._trace_start = trace_start
+        self._started = 0.0
+
+    def __enter__(self) -> dict[str, Any]:
+        self._started = time.perf_counter()
+        return self._record
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        started = self._started
+        self._record["started_ms"] = round((started - self._trace_start) * 1000, 3)
+        self._record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)

@@ -17,7 +17,6 @@ output, so it always reaches the client as a proper HTTP status and envelope.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +70,7 @@ async def run_turn(ctx: TurnContext, *, only: tuple[str, ...] | None = None) -> 
             continue
         with ctx.trace.stage(stage.name) as record, stage_span(ctx.trace.span, stage.name):
             done = stage.run(ctx, record)
-            if inspect.isawaitable(done):
+            if done is not None:  # an async stage's coroutine
                 await done
         if only is None:  # a replay re-decides old turns: not the service's latency
             metrics.stage_timed(stage.name, record["duration_ms"] / 1000)

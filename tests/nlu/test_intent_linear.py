@@ -125,3 +125,23 @@ def test_a_decision_orders_and_breaks_ties_as_a_stable_argsort() -> None:
         assert decided.confidence == float(probabilities[order[0]])
         won_by_oos = not in_scope[int(np.argmax(probabilities))]
         assert (decided.label is None) == (won_by_oos or decided.confidence < classifier.threshold)
+
+
+def test_an_ngram_row_from_cached_words_is_the_same_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Character n-gram columns are kept per word (a bounded cache, cleared when full and on
+    refitting): rows from it are bit for bit those worked out from the text."""
+    from kefu.nlu.intent import features as features_module
+
+    monkeypatch.setattr(features_module, "_WORD_CACHE_SIZE", 5)
+    settings = IntentSettings(embeddings="off", tagger_min_examples=0)
+    features = IntentClassifier.train(_examples(), settings)._features
+    texts = [*QUERIES, "refund refund please", "where is my refund", "退款 到哪了 refund"]
+    for _ in range(2):  # the second round reads words the first one cached (or cleared)
+        for text in texts:
+            columns, values = features.ngram_row(text)
+            expected_columns, expected_values = _reference_row(features, text)
+            assert columns.tolist() == expected_columns.tolist()
+            assert values.tobytes() == expected_values.tobytes()
+            assert 0 < len(features._word_columns) <= 5
+    features.fit_transform(["a new vocabulary", "another one"])
+    assert features._word_columns == {}

@@ -1,0 +1,175 @@
+"""The busiest route, ``POST /v1/chat-messages``, without FastAPI's per-request machinery.
+
+Under the realistic load the event loop's thread is the server's limit, and one chat
+message spent ~15 % of its time there in FastAPI between the middleware and the route's
+function: the router's matching, the exception and exit-stack layers, dependency solving,
+the body's content-type parsing (``email.message``) and validation (py-spy, 6,000 turns).
+This raw-ASGI middleware, the innermost of kefu's, answers a well-formed chat message
+itself: it reads the body, validates it with the route's own model as FastAPI does
+(JSON, then ``model_validate``), finds the caller with the route's own dependency and
+runs the route's own function (:func:`kefu.api.routes.chat.send_message`).
+
+Anything else goes to the FastAPI app unchanged, with the messages already read replayed:
+another route, a body that is not JSON or does not validate (FastAPI's own 400 then), a
+receive that failed (the guard's 408/413, raised again where the route reads it), a client
+gone mid-body. So the status codes, the error envelope and the OpenAPI schema stay those of
+the FastAPI route; an error raised here goes to the app's exception handlers as FastAPI's
+``ExceptionMiddleware`` would send it, and ``scope["route"]`` names the route (the HTTP
+metrics' template). With FastAPI's OpenTelemetry on (``KEFU_OTEL``) it is not installed, so
+the spans FastAPI makes per dependency and endpoint stay.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kefu.api.deps import chat_caller
+from kefu.api.routes import chat
+from kefu.api.schemas import ChatMessageIn
+from kefu.services.runtime import Runtime
+
+__all__ = ["ChatShortcut"]
+
+ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+
+def _chat_route() -> APIRoute:
+    for route in chat.router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is chat.chat_messages:
+            # The shortcut solves one dependency, the caller: a route that gained another
+            # must not be shortcut past it (tests/api/test_chat_shortcut.py says so too).
+            solved = [dependency.call for dependency in route.dependant.dependencies]
+            if solved != [chat_caller]:
+                raise LookupError(f"the chat route's dependencies changed: {solved}")
+            return route
+    raise LookupError("the chat-messages route is missing")  # pragma: no cover
+
+
+class ChatShortcut:
+    """Answer ``POST /v1/chat-messages`` with a valid JSON body straight from the route's
+    function; pass everything else to ``app``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        runtime: Runtime,
+        exception_handlers: Mapping[Any, ExceptionHandler],
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        # The app's handlers (the error envelope). Those for ``Exception`` and 500 run in
+        # the outermost middleware, for this route as for any other: not looked up here.
+        self.handlers = {
+            kind: handler
+            for kind, handler in exception_handlers.items()
+            if isinstance(kind, type) and kind is not Exception
+        }
+        self.route = _chat_route()
+        self.path = self.route.path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != self.path
+            or scope["method"] != "POST"
+            or scope.get("root_path")
+        ):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":  # the client left mid-body
+                    await self._fall_back(scope, receive, send, messages)
+                    return
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        except Exception as exc:  # the guard's timeout or size limit: FastAPI's answer
+            await self._fall_back(scope, receive, send, messages, exc)
+            return
+        body = _valid_body(scope, b"".join(chunks))
+        if body is None:
+            await self._fall_back(scope, receive, send, messages)
+            return
+        scope["route"], scope["endpoint"], scope["path_params"] = (
+            self.route,
+            self.route.endpoint,
+            {},
+        )
+        request = Request(scope, receive, send)
+        try:
+            caller = await chat_caller(request)
+            response = await chat.send_message(self.runtime, caller, body)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            handled = handler(request, exc)  # kefu's handlers are async (kefu.api.errors)
+            response = await handled if inspect.isawaitable(handled) else handled
+        await response(scope, receive, send)
+
+    def _handler(self, exc: Exception) -> ExceptionHandler | None:
+        """The app's handler for ``exc`` by its class (Starlette's lookup), or None."""
+        for kind in type(exc).__mro__:
+            handler = self.handlers.get(kind)
+            if handler is not None:
+                return handler
+        return None
+
+    async def _fall_back(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        messages: list[Message],
+        error: Exception | None = None,
+    ) -> None:
+        """The FastAPI app, reading first what was read here (then ``error``, if reading
+        failed), then the client."""
+        pending = list(messages)
+        failed = error
+
+        async def replay() -> Message:
+            nonlocal failed
+            if pending:
+                return pending.pop(0)
+            if failed is not None:
+                raised, failed = failed, None
+                raise raised
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _valid_body(scope: Scope, raw: bytes) -> ChatMessageIn | None:
+    """The body as the route's model, when FastAPI would read it as JSON and it validates;
+    else None (FastAPI then answers, with its own error)."""
+    content_type = b""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value
+            break
+    # FastAPI parses JSON for application/json and +json types; only the plain one (what
+    # the guard lets through) is taken here, any other goes the long way.
+    if content_type.split(b";", 1)[0].strip().lower() != b"application/json" or not raw:
+        return None
+    try:
+        # Starlette's parser (json.loads), as the route reads it: orjson would read a huge
+        # integer in ``inputs`` as a float. Any failure (not JSON, not UTF-8, too deep,
+        # invalid) is FastAPI's to answer.
+        return ChatMessageIn.model_validate(json.loads(raw))
+    except Exception:
+        return None
