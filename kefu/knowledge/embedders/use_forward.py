@@ -145,7 +145,7 @@ class UseForward:
         self.cnn_W, self.cnn_b = b.cnn_W, b.cnn_b
         self.d0, self.p1, self.d1, self.d3 = b.d0, b.p1, b.d1, b.d3
         self.eps = b.eps
-        # the fused head's weights (1.3 MB of copies): [d0 | p1] and [d2 | p3]
+        # the fused head's weights (2.6 MB of copies): [d0 | p1] and [d2 | p3]
         self.d0_p1 = np.concatenate([b.d0, b.p1], axis=1)
         self.d2_p3 = np.concatenate([b.d2, b.p3], axis=1)
         self._split1, self._split2 = b.d0.shape[1], b.d2.shape[1]
