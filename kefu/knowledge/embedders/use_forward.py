@@ -10,7 +10,7 @@ for the same batch: ``tests/knowledge/test_use_forward.py``), with three cuts
 * **Token rows cached.** A token's dequantized embedding and the first layer,
   ``layernorm(embedding @ proj_W + proj_b)``, depend on its id alone, so that 1,280-float
   ``[embedding | projection]`` row is kept per token (a bounded table, :data:`CACHED_TOKENS`
-  rows, ~10.5 MB, filled first come and then kept: every row is a pure function of the
+  rows, ~7.9 MB, filled first come and then kept: every row is a pure function of the
   weights, so it is never stale) and one gather puts a batch's rows in its feature matrix.
   A batch computes only the rows of tokens not cached, once per distinct token, by a GEMM
   of at least :data:`_MIN_ROWS` rows: OpenBLAS gives a 1- or 2-row product other bits
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 Array = npt.NDArray[np.float32]
 
-CACHED_TOKENS = 2048  # 1,280 float32 a row: 10.5 MB (+0.5 MB slot map); ~95 % of tokens hit
+CACHED_TOKENS = 1536  # 1,280 float32 a row: 7.9 MB (+0.5 MB slot map); ~92 % of tokens hit
 _MIN_ROWS = 8  # a projection GEMM of fewer rows than this is padded (see the docstring)
 # [d0 | p1] is one product from this many sentences on: with 4-6 rows OpenBLAS runs its
 # small-matrix kernel for the 320-column products but not the 640-column one (other bits)
