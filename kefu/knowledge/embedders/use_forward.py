@@ -137,7 +137,6 @@ class UseForward:
 
     def __init__(self, backend: Any, *, cached_tokens: int = CACHED_TOKENS) -> None:
         b = backend
-        self._backend = backend
         self._tokenize = b.sp.encode
         self._threadpool = getattr(b, "_threadpool", None)
         self._threads = int(getattr(b, "threads", 1))
@@ -190,7 +189,7 @@ class UseForward:
 
     @property
     def cached_tokens(self) -> int:
-        """How many tokens' projections are cached."""
+        """How many tokens' rows are cached."""
         return self._cached
 
     def encode(self, texts: Sequence[str]) -> Array:
@@ -239,7 +238,7 @@ class UseForward:
         # (a numpy call on the encoder thread is a GIL hand-off the event loop pays for)
         h = np.empty_like(x)
         h[n_tokens] = 0.0
-        for i, (n, _), cols in zip(range(len(_ORDERS)), _ORDERS, windows, strict=True):
+        for i, ((n, _), cols) in enumerate(zip(_ORDERS, windows, strict=True)):
             branch = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
             window = x[cols, branch].reshape(n_tokens, n * _CNN_DIM)
             np.matmul(window, self.w1[i], out=h[:n_tokens, branch])
@@ -248,7 +247,7 @@ class UseForward:
         np.maximum(h1, 0, out=h1)
         h1 += x[:n_tokens]
         c2 = x[:n_tokens]  # the second layer's output replaces the projections
-        for i, (n, _), cols in zip(range(len(_ORDERS)), _ORDERS, windows, strict=True):
+        for i, ((n, _), cols) in enumerate(zip(_ORDERS, windows, strict=True)):
             branch = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
             window = h[cols, branch].reshape(n_tokens, n * _CNN_DIM)
             np.matmul(window, self.w2[i], out=c2[:, branch])
