@@ -154,6 +154,13 @@ async def test_bad_history_queries(
     assert_envelope(await client.get("/v1/messages", params=params), 400, code)
 
 
+@pytest.mark.parametrize("page", ["2018488792815853109248", "100001", "0"])
+async def test_an_out_of_range_feedbacks_page_is_400(client: httpx.AsyncClient, page: str) -> None:
+    # Found by schemathesis: a page past SQLite's 64-bit OFFSET was a 500.
+    got = await client.get("/v1/app/feedbacks", params={"page": page, "limit": "13"})
+    assert_envelope(got, 400, "invalid_param")
+
+
 async def test_feedback_validation(client: httpx.AsyncClient, user: str) -> None:
     bad = await client.post("/v1/messages/x/feedbacks", json={"user": user, "rating": "meh"})
     assert_envelope(bad, 400, "invalid_param")

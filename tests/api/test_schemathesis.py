@@ -22,6 +22,25 @@ from tests.servers import KEY, running_server
 pytestmark = pytest.mark.slow
 ADMIN_KEY = "admin-real"  # what tests.servers gives the server
 INTERPRETER_BUG = "AST constructor recursion depth mismatch"
+# The schemathesis CLI, with one repair: hypothesis names each filter by parsing the source
+# file its lambda comes from (a cosmetic repr), and on CPython 3.11.7 that ``ast.parse`` of a
+# 4,000-line schemathesis module now and then raises SystemError (INTERPRETER_BUG; fixed in
+# later CPython releases). Three runs in a row hit it once (2026-12-04), so the name falls back
+# to the function's own; what is generated and checked is unchanged.
+RUN_SCHEMATHESIS = """
+import sys
+from hypothesis.internal import lambda_sources
+describe = lambda_sources.lambda_description
+def lambda_description(f):
+    try:
+        return describe(f)
+    except SystemError:
+        return getattr(f, "__name__", "<lambda>")
+lambda_sources.lambda_description = lambda_description
+from schemathesis.cli import schemathesis
+sys.argv[0] = "st"
+sys.exit(schemathesis())
+"""
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +59,7 @@ def schemathesis(base_url: str, key: str, *extra: str) -> int:
     for _attempt in range(3):
         result = subprocess.run(
             [
-                str(Path(sys.executable).parent / "st"), "run", f"{base_url}/openapi.json",
+                sys.executable, "-c", RUN_SCHEMATHESIS, "run", f"{base_url}/openapi.json",
                 "--header", f"Authorization: Bearer {key}",
                 "--checks", "not_a_server_error",
                 "--phases", "coverage,fuzzing",
@@ -52,10 +71,9 @@ def schemathesis(base_url: str, key: str, *extra: str) -> int:
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         output = result.stdout + result.stderr
-        # Now and then schemathesis dies of a SystemError from CPython 3.11.7's own AST code
-        # ("AST constructor recursion depth mismatch", also seen once in pytest here); that
-        # run says nothing about kefu, so it is repeated, up to twice (a fresh clone's run hit
-        # it twice in a row). Any other failure fails.
+        # Should CPython 3.11.7's AST bug still end a run some other way (it was also seen
+        # once in pytest here), that run says nothing about kefu: it is repeated, up to twice.
+        # Any other failure fails.
         if INTERPRETER_BUG not in output:
             break
     assert result.returncode == 0, output[-8000:]

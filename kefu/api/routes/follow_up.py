@@ -80,7 +80,7 @@ async def conversation_variables(
 async def app_feedbacks(
     caller: KeyCaller,
     service: FollowUpDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=101)] = 20,
 ) -> Response:
     """The app's likes and dislikes, newest first (an app key: not for page sessions)."""
