@@ -224,6 +224,12 @@ def _pin_to(cpus: set[int] | None) -> Callable[[], None] | None:
     return _apply
 
 
+def _stat_fields(stat_file: str) -> list[str]:
+    """The fields of a /proc ``stat`` file after the command name (field 3 on: state, ppid,
+    ...). The name (field 2) may hold spaces and parentheses: split after the last ")"."""
+    return Path(stat_file).read_text().rsplit(")", 1)[1].split()
+
+
 def _proc_children() -> dict[int, list[int]]:
     """Map of pid -> child pids, from /proc."""
     children: dict[int, list[int]] = {}
@@ -231,11 +237,9 @@ def _proc_children() -> dict[int, list[int]]:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
+            fields = _stat_fields(f"/proc/{entry}/stat")
         except OSError:
             continue
-        # The command name (field 2) may contain spaces and parentheses: split after the last ")".
-        fields = stat.rsplit(")", 1)[1].split()
         children.setdefault(int(fields[1]), []).append(int(entry))
     return children
 
@@ -279,7 +283,7 @@ def process_cpu(pid: int) -> CpuUsage | None:
     """
 
     def seconds(stat_file: str) -> float:
-        fields = Path(stat_file).read_text().rsplit(")", 1)[1].split()
+        fields = _stat_fields(stat_file)
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     try:

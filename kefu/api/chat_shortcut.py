@@ -13,36 +13,38 @@ Anything else goes to the FastAPI app unchanged, with the messages already read 
 another route, a body that is not JSON or does not validate (FastAPI's own 400 then), a
 receive that failed (the guard's 408/413, raised again where the route reads it), a client
 gone mid-body. So the status codes, the error envelope and the OpenAPI schema stay those of
-the FastAPI route; an error raised here goes to the app's exception handlers as FastAPI's
-``ExceptionMiddleware`` would send it, and ``scope["route"]`` names the route (the HTTP
-metrics' template). With FastAPI's OpenTelemetry on (``KEFU_OTEL``) it is not installed, so
-the spans FastAPI makes per dependency and endpoint stay.
+the FastAPI route; an error raised here goes to the app's exception handlers through
+Starlette's ``ExceptionMiddleware``, set up as FastAPI sets up its own, and ``scope["route"]``
+names the route (the HTTP metrics' template). With FastAPI's OpenTelemetry on
+(``KEFU_OTEL``) it is not installed, so the spans FastAPI makes per dependency and endpoint
+stay.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi.routing import APIRoute
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kefu.api.deps import chat_caller
+from kefu.api.deps import chat_caller, runtime_of
 from kefu.api.routes import chat
 from kefu.api.schemas import ChatMessageIn
-from kefu.services.runtime import Runtime
 
 __all__ = ["ChatShortcut"]
 
-ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+_BODY = "kefu.chat_body"  # the validated body, handed to the route's function in the scope
 
 
-def _chat_route() -> APIRoute:
-    for route in chat.router.routes:
+def chat_route(routes: Sequence[BaseRoute]) -> APIRoute:
+    """The chat-messages route among ``routes`` (the chat router's: kefu includes it with no
+    dependencies of the include's own)."""
+    for route in routes:
         if isinstance(route, APIRoute) and route.endpoint is chat.chat_messages:
             # The shortcut solves one dependency, the caller: a route that gained another
             # must not be shortcut past it (tests/api/test_chat_shortcut.py says so too).
@@ -61,20 +63,18 @@ class ChatShortcut:
         self,
         app: ASGIApp,
         *,
-        runtime: Runtime,
-        exception_handlers: Mapping[Any, ExceptionHandler],
+        exception_handlers: Mapping[Any, Any],
     ) -> None:
         self.app = app
-        self.runtime = runtime
-        # The app's handlers (the error envelope). Those for ``Exception`` and 500 run in
-        # the outermost middleware, for this route as for any other: not looked up here.
-        self.handlers = {
-            kind: handler
-            for kind, handler in exception_handlers.items()
-            if isinstance(kind, type) and kind is not Exception
-        }
-        self.route = _chat_route()
+        self.route = chat_route(chat.router.routes)
         self.path = self.route.path
+        # The app's handlers (the error envelope) around the route's function, as FastAPI
+        # places them around its router: those for ``Exception`` and 500 run in the
+        # outermost middleware, for this route as for any other.
+        self.answer = ExceptionMiddleware(
+            self._answer,
+            handlers={k: v for k, v in exception_handlers.items() if k not in (500, Exception)},
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -104,30 +104,16 @@ class ChatShortcut:
         if body is None:
             await self._fall_back(scope, receive, send, messages)
             return
-        scope["route"], scope["endpoint"], scope["path_params"] = (
-            self.route,
-            self.route.endpoint,
-            {},
-        )
-        request = Request(scope, receive, send)
-        try:
-            caller = await chat_caller(request)
-            response = await chat.send_message(self.runtime, caller, body)
-        except Exception as exc:
-            handler = self._handler(exc)
-            if handler is None:
-                raise
-            handled = handler(request, exc)  # kefu's handlers are async (kefu.api.errors)
-            response = await handled if inspect.isawaitable(handled) else handled
-        await response(scope, receive, send)
+        scope["route"], scope[_BODY] = self.route, body
+        await self.answer(scope, receive, send)
 
-    def _handler(self, exc: Exception) -> ExceptionHandler | None:
-        """The app's handler for ``exc`` by its class (Starlette's lookup), or None."""
-        for kind in type(exc).__mro__:
-            handler = self.handlers.get(kind)
-            if handler is not None:
-                return handler
-        return None
+    @staticmethod
+    async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
+        """The route's function for the body read and validated, with its caller."""
+        request = Request(scope, receive, send)
+        caller = await chat_caller(request)
+        response = await chat.send_message(runtime_of(request), caller, scope[_BODY])
+        await response(scope, receive, send)
 
     async def _fall_back(
         self,

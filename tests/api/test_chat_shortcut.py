@@ -144,12 +144,19 @@ async def test_without_the_shortcut_under_fastapis_telemetry(runtime: Runtime) -
 
 
 def test_the_shortcut_solves_what_the_route_depends_on() -> None:
-    """The shortcut calls the caller dependency itself: a dependency added to the route (or
-    the router) must be added to the shortcut too, and until then it refuses to start."""
-    from kefu.api.chat_shortcut import _chat_route
+    """The shortcut calls the caller dependency itself: a dependency added to the route must
+    be added to the shortcut too, and until then it refuses to start."""
+    from fastapi import APIRouter, Depends
+
+    from kefu.api.chat_shortcut import chat_route
     from kefu.api.deps import chat_caller
     from kefu.api.routes import chat
 
-    route = _chat_route()
-    assert [d.call for d in route.dependant.dependencies] == [chat_caller]
-    assert chat.router.dependencies == []
+    async def audited() -> None:
+        return None
+
+    assert [d.call for d in chat_route(chat.router.routes).dependant.dependencies] == [chat_caller]
+    guarded = APIRouter(dependencies=[Depends(audited)])
+    guarded.add_api_route("/v1/chat-messages", chat.chat_messages, methods=["POST"])
+    with pytest.raises(LookupError, match="dependencies changed"):
+        chat_route(guarded.routes)

@@ -402,3 +402,9 @@ def test_any_text_gives_consistent_spans(text: str) -> None:
     for extractor in (DEFAULT, SHOP):
         spans = extractor.extract(text, today=TODAY)
         assert all(a.end <= b.start for a, b in pairwise(spans))
+
+
+@pytest.mark.parametrize("text", ["١٢٣٤-٠٣-٠٥", "我的订单 ٢٠٢٤-٠٣-٠٥ 到的"])
+def test_other_scripts_digits_are_not_dates(text: str) -> None:
+    # The word prefilter lets "-" through; the trigger keeps the old rule (ASCII digits).
+    assert values(text, "date") == []

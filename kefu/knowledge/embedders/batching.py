@@ -18,7 +18,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +26,12 @@ __all__ = ["QueryBatcher"]
 
 Array = npt.NDArray[np.float32]
 
-# A text waiting for its vector, and who waits: a thread (a ``concurrent.futures.Future``,
-# ``loop`` None) or a coroutine on ``loop`` (an ``asyncio.Future`` of that loop).
-_Waiter = tuple[str, "Future[Array] | asyncio.Future[Array]", "asyncio.AbstractEventLoop | None"]
+# A text waiting for its vector: the coroutine's ``asyncio.Future`` and its event loop.
+_Waiter = tuple[str, "asyncio.Future[Array]", asyncio.AbstractEventLoop]
 
 
 class QueryBatcher:
-    """Encodes texts submitted from any thread or event loop in shared batches.
+    """Encodes texts awaited from any event loop in shared batches.
 
     A coroutine's vector comes back on an ``asyncio.Future`` of its own loop, and a batch
     wakes each loop once to resolve all of its futures (one ``call_soon_threadsafe`` per
@@ -59,14 +57,6 @@ class QueryBatcher:
         self.batches = 0  # encoder calls made, and texts they encoded (for tests and benches)
         self.encoded = 0
 
-    def submit(self, text: str) -> Future[Array]:
-        """A future of ``text``'s vector, encoded with whatever else is waiting (for a
-        thread; a coroutine awaits :meth:`aembed`)."""
-        future: Future[Array] = Future()
-        self._start()
-        self._queue.put((text, future, None))
-        return future
-
     async def aembed(self, texts: Sequence[str]) -> Array:
         """The vectors of ``texts`` (one row each, in order), awaited without blocking."""
         loop = asyncio.get_running_loop()
@@ -75,7 +65,7 @@ class QueryBatcher:
             future: asyncio.Future[Array] = loop.create_future()
             self._queue.put((texts[0], future, loop))
             row = await future
-            return row.reshape(1, -1)
+            return row[None].copy()  # not a view: it would keep the whole batch's array
         futures: list[asyncio.Future[Array]] = []
         for text in texts:
             futures.append(loop.create_future())
@@ -110,13 +100,9 @@ class QueryBatcher:
                 batch.append(self._queue.get(timeout=left))
             except queue.Empty:
                 break
-        # A turn that gave up (its deadline passed) no longer needs its vector. An asyncio
-        # future is only read here (its loop may cancel it meanwhile: _settle checks again).
-        return [
-            item
-            for item in batch
-            if (not item[1].cancelled() if item[2] is not None else _claim(item[1]))
-        ]
+        # A turn that gave up (its deadline passed) no longer needs its vector. The future
+        # is only read here (its loop may cancel it meanwhile: _settle checks again).
+        return [item for item in batch if not item[1].cancelled()]
 
     def _run(self) -> None:
         while True:
@@ -134,28 +120,13 @@ class QueryBatcher:
             _hand_back(batch, dict(zip(unique, vectors, strict=True)))
 
 
-def _claim(future: Future[Array] | asyncio.Future[Array]) -> bool:
-    """Whether a thread's future still wants its vector (and is now running)."""
-    assert isinstance(future, Future)
-    return future.set_running_or_notify_cancel()
-
-
 def _hand_back(batch: list[_Waiter], results: Mapping[str, Array | Exception]) -> None:
-    """Each waiter's row of ``results`` (or the encoder's error): threads' futures at
-    once, each event loop's futures in one callback on that loop."""
+    """Each waiter's row of ``results`` (or the encoder's error): each event loop's futures
+    in one callback on that loop."""
     per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Array], Array | Exception]]]
     per_loop = {}
     for text, future, loop in batch:
-        outcome = results[text]
-        if loop is None:
-            assert isinstance(future, Future)
-            if isinstance(outcome, Exception):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
-        else:
-            assert isinstance(future, asyncio.Future)
-            per_loop.setdefault(loop, []).append((future, outcome))
+        per_loop.setdefault(loop, []).append((future, results[text]))
     for loop, settled in per_loop.items():
         try:
             loop.call_soon_threadsafe(_settle, settled)
