@@ -13,11 +13,12 @@ plain text. A subclass of each of uvicorn's HTTP/1.1 protocols, given to
 - a **connection cap at accept**: a connection beyond ``max_connections`` gets 503 and is
   closed at once, before it can hold a descriptor;
 - **malformed HTTP in the envelope**: the parser's protocol errors get the JSON
-  ``{status, code, message}`` every other error has;
-- **requests in flight bounded in the envelope**: uvicorn's ``limit_concurrency`` counts the
-  open connections too (this one included), so at the cap the last connection accepted
-  could never be served, and it answers 503 in plain text. The cap at accept bounds the
-  connections; here only the requests being answered are bounded, with the envelope.
+  ``{status, code, message}`` every other error has.
+
+uvicorn's own ``limit_concurrency`` is not used: it counts the open connections too (the
+new one included), so at the cap the last connection accepted could never be served, and
+it answers 503 in plain text. The cap at accept is the bound: each connection answers one
+request at a time (uvicorn queues pipelined ones), so requests in flight never exceed it.
 
 ``kefu serve`` uses the httptools one (the C parser, llhttp: about a tenth of h11's CPU per
 request) when httptools is installed, as uvicorn itself does, and the h11 one (pure Python)
@@ -35,12 +36,11 @@ from typing import Any
 
 import h11
 import orjson
-from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kefu.api.http_parser import HttpParser
 
-__all__ = ["guarded_h11_protocol", "guarded_http_protocol", "guarded_httptools_protocol"]
+__all__ = ["guarded_http_protocol"]
 
 _MALFORMED = "Malformed HTTP request: {}"
 
@@ -67,23 +67,6 @@ _BUSY = _raw_error(
 )
 
 
-async def _too_many_requests(scope: Scope, receive: Receive, send: Send) -> None:
-    body = orjson.dumps(
-        {
-            "status": 503,
-            "code": "service_unavailable",
-            "message": "The server has too many requests in flight; retry shortly.",
-        }
-    )
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 class _Guards(asyncio.Protocol):
     """The part both protocols share: the caps and the header timer, from the connection's
     start to its end (placed before uvicorn's protocol class, it wraps that class's
@@ -96,9 +79,6 @@ class _Guards(asyncio.Protocol):
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     connections: set[Any]
-    tasks: set[Any]
-    app: Any
-    limit_concurrency: int | None
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,29 +89,11 @@ class _Guards(asyncio.Protocol):
             self.transport.write(_BUSY)
             self.transport.close()
             return
-        self._bound_requests_in_flight()
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
         super().connection_lost(exc)
-
-    def _bound_requests_in_flight(self) -> None:
-        """uvicorn's ``limit_concurrency`` check is turned off for this connection; its app
-        is wrapped in one that refuses, in the envelope, a request beyond the limit."""
-        limit, self.limit_concurrency = self.limit_concurrency, None
-        if limit is None:
-            return
-        app, tasks = self.app, self.tasks
-
-        async def bounded(scope: Scope, receive: Receive, send: Send) -> None:
-            # This request's own task is among ``tasks`` already.
-            if len(tasks) > limit:
-                await _too_many_requests(scope, receive, send)
-                return
-            await app(scope, receive, send)
-
-        self.app = bounded
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
@@ -208,42 +170,24 @@ class _GuardedH11Protocol(_Guards, H11Protocol):
         self.transport.close()
 
 
-def guarded_h11_protocol(
-    *, header_timeout_s: float, max_connections: int | None
-) -> type[asyncio.Protocol]:
-    """The h11 protocol class for ``uvicorn.Config(http=...)`` with these limits."""
-    return type(
-        "GuardedH11Protocol",
-        (_GuardedH11Protocol,),
-        {"header_timeout_s": header_timeout_s, "max_connections": max_connections},
-    )
-
-
-def guarded_httptools_protocol(
-    *, header_timeout_s: float, max_connections: int | None
-) -> type[asyncio.Protocol]:
-    """The httptools protocol class for ``uvicorn.Config(http=...)`` with these limits;
-    httptools must be installed."""
-    # Imported here: httptools is optional (uvicorn[standard]); without it kefu runs on h11.
-    from kefu.api._httptools_protocol import GuardedHttpToolsProtocol
-
-    return type(
-        "GuardedHttpToolsProtocol",
-        (GuardedHttpToolsProtocol,),
-        {"header_timeout_s": header_timeout_s, "max_connections": max_connections},
-    )
-
-
 def guarded_http_protocol(
     parser: HttpParser = HttpParser.AUTO,
     *,
     header_timeout_s: float,
     max_connections: int | None,
 ) -> type[asyncio.Protocol]:
-    """The guarded protocol class for ``parser`` (``auto``: httptools when installed)."""
-    make = (
-        guarded_httptools_protocol
-        if parser.resolved() is HttpParser.HTTPTOOLS
-        else guarded_h11_protocol
+    """The guarded protocol class for ``parser`` (``auto``: httptools when installed), for
+    ``uvicorn.Config(http=...)`` with these limits."""
+    base: type[asyncio.Protocol]
+    if parser.resolved() is HttpParser.HTTPTOOLS:
+        # Imported here: httptools is optional (uvicorn[standard]); without it kefu runs on h11.
+        from kefu.api._httptools_protocol import GuardedHttpToolsProtocol
+
+        base = GuardedHttpToolsProtocol
+    else:
+        base = _GuardedH11Protocol
+    return type(
+        base.__name__.lstrip("_"),
+        (base,),
+        {"header_timeout_s": header_timeout_s, "max_connections": max_connections},
     )
-    return make(header_timeout_s=header_timeout_s, max_connections=max_connections)

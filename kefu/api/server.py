@@ -52,7 +52,6 @@ def server_config(
             header_timeout_s=settings.header_timeout_s,
             max_connections=settings.max_connections,
         ),
-        limit_concurrency=settings.max_connections,
         timeout_keep_alive=int(settings.keep_alive_s),
         # SIGTERM: answers in flight finish within this, then the rest is cut off.
         timeout_graceful_shutdown=math.ceil(settings.drain_timeout_s),

@@ -11,14 +11,12 @@ import asyncio
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from kefu.api.http_parser import HttpParser
 from kefu.api.server import server_config
@@ -309,34 +307,3 @@ def test_the_last_connection_within_the_cap_is_served(served: Served) -> None:
     finally:
         for sock in idle:
             sock.close()
-
-
-@pytest.mark.parametrize("parser", PARSERS, ids=str)
-def test_requests_beyond_the_limit_in_flight_get_503_in_the_envelope(
-    parser: HttpParser, tmp_path: Path
-) -> None:
-    settings = Settings(data_dir=tmp_path, max_connections=10, log_level="warning")
-    port = free_port()
-    config = server_config(echo_app, settings, host="127.0.0.1", port=port, parser=parser)
-    config.lifespan = "off"
-    config.limit_concurrency = 1
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        with (
-            socket.create_connection(("127.0.0.1", port), timeout=5) as first,
-            socket.create_connection(("127.0.0.1", port), timeout=5) as second,
-        ):
-            first.sendall(b"GET /slow HTTP/1.1\r\nHost: kefu\r\n\r\n")
-            time.sleep(0.2)
-            second.sendall(GET)
-            status, headers, body = split_response(read_response(second))
-            assert status == 503 and headers["content-type"] == "application/json"
-            assert json.loads(body)["code"] == "service_unavailable"
-            assert split_response(read_response(first))[0] == 200
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
