@@ -114,7 +114,6 @@ class FormGrid:
     depends only on where each entry's forms start, so an FAQ index works it out once
     (``FaqScorer``) rather than every query."""
 
-    starts: np.ndarray  # E: each entry's first form
     counts: np.ndarray  # E: how many forms it has
     gather: np.ndarray  # E × W: the form at each place of its row (clipped past its last)
     present: np.ndarray  # E × W: whether that place holds one of its forms
@@ -125,7 +124,6 @@ class FormGrid:
         counts = np.diff(np.append(entry_starts, forms))
         width = np.arange(int(counts.max()) if len(counts) else 0)
         return cls(
-            starts=entry_starts,
             counts=counts,
             gather=np.minimum(entry_starts[:, None] + width[None, :], forms - 1),
             present=width[None, :] < counts[:, None],

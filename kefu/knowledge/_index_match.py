@@ -16,6 +16,7 @@ import numpy as np
 
 from kefu.core.types import ChunkHit, FaqHit
 from kefu.knowledge._dense_passages import dense_scores
+from kefu.knowledge._faq import FaqIndex
 from kefu.knowledge._faq_fusion import FormVoting, entry_cosine, votes_best_form
 from kefu.knowledge._fusion import Fusion
 from kefu.knowledge._index_snapshot import ChunkIndex, Snapshot
@@ -30,6 +31,7 @@ __all__ = [
     "cut",
     "lexical_passages",
     "query_tokens",
+    "ranked_faq_hits",
     "rerank_texts",
     "reranked",
 ]
@@ -100,25 +102,9 @@ class Scoring:
                 relevance, rank_key, query, vector, extra
             )
         dense = fusion.calibrate(best)
-        order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
-        hits: list[FaqHit] = []
-        for entry in order.tolist():
-            if len(hits) == top_k or relevance[entry] <= 0:
-                break
-            if lexical[entry] > 0 and lexical[entry] >= dense[entry]:
-                form = faq.best_form(entry, form_relevance, scores)[2]
-            else:
-                own = faq.entry_forms[entry]
-                form = own[int(np.argmax(cosine_forms[list(own)]))]
-            hits.append(
-                FaqHit(
-                    entry=faq.entries[entry],
-                    score=round(float(rank_key[entry]), 6),
-                    relevance=float(relevance[entry]),
-                    matched=faq.forms[form],
-                )
-            )
-        return hits
+        return ranked_faq_hits(
+            faq, relevance, rank_key, lexical, dense, form_relevance, scores, cosine_forms, top_k
+        )
 
     def hybrid_passages(
         self,
@@ -211,3 +197,38 @@ def query_tokens(query: str) -> tuple[str, ...]:
 def _coverage(lexicon: Lexicon, known: frozenset[int], weight: float, doc: int) -> float:
     coverage = lexicon.weight_of(known & lexicon.doc_tokens[doc]) / weight
     return round(min(1.0, coverage) ** PASSAGE_COVERAGE_EXPONENT, 4)
+
+
+def ranked_faq_hits(
+    faq: FaqIndex,
+    relevance: np.ndarray,
+    rank_key: np.ndarray,
+    lexical: np.ndarray,
+    dense: np.ndarray,
+    form_relevance: np.ndarray,
+    scores: dict[int, float],
+    cosine_forms: np.ndarray,
+    top_k: int,
+) -> list[FaqHit]:
+    """The best ``top_k`` entries with a relevance, by ``rank_key`` then ``relevance``, each
+    with the form that matched: the lexically best where the words decided, else the form
+    closest in meaning."""
+    order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
+    hits: list[FaqHit] = []
+    for entry in order.tolist():
+        if len(hits) == top_k or relevance[entry] <= 0:
+            break
+        if lexical[entry] > 0 and lexical[entry] >= dense[entry]:
+            form = faq.best_form(entry, form_relevance, scores)[2]
+        else:
+            own = faq.entry_forms[entry]
+            form = own[int(np.argmax(cosine_forms[list(own)]))]
+        hits.append(
+            FaqHit(
+                entry=faq.entries[entry],
+                score=round(float(rank_key[entry]), 6),
+                relevance=float(relevance[entry]),
+                matched=faq.forms[form],
+            )
+        )
+    return hits

@@ -15,7 +15,7 @@ from kefu.knowledge import KnowledgeIndex
 from kefu.knowledge._faq import FaqIndex
 from kefu.knowledge._faq_fusion import FormGrid, FormVoting, entry_cosine, form_hubness
 from kefu.knowledge._faq_scorer import PARTIAL_CREDIT
-from kefu.knowledge._index_match import Scoring, query_tokens
+from kefu.knowledge._index_match import Scoring, query_tokens, ranked_faq_hits
 from kefu.knowledge._index_snapshot import Snapshot
 from kefu.knowledge._lexicon import Lexicon, Query
 from kefu.knowledge.ingest import read_faq_file
@@ -126,33 +126,40 @@ def test_one_query_vector_is_normalised_as_a_batch_row() -> None:
         assert check_query(dim, zero).tobytes() == zero.tobytes()
 
 
-def test_the_forms_vote_with_a_kept_grid_as_without() -> None:
+def _vote_as_it_was(forms: np.ndarray, starts: np.ndarray, top: int | None) -> np.ndarray:
+    """The forms' vote before the kept grid: padding built per query, ``-inf`` zeroed."""
+    counts = np.diff(np.append(starts, len(forms)))
+    width = np.arange(int(counts.max()))
+    padded = np.where(
+        width[None, :] < counts[:, None],
+        forms[np.minimum(starts[:, None] + width[None, :], len(forms) - 1)],
+        -np.inf,
+    )
+    ranked = np.cumsum(np.nan_to_num(-np.sort(-padded, axis=1), neginf=0.0), axis=1)
+    voters = counts if top is None else np.minimum(counts, top)
+    scores: np.ndarray = ranked[np.arange(len(counts)), voters - 1] / voters
+    return scores
+
+
+def test_the_forms_vote_with_a_kept_grid_as_before() -> None:
     rng = np.random.default_rng(3)
     counts = rng.integers(1, 9, size=40)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     cosines = rng.uniform(-0.2, 1.0, int(counts.sum())).astype(np.float32)
     hubness = rng.normal(0, 0.05, len(cosines))
     grid = FormGrid.of(starts, len(cosines))
-    for voting in (FormVoting(2, 0.5), FormVoting(3, 0.0), FormVoting(None, 1.0), None):
-        voted, forms = entry_cosine(cosines, hubness, starts, voting)
-        kept, kept_forms = entry_cosine(cosines, hubness, starts, voting, grid)
-        assert voted.tobytes() == kept.tobytes() and forms.tobytes() == kept_forms.tobytes()
-        best = [max(forms[s : s + c]) for s, c in zip(starts, counts, strict=True)]
-        if voting is None:
-            assert voted.tolist() == best
-        elif voting.top == 2:  # the mean of each entry's two best forms
-            two = [
-                np.mean(sorted(forms[s : s + c], reverse=True)[:2])
-                for s, c in zip(starts, counts, strict=True)
-            ]
-            assert np.allclose(voted, two)
+    for voting in (FormVoting(2, 0.5), FormVoting(3, 0.0), FormVoting(None, 1.0)):
+        voted, forms = entry_cosine(cosines, hubness, starts, voting, grid)
+        assert voted.tobytes() == _vote_as_it_was(forms, starts, voting.top).tobytes()
+    voted, forms = entry_cosine(cosines, hubness, starts, None, grid)
+    assert voted.tolist() == [max(forms[s : s + c]) for s, c in zip(starts, counts, strict=True)]
 
 
 def plain_hybrid_faq(
     scoring: Scoring, snapshot: Snapshot, query: str, top_k: int, vector: np.ndarray
 ) -> list[FaqHit]:
     """``Scoring.hybrid_faq`` as first written: every entry's vote and BM25 computed, and
-    the relevance and the ranking key fused separately."""
+    the relevance and the ranking key fused separately (the hits then picked alike)."""
     faq, fusion = snapshot.faq, scoring.fusion
     assert snapshot.faq_vectors is not None and fusion is not None
     starts = faq.scorer.entry_starts
@@ -177,25 +184,9 @@ def plain_hybrid_faq(
     relevance = fusion.fuse(lexical, bm25, best)[0]
     rank_key = fusion.fuse(lexical, bm25, voted)[1]
     dense = fusion.calibrate(best)
-    order = np.lexsort((np.arange(len(faq.entries)), -relevance, -rank_key))
-    hits: list[FaqHit] = []
-    for entry in order.tolist():
-        if len(hits) == top_k or relevance[entry] <= 0:
-            break
-        if lexical[entry] > 0 and lexical[entry] >= dense[entry]:
-            form = faq.best_form(entry, form_relevance, scores)[2]
-        else:
-            own = faq.entry_forms[entry]
-            form = own[int(np.argmax(cosine_forms[list(own)]))]
-        hits.append(
-            FaqHit(
-                faq.entries[entry],
-                round(float(rank_key[entry]), 6),
-                float(relevance[entry]),
-                faq.forms[form],
-            )
-        )
-    return hits
+    return ranked_faq_hits(
+        faq, relevance, rank_key, lexical, dense, form_relevance, scores, cosine_forms, top_k
+    )
 
 
 @pytest.mark.parametrize(
