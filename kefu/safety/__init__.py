@@ -16,7 +16,7 @@ from kefu.safety.pii import (
 )
 from kefu.safety.sensitive import SensitiveWords, WordHit, matching_form
 from kefu.safety.stream_guard import StreamGuard
-from kefu.safety.text import clean_text, clean_value
+from kefu.safety.text import clean_text, clean_value, has_control_chars
 
 __all__ = [
     "ALL_PII_KINDS",
@@ -36,6 +36,7 @@ __all__ = [
     "find_pii",
     "fold_text",
     "guard_input",
+    "has_control_chars",
     "id_card_valid",
     "leaks_secret",
     "luhn_valid",

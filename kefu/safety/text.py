@@ -11,12 +11,22 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["clean_text", "clean_value"]
+__all__ = ["clean_text", "clean_value", "has_control_chars"]
 
 # Lone surrogates, C0/C1 controls except \t \n, DEL, zero-width and bidi overrides.
 _UNWANTED = re.compile(
     "[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
+
+
+# Unicode's control characters (category Cc) are exactly these two ranges: one regex search
+# instead of a category lookup per character (every chat message checks its user id).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_chars(text: str) -> bool:
+    """Whether ``text`` holds a control character (Unicode category Cc)."""
+    return _CONTROL.search(text) is not None
 
 
 def clean_text(text: str) -> str:

@@ -7,7 +7,6 @@ window and the cool-down are the service's, :mod:`kefu.services.proactive`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ import orjson
 
 from kefu.appfile.proactive_config import ProactiveRule, PropertyCondition
 from kefu.core.errors import InvalidParam, TooLarge
+from kefu.safety import has_control_chars
 
 __all__ = [
     "MAX_DEPTH",
@@ -52,7 +52,7 @@ def _check(value: Any, where: str, depth: int) -> None:
     if isinstance(value, str):
         if len(value) > MAX_STRING_CHARS:
             raise InvalidParam(f"{where} is longer than {MAX_STRING_CHARS} characters")
-        if _has_control(value):
+        if has_control_chars(value):
             raise InvalidParam(f"{where} must not contain control characters")
         return
     if isinstance(value, dict | list):
@@ -62,7 +62,7 @@ def _check(value: Any, where: str, depth: int) -> None:
             raise InvalidParam(f"{where} has more than {MAX_KEYS} entries")
     if isinstance(value, dict):
         for key, item in value.items():
-            if not key or len(key) > MAX_KEY_CHARS or _has_control(key):
+            if not key or len(key) > MAX_KEY_CHARS or has_control_chars(key):
                 raise InvalidParam(
                     f"{where}: keys are 1-{MAX_KEY_CHARS} characters without control characters"
                 )
@@ -70,10 +70,6 @@ def _check(value: Any, where: str, depth: int) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check(item, f"{where}.{index}", depth + 1)
-
-
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def event_path(properties: dict[str, Any]) -> str | None:
