@@ -63,7 +63,7 @@ _HUMAN = re.compile(
 )
 # Most messages hold none of the words a request for a human needs: one pass rules the
 # long pattern out (it is tried only when it could match).
-_HUMAN_WORDS = LiteralPrefilter([_HUMAN.pattern], _HUMAN.flags)
+_HUMAN_WORDS = LiteralPrefilter([_HUMAN])
 # "不用转人工", "no need for a human", "don't transfer me to an agent": the words of a request,
 # declined.
 _DECLINED = re.compile(

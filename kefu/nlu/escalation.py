@@ -67,7 +67,7 @@ _PHRASES: dict[Escalation, str] = {
 _MATCHERS = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _PHRASES.items()}
 # Which kinds' phrases could occur at all, in one pass: most messages escalate nothing, and
 # five regex scans cost them ~4x more (a kind is skipped only when it cannot match).
-_PREFILTER = LiteralPrefilter([_PHRASES[kind] for kind in ESCALATIONS], re.IGNORECASE)
+_PREFILTER = LiteralPrefilter([_MATCHERS[kind] for kind in ESCALATIONS])
 # A negation right before the phrase: "我不是要投诉", "not going to sue", "no need to report".
 _NEGATED_ZH = re.compile(r"(?:不是|不会|不用|不想|没有|并不|不打算|不需要)[^，。！？,.!?]{0,4}$")
 _NEGATED_EN = re.compile(

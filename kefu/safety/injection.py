@@ -395,11 +395,8 @@ _RULES: tuple[tuple[str, float, str, str | None], ...] = (
 )
 
 
-_FLAGS = re.ASCII | re.IGNORECASE | re.MULTILINE
-
-
 def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, _FLAGS)
+    return re.compile(pattern, re.ASCII | re.IGNORECASE | re.MULTILINE)
 
 
 _COMPILED = tuple(
@@ -409,7 +406,7 @@ _COMPILED = tuple(
 # Most messages hold none of the words any rule needs: one pass for the words present picks
 # the few rules that could match, instead of running all of them (~70 µs → ~10 µs a message,
 # the same verdicts: a rule is skipped only when it cannot match).
-_PREFILTER = LiteralPrefilter([pattern for _, _, pattern, _ in _RULES], _FLAGS)
+_PREFILTER = LiteralPrefilter([pattern for _, _, pattern, _ in _COMPILED])
 
 _SPELLED_OUT = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z0-9](?P<sep>[ .\-_/*|·+~])[A-Za-z0-9](?![A-Za-z0-9])"
