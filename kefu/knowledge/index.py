@@ -74,7 +74,7 @@ from kefu.knowledge._persist import knowledge_fingerprint, save_index
 from kefu.knowledge.build_report import BuildProgress, BuildReport
 from kefu.knowledge.calibration import FaqCalibration
 from kefu.knowledge.classifier_encoder import ClassifierEncoder, query_language_fits
-from kefu.knowledge.embedders.base import AsyncEmbedder, Embedder
+from kefu.knowledge.embedders.base import Embedder
 from kefu.knowledge.embedders.batch import build_workers
 from kefu.knowledge.embedders.cache import EmbedStats
 from kefu.knowledge.embedders.factory import (
@@ -166,7 +166,6 @@ class KnowledgeIndex:
             raise ConfigError(f"{mode} retrieval needs an embedder", key="retrieval.retrievers")
         self.retrievers: Literal["lexical", "dense", "hybrid"] = mode
         self.embedder = embedder if mode != "lexical" else None
-        self._embedder_awaitable = isinstance(self.embedder, AsyncEmbedder)  # once, not per turn
         self.faq_classifier = faq_classifier if self.embedder is not None else None
         self.classifier_encoder = classifier_encoder
         fusion = None
@@ -399,10 +398,8 @@ class KnowledgeIndex:
                 second = asyncio.ensure_future(self._extra_vector(encoder, text, deadline))
         vector = self._query_vectors.get(text)
         if vector is None:
-            awaitable = self._embedder_awaitable
             found = await self._embedder_guard.call(
-                lambda: embed_query(embedder, text, deadline=deadline, awaitable=awaitable),
-                deadline=deadline,
+                lambda: embed_query(embedder, text, deadline=deadline), deadline=deadline
             )
             if isinstance(found, Degraded):
                 if second is not None:

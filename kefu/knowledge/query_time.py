@@ -18,6 +18,7 @@ worker thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -121,6 +122,13 @@ class ProviderGuard:
         return result
 
 
+@functools.cache
+def _awaits(kind: type) -> bool:
+    """Whether embedders of ``kind`` are async (:class:`AsyncEmbedder`), checked once per class: a
+    Protocol ``isinstance`` costs more than the rest of a query's embedding call."""
+    return issubclass(kind, AsyncEmbedder)
+
+
 def _reason(exc: ProviderError) -> str:
     """A short reason for the trace: "timeout", "rate limited" or the provider's answer."""
     if isinstance(exc, ProviderTimeout):
@@ -133,17 +141,11 @@ def _reason(exc: ProviderError) -> str:
     return message
 
 
-async def embed_query(
-    embedder: Embedder, text: str, *, deadline: float, awaitable: bool | None = None
-) -> npt.NDArray[np.float32]:
-    """``text``'s vector by ``deadline`` (``time.monotonic()``); ``ProviderError`` if not.
-    ``awaitable``: whether ``embedder`` is an :class:`AsyncEmbedder`, if the caller checked
-    once (a Protocol ``isinstance`` costs more than the rest of this call)."""
-    if awaitable is None:
-        awaitable = isinstance(embedder, AsyncEmbedder)
+async def embed_query(embedder: Embedder, text: str, *, deadline: float) -> npt.NDArray[np.float32]:
+    """``text``'s vector by ``deadline`` (``time.monotonic()``); ``ProviderError`` if not."""
 
     async def call() -> npt.NDArray[np.float32]:
-        if awaitable:
+        if _awaits(type(embedder)):
             return await cast(AsyncEmbedder, embedder).aembed([text])
         return await to_thread.run_sync(embedder.embed, [text], abandon_on_cancel=True)
 
