@@ -121,11 +121,20 @@ class LoadResult:
 
 @dataclass
 class MemoryUsage:
-    """Resident memory of a server's process tree, in MB (MiB, as /proc reports kB)."""
+    """Resident memory of a server's process tree, in MB (MiB, as /proc reports kB).
+
+    ``rss_mb`` and ``peak_rss_mb``: the server's own resident memory (now and at its
+    peak) plus each descendant's *private* pages. A forked child (``KEFU_ENCODER_PROCESS``)
+    shares most of its pages with the server, and its resident size counts them again; its
+    private pages are what it adds. ``pss_mb``: the tree's proportional set size now (each
+    shared page divided among the processes sharing it), the same total read another way.
+    """
 
     rss_mb: float
     peak_rss_mb: float
     processes: int
+    children_private_mb: float = 0.0
+    pss_mb: float = 0.0
 
 
 @dataclass
@@ -255,12 +264,25 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def _rollup_kb(pid: int, *keys: str) -> int:
+    """The sum of ``kB`` fields (``Pss``, ``Private_Dirty``) of /proc/<pid>/smaps_rollup."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in keys:
+                total += int(value.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
+
+
 def process_tree_memory(pid: int) -> MemoryUsage:
-    """Resident memory of ``pid`` and all its descendants.
+    """Resident memory of ``pid`` and all its descendants (see :class:`MemoryUsage`).
 
     ``kefu serve`` and ``python -m uvicorn`` started directly by Popen are the server process
-    themselves, so normally the tree is a single process; summing covers a wrapper or a
-    worker-spawning server too.
+    themselves, so normally the tree is a single process; a wrapper, a worker-spawning
+    server or kefu's encoder process add their private pages.
     """
     children = _proc_children()
     pids: list[int] = []
@@ -269,9 +291,16 @@ def process_tree_memory(pid: int) -> MemoryUsage:
         current = stack.pop()
         pids.append(current)
         stack.extend(children.get(current, []))
-    rss_kb = sum(_status_kb(p, "VmRSS") for p in pids)
-    hwm_kb = sum(_status_kb(p, "VmHWM") for p in pids)
-    return MemoryUsage(rss_mb=rss_kb / 1024, peak_rss_mb=hwm_kb / 1024, processes=len(pids))
+    private_kb = sum(_rollup_kb(p, "Private_Clean", "Private_Dirty") for p in pids[1:])
+    rss_kb = _status_kb(pid, "VmRSS") + private_kb
+    hwm_kb = _status_kb(pid, "VmHWM") + private_kb
+    return MemoryUsage(
+        rss_mb=rss_kb / 1024,
+        peak_rss_mb=hwm_kb / 1024,
+        processes=len(pids),
+        children_private_mb=private_kb / 1024,
+        pss_mb=sum(_rollup_kb(p, "Pss") for p in pids) / 1024,
+    )
 
 
 def process_cpu(pid: int) -> CpuUsage | None:
@@ -279,7 +308,8 @@ def process_cpu(pid: int) -> CpuUsage | None:
 
     Which thread limits a Python server matters more than the process total: the event loop
     runs on the main thread (tid == pid) and holds the GIL for every turn's Python work. The
-    process's own figures include threads that have ended; the others are the difference.
+    process's own figures include threads that have ended; the others are the difference,
+    plus the CPU of its live children (kefu's encoder process).
     """
 
     def seconds(stat_file: str) -> float:
@@ -291,6 +321,11 @@ def process_cpu(pid: int) -> CpuUsage | None:
         main = seconds(f"/proc/{pid}/task/{pid}/stat")
     except (OSError, ValueError, IndexError):
         return None
+    for child in _proc_children().get(pid, []):
+        try:
+            total += seconds(f"/proc/{child}/stat")
+        except (OSError, ValueError, IndexError):
+            pass  # ended meanwhile
     return CpuUsage(main_s=main, other_s=total - main, wall_s=time.monotonic())
 
 

@@ -171,6 +171,8 @@ def _row(result: ft.ServerResult) -> dict[str, Any]:
         "errors": load.errors,
         "rss_mb": round(result.memory_after.rss_mb, 1),
         "peak_rss_mb": round(result.memory_after.peak_rss_mb, 1),
+        "pss_mb": round(result.memory_after.pss_mb, 1),
+        "children_private_mb": round(result.memory_after.children_private_mb, 1),
     }
     if result.cpu is not None:
         sent = load.requests + load.warmup_requests
@@ -179,6 +181,14 @@ def _row(result: ft.ServerResult) -> dict[str, Any]:
         wall = result.cpu.wall_s
         row["main_thread_busy"] = round(result.cpu.main_s / wall, 3) if wall > 0 else None
     return row
+
+
+def _memory_cell(row: dict[str, Any]) -> str:
+    """The peak, and for a server with child processes what they add and the PSS total."""
+    cell = f"{row['peak_rss_mb']:.0f} MB"
+    if row.get("children_private_mb"):
+        cell += f" (children {row['children_private_mb']:.0f}, PSS {row['pss_mb']:.0f})"
+    return cell
 
 
 def _cpu_cell(row: dict[str, Any]) -> str:
@@ -270,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{r['kefu']['p50_ms']:.1f} ms",
                 f"{r['kefu']['p99_ms']:.1f} ms",
                 str(r["kefu"]["errors"] + r["echo"]["errors"]),
-                f"{r['kefu']['peak_rss_mb']:.0f} MB",
+                _memory_cell(r["kefu"]),
                 _cpu_cell(r["kefu"]),
             )
         ft.out_console.print(table)

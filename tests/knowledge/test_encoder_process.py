@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -24,7 +25,9 @@ from kefu.knowledge.embedders.encoder_process import (
 )
 from kefu.knowledge.embedders.multilingual import UseEmbedder
 
-pytestmark = pytest.mark.skipif(not process_wanted(), reason="needs fork")
+pytestmark = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork"
+)
 
 
 def lengths(texts: Sequence[str]) -> np.ndarray:
@@ -96,6 +99,7 @@ def test_the_use_encoder_gives_the_same_vectors_from_its_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     questions = ["你好，退货运费谁出", "how long does shipping take", "優惠劵用不了是怎麼回事"]
+    monkeypatch.setenv(ENV_VAR, "1")
     in_process = UseEmbedder()
     assert in_process.process is not None
 
@@ -116,10 +120,14 @@ def test_the_use_encoder_gives_the_same_vectors_from_its_process(
     assert in_process._remembered(questions) is not None
 
 
-@pytest.mark.parametrize("value", ["0", "off", "false"])
-def test_the_process_can_be_switched_off(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "wanted"), [("1", True), ("on", True), ("0", False), ("", False)]
+)
+def test_the_process_is_opt_in(monkeypatch: pytest.MonkeyPatch, value: str, wanted: bool) -> None:
     monkeypatch.setenv(ENV_VAR, value)
-    assert not process_wanted()
+    assert process_wanted() is wanted
+    monkeypatch.delenv(ENV_VAR)
+    assert not process_wanted()  # off unless asked for: it costs memory (see the module)
 
 
 def test_a_server_with_a_sigterm_handler_still_stops(tmp_path: object) -> None:

@@ -17,10 +17,20 @@ a collection in the child never touches (and copies) the server's pages.
 Written by hand: ``concurrent.futures.ProcessPoolExecutor`` pickles the callable for every
 call and cannot fork after the model is loaded on purpose; this is one pipe and a loop.
 
-Where ``fork`` is unavailable (Windows), when ``KEFU_ENCODER_PROCESS=0``, or if the child
-cannot start, the encoder runs on the caller's thread as before. If the child dies, the
-waiting questions get the error (their turns answer lexically, as for any failed encoder)
-and the next batch starts a new child.
+**Opt-in** (``KEFU_ENCODER_PROCESS=1``), because of what the fork costs in memory. The
+child's private pages are not only its own work (the token-row cache, its temporaries: ~17
+MB in isolation): every page of the server's heap that the server writes after the fork
+stays behind, private, in the child. Under the realistic load the child held ~49 MB of
+private pages after 5 s and ~50 MB after a minute, the pair ~450 MB PSS against ~390 MB
+for the server alone with the encoder on a thread; in return the server answered ~10-16 %
+more requests a second and a turn's P50 fell from ~52 to ~15 ms (bench/README.md,
+"Encoder process"). A server with memory to spare can turn it on; the default keeps
+issue 14's 400 MB.
+
+Where ``fork`` is unavailable (Windows), or if the child cannot start, the encoder runs on
+the batcher's thread as before. If the child dies, the waiting questions get the error
+(their turns answer lexically, as for any failed encoder) and the next batch starts a new
+child.
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 Array = npt.NDArray[np.float32]
 
-ENV_VAR = "KEFU_ENCODER_PROCESS"  # "0": encode on the batcher's thread, in the server process
+ENV_VAR = "KEFU_ENCODER_PROCESS"  # "1": encode in a forked child (default: the batcher's thread)
 
 
 class EncoderProcessError(RuntimeError):
@@ -52,9 +62,9 @@ class EncoderProcessError(RuntimeError):
 
 
 def process_wanted() -> bool:
-    """Whether query encoding goes to a child process: ``fork`` exists here and
-    ``KEFU_ENCODER_PROCESS`` is not ``0``/``false``/``off``."""
-    if os.environ.get(ENV_VAR, "1").strip().lower() in ("0", "false", "off", "no"):
+    """Whether query encoding goes to a child process: ``KEFU_ENCODER_PROCESS`` is
+    ``1``/``true``/``on`` and ``fork`` exists here."""
+    if os.environ.get(ENV_VAR, "").strip().lower() not in ("1", "true", "on", "yes"):
         return False
     return "fork" in multiprocessing.get_all_start_methods()
 
