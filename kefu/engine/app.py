@@ -15,7 +15,7 @@ from kefu.core.types import Chunk, FaqEntry
 from kefu.engine.annotation_book import AnnotationBook
 from kefu.engine.dialog.flows import FlowBook
 from kefu.engine.guards import InputVerdict
-from kefu.engine.route_cache import RouteDecision, faq_form_key
+from kefu.engine.route_cache import RouteDecision, fold_question
 from kefu.engine.semantic_cache import SemanticRouteCache
 from kefu.engine.understanding import AppUnderstanding
 from kefu.knowledge import BuildProgress, BuildReport, KnowledgeIndex, knowledge_fingerprint
@@ -70,16 +70,16 @@ class AppRuntime:
     )
 
     def faq_forms(self) -> dict[str, str]:
-        """Every FAQ question and variant (folded, courtesy aside: :func:`faq_form_key`) →
-        its entry id; a form that two entries with different answers share is left out.
-        Worked out once per indexed knowledge."""
+        """Every FAQ question and variant (folded, :func:`fold_question`) → its entry id;
+        a form that two entries with different answers share is left out. Worked out once
+        per indexed knowledge."""
         fingerprint, forms = self._faq_forms
         if fingerprint != self.index.fingerprint or fingerprint is None:
             answers: dict[str, set[str]] = {}
             ids: dict[str, str] = {}
             for entry in self.index.faq_entries:
                 for form in (entry.question, *entry.variants):
-                    folded = faq_form_key(form)
+                    folded = fold_question(form)
                     if folded:
                         answers.setdefault(folded, set()).add(entry.answer)
                         ids.setdefault(folded, entry.id)

@@ -14,7 +14,7 @@ from typing import Any
 from kefu.core.types import ChunkHit, FaqHit, Source
 from kefu.engine.app import AppRuntime
 from kefu.engine.context import GUARDED, TurnContext
-from kefu.engine.route_cache import RouteDecision, faq_form_key
+from kefu.engine.route_cache import RouteDecision, fold_question
 from kefu.engine.semantic_cache import clear_cut, content_words, particulars
 from kefu.knowledge import Degraded, QueryVector
 from kefu.knowledge.index import MAX_QUERY_CHARS
@@ -120,13 +120,12 @@ def semantic_bucket(ctx: TurnContext) -> tuple[object, ...]:
 
 def verbatim_faq(app: AppRuntime, query: str) -> RouteDecision | None:
     """The decision for a question that is one of the FAQ's own questions, word for word
-    (case, width, spaces, punctuation and the courtesy around it aside: "你好，…？谢谢") and
-    of one answer only, decided lexically: its match is certain, so the encoder is not asked.
-    None while annotations are on (they are matched with the vector) or for any other
-    question."""
+    (case, width, spaces and punctuation aside) and of one answer only, decided lexically:
+    its match is certain, so the encoder is not asked. None while annotations are on (they
+    are matched with the vector) or for any other question."""
     if app.annotations.active:
         return None
-    entry = app.faq_forms().get(faq_form_key(query))
+    entry = app.faq_forms().get(fold_question(query))
     if entry is None:
         return None
     record: dict[str, Any] = {}

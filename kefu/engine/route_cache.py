@@ -15,9 +15,8 @@ from typing import Any
 
 from kefu.core.hanzi import fold_chinese
 from kefu.core.types import ChunkHit, FaqHit
-from kefu.nlu.courtesy import strip_courtesy
 
-__all__ = ["RouteDecision", "faq_form_key", "fold_question"]
+__all__ = ["RouteDecision", "fold_question"]
 
 # Everything but letters and digits: ``[^\W_]`` is exactly ``str.isalnum`` (checked over every
 # code point), and one substitution is several times faster than testing each character.
@@ -36,10 +35,3 @@ def fold_question(text: str) -> str:
     """A question as compared word for word: width, case, traditional characters and common
     typos folded (``fold_chinese``), spaces and punctuation dropped."""
     return _NOT_ALNUM.sub("", fold_chinese(unicodedata.normalize("NFKC", text).lower()))
-
-
-def faq_form_key(text: str) -> str:
-    """A question as matched against the FAQ's own forms word for word: folded
-    (:func:`fold_question`) after the courtesy around it is taken off ("你好，…？谢谢"),
-    traditional characters first folded so that "請問…謝謝" is courtesy too."""
-    return fold_question(strip_courtesy(fold_chinese(text)))

@@ -135,20 +135,6 @@ async def test_a_verbatim_faq_question_skips_the_embedder(models: ModelServer, a
     assert models.calls(EMBEDDINGS) == calls
 
 
-async def test_courtesy_around_a_verbatim_faq_question_still_skips_the_embedder(
-    models: ModelServer, ask: Any
-) -> None:
-    calls = models.calls(EMBEDDINGS)
-    answer, trace = await ask("remote", "Hi there, how long does SHIPPING take?? thanks!")
-    assert answer["answer"] == SHIPPING_ANSWER
-    assert stage(trace, "retrieve")["encoder"] == "skipped: verbatim FAQ question"
-    assert models.calls(EMBEDDINGS) == calls
-    # a word more than the FAQ's question is not verbatim: the embedder is asked
-    _, trace = await ask("remote", "hi, how long does express shipping take? thanks")
-    assert "encoder" not in stage(trace, "retrieve")
-    assert models.calls(EMBEDDINGS) == calls + 1
-
-
 async def test_a_hanging_embedder_stalls_no_other_conversation(
     models: ModelServer, ask: Any
 ) -> None:

