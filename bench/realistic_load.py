@@ -7,7 +7,9 @@ closed-loop clients sends messages that no other request repeats:
 
 * **in-domain paraphrases** — the demo app's natural questions (``natural_questions.jsonl``),
   its evaluation queries and its FAQ variants, each with one of a few greetings in front and
-  endings behind (``你好，`` … ``？``, ``hi, `` … `` thanks``), so the text is new each time;
+  endings behind (``你好，`` … ``？``, ``hi, `` … `` thanks``), so the text is new each time.
+  Of the 580 distinct bases, 389 are FAQ variants, 156 natural questions and 40 evaluation
+  queries: two thirds of this half is an FAQ's own wording with courtesy around it;
 * **out-of-domain questions** — CLINC150 training utterances (English) and SMP2017 (Chinese)
   from ``/work/shared/data`` when present (else more in-domain paraphrases).
 
