@@ -124,10 +124,11 @@ class MemoryUsage:
     """Resident memory of a server's process tree, in MB (MiB, as /proc reports kB).
 
     ``rss_mb`` and ``peak_rss_mb``: the server's own resident memory (now and at its
-    peak) plus each descendant's *private* pages. A forked child (``KEFU_ENCODER_PROCESS``)
-    shares most of its pages with the server, and its resident size counts them again; its
-    private pages are what it adds. ``pss_mb``: the tree's proportional set size now (each
-    shared page divided among the processes sharing it), the same total read another way.
+    peak) plus each descendant's *private* pages. A forked child (a worker; kefu's tried
+    encoder process, bench/README.md) shares most of its pages with the server, and its
+    resident size counts them again; its private pages are what it adds. ``pss_mb``: the
+    tree's proportional set size now (each shared page divided among the processes sharing
+    it), the same total read another way.
     """
 
     rss_mb: float
@@ -281,8 +282,8 @@ def process_tree_memory(pid: int) -> MemoryUsage:
     """Resident memory of ``pid`` and all its descendants (see :class:`MemoryUsage`).
 
     ``kefu serve`` and ``python -m uvicorn`` started directly by Popen are the server process
-    themselves, so normally the tree is a single process; a wrapper, a worker-spawning
-    server or kefu's encoder process add their private pages.
+    themselves, so normally the tree is a single process; a wrapper's or a worker-spawning
+    server's children add their private pages.
     """
     children = _proc_children()
     pids: list[int] = []
@@ -309,7 +310,7 @@ def process_cpu(pid: int) -> CpuUsage | None:
     Which thread limits a Python server matters more than the process total: the event loop
     runs on the main thread (tid == pid) and holds the GIL for every turn's Python work. The
     process's own figures include threads that have ended; the others are the difference,
-    plus the CPU of its live children (kefu's encoder process).
+    plus the CPU of its live children (a server's workers).
     """
 
     def seconds(stat_file: str) -> float:
