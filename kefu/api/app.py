@@ -135,7 +135,11 @@ def create_app(runtime: Runtime, *, close_runtime: bool = True) -> FastAPI:
         # Innermost of kefu's middleware: a well-formed chat message skips FastAPI's routing
         # and dependency solving (kefu.api.chat_shortcut); with FastAPI's OpenTelemetry on,
         # every message goes through FastAPI, for its per-endpoint spans.
-        app.add_middleware(ChatShortcut, exception_handlers=app.exception_handlers)
+        app.add_middleware(
+            ChatShortcut,
+            exception_handlers=app.exception_handlers,
+            app_dependencies=app.router.dependencies,
+        )
     origins = sorted(
         {o for a in runtime.apps.all() for o in a.config.security.cors_origins}
         | {o for a in runtime.apps.public() for o in a.config.web.allowed_origins}

@@ -41,14 +41,16 @@ __all__ = ["ChatShortcut"]
 _BODY = "kefu.chat_body"  # the validated body, handed to the route's function in the scope
 
 
-def chat_route(routes: Sequence[BaseRoute]) -> APIRoute:
-    """The chat-messages route among ``routes`` (the chat router's: kefu includes it with no
-    dependencies of the include's own)."""
+def chat_route(routes: Sequence[BaseRoute], app_dependencies: Sequence[Any] = ()) -> APIRoute:
+    """The chat-messages route among ``routes`` (the chat router's), refused if anything
+    but the caller is solved for it: by the route, its router or the app
+    (``app_dependencies``; kefu includes the chat router with no dependencies of its own)."""
     for route in routes:
         if isinstance(route, APIRoute) and route.endpoint is chat.chat_messages:
             # The shortcut solves one dependency, the caller: a route that gained another
             # must not be shortcut past it (tests/api/test_chat_shortcut.py says so too).
             solved = [dependency.call for dependency in route.dependant.dependencies]
+            solved += [dependency.dependency for dependency in app_dependencies]
             if solved != [chat_caller]:
                 raise LookupError(f"the chat route's dependencies changed: {solved}")
             return route
@@ -64,9 +66,10 @@ class ChatShortcut:
         app: ASGIApp,
         *,
         exception_handlers: Mapping[Any, Any],
+        app_dependencies: Sequence[Any] = (),
     ) -> None:
         self.app = app
-        self.route = chat_route(chat.router.routes)
+        self.route = chat_route(chat.router.routes, app_dependencies)
         self.path = self.route.path
         # The app's handlers (the error envelope) around the route's function, as FastAPI
         # places them around its router: those for ``Exception`` and 500 run in the
@@ -100,7 +103,7 @@ class ChatShortcut:
         except Exception as exc:  # the guard's timeout or size limit: FastAPI's answer
             await self._fall_back(scope, receive, send, messages, exc)
             return
-        body = _valid_body(scope, b"".join(chunks))
+        body = _valid_body(b"".join(chunks))
         if body is None:
             await self._fall_back(scope, receive, send, messages)
             return
@@ -125,32 +128,25 @@ class ChatShortcut:
     ) -> None:
         """The FastAPI app, reading first what was read here (then ``error``, if reading
         failed), then the client."""
-        pending = list(messages)
-        failed = error
 
         async def replay() -> Message:
-            nonlocal failed
-            if pending:
-                return pending.pop(0)
-            if failed is not None:
-                raised, failed = failed, None
+            nonlocal error
+            if messages:
+                return messages.pop(0)
+            if error is not None:
+                raised, error = error, None
                 raise raised
             return await receive()
 
         await self.app(scope, replay, send)
 
 
-def _valid_body(scope: Scope, raw: bytes) -> ChatMessageIn | None:
-    """The body as the route's model, when FastAPI would read it as JSON and it validates;
-    else None (FastAPI then answers, with its own error)."""
-    content_type = b""
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            content_type = value
-            break
-    # FastAPI parses JSON for application/json and +json types; only the plain one (what
-    # the guard lets through) is taken here, any other goes the long way.
-    if content_type.split(b";", 1)[0].strip().lower() != b"application/json" or not raw:
+def _valid_body(raw: bytes) -> ChatMessageIn | None:
+    """The body as the route's model, when it is JSON that validates; else None (FastAPI
+    then answers, with its own error). Its content type needs no look: the request guard
+    outside (``kefu.api.middleware.RequestGuard``) has answered 415 to anything but
+    ``application/json``."""
+    if not raw:
         return None
     try:
         # Starlette's parser (json.loads), as the route reads it: orjson would read a huge

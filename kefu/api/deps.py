@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from kefu.core.errors import Forbidden, InvalidParam, NotFound, TooManyRequests, Unauthorized
 from kefu.core.ids import new_id
@@ -30,6 +30,7 @@ __all__ = [
     "ChatCaller",
     "DatasetAuth",
     "KeyCaller",
+    "Page",
     "RuntimeDep",
     "bearer_token",
     "check_origin",
@@ -55,6 +56,8 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# A list's page (1 on): bounded, so that its offset never overflows the database's integer
+Page = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def bearer_token(request: Request) -> str:

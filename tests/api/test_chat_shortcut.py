@@ -111,7 +111,7 @@ async def test_well_formed_messages_skip_fastapi_and_others_do_not(
         await original(self, scope, *args)
 
     monkeypatch.setattr(ChatShortcut, "_fall_back", counted)
-    metrics.configure(enabled=True)
+    monkeypatch.setattr(runtime.settings, "metrics", True)  # create_app configures metrics
     before = metrics.HTTP_REQUESTS.labels("POST", CHAT, 200)._value.get()
     async with _client(runtime, shortcut=True) as client:
         good = await client.post(
@@ -149,14 +149,15 @@ def test_the_shortcut_solves_what_the_route_depends_on() -> None:
     from fastapi import APIRouter, Depends
 
     from kefu.api.chat_shortcut import chat_route
-    from kefu.api.deps import chat_caller
     from kefu.api.routes import chat
 
     async def audited() -> None:
         return None
 
-    assert [d.call for d in chat_route(chat.router.routes).dependant.dependencies] == [chat_caller]
+    assert chat_route(chat.router.routes).endpoint is chat.chat_messages  # as kefu has it
     guarded = APIRouter(dependencies=[Depends(audited)])
     guarded.add_api_route("/v1/chat-messages", chat.chat_messages, methods=["POST"])
     with pytest.raises(LookupError, match="dependencies changed"):
-        chat_route(guarded.routes)
+        chat_route(guarded.routes)  # on the route's router
+    with pytest.raises(LookupError, match="dependencies changed"):
+        chat_route(chat.router.routes, [Depends(audited)])  # on the whole app

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from kefu.api.deps import AppKeyAuth, RuntimeDep
+from kefu.api.deps import AppKeyAuth, Page, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.api.schemas import Body
 from kefu.core.records import AnnotationRecord
@@ -18,7 +18,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/apps", tags=["annotations"])
 
-Page = Annotated[int, Query(ge=1, le=100_000)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
-from kefu.api.deps import DatasetAuth, RuntimeDep
+from kefu.api.deps import DatasetAuth, Page, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.api.routes.dataset_json import (
     dataset_json,
@@ -35,7 +35,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/datasets", tags=["knowledge"])
 
-Page = Annotated[int, Query(ge=1, le=100_000)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Keyword = Annotated[str | None, Query(max_length=255)]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from kefu.api.deps import ChatCaller, KeyCaller, RuntimeDep
+from kefu.api.deps import ChatCaller, KeyCaller, Page, RuntimeDep
 from kefu.api.responses import json_response
 from kefu.services.follow_up import FollowUp
 
@@ -80,7 +80,7 @@ async def conversation_variables(
 async def app_feedbacks(
     caller: KeyCaller,
     service: FollowUpDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: Page = 1,
     limit: Annotated[int, Query(ge=1, le=101)] = 20,
 ) -> Response:
     """The app's likes and dislikes, newest first (an app key: not for page sessions)."""
