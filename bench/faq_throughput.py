@@ -141,11 +141,13 @@ class MemoryUsage:
 @dataclass
 class CpuUsage:
     """CPU seconds (user + system) a server's process spent, split into its main thread (the
-    event loop) and all its other threads (encoder, writer, thread pools)."""
+    event loop) and all its other threads (encoder, writer, thread pools). A reading is the
+    total so far, taken at ``at`` (``time.monotonic()``); :meth:`since` gives the CPU spent
+    between two readings, over ``wall_s`` seconds."""
 
     main_s: float
     other_s: float
-    #: a reading's time (``time.monotonic()``); after :meth:`since`, the seconds between two
+    at: float = 0.0
     wall_s: float = 0.0
 
     def since(self, before: CpuUsage) -> CpuUsage:
@@ -153,8 +155,14 @@ class CpuUsage:
         return CpuUsage(
             main_s=self.main_s - before.main_s,
             other_s=self.other_s - before.other_s,
-            wall_s=self.wall_s - before.wall_s,
+            wall_s=self.at - before.at,
         )
+
+    @property
+    def main_busy(self) -> float | None:
+        """How busy the event loop was between two readings: its CPU over the wall time
+        (1.0: saturated); None for a single reading."""
+        return round(self.main_s / self.wall_s, 3) if self.wall_s > 0 else None
 
     def per_request_ms(self, requests: int) -> dict[str, float]:
         """Main-thread, other-thread and total CPU milliseconds per request."""
@@ -254,6 +262,18 @@ def _proc_children() -> dict[int, list[int]]:
     return children
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` first, then all its descendants (from /proc)."""
+    children = _proc_children()
+    pids: list[int] = []
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        pids.append(current)
+        stack.extend(children.get(current, []))
+    return pids
+
+
 def _status_kb(pid: int, key: str) -> int:
     """A ``kB`` field (``VmRSS``, ``VmHWM``) of /proc/<pid>/status, 0 when unavailable."""
     try:
@@ -265,17 +285,18 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
-def _rollup_kb(pid: int, *keys: str) -> int:
-    """The sum of ``kB`` fields (``Pss``, ``Private_Dirty``) of /proc/<pid>/smaps_rollup."""
-    total = 0
+def _rollup_kb(pid: int) -> dict[str, int]:
+    """The ``kB`` fields of /proc/<pid>/smaps_rollup (``Pss``, ``Private_Dirty``, ...), read
+    once: the kernel walks the process's page tables to write it. Empty when unreadable."""
+    fields: dict[str, int] = {}
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in keys:
-                total += int(value.split()[0])
+            if value.strip().endswith("kB"):
+                fields[key] = int(value.split()[0])
     except (OSError, ValueError, IndexError):
         pass
-    return total
+    return fields
 
 
 def process_tree_memory(pid: int) -> MemoryUsage:
@@ -285,14 +306,9 @@ def process_tree_memory(pid: int) -> MemoryUsage:
     themselves, so normally the tree is a single process; a wrapper's or a worker-spawning
     server's children add their private pages.
     """
-    children = _proc_children()
-    pids: list[int] = []
-    stack = [pid]
-    while stack:
-        current = stack.pop()
-        pids.append(current)
-        stack.extend(children.get(current, []))
-    private_kb = sum(_rollup_kb(p, "Private_Clean", "Private_Dirty") for p in pids[1:])
+    pids = _process_tree(pid)
+    rollups = [_rollup_kb(p) for p in pids]
+    private_kb = sum(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0) for r in rollups[1:])
     rss_kb = _status_kb(pid, "VmRSS") + private_kb
     hwm_kb = _status_kb(pid, "VmHWM") + private_kb
     return MemoryUsage(
@@ -300,7 +316,7 @@ def process_tree_memory(pid: int) -> MemoryUsage:
         peak_rss_mb=hwm_kb / 1024,
         processes=len(pids),
         children_private_mb=private_kb / 1024,
-        pss_mb=sum(_rollup_kb(p, "Pss") for p in pids) / 1024,
+        pss_mb=sum(r.get("Pss", 0) for r in rollups) / 1024,
     )
 
 
@@ -310,7 +326,7 @@ def process_cpu(pid: int) -> CpuUsage | None:
     Which thread limits a Python server matters more than the process total: the event loop
     runs on the main thread (tid == pid) and holds the GIL for every turn's Python work. The
     process's own figures include threads that have ended; the others are the difference,
-    plus the CPU of its live children (a server's workers).
+    plus the CPU of its live descendants (a server's workers).
     """
 
     def seconds(stat_file: str) -> float:
@@ -322,12 +338,12 @@ def process_cpu(pid: int) -> CpuUsage | None:
         main = seconds(f"/proc/{pid}/task/{pid}/stat")
     except (OSError, ValueError, IndexError):
         return None
-    for child in _proc_children().get(pid, []):
+    for descendant in _process_tree(pid)[1:]:
         try:
-            total += seconds(f"/proc/{child}/stat")
+            total += seconds(f"/proc/{descendant}/stat")
         except (OSError, ValueError, IndexError):
             pass  # ended meanwhile
-    return CpuUsage(main_s=main, other_s=total - main, wall_s=time.monotonic())
+    return CpuUsage(main_s=main, other_s=total - main, at=time.monotonic())
 
 
 class ManagedServer:

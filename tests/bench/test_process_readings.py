@@ -1,6 +1,6 @@
-"""The load benches' memory reading: a child process counts by the pages it alone holds, so a
-forked worker that shares the server's pages is not counted twice, and one that allocates
-its own is counted."""
+"""The load benches' readings of a server's process tree: a child counts by the pages it
+alone holds (a forked worker sharing the server's pages is not counted twice; what it
+allocates is), and its descendants' CPU counts with the server's other threads."""
 
 from __future__ import annotations
 
@@ -90,3 +90,35 @@ def test_a_forked_child_counts_by_what_it_alone_holds(
     assert memory.rss_mb == pytest.approx(own_rss + memory.children_private_mb, abs=2)
     # the PSS total, each shared page split between the two, tells the same story
     assert memory.pss_mb == pytest.approx(memory.rss_mb, rel=0.15)
+
+
+def test_its_descendants_cpu_counts_with_the_servers_other_threads(
+    faq_throughput: ModuleType, servers: list[subprocess.Popen[str]]
+) -> None:
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        if os.fork() == 0:  # a worker that starts one of its own, as pools do
+            if os.fork() == 0:
+                end = time.process_time() + 0.6
+                while time.process_time() < end:  # 0.6 s of CPU in the grandchild, none here
+                    pass
+                print("spent", flush=True)
+            time.sleep(60)
+            os._exit(0)
+        sys.stdin.read()
+        """
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    servers.append(server)
+    assert server.stdout is not None and server.stdout.readline().strip() == "spent"
+    cpu = faq_throughput.process_cpu(server.pid)
+    assert cpu is not None
+    assert cpu.other_s >= 0.5  # the grandchild's, next to the server's other threads
+    assert cpu.main_s < 0.3
