@@ -51,14 +51,14 @@ class Fusion:
             )
         return cls(retrievers, config.fusion, config.dense_weight, config.rrf_k, floor, ceiling)
 
-    # The array methods ``clip`` and ``round`` are what ``np.clip`` and ``np.round`` call,
-    # without their dispatch wrapper (~1-2 µs each, a few times a turn).
     @property
     def reads_bm25(self) -> bool:
         """Whether :meth:`fuse` reads its ``bm25`` argument (only rrf does, to order lexical
         ties): a caller may pass zeros otherwise and skip computing it."""
         return self.retrievers != "dense" and self.mode == "rrf"
 
+    # The array methods ``clip`` and ``round`` are what ``np.clip`` and ``np.round`` call,
+    # without their dispatch wrapper (~1-2 µs each, a few times a turn).
     def calibrate(self, cosine: np.ndarray) -> np.ndarray:
         result: np.ndarray = ((cosine - self.floor) / (self.ceiling - self.floor)).clip(0, 1)
         return result

@@ -123,10 +123,11 @@ class ProviderGuard:
 
 
 @functools.cache
-def _awaits(kind: type) -> bool:
-    """Whether embedders of ``kind`` are async (:class:`AsyncEmbedder`), checked once per class: a
-    Protocol ``isinstance`` costs more than the rest of a query's embedding call."""
-    return issubclass(kind, AsyncEmbedder)
+def _awaits(kind: type, protocol: type) -> bool:
+    """Whether providers of ``kind`` are async (``protocol``: :class:`AsyncEmbedder`,
+    :class:`AsyncReranker`), checked once per class: a Protocol ``isinstance`` costs more
+    than the rest of a query's embedding call."""
+    return issubclass(kind, protocol)
 
 
 def _reason(exc: ProviderError) -> str:
@@ -145,7 +146,7 @@ async def embed_query(embedder: Embedder, text: str, *, deadline: float) -> npt.
     """``text``'s vector by ``deadline`` (``time.monotonic()``); ``ProviderError`` if not."""
 
     async def call() -> npt.NDArray[np.float32]:
-        if _awaits(type(embedder)):
+        if _awaits(type(embedder), AsyncEmbedder):
             return await cast(AsyncEmbedder, embedder).aembed([text])
         return await to_thread.run_sync(embedder.embed, [text], abandon_on_cancel=True)
 
@@ -159,8 +160,8 @@ async def rerank_scores(
     """The reranker's scores for ``texts`` by ``deadline``; ``ProviderError`` if not."""
 
     async def call() -> list[float]:
-        if isinstance(reranker, AsyncReranker):
-            return await reranker.arerank(query, texts)
+        if _awaits(type(reranker), AsyncReranker):
+            return await cast(AsyncReranker, reranker).arerank(query, texts)
         return await to_thread.run_sync(reranker.rerank, query, texts, abandon_on_cancel=True)
 
     return await _within(deadline, call, "rerank")

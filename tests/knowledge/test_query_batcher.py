@@ -132,3 +132,5 @@ async def test_turns_on_two_event_loops_share_a_batch() -> None:
     await first
     assert (await here)[:, 0].tolist() == [4, 2]
     assert await elsewhere == [2, 3]
+    # the second batch holds both loops' texts
+    assert batcher.batches == 2 and sorted(encoder.calls[1]) == ["bb", "ccc", "dddd", "ee"]

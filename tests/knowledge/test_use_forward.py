@@ -161,4 +161,5 @@ def test_threads_filling_the_cache_at_once_get_the_same_vectors(backend: Any) ->
         ours = list(pool.map(forward.encode, chunks))
     for chunk, vectors in zip(chunks, ours, strict=True):
         assert float(np.abs(vectors - backend.encode(chunk)).max()) <= TOLERANCE
-    assert forward.cached_tokens <= 300
+    # one row per token, however the threads raced to fill it
+    assert forward.cached_tokens == int((forward._slot >= 0).sum()) <= 300

