@@ -201,15 +201,15 @@ def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
 class LiteralPrefilter:
     """Which of a list of patterns may match a text, from one pass over the text."""
 
-    def __init__(self, patterns: Sequence[str | re.Pattern[str]], flags: int = 0) -> None:
-        """``patterns``: compiled, or as given to ``re.compile`` with ``flags``."""
+    def __init__(self, patterns: Sequence[str | re.Pattern[str]]) -> None:
+        """``patterns``: compiled (read with their flags), or sources without flags."""
         always: set[int] = set()
         owners: dict[str, set[int]] = {}
         for index, pattern in enumerate(patterns):
             if isinstance(pattern, re.Pattern):
                 literals = required_literals(pattern.pattern, pattern.flags)
             else:
-                literals = required_literals(pattern, flags)
+                literals = required_literals(pattern)
             if literals is None:
                 always.add(index)
                 continue

@@ -404,7 +404,11 @@ def test_any_text_gives_consistent_spans(text: str) -> None:
         assert all(a.end <= b.start for a, b in pairwise(spans))
 
 
-@pytest.mark.parametrize("text", ["١٢٣٤-٠٣-٠٥", "我的订单 ٢٠٢٤-٠٣-٠٥ 到的"])
+@pytest.mark.parametrize("text", ["١٢٣٤-٠٣-٠٥", "我的订单 ٢٠٢٤-٠٣-٠٥ 到的", "٣天前"])
 def test_other_scripts_digits_are_not_dates(text: str) -> None:
-    # The word prefilter lets "-" through; the trigger keeps the old rule (ASCII digits).
+    # The word prefilter lets "-" and 天前 through; only ASCII digits make a date.
     assert values(text, "date") == []
+
+
+def test_other_scripts_digits_are_not_dates_beside_a_real_one() -> None:
+    assert values("今天 ١٢٣٤-٠٣-٠٥ 到的", "date") == [TODAY]

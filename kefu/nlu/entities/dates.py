@@ -61,11 +61,10 @@ _ZH = re.compile(
     # 上周, 上周三, 这个星期五, 下礼拜, 本周末
     rf"|(?P<week>(?P<wo>上上|下下|上|下|这|本)个?{_WEEK}(?P<wd>{_WEEKDAY})?)"
     rf"|(?P<weekday>{_WEEK}(?P<bwd>{_WEEKDAY}))"
-    r"|(?P<month>(?P<mo>上上|上|这|本|下)个?月)"
+    r"|(?P<month>(?P<mo>上上|上|这|本|下)个?月)",
+    # ``\d`` is 0-9: other scripts' digits (١٢٣٤-٠٣-٠٥) are not dates we read
+    re.ASCII,
 )
-# Chinese dates are read only in messages with an ASCII digit or a date character: ``\d``
-# in _ZH also takes other scripts' digits (١٢٣٤-٠٣-٠٥), which are not dates we read.
-_ZH_TRIGGER = re.compile(r"[0-9今昨前明后天周星礼拜月年号日]")
 _REL_DAYS = {
     "大前天": -3, "前天": -2, "昨天": -1, "昨日": -1, "今天": 0, "今日": 0,
     "明天": 1, "明日": 1, "后天": 2, "大后天": 3,
@@ -115,7 +114,7 @@ _PREFILTER = LiteralPrefilter([_ZH, _EN])
 def find_dates(text: str, today: datetime.date) -> Iterator[tuple[int, int, _Value]]:
     """``(start, end, value)`` for each date in ``text`` (already width-folded)."""
     may_match = _PREFILTER.candidates(text)
-    if 0 in may_match and _ZH_TRIGGER.search(text):
+    if 0 in may_match:
         for match in _ZH.finditer(text):
             value = _resolve_zh(match, today)
             if value is not None:
