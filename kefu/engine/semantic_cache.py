@@ -120,9 +120,7 @@ def particulars(text: str, entities: Iterable[tuple[str, str]] = ()) -> tuple[st
     return tuple(found)
 
 
-_CHECKED = 4  # the most similar rows whose words are compared
-_FEW = 8  # up to size / _FEW reusable rows are scored alone before the whole matrix is
-_SLACK = 1e-4  # far above float32 rounding of a 512-d cosine, far below any threshold's step
+_CHECKED = 4  # without a word index (min_overlap 0): the most similar rows checked
 _NO_ROWS: frozenset[int] = frozenset()
 
 
@@ -148,10 +146,10 @@ class SemanticRouteCache:
 
     A ring buffer: one float32 matrix of unit vectors, the bucket of each row and when it
     was stored; :meth:`get` takes the best row of the same bucket that has not expired.
-    Used on the event loop only (no lock): a lookup is one matrix-vector product — skipped
-    when no row could be reused anyway: most questions share too few content words with
-    every recent one of their bucket, which an index of the rows by word tells at once
-    (the product streams the whole matrix, 2 MB by default, through the cache every turn).
+    Used on the event loop only (no lock). A lookup scores only the rows that could be
+    reused (same bucket, not expired, enough content words shared: an index of the rows by
+    word finds them), usually none or a few, instead of the whole matrix (2 MB by default,
+    streamed through the CPU cache every turn); the most similar of them wins.
     """
 
     def __init__(
@@ -191,15 +189,19 @@ class SemanticRouteCache:
         cutoff = self._clock() - self.ttl_s  # rows stored before it have expired
         reusable = self._reusable_rows(bucket, words, cutoff)
         if reusable is not None:
+            # Only a reusable row can be returned, so only those rows are scored (a gather;
+            # the whole matrix, 2 MB by default, is not streamed through the cache), and the
+            # most similar of them wins if it reaches the threshold.
             if not reusable:
                 return None  # the cosines could not change that
-            if len(reusable) <= self.size // _FEW:
-                # Only a reusable row can be returned: when none of them comes near the
-                # threshold, neither can the whole product (skipped: it streams the whole
-                # matrix, 2 MB by default, through the cache; these few rows are a gather).
-                # The slack covers the last bits a product of other shape may round apart.
-                if float((self._vectors[reusable] @ vector).max()) < self.threshold - _SLACK:
-                    return None
+            cosines = self._vectors[reusable] @ vector
+            best = int(cosines.argmax())
+            cosine = float(cosines[best])
+            if cosine < self.threshold:
+                return None
+            entry = self._entries[reusable[best]]
+            assert entry is not None  # a reusable row holds an entry
+            return SemanticHit(entry.decision, entry.question, cosine)
         filled = self._filled  # rows in use: a view of them, never a copy
         cosines = self._vectors[:filled] @ vector
         rows = np.flatnonzero(cosines >= self.threshold)
@@ -210,12 +212,9 @@ class SemanticRouteCache:
             return None
         cosines = cosines[rows]
         for best in np.argsort(-cosines)[:_CHECKED].tolist():
-            cosine = float(cosines[best])
-            if cosine < self.threshold:
-                break
             entry = self._entries[int(rows[best])]
-            if entry is not None and entry.bucket == bucket and self._overlaps(entry.words, words):
-                return SemanticHit(entry.decision, entry.question, cosine)
+            if entry is not None and entry.bucket == bucket:
+                return SemanticHit(entry.decision, entry.question, float(cosines[best]))
         return None
 
     def _overlaps(self, mine: frozenset[str], theirs: frozenset[str]) -> bool:
