@@ -202,11 +202,17 @@ def precompute_vectors(texts: Sequence[str], path: Path) -> Path:
     return path
 
 
-def _precomputed_stats(vectors: Path | None) -> dict[str, int] | None:
-    if vectors is None:
-        return None
+def _precomputed_stats(vectors: Path) -> dict[str, int]:
+    """The server's hits and misses on the table; BenchError where it never read it (the site
+    file failed, and Python went on without it: the round ran as shipped)."""
     stats = vectors.with_suffix(".stats.json")
-    return json.loads(stats.read_text(encoding="utf-8")) if stats.is_file() else None
+    counts = json.loads(stats.read_text(encoding="utf-8")) if stats.is_file() else {}
+    if not counts.get("hits"):
+        raise ft.BenchError(
+            f"--encoder free: the server answered no query from {vectors.name} "
+            f"({counts or 'no counts written'}); see its log"
+        )
+    return dict(counts)
 
 
 def _row(result: ft.ServerResult) -> dict[str, Any]:

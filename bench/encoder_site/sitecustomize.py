@@ -57,7 +57,12 @@ def _serve_precomputed(table_file: Path) -> None:
             rows = [table.get(text) for text in batch]
             if all(row is not None for row in rows):
                 counts["hits"] += len(batch)
-                return np.stack(rows)  # type: ignore[arg-type]
+                vectors = np.stack(rows)  # type: ignore[arg-type]
+                # remembered as ``embed`` remembers queries (a turn's second ask is free)
+                if len(self._recent) + len(batch) > multilingual.RECENT_QUERIES:
+                    self._recent.clear()
+                self._recent.update(zip(batch, vectors.copy(), strict=True))
+                return vectors
             counts["misses"] += len(batch)
         return encode(self, batch)
 
@@ -70,3 +75,7 @@ if _MODE == "none":
     sys.meta_path.insert(0, _Hidden())
 elif _MODE == "free":
     _serve_precomputed(Path(os.environ["KEFU_BENCH_VECTORS"]))
+    # kefu's own child processes (intent training) serve no queries: they run as shipped and
+    # leave the server's counts alone
+    for _name in ("KEFU_BENCH_ENCODER", "KEFU_BENCH_VECTORS"):
+        os.environ.pop(_name, None)

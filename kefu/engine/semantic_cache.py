@@ -121,6 +121,7 @@ def particulars(text: str, entities: Iterable[tuple[str, str]] = ()) -> tuple[st
 
 
 _CHECKED = 4  # without a word index (min_overlap 0): the most similar rows checked
+_GATHER_SHARE = 4  # reusable rows beyond 1 / 4 of those filled: one product, then picked
 _NO_ROWS: frozenset[int] = frozenset()
 
 
@@ -194,10 +195,13 @@ class SemanticRouteCache:
             # most similar of them wins if it reaches the threshold.
             if not reusable:
                 return None  # the cosines could not change that
-            cosines = self._vectors[reusable] @ vector
+            if len(reusable) * _GATHER_SHARE > self._filled:  # a gather would copy most rows
+                cosines = (self._vectors[: self._filled] @ vector)[reusable]
+            else:
+                cosines = self._vectors[reusable] @ vector
             best = int(cosines.argmax())
             cosine = float(cosines[best])
-            if cosine < self.threshold:
+            if not cosine >= self.threshold:  # a NaN cosine is no hit either
                 return None
             entry = self._entries[reusable[best]]
             assert entry is not None  # a reusable row holds an entry

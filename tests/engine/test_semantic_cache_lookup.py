@@ -24,11 +24,13 @@ def reference_get(
     that row's cosine."""
     assert cache._vectors is not None
     cosines = cache._vectors[: cache._filled] @ vector
+    cutoff = cache._clock() - cache.ttl_s
     eligible = [
         row
         for row in range(cache._filled)
         if (entry := cache._entries[row]) is not None
         and entry.bucket == bucket
+        and cache._stored[row] >= cutoff
         and cache._overlaps(entry.words, words)
     ]
     if not eligible:
@@ -55,9 +57,13 @@ def test_the_lookup_finds_what_scoring_every_row_finds() -> None:
 
     decision = RouteDecision("fallback", (), (), {})
     found = 0
+    now = [0.0]  # a clock the test moves: rows expire within the run
     for min_overlap in (0.0, 0.5, 1.0):
-        cache = SemanticRouteCache(size=64, threshold=0.9, ttl_s=600, min_overlap=min_overlap)
+        cache = SemanticRouteCache(
+            size=64, threshold=0.9, ttl_s=40, min_overlap=min_overlap, clock=lambda: now[0]
+        )
         for n in range(400):
+            now[0] += 1.0
             bucket, vector, words = question()
             hit = cache.get(bucket, vector, words)
             if cache._vectors is not None:
