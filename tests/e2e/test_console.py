@@ -244,6 +244,43 @@ def test_after_sign_in_each_view_shows_only_itself(
     page.context.close()
 
 
+def test_a_poll_that_brings_nothing_new_leaves_the_lists_alone(
+    server: str, desk: dict[str, str], browser: Browser
+) -> None:
+    """The console polls every 2 s. An inbox item under the agent's pointer and the status
+    menu they are choosing in stay where they are while nothing changed (a list rebuilt
+    every poll took the menu away from under them); what did change shows at the next
+    poll."""
+    from playwright.sync_api import expect
+
+    page = open_console(browser, server, "en")
+    page.fill("#login-key", desk["key"])
+    page.click("#login-submit")
+    item = page.locator(".inbox-item", has_text="layout-customer")
+    expect(item).to_be_visible()
+    item_node = item.element_handle()
+    page.click("#tab-tickets")
+    status = page.locator("#tickets tbody tr", has_text="Return label").locator("select")
+    expect(status).to_be_visible()
+    status.focus()
+    status_node = status.element_handle()
+    page.wait_for_timeout(2600)  # more than one poll
+    assert status_node.evaluate("n => n.isConnected && document.activeElement === n")
+    assert page.locator("#tickets tbody tr", has_text="Return label").is_visible()
+
+    added = httpx.post(
+        f"{server}/v1/agent/tickets",
+        json={"conversation_id": desk["conversation_id"], "title": "Gift wrap", "priority": "low"},
+        headers={"Authorization": f"Bearer {desk['key']}"},
+    )
+    assert added.status_code == 201, added.text
+    expect(page.locator("#tickets tbody tr", has_text="Gift wrap")).to_be_visible(timeout=5000)
+    page.click("#tab-inbox")
+    page.wait_for_timeout(2600)
+    assert item_node.evaluate("n => n.isConnected")
+    page.context.close()
+
+
 def test_a_phone_sized_window_shows_the_same_views_without_sideways_scrolling(
     server: str, desk: dict[str, str], browser: Browser
 ) -> None:

@@ -24,7 +24,12 @@
     timer: null,
     view: 'inbox',
     admin: false, // the admin key: the analytics dashboard too
-    analytics: null // the report on screen, re-rendered when the language changes
+    analytics: null, // the report on screen, re-rendered when the language changes
+    // What the inbox and the tickets table show, as last rendered: a poll that brings the same
+    // leaves them alone (a list rebuilt every poll closes the status menu an agent has open
+    // and drops the click or hover it was under)
+    inboxShown: null,
+    ticketsShown: null
   };
   if (!I18N[state.lang]) state.lang = 'zh';
 
@@ -219,11 +224,15 @@
     if ($('filter-state').value) q.set('state', $('filter-state').value);
     if ($('filter-mine').checked) q.set('mine', 'true');
     var items = (await api('GET', '/v1/agent/inbox?' + q)).data;
+    var now = Date.now() / 1000;
+    var waited = items.map(function (item) { return Math.floor((now - (item.handoff_at || now)) / 60); });
+    var signature = state.lang + state.selected + JSON.stringify([items, waited]);
+    if (signature === state.inboxShown) return;
+    state.inboxShown = signature;
     var list = $('inbox');
     list.textContent = '';
     $('inbox-empty').hidden = items.length > 0;
-    var now = Date.now() / 1000;
-    items.forEach(function (item) {
+    items.forEach(function (item, i) {
       var li = el('li', 'inbox-item' + (item.conversation_id === state.selected ? ' selected' : ''));
       li.dataset.id = item.conversation_id;
       var top = el('div', 'line');
@@ -232,7 +241,7 @@
       li.appendChild(top);
       var mid = el('div', 'line muted');
       mid.appendChild(el('span', '', item.app + (item.assigned_agent ? ' · ' + item.assigned_agent.name : '')));
-      mid.appendChild(el('span', '', t('waiting', { m: Math.floor((now - (item.handoff_at || now)) / 60) })));
+      mid.appendChild(el('span', '', t('waiting', { m: waited[i] })));
       li.appendChild(mid);
       li.appendChild(el('div', 'last', item.last_query));
       li.addEventListener('click', function () { select(item.conversation_id); });
@@ -402,6 +411,9 @@
 
   async function loadTickets() {
     var list = (await api('GET', '/v1/agent/tickets')).data;
+    var signature = state.lang + JSON.stringify(list);
+    if (signature === state.ticketsShown) return;
+    state.ticketsShown = signature;
     var body = $('tickets').querySelector('tbody');
     body.textContent = '';
     $('tickets-empty').hidden = list.length > 0;
