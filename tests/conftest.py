@@ -5,6 +5,15 @@ to run on PostgreSQL too)."""
 from __future__ import annotations
 
 import os
+
+# gRPC (pymilvus and milvus-lite, loaded by the vector store tests) installs fork handlers
+# in the process that imports it. Each test that starts a server forks this process to
+# exec it, and a child that ran those handlers died once before its exec, with nothing in
+# its log but gRPC's "Epoll1Poller ... epoll_wait error: Bad file descriptor" (twelve
+# shop-dialog tests errored). Every child here execs at once, so none needs them. This is
+# set before anything imports gRPC.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import sys
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from pathlib import Path
