@@ -68,11 +68,11 @@ _BUSY = _raw_error(
 
 
 class _Guards(asyncio.Protocol):
-    """The part both protocols share: the connection cap and the header timer, from the connection's
-    start to its end (placed before uvicorn's protocol class, it wraps that class's
-    ``connection_made`` and ``connection_lost``). The protocol says
-    whether a request is under way (:meth:`_request_begun`) and whether one is being
-    answered (:meth:`_request_in_flight`)."""
+    """The part both protocols share: the connection cap and the header timer, from the
+    connection's start to its end (placed before uvicorn's protocol class, it wraps that
+    class's ``connection_made`` and ``connection_lost``). The protocol says whether a request
+    is under way (:meth:`_request_begun`) and whether one is being answered
+    (:meth:`_request_in_flight`)."""
 
     header_timeout_s: float = 10.0
     max_connections: int | None = None
